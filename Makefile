@@ -1,0 +1,35 @@
+# The two Quickstart commands (see README.md) and a few helpers. Each target creates its own venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Install mlspec and run the main job on the bundled fraud example.
+demo: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/mlspec validate
+	$(BIN)/mlspec ls
+	$(BIN)/mlspec graph --format mermaid
+
+# Install mlspec with its development tools and run every check CI runs.
+test: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/python
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/lint-imports
+
+bench: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python benchmarks/bench_validate.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

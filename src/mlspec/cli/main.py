@@ -1,0 +1,203 @@
+"""The `mlspec` command line: thin click commands over `mlspec.api`; the only code that prints or exits.
+
+Exit codes: 0 clean, 1 findings (invalid specs, failed run or gate), 2 usage or internal error.
+An unexpected exception never shows a traceback: one line says where the details were saved.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from mlspec import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+FORMATS = ("full", "concise", "json", "github")
+
+
+def _project_root(ctx: click.Context) -> Path:
+    return Path(ctx.obj["project"]).resolve()
+
+
+def _print_diagnostics(project, fmt: str, to_stderr: bool) -> None:
+    from mlspec.diagnostics import RENDERERS, summary_line
+
+    diags = project.diagnostics
+    text = RENDERERS[fmt](diags, project.validated.source_lines())
+    if fmt == "full" and diags:
+        text += "\n" + summary_line(diags) + "\n"
+    click.echo(text, nl=False, err=to_stderr)
+
+
+def _load_or_exit(ctx: click.Context, fmt: str = "full"):
+    from mlspec import api
+
+    project = api.load(_project_root(ctx))
+    if not project.ok:
+        _print_diagnostics(project, fmt, to_stderr=True)
+        ctx.exit(EXIT_FINDINGS)
+    return project
+
+
+def _select_or_exit(ctx: click.Context, project, select: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    from mlspec import api
+    from mlspec.diagnostics import render_full
+    from mlspec.graph.select import SelectorError
+
+    try:
+        return api.select(project, list(select), list(exclude))
+    except SelectorError as exc:
+        click.echo(render_full([exc.diagnostic], {}), nl=False, err=True)
+        ctx.exit(EXIT_FINDINGS)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-C", "--project", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Project folder (the one holding specs/).")
+@click.version_option(__version__, prog_name="mlspec")
+@click.pass_context
+def cli(ctx: click.Context, project: str) -> None:
+    """mlspec: declarative MLOps. Specs in specs/ become workflows, jobs and models."""
+    ctx.ensure_object(dict)
+    ctx.obj["project"] = project
+
+
+@cli.command()
+@click.option("--output-format", "fmt", type=click.Choice(FORMATS), default="full", show_default=True,
+              help="full: with source lines; concise: one line each; json; github: workflow annotations.")
+@click.pass_context
+def validate(ctx: click.Context, fmt: str) -> None:
+    """Check every spec file; report all problems at once."""
+    from mlspec import api
+
+    project = api.load(_project_root(ctx))
+    _print_diagnostics(project, fmt, to_stderr=False)
+    if not project.ok:
+        ctx.exit(EXIT_FINDINGS)
+    if fmt in ("full", "concise"):
+        counts = {}
+        for node in project.manifest.nodes.values():
+            counts[node.kind] = counts.get(node.kind, 0) + 1
+        parts = ", ".join(f"{counts.get(k, 0)} {k}{'s' if counts.get(k, 0) != 1 else ''}"
+                          for k in ("source", "feature", "model", "gate", "monitor"))
+        click.echo(f"OK: {len(project.validated.texts)} spec file(s), {parts}.")
+
+
+@cli.command("ls")
+@click.option("-s", "--select", multiple=True, help="Selector, e.g. model:fraud_gbm+ or tag:nightly.")
+@click.option("--exclude", multiple=True, help="Selector of nodes to leave out.")
+@click.option("--output", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.pass_context
+def ls_command(ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+    """List nodes in dependency order (all, or those a selector picks)."""
+    import json
+
+    project = _load_or_exit(ctx)
+    nodes = _select_or_exit(ctx, project, select, exclude)
+    if output == "json":
+        items = [{"id": n, "kind": project.manifest.nodes[n].kind, "file": project.manifest.nodes[n].file,
+                  "tags": project.manifest.nodes[n].tags, "depends_on": project.manifest.nodes[n].depends_on}
+                 for n in nodes]
+        click.echo(json.dumps(items, indent=2))
+        return
+    for n in nodes:
+        click.echo(n)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(("mermaid", "dot", "json")), default="mermaid",
+              show_default=True)
+@click.option("-s", "--select", multiple=True, help="Selector of nodes to draw.")
+@click.option("--exclude", multiple=True, help="Selector of nodes to leave out.")
+@click.pass_context
+def graph(ctx: click.Context, fmt: str, select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Print the dependency graph."""
+    from mlspec import api
+
+    project = _load_or_exit(ctx)
+    nodes = _select_or_exit(ctx, project, select, exclude)
+    render = {"mermaid": api.graph_mermaid, "dot": api.graph_dot, "json": api.graph_json}[fmt]
+    click.echo(render(project, nodes), nl=False)
+
+
+@cli.command()
+@click.option("-o", "--output", default="schema/mlspec-v1.json", show_default=True,
+              help="Where to write the JSON Schema, relative to the project; '-' for standard output.")
+@click.pass_context
+def schema(ctx: click.Context, output: str) -> None:
+    """Write the spec language's JSON Schema (for editor completion and checks)."""
+    from mlspec import api
+
+    text = api.json_schema_text()
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = _project_root(ctx) / output
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.pass_context
+def init(ctx: click.Context, directory: str) -> None:
+    """Create a starter project (specs/ with a spec that validates, and the JSON Schema)."""
+    from mlspec import scaffold
+
+    try:
+        written = scaffold.create(Path(directory))
+    except FileExistsError as exc:
+        click.echo(f"mlspec: {exc}; nothing was written", err=True)
+        ctx.exit(EXIT_USAGE)
+    for path in written:
+        click.echo(f"created {path}")
+    click.echo(f"Next: cd {directory} && mlspec validate")
+
+
+@cli.command()
+@click.argument("code")
+@click.pass_context
+def explain(ctx: click.Context, code: str) -> None:
+    """Explain a diagnostic code, e.g. `mlspec explain MLS011`."""
+    from mlspec.codes import CODES, explain as explain_code
+    from mlspec.spec.names import hint_for
+
+    text = explain_code(code)
+    if text is None:
+        click.echo(f"mlspec: unknown code '{code}'; {hint_for(code.upper(), CODES, 'code')}", err=True)
+        ctx.exit(EXIT_USAGE)
+    click.echo(text, nl=False)
+
+
+def _save_crash(exc: BaseException) -> str:
+    fd, path = tempfile.mkstemp(prefix="mlspec-crash-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"mlspec {__version__}\nargv: {sys.argv!r}\n\n")
+        handle.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def main() -> None:
+    """Console entry point: run the CLI, turning unexpected exceptions into one line and exit 2."""
+    try:
+        code = cli.main(standalone_mode=False, prog_name="mlspec")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a clean message
+        path = _save_crash(exc)
+        click.echo(f"mlspec: internal error ({type(exc).__name__}); details saved to {path}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

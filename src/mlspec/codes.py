@@ -1,0 +1,124 @@
+"""Every diagnostic code mlspec reports, with the explanation `mlspec explain CODE` prints.
+
+Codes are stable: a code is never reused for a different problem. MLS0xx are YAML and file
+problems, MLS1xx schema problems, MLS2xx cross-reference and meaning problems, MLS3xx graph and
+selection problems, MLS9xx internal errors.
+"""
+
+from __future__ import annotations
+
+CODES: dict[str, tuple[str, str]] = {
+    "MLS001": ("spec file missing or unreadable",
+               "mlspec reads every *.yaml and *.yml file under specs/. The folder must exist, hold at least "
+               "one file, and the files must be regular files (not symbolic links, which could point outside "
+               "the repository)."),
+    "MLS002": ("spec file too large",
+               "A spec file may be at most 4 MiB and all spec files together at most 256 MiB. Specs describe "
+               "data; they never contain it. Split a very large spec into several files."),
+    "MLS003": ("spec file is not UTF-8", "Spec files must be UTF-8 text. Re-save the file as UTF-8."),
+    "MLS004": ("hidden or control character",
+               "Characters that render differently from how parsers read them are refused: NEL (U+0085) and "
+               "U+2028/U+2029, which YAML treats as line breaks while diff viewers show one line; bidi controls "
+               "and zero-width characters (Trojan Source); C0/C1 control characters; a lone carriage return. "
+               "Delete the character; retype the line if you cannot see it."),
+    "MLS005": ("YAML syntax error",
+               "The file is not valid YAML. Common causes: tabs used for indentation, a value containing ': ' "
+               "that is not quoted, unbalanced quotes or brackets."),
+    "MLS006": ("more than one YAML document", "Each spec file holds exactly one document. Move the part after "
+               "'---' into its own file."),
+    "MLS007": ("anchor or alias",
+               "YAML anchors (&name) and aliases (*name) are refused: they hide where values come from, and "
+               "nested aliases can expand into gigabytes (a 'billion laughs' bomb). Write values out in full."),
+    "MLS008": ("YAML tag", "Tags such as !!python/object or !!str are refused; specs are plain data. Quote a "
+               "value to make it text."),
+    "MLS009": ("merge key", "The merge key '<<' is refused; write the keys out in full."),
+    "MLS010": ("duplicate key",
+               "A key appears twice in the same mapping. Plain YAML loaders silently keep the last value, so a "
+               "reviewer may read the first while the tool uses the second. Remove or rename one."),
+    "MLS011": ("ambiguous plain value",
+               "YAML 1.1 (PyYAML and many other tools) and YAML 1.2 read some unquoted values differently: "
+               "yes/no/on/off/y/n as booleans, 0777 as octal, 1:20 as sexagesimal (80), 2024-01-01 as a date, "
+               "~ as null. mlspec refuses them. Write true/false or null, or quote the value if you mean text."),
+    "MLS012": ("key is not text", "Mapping keys must be text. Quote keys such as 1 or null."),
+    "MLS013": ("number too long or not finite", "Numbers have at most 32 characters and must be finite "
+               "(no .inf, .nan, or 1e999)."),
+    "MLS014": ("nested too deep", "Specs are never nested more than 32 levels; deeper input is refused before "
+               "it can exhaust the parser."),
+    "MLS015": ("too many values", "A file may hold at most 2,000,000 values and a value at most 65,536 "
+               "characters."),
+    "MLS016": ("not a mapping", "A spec file is a mapping whose first key is apiVersion: mlspec/v1."),
+    "MLS100": ("missing or unsupported apiVersion",
+               "Every spec file starts with 'apiVersion: mlspec/v1'. A future spec language version will have a "
+               "new apiVersion, so old specs keep working."),
+    "MLS101": ("unknown field", "The key is not part of the spec language at this place. Check the spelling "
+               "(the hint suggests the closest field) or run 'mlspec schema' for the full reference."),
+    "MLS102": ("missing required field", "A required field is missing. The message names it."),
+    "MLS103": ("wrong type",
+               "The value has the wrong type. Types are strict: \"5\" is text, not a number. An unquoted 3.10 "
+               "is the number 3.1: quote versions (\"3.10\")."),
+    "MLS104": ("invalid choice", "The value is not one of the allowed choices; the hint names the closest."),
+    "MLS105": ("value out of range", "A number or a list length is outside its allowed range."),
+    "MLS106": ("invalid name",
+               "Names of sources, features, models, gates, monitors, tags and checks use lowercase letters, "
+               "digits and _, start with a letter, have at most 48 characters, and are not Python keywords. "
+               "Names become file names, CI job ids and identifiers, so this one rule keeps them safe."),
+    "MLS107": ("invalid combination of fields", "Fields that depend on each other do not fit together; the "
+               "message says which."),
+    "MLS200": ("duplicate name", "A name is defined twice for the same kind, possibly in two files. Names are "
+               "unique per kind across all spec files."),
+    "MLS201": ("unknown reference", "A reference (a source, feature, model, column...) names something that does "
+               "not exist. The hint suggests the closest name."),
+    "MLS202": ("label used as a feature", "A feature reads the model's label column, which leaks the answer into "
+               "training. Remove the feature from the model."),
+    "MLS203": ("metric does not fit the task", "Classification models take classification metrics (roc_auc, "
+               "average_precision, accuracy, precision, recall, f1, log_loss, brier, balanced_accuracy); regression "
+               "models take regression metrics (rmse, mse, mae, median_absolute_error, mape, r2)."),
+    "MLS204": ("invalid expression",
+               "Expressions are a small language, never Python: column names, numbers, quoted text, + - * / %, "
+               "comparisons (< <= > >= == !=), and, or, not, parentheses, and the functions abs, log, log1p, "
+               "sqrt, exp, clip, where, is_null, min, max, round. Gate requirements read 'metric OP number' or "
+               "'metric OP champion.metric [+|-|* number]'."),
+    "MLS205": ("estimator or parameter not allowed",
+               "Estimators come from an allowlist (logistic_regression, linear_regression, ridge, lasso, "
+               "elastic_net, decision_tree, random_forest, extra_trees, gradient_boosting, "
+               "hist_gradient_boosting, knn), and each parameter is checked against a table of types and bounds."),
+    "MLS206": ("estimator does not do this task", "The estimator has no variant for the model's task."),
+    "MLS207": ("invalid schedule",
+               "Schedules are GitHub's cron: five fields (minute hour day-of-month month day-of-week) in UTC, "
+               "at most every 5 minutes. Quote the value."),
+    "MLS208": ("credentials in a URL", "Passwords in URLs must be written as ${env:VAR}; the value is read from "
+               "the environment (a GitHub secret in CI), never stored in the spec."),
+    "MLS209": ("source mismatch", "All of a model's features come from its training source; sql sources only "
+               "SELECT."),
+    "MLS210": ("type mismatch", "A transform, label, slice or allowed value does not fit the column's declared "
+               "type."),
+    "MLS211": ("split not possible", "A time split needs a timestamp column on the source; a stratified split "
+               "needs a classification task."),
+    "MLS212": ("threshold out of range", "A threshold lies outside the range its metric or drift measure can "
+               "take, so it could never be decided sensibly."),
+    "MLS213": ("metric not computed", "A gate or monitor names a metric that the model does not compute. Add it "
+               "to the model's metrics."),
+    "MLS214": ("unsafe path", "Paths are relative to the project root and stay inside it: no absolute paths, "
+               "no '..', no URLs, no backslashes."),
+    "MLS215": ("project section missing or repeated", "Exactly one spec file has a 'project:' section."),
+    "MLS216": ("ambiguous name in expression", "A name in an expression is both a column and a derived feature."),
+    "MLS217": ("first-run policy missing",
+               "A gate that compares with the champion must say what happens when there is no champion yet: "
+               "first_run: skip_champion_checks (only absolute requirements apply) or first_run: fail."),
+    "MLS300": ("dependency cycle", "Derived features depend on each other in a circle; the message lists the "
+               "cycle and where each dependency was written."),
+    "MLS301": ("selector matches nothing", "A selector (--select) matched no node. The hint suggests the closest "
+               "name."),
+    "MLS302": ("invalid selector", "Selectors look like model:fraud_gbm, +model:x, model:x+, tag:nightly, "
+               "kind:gate, file:specs/a.yaml; separate words are a union, commas an intersection."),
+    "MLS900": ("internal error", "mlspec itself failed. The details were saved to a file; please report it."),
+}
+
+
+def explain(code: str) -> str | None:
+    """The explanation of `code` (case-insensitive), or None if there is no such code."""
+    entry = CODES.get(code.upper())
+    if entry is None:
+        return None
+    title, text = entry
+    return f"{code.upper()}: {title}\n\n{text}\n"

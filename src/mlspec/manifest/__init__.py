@@ -1,0 +1,214 @@
+"""The resolved manifest: the versioned contract between the compiler and the runtime.
+
+The compiler resolves specs (defaults filled in, references checked, expressions parsed into
+trees) into these models and writes them as `generated/manifest.json`. The runtime reads only
+this, never the spec modules. Every node has an id like `model.fraud_gbm`, its dependencies, and
+a hash of its own settings, which `plan` and the step cache compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProjectSettings(_Frozen):
+    """Project-wide settings after defaults."""
+
+    name: str
+    description: str | None = None
+    registry_uri: str
+    artifacts_uri: str
+    python: str
+    runner: str
+    timeout_minutes: int
+    seed: int
+
+
+class NodeBase(_Frozen):
+    """What every node has: identity, dependencies, selection tags, origin file and a settings hash."""
+
+    id: str
+    name: str
+    depends_on: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    file: str
+    description: str | None = None
+    config_hash: str = ""
+
+
+class ColumnContract(_Frozen):
+    """One column's contract."""
+
+    type: str
+    nullable: bool = False
+    min: int | float | None = None
+    max: int | float | None = None
+    values: list[str | int] | None = None
+    unique: bool = False
+
+
+class RowCheckNode(_Frozen):
+    """A row rule: its name, its text and its parsed expression tree."""
+
+    name: str
+    text: str
+    expr: dict[str, Any]
+
+
+class SourceNode(NodeBase):
+    """A data source and its contract."""
+
+    kind: Literal["source"] = "source"
+    format: Literal["csv", "parquet", "sql"]
+    path: str | None = None
+    delimiter: str | None = None
+    uri: str | None = None
+    table: str | None = None
+    query: str | None = None
+    timestamp: str | None = None
+    columns: dict[str, ColumnContract]
+    min_rows: int
+    max_rows: int | None = None
+    row_checks: list[RowCheckNode] = Field(default_factory=list)
+
+
+class TransformSpec(_Frozen):
+    """A feature's transform and its settings."""
+
+    kind: str
+    impute: str | None = None
+    fill_value: int | float | str | None = None
+    bins: list[int | float] | None = None
+    n_bins: int | None = None
+    strategy: str | None = None
+    max_categories: int | None = None
+    handle_unknown: str | None = None
+
+
+class FeatureNode(NodeBase):
+    """A feature: a column or a derived expression, and its transform."""
+
+    kind: Literal["feature"] = "feature"
+    source: str
+    column: str | None = None
+    expr: dict[str, Any] | None = None
+    expr_text: str | None = None
+    inputs: list[str]
+    derived_inputs: list[str] = Field(default_factory=list)
+    input_type: str
+    transform: TransformSpec
+
+
+class SplitSpec(_Frozen):
+    """Train/test split after defaults."""
+
+    method: str
+    test_fraction: float
+
+
+class SearchSpec(_Frozen):
+    """Hyperparameter search after defaults."""
+
+    method: str
+    space: dict[str, Any]
+    n_iter: int
+    folds: int
+    metric: str
+
+
+class ModelNode(NodeBase):
+    """A model: its data, features, estimator with resolved parameters, split and metrics."""
+
+    kind: Literal["model"] = "model"
+    task: str
+    source: str
+    label: str
+    label_type: str
+    features: list[str]
+    estimator: str
+    class_path: str
+    params: dict[str, Any]
+    split: SplitSpec
+    cv_folds: int | None = None
+    search: SearchSpec | None = None
+    metrics: list[str]
+    primary_metric: str
+    slices: list[str] = Field(default_factory=list)
+    decision_threshold: float
+    runner: str
+    timeout_minutes: int
+
+
+class SliceGate(_Frozen):
+    """Requirements applied within every slice of a column."""
+
+    column: str
+    requirements: list[dict[str, Any]]
+    min_rows: int
+
+
+class GateNode(NodeBase):
+    """A gate on a model: requirements, first-run policy, slice rules and approval."""
+
+    kind: Literal["gate"] = "gate"
+    model: str
+    requirements: list[dict[str, Any]]
+    first_run: str | None = None
+    slices: list[SliceGate] = Field(default_factory=list)
+    approval_environment: str | None = None
+
+
+class MonitorNode(NodeBase):
+    """A monitor: model, live data, schedule, checks with resolved thresholds, and actions."""
+
+    kind: Literal["monitor"] = "monitor"
+    model: str
+    data: str
+    schedule: str
+    drift: dict[str, Any] | None = None
+    quality: dict[str, Any] | None = None
+    performance: dict[str, Any] | None = None
+    on_alert: list[str]
+
+
+Node = Annotated[SourceNode | FeatureNode | ModelNode | GateNode | MonitorNode, Field(discriminator="kind")]
+NODE_KINDS = ("source", "feature", "model", "gate", "monitor")
+
+
+class Manifest(_Frozen):
+    """The whole resolved project."""
+
+    schema_version: int = SCHEMA_VERSION
+    project: ProjectSettings
+    nodes: dict[str, Node]
+
+    def of_kind(self, kind: str) -> list:
+        """Nodes of one kind, in id order."""
+        return [n for n in self.nodes.values() if n.kind == kind]
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, two-space indent, ASCII, trailing newline."""
+        return canonical_json(self.model_dump(mode="json")) + "\n"
+
+
+def canonical_json(value: object, indent: int | None = 2) -> str:
+    """JSON with sorted keys and ASCII escapes, so equal data gives equal bytes everywhere."""
+    separators = (",", ": ") if indent else (",", ":")
+    return json.dumps(value, sort_keys=True, indent=indent, ensure_ascii=True, separators=separators,
+                      allow_nan=False)
+
+
+def config_hash(node: dict) -> str:
+    """sha256 of a node's settings, excluding where it was written and the hash itself."""
+    payload = {k: v for k, v in node.items() if k not in ("config_hash", "file", "description")}
+    return hashlib.sha256(canonical_json(payload, indent=None).encode()).hexdigest()

@@ -1,0 +1,179 @@
+"""Resolve a validated spec into the manifest: defaults filled in, ids assigned, expressions parsed.
+
+This is where "what the user wrote" becomes "what will run": every default is made explicit,
+every reference becomes a node id (`model.fraud_gbm`), and every node gets a hash of its own
+settings. The result is plain data that the runtime can read without the spec modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlspec.diagnostics import Pointer
+from mlspec.estimators import ESTIMATORS
+from mlspec.expressions import render
+from mlspec.manifest import (
+    ColumnContract,
+    FeatureNode,
+    GateNode,
+    Manifest,
+    ModelNode,
+    MonitorNode,
+    ProjectSettings,
+    RowCheckNode,
+    SearchSpec,
+    SliceGate,
+    SourceNode,
+    SplitSpec,
+    TransformSpec,
+    config_hash,
+)
+from mlspec.spec.merge import Entry, SpecSet
+from mlspec.spec.semantics import Facts
+from mlspec.spec.v1.models import DRIFT_DEFAULT_THRESHOLDS, Range
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The manifest, plus where each dependency edge was written (to explain cycles)."""
+
+    manifest: Manifest
+    edge_origins: dict[tuple[str, str], Pointer]
+
+
+def resolve(spec: SpecSet, facts: Facts) -> Resolved:
+    """Build the manifest from a valid spec set and the facts its checks collected."""
+    project = spec.project.spec
+    settings = ProjectSettings(
+        name=project.name, description=project.description, registry_uri=project.registry.uri,
+        artifacts_uri=project.artifacts.uri, python=project.python, runner=project.runner,
+        timeout_minutes=project.timeout_minutes, seed=project.seed)
+    nodes: list = []
+    origins: dict[tuple[str, str], Pointer] = {}
+    for entry in spec.sources.values():
+        nodes.append(_source(entry, facts))
+    for entry in spec.features.values():
+        nodes.append(_feature(entry, spec, facts, origins))
+    for entry in spec.models.values():
+        nodes.append(_model(entry, spec, settings, origins))
+    for entry in spec.gates.values():
+        nodes.append(_gate(entry, facts, origins))
+    for entry in spec.monitors.values():
+        nodes.append(_monitor(entry, spec, origins))
+    hashed = {}
+    for node in nodes:
+        data = node.model_dump()
+        hashed[node.id] = node.model_copy(update={"config_hash": config_hash(data)})
+    return Resolved(Manifest(project=settings, nodes=dict(sorted(hashed.items()))), origins)
+
+
+def _edge(origins: dict, child: str, parent: str, where: Pointer) -> str:
+    origins.setdefault((parent, child), where)
+    return parent
+
+
+def _source(entry: Entry, facts: Facts) -> SourceNode:
+    src = entry.spec
+    columns = {name: ColumnContract(type=c.type, nullable=c.nullable, min=c.min, max=c.max, values=c.values,
+                                    unique=c.unique)
+               for name, c in sorted(src.columns.items())}
+    checks = [RowCheckNode(name=rc.name, text=render(facts.row_checks[(entry.name, i)]),
+                           expr=facts.row_checks[(entry.name, i)]) for i, rc in enumerate(src.checks.rows)]
+    extra = ({"path": src.path, "delimiter": src.delimiter} if src.format == "csv"
+             else {"path": src.path} if src.format == "parquet"
+             else {"uri": src.uri, "table": src.table, "query": src.query})
+    return SourceNode(id=f"source.{entry.name}", name=entry.name, file=entry.file, description=src.description,
+                      tags=sorted(set(src.tags)), format=src.format, timestamp=src.timestamp, columns=columns,
+                      min_rows=src.checks.min_rows, max_rows=src.checks.max_rows, row_checks=checks, **extra)
+
+
+def _feature(entry: Entry, spec: SpecSet, facts: Facts, origins: dict) -> FeatureNode:
+    feat = entry.spec
+    node_id = f"feature.{entry.name}"
+    where = entry.at("features", "expr" if feat.expr is not None else "source")
+    deps = [_edge(origins, node_id, f"source.{feat.source}", entry.at("features", "source"))]
+    derived = sorted(facts.feature_deps.get(entry.name, []))
+    deps += [_edge(origins, node_id, f"feature.{d}", where) for d in derived]
+    ast = facts.expressions.get(("feature", entry.name))
+    if feat.column is not None:
+        input_type = spec.sources[feat.source].spec.columns[feat.column].type
+    else:
+        input_type = "float"
+    transform = TransformSpec(
+        kind=feat.transform, impute=feat.impute if feat.transform != "impute" else (feat.impute or "median"),
+        fill_value=feat.fill_value, bins=getattr(feat, "bins", None), n_bins=getattr(feat, "n_bins", None),
+        strategy=getattr(feat, "strategy", None) if feat.transform == "bucketize" else None,
+        max_categories=getattr(feat, "max_categories", None), handle_unknown=getattr(feat, "handle_unknown", None))
+    return FeatureNode(id=node_id, name=entry.name, file=entry.file, description=feat.description,
+                       tags=sorted(set(feat.tags)), depends_on=sorted(set(deps)), source=feat.source,
+                       column=feat.column, expr=ast, expr_text=render(ast) if ast is not None else None,
+                       inputs=sorted(facts.feature_columns.get(entry.name, [])), derived_inputs=derived,
+                       input_type=input_type, transform=transform)
+
+
+def _model(entry: Entry, spec: SpecSet, settings: ProjectSettings, origins: dict) -> ModelNode:
+    model = entry.spec
+    node_id = f"model.{entry.name}"
+    estimator = ESTIMATORS[model.estimator]
+    params = dict(sorted(model.params.items()))
+    if estimator.seeded:
+        params.setdefault("random_state", settings.seed)
+    deps = [_edge(origins, node_id, f"source.{model.source}", entry.at("models", "source"))]
+    deps += [_edge(origins, node_id, f"feature.{f}", entry.at("models", "features", i))
+             for i, f in enumerate(model.features)]
+    search = None
+    if model.search is not None:
+        space = {k: (v.model_dump() if isinstance(v, Range) else list(v)) for k, v in sorted(model.search.space.items())}
+        search = SearchSpec(method=model.search.method, space=space, n_iter=model.search.n_iter,
+                            folds=model.search.folds, metric=model.search.metric or model.metrics[0])
+    label_type = spec.sources[model.source].spec.columns[model.label].type
+    return ModelNode(
+        id=node_id, name=entry.name, file=entry.file, description=model.description, tags=sorted(set(model.tags)),
+        depends_on=sorted(set(deps)), task=model.task, source=model.source, label=model.label,
+        label_type=label_type, features=list(model.features), estimator=model.estimator,
+        class_path=estimator.class_path(model.task), params=params,
+        split=SplitSpec(method=model.split.method, test_fraction=model.split.test_fraction),
+        cv_folds=model.cv.folds if model.cv else None, search=search, metrics=list(model.metrics),
+        primary_metric=model.metrics[0], slices=list(model.slices), decision_threshold=model.decision_threshold,
+        runner=model.runner or settings.runner, timeout_minutes=model.timeout_minutes or settings.timeout_minutes)
+
+
+def _gate(entry: Entry, facts: Facts, origins: dict) -> GateNode:
+    gate = entry.spec
+    node_id = f"gate.{entry.name}"
+    deps = [_edge(origins, node_id, f"model.{gate.model}", entry.at("gates", "model"))]
+    requirements = [facts.requirements[(entry.name, "require", i)].to_dict() for i in range(len(gate.require))]
+    slices = []
+    for j, s in enumerate(gate.slices):
+        key = f"slices/{j}/require"
+        slices.append(SliceGate(column=s.column, min_rows=s.min_rows,
+                                requirements=[facts.requirements[(entry.name, key, i)].to_dict()
+                                              for i in range(len(s.require))]))
+    return GateNode(id=node_id, name=entry.name, file=entry.file, description=gate.description,
+                    depends_on=deps, model=gate.model, requirements=requirements, first_run=gate.first_run,
+                    slices=slices, approval_environment=gate.approval.environment if gate.approval else None)
+
+
+def _monitor(entry: Entry, spec: SpecSet, origins: dict) -> MonitorNode:
+    mon = entry.spec
+    node_id = f"monitor.{entry.name}"
+    deps = [_edge(origins, node_id, f"model.{mon.model}", entry.at("monitors", "model")),
+            _edge(origins, node_id, f"source.{mon.data}", entry.at("monitors", "data"))]
+    drift = None
+    if mon.drift is not None:
+        d = mon.drift
+        default = d.threshold if d.threshold is not None else DRIFT_DEFAULT_THRESHOLDS[d.method]
+        per_feature = {}
+        for name in sorted(spec.models[mon.model].spec.features):
+            override = d.features.get(name)
+            method = (override.method if override and override.method else d.method)
+            threshold = (override.threshold if override and override.threshold is not None
+                         else default if method == d.method else DRIFT_DEFAULT_THRESHOLDS[method])
+            per_feature[name] = {"method": method, "threshold": threshold}
+        drift = {"method": d.method, "threshold": default, "share": d.share, "prediction": d.prediction,
+                 "min_rows": d.min_rows, "bins": d.bins, "features": per_feature}
+    quality = mon.quality.model_dump() if mon.quality else None
+    performance = mon.performance.model_dump() if mon.performance else None
+    return MonitorNode(id=node_id, name=entry.name, file=entry.file, description=mon.description,
+                       depends_on=sorted(set(deps)), model=mon.model, data=mon.data, schedule=mon.schedule,
+                       drift=drift, quality=quality, performance=performance, on_alert=sorted(set(mon.on_alert)))

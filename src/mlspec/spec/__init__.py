@@ -1,0 +1,1 @@
+"""Loading and validating what the user wrote: YAML specs under specs/."""

@@ -1,0 +1,122 @@
+"""Key path -> file:line:col, so errors from any phase point at the exact key or value.
+
+Loading keeps no positions (that keeps the common, error-free path fast). When a diagnostic needs
+a place, the file's events are scanned once more and every key path is mapped to the span of its
+key and of its value. Files are mapped lazily and at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from yaml.events import MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent
+
+from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Related, Span, Where
+from mlspec.spec.loader import _Parser
+
+_Entry = tuple[Span | None, Span, str | None]  # key span, value span, scalar style of the value
+
+
+def _span(file: str, start, end) -> Span:
+    end_col = end.column + 1 if end.line == start.line and end.column > start.column else None
+    return Span(file, start.line + 1, start.column + 1, end_col)
+
+
+def map_file(file: str, text: str) -> dict[KeyPath, _Entry]:
+    """Map every key path in a (well-formed) spec file to its key span, value span and style."""
+    spans: dict[KeyPath, _Entry] = {}
+    parser = _Parser(text)
+    # frame: [path, is_mapping, pending_key, pending_key_span, next_index]
+    stack: list[list] = []
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            kind = type(event)
+            if kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
+                value_span = _span(file, event.start_mark, event.end_mark)
+                style = event.style if kind is ScalarEvent else None
+                path: KeyPath | None
+                if not stack:
+                    path = ()
+                    spans[path] = (None, value_span, style)
+                else:
+                    frame = stack[-1]
+                    if frame[1] and frame[2] is None:
+                        # a key: remember it until its value arrives
+                        frame[2] = event.value if kind is ScalarEvent else "?"
+                        frame[3] = value_span
+                        path = None
+                    elif frame[1]:
+                        path = (*frame[0], frame[2])
+                        spans.setdefault(path, (frame[3], value_span, style))
+                        frame[2] = None
+                    else:
+                        path = (*frame[0], frame[4])
+                        frame[4] += 1
+                        spans.setdefault(path, (None, value_span, style))
+                if kind is not ScalarEvent:
+                    stack.append([path if path is not None else (), kind is MappingStartEvent, None, None, 0])
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                stack.pop()
+    except Exception:  # noqa: BLE001, S110 - a broken file already has its own diagnostic; map what we saw
+        pass
+    return spans
+
+
+class SourceMap:
+    """Places `Pointer`s on lines: a lazily built index of every spec file's key paths."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = texts
+        self._maps: dict[str, dict[KeyPath, _Entry]] = {}
+
+    def _entries(self, file: str) -> dict[KeyPath, _Entry]:
+        entries = self._maps.get(file)
+        if entries is None:
+            text = self._texts.get(file)
+            entries = map_file(file, text) if text is not None else {}
+            self._maps[file] = entries
+        return entries
+
+    def style(self, file: str, path: KeyPath) -> str | None:
+        """The scalar style at `path` ('' for plain, '"' or "'" for quoted), or None if not a scalar."""
+        entry = self._entries(file).get(tuple(path))
+        return entry[2] if entry else None
+
+    def place(self, where: Where) -> Span | None:
+        """Turn a pointer into a span; the nearest existing parent is used when the path is missing."""
+        if where is None or isinstance(where, Span):
+            return where
+        entries = self._entries(where.file)
+        path = tuple(where.path)
+        while path not in entries and path:
+            path = path[:-1]
+        entry = entries.get(path)
+        if entry is None:
+            return Span(where.file, 1, 1)
+        key_span, value_span, style = entry
+        exact = path == tuple(where.path)
+        if where.part == "key" and key_span is not None and exact:
+            return key_span
+        if not exact:
+            # the thing is missing: point at the key of the closest parent that exists
+            return key_span or value_span
+        if where.offset is not None and value_span is not None:
+            quote = 1 if style in ("'", '"') else 0
+            col = value_span.col + quote + where.offset
+            length = where.length or 1
+            return Span(where.file, value_span.line, col, col + length)
+        return value_span
+
+    def locate(self, diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+        """Return the diagnostics with every pointer (theirs and their related notes') placed."""
+        placed = []
+        for d in diags:
+            related = tuple(Related(self.place(r.where), r.message) for r in d.related)
+            placed.append(Diagnostic(d.code, d.message, self.place(d.where), d.hint, d.severity, related))
+        return placed
+
+
+def pointer(file: str, path: Iterable[str | int], part: str = "value") -> Pointer:
+    """Shorthand for a pointer at a key path."""
+    return Pointer(file, tuple(path), part)

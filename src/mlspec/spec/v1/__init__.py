@@ -1,0 +1,1 @@
+"""Spec language version 1."""

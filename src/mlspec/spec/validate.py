@@ -1,0 +1,163 @@
+"""Find, load and validate a project's spec files: the front end's single entry point.
+
+Phases run in order and each reports all of its findings: strict YAML loading of every file, the
+schema of each file (pydantic), then checks across files (names, duplicates, references). Later
+phases only run when earlier ones passed, so one mistake does not cascade into many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Span, has_errors, sort_key
+from mlspec.spec import loader
+from mlspec.spec.merge import SpecSet, merge
+from mlspec.spec.schema_errors import translate
+from mlspec.spec.semantics import Facts, check
+from mlspec.spec.sourcemap import SourceMap
+from mlspec.spec.v1.models import API_VERSION, SpecFile
+
+SPEC_DIR = "specs"
+MAX_TOTAL_BYTES = 256 * 1024 * 1024
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Validated:
+    """The front end's result: the merged spec when valid, and every diagnostic, placed."""
+
+    spec: SpecSet | None
+    facts: Facts | None
+    diagnostics: list[Diagnostic]
+    texts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return self.spec is not None and not has_errors(self.diagnostics)
+
+    def source_lines(self) -> dict[str, list[str]]:
+        """Lines of every spec file, for rendering snippets."""
+        return {path: text.splitlines() for path, text in self.texts.items()}
+
+
+def discover(root: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
+    """Every spec file under `root/specs`, as (display path, real path), sorted by display path."""
+    spec_dir = root / SPEC_DIR
+    if spec_dir.is_symlink() or not spec_dir.is_dir():
+        return [], [Diagnostic("MLS001", f"no '{SPEC_DIR}/' folder in {root}", None,
+                               "run 'mlspec init' to start a project, or pass --project DIR")]
+    found: list[tuple[str, Path]] = []
+    diags: list[Diagnostic] = []
+    for path in spec_dir.rglob("*"):
+        if path.suffix not in SPEC_SUFFIXES:
+            continue
+        display = path.relative_to(root).as_posix()
+        if path.is_symlink() or any(p.is_symlink() for p in path.relative_to(root).parents if str(p) != "."):
+            diags.append(Diagnostic("MLS001", f"spec file {display} is a symbolic link", Span(display, 1, 1),
+                                    "specs must be regular files inside specs/; copy the file instead"))
+            continue
+        if path.is_file():
+            found.append((display, path))
+    found.sort(key=lambda item: item[0])
+    if not found and not diags:
+        diags.append(Diagnostic("MLS001", f"no spec files (*.yaml, *.yml) under {SPEC_DIR}/", None,
+                                "run 'mlspec init' to create a starter spec"))
+    return found, diags
+
+
+def load_texts(files: list[tuple[str, Path]]) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Read and decode every file; refuse oversized, non-UTF-8 and hidden-character files."""
+    texts: dict[str, str] = {}
+    diags: list[Diagnostic] = []
+    total = 0
+    for display, path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            diags.append(Diagnostic("MLS001", f"cannot read {display}: {exc.strerror}", Span(display, 1, 1), None))
+            continue
+        total += len(raw)
+        if total > MAX_TOTAL_BYTES:
+            diags.append(Diagnostic("MLS002", f"spec files exceed {MAX_TOTAL_BYTES:,} bytes in all",
+                                    Span(display, 1, 1), "keep data out of specs/"))
+            break
+        text, problems = loader.decode(display, raw)
+        diags.extend(problems)
+        if text is not None:
+            texts[display] = text
+    return texts, diags
+
+
+def validate_texts(texts: dict[str, str]) -> Validated:
+    """Validate already-read spec texts (display path -> text); the pure core of validation."""
+    diags: list[Diagnostic] = []
+    datas: dict[str, object] = {}
+    for display in sorted(texts):
+        data, problems = loader.parse(display, texts[display])
+        diags.extend(problems)
+        if not problems:
+            datas[display] = data
+    sourcemap = SourceMap(texts)
+    parsed: list[tuple[str, SpecFile]] = []
+    for display, data in datas.items():
+        spec_file, problems = _schema(display, data, texts[display], sourcemap)
+        diags.extend(problems)
+        if spec_file is not None:
+            parsed.append((display, spec_file))
+    spec: SpecSet | None = None
+    facts: Facts | None = None
+    if not has_errors(diags) and len(parsed) == len(texts):
+        spec, problems = merge(parsed)
+        diags.extend(problems)
+        if spec is not None and not has_errors(problems):
+            facts, problems = check(spec)
+            diags.extend(problems)
+    placed = sorted(sourcemap.locate(diags), key=sort_key)
+    return Validated(spec if not has_errors(placed) else None, facts, placed, texts)
+
+
+def validate_project(root: Path) -> Validated:
+    """Find, read and validate every spec file of the project at `root`."""
+    files, diags = discover(root)
+    texts, problems = load_texts(files)
+    diags.extend(problems)
+    if has_errors(diags):
+        return Validated(None, None, sorted(diags, key=sort_key), texts)
+    result = validate_texts(texts)
+    result.diagnostics = sorted(diags + result.diagnostics, key=sort_key)
+    return result
+
+
+def _schema(display: str, data: object, text: str, sourcemap: SourceMap) -> tuple[SpecFile | None, list[Diagnostic]]:
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a {type(data).__name__}"
+        return None, [Diagnostic("MLS016", f"a spec file must be a mapping of sections, but this one is {what}",
+                                 Span(display, 1, 1), f"start the file with 'apiVersion: {API_VERSION}'")]
+    version = data.get("apiVersion")
+    if version is None:
+        return None, [Diagnostic("MLS100", "missing apiVersion", Pointer(display, (), "key"),
+                                 f"add 'apiVersion: {API_VERSION}' as the first line")]
+    if version != API_VERSION:
+        hint = (f"this mlspec reads {API_VERSION}; write apiVersion: {API_VERSION}"
+                if isinstance(version, str) and version.startswith("mlspec/")
+                else f"write apiVersion: {API_VERSION}")
+        return None, [Diagnostic("MLS100", f"unsupported apiVersion {version!r}", Pointer(display, ("apiVersion",)),
+                                 hint)]
+    try:
+        return SpecFile.model_validate(data), []
+    except ValidationError as exc:
+        lines = text.splitlines()
+
+        def raw_text(path: KeyPath) -> str | None:
+            if sourcemap.style(display, path) != "":
+                return None
+            span = sourcemap.place(Pointer(display, path))
+            if span is None or span.end_col is None or span.line > len(lines):
+                return None
+            return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+
+        return None, translate(exc, display, data, SpecFile, raw_text)
