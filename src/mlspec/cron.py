@@ -42,7 +42,8 @@ _FIELDS = (
     _FieldSpec("minute", 0, 59),
     _FieldSpec("hour", 0, 23),
     _FieldSpec("day-of-month", 1, 31),
-    _FieldSpec("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    _FieldSpec("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
+                                "DEC")),
     _FieldSpec("day-of-week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
 )
 _DAY_OF_MONTH, _DAY_OF_WEEK = 2, 4
@@ -97,8 +98,8 @@ def _parse_value(text: str, item: str, index: int) -> int:
     if text.isascii() and text.upper() in spec.names:
         return spec.low + spec.names.index(text.upper())
     if _LAST_OR_WEEKDAY_RE.fullmatch(text):
-        raise CronError(f"{spec.name} field '{item}' uses '{text}', which GitHub's cron does not support", index,
-                        "GitHub's cron has no 'L' (last) or 'W' (nearest weekday)")
+        raise CronError(f"{spec.name} field '{item}' uses L/W syntax, which GitHub's cron does not support",
+                        index, "GitHub's cron has no 'L' (last) or 'W' (nearest weekday)")
     hint = f"expected {spec.describe_values()}"
     if not text:
         raise CronError(f"{spec.name} field '{item}' is missing a value", index, hint)
@@ -134,12 +135,13 @@ def _parse_field(text: str, index: int) -> frozenset[int]:
     spec = _FIELDS[index]
     for symbol, meaning in (("?", "'?' (any value)"), ("#", "'#' (nth weekday of the month)")):
         if symbol in text:
-            raise CronError(f"{spec.name} field '{text}' uses {meaning}, which GitHub's cron does not support",
-                            index, "use '*' instead of '?'" if symbol == "?" else None)
+            message = f"{spec.name} field '{text}' uses {meaning}, which GitHub's cron does not support"
+            raise CronError(message, index, "use '*' instead of '?'" if symbol == "?" else None)
     values: set[int] = set()
     for item in text.split(","):
         if not item:
-            raise CronError(f"{spec.name} field '{text}' has an empty list item", index, "remove the extra ','")
+            message = f"{spec.name} field '{text}' has an empty list item"
+            raise CronError(message, index, "remove the extra ','")
         values.update(_parse_item(item, index))
     return frozenset(values)
 
@@ -184,5 +186,6 @@ def check_cron(expr: str) -> None:
     interval = _min_interval(fields, values)
     if interval < MIN_GITHUB_INTERVAL_MINUTES:
         unit = "minute" if interval == 1 else "minutes"
-        raise CronError(f"minute field '{fields[0]}' fires {interval} {unit} apart, more often than GitHub allows",
-                        0, f"GitHub runs scheduled workflows at most every {MIN_GITHUB_INTERVAL_MINUTES} minutes")
+        message = f"minute field '{fields[0]}' fires {interval} {unit} apart, more often than GitHub allows"
+        hint = f"GitHub runs scheduled workflows at most every {MIN_GITHUB_INTERVAL_MINUTES} minutes"
+        raise CronError(message, 0, hint)

@@ -126,7 +126,7 @@ ESTIMATORS: dict[str, Estimator] = {
             ((_R, "sklearn.linear_model:LinearRegression"),), (_FIT_INTERCEPT,), seeded=False),
         Estimator(
             "ridge", "Linear regression with L2 regularisation.",
-            ((_R, "sklearn.linear_model:Ridge"),), (_ALPHA, _FIT_INTERCEPT, _TOL), seeded=False),
+            ((_R, "sklearn.linear_model:Ridge"),), (_ALPHA, _FIT_INTERCEPT, _TOL), seeded=True),
         Estimator(
             "lasso", "Linear regression with L1 regularisation.",
             ((_R, "sklearn.linear_model:Lasso"),),

@@ -349,11 +349,9 @@ class _Parser:
         self.depth -= 1
         low, high = FUNCTIONS[name.text]
         if not low <= len(args) <= high:
-            if low == high:
-                wanted = f"{low} argument{'s' if low > 1 else ''}"
-            else:
-                wanted = f"{low} to {high} arguments"
-            raise ExprError(f"{name.text}() takes {wanted}, got {len(args)}", name.offset, name.length)
+            wanted = str(low) if low == high else f"{low} to {high}"
+            plural = "" if high == 1 else "s"
+            raise ExprError(f"{name.text}() takes {wanted} argument{plural}, got {len(args)}", name.offset, name.length)
         return {"op": "call", "fn": name.text, "args": args}
 
     def expect_close(self, opening: _Token, expected: str) -> None:

@@ -95,10 +95,7 @@ def _feature(entry: Entry, spec: SpecSet, facts: Facts, origins: dict) -> Featur
     derived = sorted(facts.feature_deps.get(entry.name, []))
     deps += [_edge(origins, node_id, f"feature.{d}", where) for d in derived]
     ast = facts.expressions.get(("feature", entry.name))
-    if feat.column is not None:
-        input_type = spec.sources[feat.source].spec.columns[feat.column].type
-    else:
-        input_type = "float"
+    input_type = "float" if feat.column is None else spec.sources[feat.source].spec.columns[feat.column].type
     transform = TransformSpec(
         kind=feat.transform, impute=feat.impute if feat.transform != "impute" else (feat.impute or "median"),
         fill_value=feat.fill_value, bins=getattr(feat, "bins", None), n_bins=getattr(feat, "n_bins", None),
@@ -123,7 +120,8 @@ def _model(entry: Entry, spec: SpecSet, settings: ProjectSettings, origins: dict
              for i, f in enumerate(model.features)]
     search = None
     if model.search is not None:
-        space = {k: (v.model_dump() if isinstance(v, Range) else list(v)) for k, v in sorted(model.search.space.items())}
+        space = {k: (v.model_dump() if isinstance(v, Range) else list(v))
+                 for k, v in sorted(model.search.space.items())}
         search = SearchSpec(method=model.search.method, space=space, n_iter=model.search.n_iter,
                             folds=model.search.folds, metric=model.search.metric or model.metrics[0])
     label_type = spec.sources[model.source].spec.columns[model.label].type

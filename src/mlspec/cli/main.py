@@ -166,7 +166,8 @@ def init(ctx: click.Context, directory: str) -> None:
 @click.pass_context
 def explain(ctx: click.Context, code: str) -> None:
     """Explain a diagnostic code, e.g. `mlspec explain MLS011`."""
-    from mlspec.codes import CODES, explain as explain_code
+    from mlspec.codes import CODES
+    from mlspec.codes import explain as explain_code
     from mlspec.spec.names import hint_for
 
     text = explain_code(code)
@@ -196,7 +197,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a clean message
+    except Exception as exc:
         path = _save_crash(exc)
         click.echo(f"mlspec: internal error ({type(exc).__name__}); details saved to {path}", err=True)
         sys.exit(EXIT_USAGE)

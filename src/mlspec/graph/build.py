@@ -28,8 +28,8 @@ def build(manifest: Manifest) -> nx.DiGraph:
 def cycles(graph: nx.DiGraph, origins: Mapping[tuple[str, str], Pointer]) -> list[Diagnostic]:
     """One diagnostic per cycle, naming its path and citing where each edge was written."""
     diags = []
-    for component in sorted((sorted(c) for c in nx.strongly_connected_components(graph)
-                             if len(c) > 1 or graph.has_edge(next(iter(c)), next(iter(c))))):
+    for component in sorted(sorted(c) for c in nx.strongly_connected_components(graph)
+                             if len(c) > 1 or graph.has_edge(next(iter(c)), next(iter(c)))):
         sub = graph.subgraph(component)
         cycle = nx.find_cycle(sub, source=component[0])
         path = [edge[0] for edge in cycle] + [cycle[0][0]]

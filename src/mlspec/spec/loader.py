@@ -19,9 +19,6 @@ import re
 from dataclasses import dataclass
 
 import yaml
-
-from mlspec.diagnostics import Diagnostic, Related, Span
-
 from yaml.events import (
     AliasEvent,
     DocumentStartEvent,
@@ -31,6 +28,8 @@ from yaml.events import (
     SequenceEndEvent,
     SequenceStartEvent,
 )
+
+from mlspec.diagnostics import Diagnostic, Related, Span
 
 try:  # the C parser is what makes loading fast; the pure-Python one is the fallback
     from yaml._yaml import CParser as _Parser
@@ -89,7 +88,7 @@ class LoadedFile:
     data: object | None
 
 
-class _Abort(Exception):
+class _AbortError(Exception):
     """Stops building a file after a fatal finding; the diagnostic is already recorded."""
 
 
@@ -146,16 +145,16 @@ def _resolve_plain(value: str) -> object:
         return value
     if _INT.fullmatch(value):
         if len(value) > MAX_NUMBER_CHARS:
-            raise _Refused("MLS013", f"number {value[:20]}... has {len(value)} characters",
+            raise _RefusedError("MLS013", f"number {value[:20]}... has {len(value)} characters",
                            "numbers in specs have at most 32 characters; quote it if it is text")
         return int(value)
     if _FLOAT.fullmatch(value):
         if len(value) > MAX_NUMBER_CHARS:
-            raise _Refused("MLS013", f"number {value[:20]}... has {len(value)} characters",
+            raise _RefusedError("MLS013", f"number {value[:20]}... has {len(value)} characters",
                            "numbers in specs have at most 32 characters; quote it if it is text")
         number = float(value)
         if not math.isfinite(number):
-            raise _Refused("MLS013", f"number {value} is too large to be finite",
+            raise _RefusedError("MLS013", f"number {value} is too large to be finite",
                            "use a smaller number, or quote it if it is text")
         return number
     if _BOOL_LIKE.fullmatch(value):
@@ -171,14 +170,14 @@ def _resolve_plain(value: str) -> object:
     return value
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     def __init__(self, code: str, message: str, hint: str) -> None:
         super().__init__(message)
         self.code, self.message, self.hint = code, message, hint
 
 
 def _refuse_ambiguous(value: str, meaning: str, hint: str):
-    raise _Refused("MLS011", f"plain value '{value}' is ambiguous: it is {meaning}", hint)
+    raise _RefusedError("MLS011", f"plain value '{value}' is ambiguous: it is {meaning}", hint)
 
 
 def parse(path: str, text: str) -> tuple[object | None, list[Diagnostic]]:
@@ -186,7 +185,7 @@ def parse(path: str, text: str) -> tuple[object | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     try:
         return _build(path, text, diags), diags
-    except _Abort:
+    except _AbortError:
         return None, diags
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -222,7 +221,7 @@ def _build(path: str, text: str, diags: list[Diagnostic]) -> object:
 
     def fatal(code: str, message: str, where: Span, hint: str) -> None:
         diags.append(Diagnostic(code, message, where, hint))
-        raise _Abort
+        raise _AbortError
 
     while check():
         event = get()
@@ -247,7 +246,7 @@ def _build(path: str, text: str, diags: list[Diagnostic]) -> object:
                 if not event.style:
                     try:
                         value = _resolve_plain(event.value)
-                    except _Refused as refused:
+                    except _RefusedError as refused:
                         diags.append(Diagnostic(refused.code, refused.message,
                                                 _span(path, event.start_mark, event.end_mark), refused.hint))
                         value = event.value

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlspec.diagnostics import Diagnostic, KeyPath, Pointer
 from mlspec.spec.names import hint_for
+from mlspec.spec.v1.models import TRANSFORMS
 
 _TYPE_WORDS = {
     "string_type": "text", "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
@@ -48,10 +49,9 @@ def data_path(data: object, loc: Sequence[str | int]) -> tuple[KeyPath, bool]:
     node = data
     exact = True
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_mapping = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_mapping or in_list:
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and part not in node:
@@ -148,9 +148,13 @@ def translate(error: ValidationError, file: str, data: object, root: type[BaseMo
         elif kind in ("union_tag_invalid", "invalid_transform"):
             tag_key = str(ctx.get("discriminator", "")).strip("'") or "transform"
             tag_value = value.get(tag_key) if isinstance(value, dict) else None
-            expected = _expected_tags(root, data, path, tag_key)
-            diags.append(Diagnostic("MLS104", f"unknown {tag_key} {describe(tag_value)}{noun}",
-                                    Pointer(file, (*path, tag_key)), hint_for(str(tag_value), expected, tag_key)))
+            if "expected_tags" in ctx:
+                expected = [t.strip().strip("'") for t in str(ctx["expected_tags"]).split(",")]
+            else:
+                expected = list(TRANSFORMS)
+            shown = f"'{tag_value}'" if isinstance(tag_value, str) else describe(tag_value)
+            diags.append(Diagnostic("MLS104", f"unknown {tag_key} {shown}{noun}", Pointer(file, (*path, tag_key)),
+                                    hint_for(str(tag_value), expected, tag_key)))
         elif kind == "union_tag_not_found":
             tag_key = str(ctx.get("discriminator", "")).strip("'")
             diags.append(Diagnostic("MLS102", f"missing required field '{tag_key}'{noun}",
@@ -194,23 +198,6 @@ def _noun(path: KeyPath) -> str:
     return ""
 
 
-def _expected_tags(root, data, path: KeyPath, tag_key: str) -> list[str]:
-    holder = model_at(root, data, path[:-1])
-    if holder is None:
-        return []
-    field = _field_by_alias(holder, path[-1]) if path else None
-    if field is None:
-        return []
-    members = []
-    for ann in _unwrap(field.annotation):
-        origin = typing.get_origin(ann)
-        inner = typing.get_args(ann)[1] if origin is dict else ann
-        for model in _unwrap(inner):
-            if isinstance(model, type) and issubclass(model, BaseModel) and tag_key in model.model_fields:
-                members.extend(typing.get_args(model.model_fields[tag_key].annotation))
-    return [m for m in members if isinstance(m, str)]
-
-
 def _expected_word(kind: str, loc, value) -> str:
     if loc and loc[-1] in ("int", "float") and kind in ("int_type", "float_type"):
         return "a number"
@@ -236,8 +223,10 @@ def _range_message(err: dict) -> str:
     kind = err["type"]
     words = {"greater_than": "must be greater than {gt}", "greater_than_equal": "must be at least {ge}",
              "less_than": "must be less than {lt}", "less_than_equal": "must be at most {le}",
-             "too_short": "needs at least {min_length} item(s)", "too_long": "has too many items (at most {max_length})",
-             "string_too_short": "must not be empty", "string_too_long": "is too long (at most {max_length} characters)",
+             "too_short": "needs at least {min_length} item(s)",
+             "too_long": "has too many items (at most {max_length})",
+             "string_too_short": "must not be empty",
+             "string_too_long": "is too long (at most {max_length} characters)",
              "finite_number": "must be a finite number"}
     template = words.get(kind)
     if template is None:

@@ -349,7 +349,8 @@ def _check_search(entry: Entry, diags: list[Diagnostic]) -> None:
     estimator = ESTIMATORS.get(model.estimator)
     if search.metric is not None and search.metric not in model.metrics:
         diags.append(Diagnostic("MLS213", f"search metric '{search.metric}' is not one of the model's metrics",
-                                entry.at("models", "search", "metric"), hint_for(search.metric, model.metrics, "metric")))
+                                entry.at("models", "search", "metric"),
+                                hint_for(search.metric, model.metrics, "metric")))
     if estimator is None or model.task not in estimator.tasks:
         return
     for key, candidates in search.space.items():

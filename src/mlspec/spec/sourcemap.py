@@ -58,7 +58,7 @@ def map_file(file: str, text: str) -> dict[KeyPath, _Entry]:
                     stack.append([path if path is not None else (), kind is MappingStartEvent, None, None, 0])
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 stack.pop()
-    except Exception:  # noqa: BLE001, S110 - a broken file already has its own diagnostic; map what we saw
+    except Exception:  # noqa: S110 - a broken file already has its own diagnostic; map what we saw
         pass
     return spans
 

@@ -64,7 +64,7 @@ class Project(Strict):
     registry: Registry = Field(default_factory=Registry, description="The model registry.")
     artifacts: Artifacts = Field(default_factory=Artifacts, description="The artifact store.")
     python: str = Field("3.11", pattern=r"^3\.(1[1-9]|[2-9][0-9])$", description=(
-        "Python version for generated CI jobs, as a quoted string (\"3.11\"; unquoted 3.10 would read as 3.1)."),
+        "Python version for generated CI jobs: 3.11 or later, quoted (\"3.12\"; unquoted 3.10 would read as 3.1)."),
         examples=["3.11", "3.12"])
     runner: str = Field("ubuntu-24.04", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                         description="Default GitHub Actions runner label for generated jobs.")

@@ -1,0 +1,5 @@
+"""`python -m mlspec` runs the command line."""
+
+from mlspec.cli.main import main
+
+main()

@@ -1,0 +1,176 @@
+"""Tests for mlspec.cron: GitHub Actions' five-field cron subset and its five-minute floor."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlspec.cron import CronError, check_cron, min_interval_minutes
+
+VALID = [
+    ("0 0 * * *", 1440),
+    ("*/5 * * * *", 5),
+    ("0-55/5 * * * *", 5),
+    ("5/10 * * * *", 10),
+    ("0,30 * * * *", 30),
+    ("0,5,10 * * * *", 5),
+    ("*/15 9-17 * * MON-FRI", 15),
+    ("0 12 * * sun", 10080),
+    ("0 0 * * 0", 10080),
+    ("0 0 * * 1,3", 2880),
+    ("0 0 * * */2", 1440),  # SUN TUE THU SAT: Saturday to Sunday is one day
+    ("0 6 1 jan *", 1440),  # day-of-month is treated as a wildcard for the gap
+    ("30 4 1,15 * 5", 1440),
+    ("0 0 1 1 *", 1440),
+    ("59 23 31 DEC SAT", 1440),  # a restricted day-of-month counts every weekday as a possible day
+    ("05 04 * * *", 1440),  # leading zeros are ordinary cron
+    ("0  0\t*  *  *", 1440),  # runs of spaces or tabs separate fields
+    ("  0 0 * * *\n", 1440),
+    ("0 */6 * Jan-Mar,oct *", 360),
+    ("0 0 * * MON/2", 2880),  # MON WED FRI
+]
+
+
+@pytest.mark.parametrize(("expr", "interval"), VALID)
+def test_valid_schedules(expr, interval):
+    check_cron(expr)
+    assert min_interval_minutes(expr) == interval
+
+
+TOO_FREQUENT = [
+    ("* * * * *", 1),
+    ("*/4 * * * *", 4),
+    ("0,59 * * * *", 1),  # 00:59 is followed by 01:00
+    ("0-4 12 * * *", 1),
+    ("0,3 * * * 1", 3),
+]
+
+
+@pytest.mark.parametrize(("expr", "interval"), TOO_FREQUENT)
+def test_schedules_faster_than_five_minutes_are_rejected(expr, interval):
+    assert min_interval_minutes(expr) == interval  # reported, not raised
+    with pytest.raises(CronError) as caught:
+        check_cron(expr)
+    error = caught.value
+    unit = "minute" if interval == 1 else "minutes"
+    field = expr.split()[0]
+    assert error.message == f"minute field '{field}' fires {interval} {unit} apart, more often than GitHub allows"
+    assert error.field_index == 0
+    assert error.hint == "GitHub runs scheduled workflows at most every 5 minutes"
+
+
+# (expr, field_index, message, hint); hint None means "not checked".
+INVALID = [
+    ("61 * * * *", 0, "minute field '61' is out of range 0-59", None),
+    ("0 24 * * *", 1, "hour field '24' is out of range 0-23", None),
+    ("0 0 0 * *", 2, "day-of-month field '0' is out of range 1-31", None),
+    ("0 0 32 * *", 2, "day-of-month field '32' is out of range 1-31", None),
+    ("0 0 * 13 *", 3, "month field '13' is out of range 1-12", None),
+    ("0 0 * * 7", 4, "day-of-week field '7' is out of range 0-6", "use 0 or SUN for Sunday"),
+    ("0 0-99 * * *", 1, "hour field '99' is out of range 0-23", None),
+    ("0 0 * * 99999999999999999999", 4, "day-of-week field '99999999999999999999' is out of range 0-6", None),
+    ("@daily", None, "cron macro '@daily' is not supported",
+     "GitHub supports only 5-field cron; use e.g. '0 0 * * *'"),
+    ("@every 5m", None, "cron macro '@every' is not supported", None),
+    ("0 0 0 * * *", None,
+     "cron expression has 6 fields, but GitHub expects exactly 5 (minute hour day-of-month month day-of-week)",
+     "GitHub's cron has no seconds or year field; drop the extra field"),
+    ("0 0 * *", None,
+     "cron expression has 4 fields, but GitHub expects exactly 5 (minute hour day-of-month month day-of-week)",
+     None),
+    ("", None, "cron expression is empty", None),
+    ("   ", None, "cron expression is empty", None),
+    ("0 0 ? * *", 2, "day-of-month field '?' uses '?' (any value), which GitHub's cron does not support",
+     "use '*' instead of '?'"),
+    ("0 0 * * 1#2", 4,
+     "day-of-week field '1#2' uses '#' (nth weekday of the month), which GitHub's cron does not support", None),
+    ("0 0 L * *", 2, "day-of-month field 'L' uses L/W syntax, which GitHub's cron does not support", None),
+    ("0 0 15W * *", 2, "day-of-month field '15W' uses L/W syntax, which GitHub's cron does not support", None),
+    ("0 0 LW * *", 2, "day-of-month field 'LW' uses L/W syntax, which GitHub's cron does not support", None),
+    ("0 0 * * 5l", 4, "day-of-week field '5l' uses L/W syntax, which GitHub's cron does not support", None),
+    ("*/0 * * * *", 0, "minute field step '0' is out of range 1-59", None),
+    ("*/60 * * * *", 0, "minute field step '60' is out of range 1-59", None),
+    ("0 0 * * */7", 4, "day-of-week field step '7' is out of range 1-6", None),
+    ("*/x * * * *", 0, "minute field step 'x' in '*/x' is not a number", None),
+    ("*/ * * * *", 0, "minute field step '' in '*/' is not a number", None),
+    ("*/5/2 * * * *", 0, "minute field step '5/2' in '*/5/2' is not a number", None),
+    ("5-2 * * * *", 0, "minute field range '5-2' runs backwards",
+     "write the smaller value first; ranges do not wrap around"),
+    ("0 0 * * FRI-MON", 4, "day-of-week field range 'FRI-MON' runs backwards", None),
+    ("1,,2 * * * *", 0, "minute field '1,,2' has an empty list item", "remove the extra ','"),
+    ("0, * * * *", 0, "minute field '0,' has an empty list item", None),
+    ("5- * * * *", 0, "minute field '5-' is missing a value", "expected a number 0-59"),
+    ("-5 * * * *", 0, "minute field '-5' is missing a value", None),
+    ("0 0 * FOO *", 3, "month field 'FOO' is not a valid value", "expected a number 1-12 or a name JAN-DEC"),
+    ("0 0 * * MONDAY", 4, "day-of-week field 'MONDAY' is not a valid value",
+     "expected a number 0-6 or a name SUN-SAT"),
+    ("0 0 * * ſun", 4, "day-of-week field 'ſun' is not a valid value", None),  # 'ſun'.upper() == 'SUN'
+    ("0 0 JAN * *", 2, "day-of-month field 'JAN' is not a valid value", "expected a number 1-31"),
+    ("0 ٣ * * *", 1, "hour field '٣' is not a valid value", None),  # not an ASCII digit
+    ("*-5 * * * *", 0, "minute field '*' in '*-5' is not a valid value", None),
+    ("1.5 * * * *", 0, "minute field '1.5' is not a valid value", None),
+    ("0 0 * * 1-2-3", 4, "day-of-week field '2-3' in '1-2-3' is not a valid value", None),
+    ("0 0 * * *" + " " * 200, None, "cron expression is longer than 200 characters", None),
+]
+
+
+@pytest.mark.parametrize(("expr", "field_index", "message", "hint"), INVALID)
+def test_invalid_expressions_name_the_field(expr, field_index, message, hint):
+    for validate in (check_cron, min_interval_minutes):
+        with pytest.raises(CronError) as caught:
+            validate(expr)
+        error = caught.value
+        assert (error.field_index, error.message) == (field_index, message)
+        assert str(error) == message
+        if hint is not None:
+            assert error.hint == hint
+
+
+def test_non_string_is_a_type_error():
+    with pytest.raises(TypeError):
+        check_cron(5)
+
+
+def test_errors_are_picklable():
+    error = pickle.loads(pickle.dumps(CronError("boom", 3, "hint")))
+    assert (error.message, error.field_index, error.hint) == ("boom", 3, "hint")
+
+
+def run_untrusted(expr):
+    started = time.perf_counter()
+    try:
+        interval = min_interval_minutes(expr)
+    except CronError as error:
+        assert error.field_index in (None, 0, 1, 2, 3, 4)
+        assert error.message
+    else:
+        assert 1 <= interval <= 10080
+        if interval >= 5:
+            check_cron(expr)
+        else:
+            with pytest.raises(CronError):
+                check_cron(expr)
+    assert time.perf_counter() - started < 0.25
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300))
+def test_random_text_only_ever_raises_cron_error(expr):
+    run_untrusted(expr)
+
+
+cron_field = st.lists(
+    st.sampled_from(["*", "0", "1", "5", "7", "12", "23", "31", "59", "60", "-", "/", ",", "MON", "jan", "L", "W",
+                     "?", "#", "x", "@"]),
+    min_size=1, max_size=6,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(cron_field, min_size=0, max_size=7).map(" ".join))
+def test_cron_token_soup_only_ever_raises_cron_error(expr):
+    run_untrusted(expr)
