@@ -30,20 +30,7 @@ from yaml.events import (
 )
 
 from mlspec.diagnostics import Diagnostic, Related, Span
-
-try:  # the C parser is what makes loading fast; the pure-Python one is the fallback
-    from yaml._yaml import CParser as _Parser
-except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml.parser import Parser as _ParserBase
-    from yaml.reader import Reader as _Reader
-    from yaml.scanner import Scanner as _Scanner
-
-    class _Parser(_Reader, _Scanner, _ParserBase):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            _Reader.__init__(self, stream)
-            _Scanner.__init__(self)
-            _ParserBase.__init__(self)
-
+from mlspec.positions import Parser as _Parser
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32

@@ -9,58 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from yaml.events import MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent
-
 from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Related, Span, Where
-from mlspec.spec.loader import _Parser
-
-_Entry = tuple[Span | None, Span, str | None]  # key span, value span, scalar style of the value
-
-
-def _span(file: str, start, end) -> Span:
-    end_col = end.column + 1 if end.line == start.line and end.column > start.column else None
-    return Span(file, start.line + 1, start.column + 1, end_col)
-
-
-def map_file(file: str, text: str) -> dict[KeyPath, _Entry]:
-    """Map every key path in a (well-formed) spec file to its key span, value span and style."""
-    spans: dict[KeyPath, _Entry] = {}
-    parser = _Parser(text)
-    # frame: [path, is_mapping, pending_key, pending_key_span, next_index]
-    stack: list[list] = []
-    try:
-        while parser.check_event():
-            event = parser.get_event()
-            kind = type(event)
-            if kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
-                value_span = _span(file, event.start_mark, event.end_mark)
-                style = event.style if kind is ScalarEvent else None
-                path: KeyPath | None
-                if not stack:
-                    path = ()
-                    spans[path] = (None, value_span, style)
-                else:
-                    frame = stack[-1]
-                    if frame[1] and frame[2] is None:
-                        # a key: remember it until its value arrives
-                        frame[2] = event.value if kind is ScalarEvent else "?"
-                        frame[3] = value_span
-                        path = None
-                    elif frame[1]:
-                        path = (*frame[0], frame[2])
-                        spans.setdefault(path, (frame[3], value_span, style))
-                        frame[2] = None
-                    else:
-                        path = (*frame[0], frame[4])
-                        frame[4] += 1
-                        spans.setdefault(path, (None, value_span, style))
-                if kind is not ScalarEvent:
-                    stack.append([path if path is not None else (), kind is MappingStartEvent, None, None, 0])
-            elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                stack.pop()
-    except Exception:  # noqa: S110 - a broken file already has its own diagnostic; map what we saw
-        pass
-    return spans
+from mlspec.positions import Entry, map_file
 
 
 class SourceMap:
@@ -68,9 +18,9 @@ class SourceMap:
 
     def __init__(self, texts: Mapping[str, str]) -> None:
         self._texts = texts
-        self._maps: dict[str, dict[KeyPath, _Entry]] = {}
+        self._maps: dict[str, dict[KeyPath, Entry]] = {}
 
-    def _entries(self, file: str) -> dict[KeyPath, _Entry]:
+    def _entries(self, file: str) -> dict[KeyPath, Entry]:
         entries = self._maps.get(file)
         if entries is None:
             text = self._texts.get(file)

@@ -1,0 +1,86 @@
+"""Positions of keys and values in a YAML file, by key path (shared by the compiler and the runtime).
+
+Used only when something must be pointed at: a diagnostic at compile time, a data-contract failure
+at run time. It scans the file's parse events once and maps every key path to spans.
+"""
+
+from __future__ import annotations
+
+from yaml.events import MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent
+
+from mlspec.diagnostics import KeyPath, Span
+
+try:  # the C parser when PyYAML has libyaml
+    from yaml._yaml import CParser as Parser
+except ImportError:  # pragma: no cover
+    from yaml.parser import Parser as _ParserBase
+    from yaml.reader import Reader as _Reader
+    from yaml.scanner import Scanner as _Scanner
+
+    class Parser(_Reader, _Scanner, _ParserBase):  # type: ignore[no-redef]
+        """The pure-Python parser, assembled like PyYAML's own loaders."""
+
+        def __init__(self, stream: str) -> None:
+            _Reader.__init__(self, stream)
+            _Scanner.__init__(self)
+            _ParserBase.__init__(self)
+
+
+Entry = tuple[Span | None, Span, str | None]  # key span, value span, scalar style of the value
+
+
+def _span(file: str, start, end) -> Span:
+    end_col = end.column + 1 if end.line == start.line and end.column > start.column else None
+    return Span(file, start.line + 1, start.column + 1, end_col)
+
+
+def map_file(file: str, text: str) -> dict[KeyPath, Entry]:
+    """Map every key path in a (well-formed) spec file to its key span, value span and style."""
+    spans: dict[KeyPath, Entry] = {}
+    parser = Parser(text)
+    # frame: [path, is_mapping, pending_key, pending_key_span, next_index]
+    stack: list[list] = []
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            kind = type(event)
+            if kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
+                value_span = _span(file, event.start_mark, event.end_mark)
+                style = event.style if kind is ScalarEvent else None
+                path: KeyPath | None
+                if not stack:
+                    path = ()
+                    spans[path] = (None, value_span, style)
+                else:
+                    frame = stack[-1]
+                    if frame[1] and frame[2] is None:
+                        # a key: remember it until its value arrives
+                        frame[2] = event.value if kind is ScalarEvent else "?"
+                        frame[3] = value_span
+                        path = None
+                    elif frame[1]:
+                        path = (*frame[0], frame[2])
+                        spans.setdefault(path, (frame[3], value_span, style))
+                        frame[2] = None
+                    else:
+                        path = (*frame[0], frame[4])
+                        frame[4] += 1
+                        spans.setdefault(path, (None, value_span, style))
+                if kind is not ScalarEvent:
+                    stack.append([path if path is not None else (), kind is MappingStartEvent, None, None, 0])
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                stack.pop()
+    except Exception:  # noqa: S110 - a broken file already has its own diagnostic; map what we saw
+        pass
+    return spans
+
+
+
+
+def line_of(text: str, path: KeyPath) -> int | None:
+    """The 1-based line of the key at `path` (or of the value, for list items), if present."""
+    entry = map_file("", text).get(tuple(path))
+    if entry is None:
+        return None
+    key_span, value_span, _ = entry
+    return (key_span or value_span).line

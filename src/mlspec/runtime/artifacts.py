@@ -1,0 +1,142 @@
+"""Model artifacts: saved with skops (never pickle), byte-stable, content-addressed, verified on load.
+
+skops writes a zip whose entry names are Python object ids and whose timestamps are the current
+time, so the same model would hash differently on every save. `dumps` rewrites the archive
+canonically (ids renumbered in order of appearance, fixed timestamps, sorted entries), so identical
+inputs give an identical sha256. `load` refuses any file whose sha256 differs from the registry's
+before skops reads a byte of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from mlspec.runtime.errors import RegistryError
+
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "mlspec.runtime.transformers.", "builtins.", "scipy.sparse.")
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _canonical(raw: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(raw))
+    schema = json.loads(source.read("schema.json"))
+    renumber: dict[str, str] = {}
+
+    def new_id(old: object) -> str:
+        key = str(old)
+        if key not in renumber:
+            renumber[key] = str(len(renumber) + 1)
+        return renumber[key]
+
+    def walk(node: object) -> object:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__":
+                    out[key] = int(new_id(value))
+                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+                    out[key] = new_id(value[: -len(".npy")]) + ".npy"
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    canonical_schema = walk(schema)
+    entries = {"schema.json": json.dumps(canonical_schema, indent=2, sort_keys=True).encode()}
+    for name in source.namelist():
+        if name.endswith(".npy"):
+            stem = name[: -len(".npy")]
+            entries[new_id(stem) + ".npy"] = source.read(name)
+        elif name != "schema.json":
+            entries[name] = source.read(name)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            target.writestr(info, entries[name])
+    return out.getvalue()
+
+
+def dumps(pipeline) -> bytes:
+    """The model as canonical skops bytes."""
+    import skops.io as sio
+
+    return _canonical(sio.dumps(pipeline))
+
+
+def digest(data: bytes) -> str:
+    """sha256 hex digest."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def path_for(store: Path, sha256: str) -> Path:
+    """Where the artifact with this digest lives in a store."""
+    return store / "sha256" / sha256[:2] / f"{sha256}.skops"
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file, fsync, rename, fsync the folder: the file is old, new, or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def store(store_dir: Path, data: bytes) -> str:
+    """Save artifact bytes under their sha256 (idempotent); return the digest."""
+    sha = digest(data)
+    target = path_for(store_dir, sha)
+    if not (target.is_file() and digest(target.read_bytes()) == sha):
+        write_atomic(target, data)
+    return sha
+
+
+def read_verified(store_dir: Path, sha256: str) -> bytes:
+    """The artifact's bytes, after checking they hash to `sha256`."""
+    target = path_for(store_dir, sha256)
+    if not target.is_file():
+        raise RegistryError(f"artifact {sha256[:12]} is missing from {store_dir}",
+                            hint="restore the artifact store, or retrain")
+    data = target.read_bytes()
+    if digest(data) != sha256:
+        raise RegistryError(f"artifact {sha256[:12]} has been modified (its sha256 no longer matches the registry)",
+                            hint="refusing to load a tampered model; restore it from a backup or retrain")
+    return data
+
+
+def load(store_dir: Path, sha256: str):
+    """Load a verified artifact with skops, trusting only scikit-learn, numpy and mlspec's own types."""
+    import skops.io as sio
+
+    data = read_verified(store_dir, sha256)
+    untrusted = sio.get_untrusted_types(data=data)
+    refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+    if refused:
+        raise RegistryError(f"artifact {sha256[:12]} contains types mlspec does not trust: {', '.join(refused)}")
+    return sio.loads(data, trusted=untrusted)

@@ -1,0 +1,130 @@
+"""Check a loaded dataset against its data contract (pandera), before anything trains.
+
+Column checks (nulls, ranges, allowed values, uniqueness, finiteness) run through pandera with
+lazy validation, so every failure is collected; row checks from the spec's expression language run
+as dataframe-level checks. Failures are grouped per column and check, with a count and up to five
+sample values, and each names the line of the spec that declared the rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlspec.manifest import SourceNode
+from mlspec.runtime.data import Dataset, Failure
+from mlspec.runtime.errors import DataError
+from mlspec.runtime.exprs import evaluate, truth
+
+
+def _schema(node: SourceNode, frame):
+    import numpy as np
+    import pandera.pandas as pa
+
+    columns = {}
+    for name, contract in node.columns.items():
+        if name not in frame.columns:
+            continue
+        checks = []
+        if contract.min is not None:
+            checks.append(pa.Check.ge(contract.min, error=f">= {contract.min}"))
+        if contract.max is not None:
+            checks.append(pa.Check.le(contract.max, error=f"<= {contract.max}"))
+        if contract.values is not None:
+            allowed = [str(v) for v in contract.values] if contract.type in ("category", "string") \
+                else list(contract.values)
+            checks.append(pa.Check.isin(allowed, error="allowed values"))
+        if contract.type == "float":
+            checks.append(pa.Check(lambda s: ~np.isinf(s.astype(float)), name="finite", error="finite (not inf)"))
+        columns[name] = pa.Column(None, checks=checks, nullable=contract.nullable, unique=contract.unique,
+                                  coerce=False, required=True)
+    frame_checks = []
+    for rule in node.row_checks:
+        def run(df, tree=rule.expr):
+            import pandas as pd
+
+            values = {c: df[c].to_numpy() for c in df.columns}
+            return pd.Series(truth(evaluate(tree, values, len(df))), index=df.index)
+        frame_checks.append(pa.Check(run, name=f"row check {rule.name}", error=f"row check {rule.name}"))
+    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False)
+
+
+def check(node: SourceNode, dataset: Dataset) -> list[Failure]:
+    """Every contract failure of `dataset` (conversion failures included), grouped and sampled."""
+    import pandera.pandas as pa
+
+    failures = list(dataset.failures)
+    frame = dataset.frame
+    if len(frame) < node.min_rows:
+        failures.append(Failure("*", f"at least {node.min_rows} rows", len(frame), [f"{len(frame)} rows"]))
+    if node.max_rows is not None and len(frame) > node.max_rows:
+        failures.append(Failure("*", f"at most {node.max_rows} rows", len(frame), [f"{len(frame)} rows"]))
+    if len(frame) == 0:
+        return failures
+    failed_conversion = {f.column for f in dataset.failures}
+    checked = frame.drop(columns=[c for c in failed_conversion if c in frame.columns])
+    try:
+        _schema(node, checked).validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures.extend(_group(exc.failure_cases, node))
+    return failures
+
+
+def _group(cases, node: SourceNode) -> list[Failure]:
+    grouped: dict[tuple[str, str], Failure] = {}
+    rows_seen: dict[tuple[str, str], set] = {}
+    for record in cases.to_dict("records"):
+        check_name = str(record.get("check"))
+        is_row_check = check_name.startswith("row check")
+        column = "*" if is_row_check else str(record.get("column"))
+        label = _label(check_name)
+        key = (column, label)
+        failure = grouped.setdefault(key, Failure(column, label, 0))
+        seen = rows_seen.setdefault(key, set())
+        index = record.get("index")
+        if is_row_check and index in seen:
+            continue
+        seen.add(index)
+        failure.count += 1
+        if len(failure.samples) < 5:
+            failure.samples.append(f"row {index}" if is_row_check else str(record.get("failure_case")))
+    return list(grouped.values())
+
+
+def _label(check_name: str) -> str:
+    if check_name == "not_nullable":
+        return "not null"
+    if check_name == "field_uniqueness":
+        return "unique"
+    if check_name.startswith("greater_than_or_equal_to"):
+        return ">= " + check_name[len("greater_than_or_equal_to("):-1]
+    if check_name.startswith("less_than_or_equal_to"):
+        return "<= " + check_name[len("less_than_or_equal_to("):-1]
+    if check_name.startswith("isin"):
+        return "allowed values"
+    return check_name
+
+
+def raise_on_failures(node: SourceNode, failures: list[Failure], root: Path) -> None:
+    """Stop the run with a DataError that lists every failure and where the contract says so."""
+    if not failures:
+        return
+    lines = []
+    for f in failures:
+        where = _spec_line(node, f.column, root)
+        samples = f"; e.g. {', '.join(repr(s) for s in f.samples)}" if f.samples else ""
+        column = "dataset" if f.column == "*" else f"column '{f.column}'"
+        lines.append(f"{column}: check '{f.check}' failed for {f.count} row(s){samples}  ({where})")
+    raise DataError(f"source '{node.name}' breaks its data contract ({len(failures)} failed check(s))",
+                    details=lines, where=_spec_line(node, None, root),
+                    hint="fix the data, or change the contract in the spec if the data is right")
+
+
+def _spec_line(node: SourceNode, column: str | None, root: Path) -> str:
+    from mlspec.positions import line_of
+
+    path = ("sources", node.name, "schema", column) if column not in (None, "*") else ("sources", node.name)
+    try:
+        line = line_of((root / node.file).read_text(encoding="utf-8"), path)
+    except OSError:
+        line = None
+    return f"{node.file}:{line}" if line else node.file

@@ -1,0 +1,206 @@
+"""Load a source (CSV, Parquet, SQL) into a typed table, with a fingerprint of exactly what was read.
+
+Columns are converted to the types their contract declares, and every value that does not convert
+(`N/A` in a numeric column, `2024-13-45` in a datetime column) is recorded as a contract failure
+instead of silently becoming text or NaN. The fingerprint is the sha256 of the bytes parsed (files)
+or of a canonical serialisation of the rows (SQL), so lineage names the data that trained a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlspec.manifest import SourceNode
+from mlspec.runtime.errors import DataError
+
+_ENV_REF = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
+
+
+@dataclass
+class Failure:
+    """One failed check: which column, which check, how many rows, and a few sample values."""
+
+    column: str
+    check: str
+    count: int
+    samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Dataset:
+    """A loaded, typed table and the fingerprint of its content."""
+
+    frame: object  # pandas.DataFrame; typed loosely so importing this module stays cheap
+    fingerprint: str
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Number of rows."""
+        return len(self.frame)
+
+
+def expand_env(uri: str, what: str) -> str:
+    """Replace ${env:VAR} with the variable's value; a missing variable is a clear error."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise DataError(f"{what} needs the environment variable {name}, which is not set",
+                            hint=f"export {name}=... (in CI, map a secret to it)")
+        from urllib.parse import quote
+
+        return quote(os.environ[name], safe="")
+
+    return _ENV_REF.sub(value, uri)
+
+
+def sqlite_relative_to(uri: str, root: Path) -> str:
+    """Make a relative SQLite path relative to the project root instead of the working directory."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith("sqlite:////") and uri != "sqlite:///:memory:":
+        return prefix + str((root / uri[len(prefix):]).resolve())
+    return uri
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def source_path(node: SourceNode, root: Path) -> Path:
+    """The file a csv/parquet source reads, checked to stay inside the project."""
+    path = (root / node.path).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise DataError(f"source '{node.name}' path {node.path} resolves outside the project")
+    if not path.is_file():
+        raise DataError(f"source '{node.name}': file {node.path} not found",
+                        hint="check the path (relative to the project root) or create the file")
+    return path
+
+
+def load(node: SourceNode, root: Path) -> Dataset:
+    """Read a source and convert its columns to their declared types, recording what fails."""
+    import pandas as pd
+
+    if node.format in ("csv", "parquet"):
+        raw = source_path(node, root).read_bytes()
+        fingerprint = hashlib.sha256(raw).hexdigest()
+        frame = _read_csv(node, raw) if node.format == "csv" else _read_parquet(node, raw)
+    else:
+        frame = _read_sql(node, root)
+        fingerprint = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    failures: list[Failure] = []
+    missing = [c for c in node.columns if c not in frame.columns]
+    for column in missing:
+        failures.append(Failure(column, "column missing from the data", len(frame)))
+    typed = {}
+    for name, contract in node.columns.items():
+        if name in missing:
+            continue
+        values, failure = _convert(frame[name], contract.type)
+        typed[name] = values
+        if failure is not None:
+            failures.append(Failure(name, failure[0], failure[1], failure[2]))
+    return Dataset(pd.DataFrame(typed, index=pd.RangeIndex(len(frame))), fingerprint, failures)
+
+
+def _read_csv(node: SourceNode, raw: bytes):
+    import pandas as pd
+
+    text_columns = {n: "string" for n, c in node.columns.items() if c.type in ("category", "string", "datetime")}
+    if not raw.strip():
+        raise DataError(f"source '{node.name}': file {node.path} is empty (not even a header line)")
+    try:
+        return pd.read_csv(io.BytesIO(raw), sep=node.delimiter or ",", dtype=text_columns,
+                           keep_default_na=True, na_values=[""], encoding="utf-8")
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"source '{node.name}': cannot parse {node.path}: {str(exc).splitlines()[0]}",
+                        hint="the file must be UTF-8 CSV with a header line") from exc
+
+
+def _read_parquet(node: SourceNode, raw: bytes):
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(io.BytesIO(raw))
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a corrupt file
+        raise DataError(f"source '{node.name}': cannot read parquet file {node.path}: {exc}") from exc
+
+
+def _read_sql(node: SourceNode, root: Path):
+    import pandas as pd
+    import sqlalchemy as sa
+
+    uri = sqlite_relative_to(expand_env(node.uri, f"source '{node.name}'"), root)
+    engine = sa.create_engine(uri)
+    try:
+        with engine.connect() as conn:
+            # a source only reads: make the transaction read-only where the database supports it
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            elif engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+            if node.table is not None:
+                schema, _, table = node.table.rpartition(".")
+                statement = sa.select(sa.text("*")).select_from(sa.table(table, schema=schema or None))
+            else:
+                statement = sa.text(node.query)
+            frame = pd.read_sql_query(statement, conn)
+            conn.rollback()
+            return frame
+    except sa.exc.SQLAlchemyError as exc:
+        raise DataError(f"source '{node.name}': query failed: {str(exc).splitlines()[0]}") from exc
+    finally:
+        engine.dispose()
+
+
+def _samples(values, mask) -> list[str]:
+    return [str(v) for v in values[mask].head(5).tolist()]
+
+
+def _convert(series, kind: str):
+    """Convert one column; return (values, None) or (values, (check, count, samples))."""
+    import numpy as np
+    import pandas as pd
+
+    present = series.notna()
+    if kind in ("int", "float"):
+        numbers = pd.to_numeric(series, errors="coerce") if not pd.api.types.is_numeric_dtype(series) \
+            or pd.api.types.is_bool_dtype(series) else series
+        numbers = numbers.astype(float) if kind == "float" or numbers.isna().any() else numbers
+        bad = present & numbers.isna()
+        if bad.any():
+            return numbers, ("not a number", int(bad.sum()), _samples(series, bad))
+        if kind == "int":
+            frac = numbers.notna() & (np.mod(numbers.astype(float), 1) != 0)
+            if frac.any():
+                return numbers, ("not a whole number", int(frac.sum()), _samples(series, frac))
+        return numbers, None
+    if kind == "bool":
+        if pd.api.types.is_bool_dtype(series):
+            return series, None
+        mapping = {"true": True, "false": False, "1": True, "0": False}
+        text = series.astype("string").str.strip().str.lower()
+        converted = text.map(mapping)
+        bad = present & converted.isna()
+        if bad.any():
+            return converted, ("not true/false", int(bad.sum()), _samples(series, bad))
+        return converted.astype("boolean"), None
+    if kind == "datetime":
+        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        bad = present & parsed.isna()
+        if bad.any():
+            return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))
+        return parsed, None
+    text = series.astype("string") if not pd.api.types.is_string_dtype(series) else series
+    return text.astype(object).where(present, None), None

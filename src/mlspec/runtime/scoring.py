@@ -1,0 +1,83 @@
+"""Compute the metrics a spec names, from labels, predictions and scores.
+
+A metric that cannot be computed (one class in the test labels, say) is NaN, never a made-up
+number; gates treat NaN as a failure.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+
+def predict(pipeline, frame, task: str, threshold: float):
+    """Predictions and, for classification, probabilities (None when the estimator has none)."""
+    import numpy as np
+
+    if task == "regression":
+        return pipeline.predict(frame), None
+    classes = pipeline.classes_
+    if hasattr(pipeline, "predict_proba"):
+        proba = pipeline.predict_proba(frame)
+        if len(classes) == 2:
+            predicted = np.where(proba[:, 1] >= threshold, classes[1], classes[0])
+        else:
+            predicted = classes[np.argmax(proba, axis=1)]
+        return predicted, proba
+    return pipeline.predict(frame), None
+
+
+def compute(names: list[str], task: str, y_true, y_pred, proba, classes=None) -> dict[str, float]:
+    """Every named metric as a float (NaN when undefined for this data)."""
+    out = {}
+    for name in names:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = _metric(name, task, y_true, y_pred, proba, classes)
+        except (ValueError, ZeroDivisionError, IndexError):
+            value = math.nan
+        out[name] = float(value) if value is not None and math.isfinite(float(value)) else math.nan
+    return out
+
+
+def _metric(name: str, task: str, y_true, y_pred, proba, classes):
+    import numpy as np
+    from sklearn import metrics as m
+
+    if task == "regression":
+        if name == "rmse":
+            return math.sqrt(m.mean_squared_error(y_true, y_pred))
+        return {"mse": m.mean_squared_error, "mae": m.mean_absolute_error, "r2": m.r2_score,
+                "median_absolute_error": m.median_absolute_error,
+                "mape": m.mean_absolute_percentage_error}[name](y_true, y_pred)
+    binary = classes is not None and len(classes) == 2
+    average = "binary" if binary else "weighted"
+    pos = {"pos_label": classes[1]} if binary else {}
+    if name == "accuracy":
+        return m.accuracy_score(y_true, y_pred)
+    if name == "balanced_accuracy":
+        return m.balanced_accuracy_score(y_true, y_pred)
+    if name in ("precision", "recall", "f1"):
+        fn = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[name]
+        return fn(y_true, y_pred, average=average, zero_division=np.nan, **pos)
+    if proba is None:
+        return math.nan
+    if len(np.unique(y_true)) < 2:
+        return math.nan
+    if name == "roc_auc":
+        return m.roc_auc_score(y_true, proba[:, 1]) if binary else \
+            m.roc_auc_score(y_true, proba, multi_class="ovr", average="weighted", labels=classes)
+    if name == "average_precision":
+        if binary:
+            return m.average_precision_score(y_true, proba[:, 1], pos_label=classes[1])
+        from sklearn.preprocessing import label_binarize
+
+        return m.average_precision_score(label_binarize(y_true, classes=classes), proba, average="weighted")
+    if name == "log_loss":
+        return m.log_loss(y_true, proba, labels=classes)
+    if name == "brier":
+        if not binary:
+            return math.nan
+        return m.brier_score_loss(y_true, proba[:, 1], pos_label=classes[1])
+    raise ValueError(f"unknown metric {name}")

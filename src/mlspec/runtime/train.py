@@ -1,0 +1,203 @@
+"""Train and evaluate one model: split, (search), fit, cross-validate, score, slice, save.
+
+Problems that would make a model meaningless are errors before fitting: a label with one class, an
+empty split, missing labels, a feature identical to the label. The project seed drives every random
+choice, so identical inputs give identical metrics and an identical artifact hash.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mlspec.manifest import Manifest, ModelNode
+from mlspec.runtime import artifacts, scoring
+from mlspec.runtime.errors import TrainingError
+from mlspec.runtime.features import build_pipeline, raw_columns
+
+
+@dataclass
+class Candidate:
+    """A trained, evaluated model that is not registered yet."""
+
+    model: str
+    artifact: bytes
+    sha256: str
+    metrics: dict[str, float]
+    params: dict
+    rows_train: int
+    rows_test: int
+    cv: dict[str, dict[str, float]] | None = None
+    search: dict | None = None
+    slices: dict[str, dict[str, dict]] = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
+
+
+def _split(model: ModelNode, manifest: Manifest, frame, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    rows = len(frame)
+    n_test = math.ceil(rows * model.split.test_fraction)
+    if rows < 2 or n_test < 1 or rows - n_test < 1:
+        raise TrainingError(f"model '{model.name}': {rows} row(s) cannot be split into non-empty train and "
+                            f"test sets (test_fraction {model.split.test_fraction})",
+                            hint="add data, or lower min_rows tolerance only if this is a toy dataset")
+    if model.split.method == "time":
+        timestamp = manifest.nodes[f"source.{model.source}"].timestamp
+        ordered = frame.sort_values(timestamp, kind="stable")
+        return ordered.iloc[: rows - n_test], ordered.iloc[rows - n_test:]
+    stratify = frame[model.label] if model.split.method == "stratified" else None
+    try:
+        return train_test_split(frame, test_size=n_test, random_state=seed, stratify=stratify)
+    except ValueError as exc:
+        raise TrainingError(f"model '{model.name}': cannot make a stratified split: {exc}",
+                            hint="every class needs at least 2 rows; use method: random") from exc
+
+
+def _check_inputs(model: ModelNode, frame, columns: list[str]) -> None:
+    import numpy as np
+
+    label = frame[model.label]
+    if label.isna().any():
+        raise TrainingError(f"model '{model.name}': label '{model.label}' has {int(label.isna().sum())} missing "
+                            "value(s)", hint="drop unlabelled rows from the source, or mark them in the data")
+    if model.task == "classification" and label.nunique() < 2:
+        raise TrainingError(f"model '{model.name}': label '{model.label}' has a single class "
+                            f"({label.iloc[0]!r}) in {len(label)} rows", hint="a classifier needs two classes")
+    for column in columns:
+        values = frame[column]
+        if values.dtype.kind in "fiub" and label.dtype.kind in "fiub" and len(values) > 1 \
+                and np.array_equal(values.to_numpy(dtype=float), label.to_numpy(dtype=float), equal_nan=True):
+            raise TrainingError(f"model '{model.name}': column '{column}' is identical to the label "
+                                f"'{model.label}'", hint="the label leaked into the features; remove that feature")
+
+
+def _search(model: ModelNode, pipeline, x, y, seed: int):
+    from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
+
+    spec = model.search
+    folds = (StratifiedKFold if model.task == "classification" else KFold)(spec.folds, shuffle=True,
+                                                                           random_state=seed)
+    scorer = _scorer(spec.metric, model)
+    if spec.method == "grid":
+        grid = {f"model__{k}": v for k, v in spec.space.items()}
+        searcher = GridSearchCV(pipeline, grid, scoring=scorer, cv=folds, n_jobs=1, refit=True)
+    else:
+        from scipy import stats
+
+        dists = {}
+        for key, value in spec.space.items():
+            if isinstance(value, dict):
+                low, high = value["low"], value["high"]
+                integer = isinstance(low, int) and isinstance(high, int)
+                if integer:
+                    dists[f"model__{key}"] = stats.randint(low, high + 1)
+                elif value.get("log"):
+                    dists[f"model__{key}"] = stats.loguniform(low, high)
+                else:
+                    dists[f"model__{key}"] = stats.uniform(low, high - low)
+            else:
+                dists[f"model__{key}"] = value
+        searcher = RandomizedSearchCV(pipeline, dists, n_iter=spec.n_iter, scoring=scorer, cv=folds, n_jobs=1,
+                                      refit=True, random_state=seed)
+    searcher.fit(x, y)
+    best = {k.removeprefix("model__"): _plain(v) for k, v in sorted(searcher.best_params_.items())}
+    return searcher.best_estimator_, {"best_params": best, "best_score": float(searcher.best_score_),
+                                      "metric": spec.metric, "candidates": len(searcher.cv_results_["params"])}
+
+
+def _plain(value):
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _scorer(metric: str, model: ModelNode):
+    """A scikit-learn scoring callable for `metric` (negated when lower is better)."""
+    from mlspec.metrics import METRICS
+
+    info = METRICS[metric]
+
+    def score(estimator, x, y):
+        predicted, proba = scoring.predict(estimator, x, model.task, model.decision_threshold)
+        classes = getattr(estimator, "classes_", None)
+        value = scoring.compute([metric], model.task, y, predicted, proba, classes)[metric]
+        return value if info.higher_is_better else -value
+
+    return score
+
+
+def _cross_validate(model: ModelNode, pipeline, x, y, seed: int) -> dict[str, dict[str, float]]:
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    folds = (StratifiedKFold if model.task == "classification" else KFold)(model.cv_folds, shuffle=True,
+                                                                           random_state=seed)
+    per_metric: dict[str, list[float]] = {m: [] for m in model.metrics}
+    for train_idx, test_idx in folds.split(x, y):
+        fitted = clone(pipeline).fit(x.iloc[train_idx], y.iloc[train_idx])
+        predicted, proba = scoring.predict(fitted, x.iloc[test_idx], model.task, model.decision_threshold)
+        values = scoring.compute(model.metrics, model.task, y.iloc[test_idx], predicted, proba,
+                                 getattr(fitted, "classes_", None))
+        for name, value in values.items():
+            per_metric[name].append(value)
+    return {name: {"mean": float(np.mean(v)), "std": float(np.std(v))} for name, v in per_metric.items()}
+
+
+def _slices(model: ModelNode, test, predicted, proba, classes) -> dict[str, dict[str, dict]]:
+    import numpy as np
+
+    out: dict[str, dict[str, dict]] = {}
+    y = test[model.label].to_numpy()
+    for column in model.slices:
+        groups: dict[str, dict] = {}
+        values = test[column].astype(object).where(test[column].notna(), None).to_numpy()
+        for value in sorted({str(v) for v in values if v is not None}):
+            mask = np.array([v is not None and str(v) == value for v in values])
+            metrics = scoring.compute(model.metrics, model.task, y[mask], predicted[mask],
+                                      proba[mask] if proba is not None else None, classes)
+            groups[value] = {"rows": int(mask.sum()), "metrics": metrics}
+        out[column] = groups
+    return out
+
+
+def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
+    """Train and evaluate `model` on `frame` (the loaded, contract-checked source)."""
+    from mlspec.runtime.profile import profile as build_profile
+
+    seed = manifest.project.seed
+    columns = raw_columns(model, manifest)
+    _check_inputs(model, frame, columns)
+    keep = sorted({*columns, model.label, *model.slices,
+                   *filter(None, [manifest.nodes[f"source.{model.source}"].timestamp])})
+    train_part, test_part = _split(model, manifest, frame[keep], seed)
+    if model.task == "classification" and train_part[model.label].nunique() < 2:
+        raise TrainingError(f"model '{model.name}': the training split has a single class",
+                            hint="use a stratified split, or more data")
+    pipeline = build_pipeline(model, manifest)
+    x_train, y_train = train_part[columns], train_part[model.label]
+    search = None
+    try:
+        if model.search is not None:
+            pipeline, search = _search(model, pipeline, x_train, y_train, seed)
+        else:
+            pipeline.fit(x_train, y_train)
+        cv = _cross_validate(model, build_pipeline(model, manifest), x_train, y_train, seed) \
+            if model.cv_folds else None
+    except ValueError as exc:
+        raise TrainingError(f"model '{model.name}': fitting failed: {str(exc).splitlines()[0]}",
+                            hint="missing values need impute: on the feature, unless the estimator is "
+                                 "hist_gradient_boosting") from exc
+    predicted, proba = scoring.predict(pipeline, test_part[columns], model.task, model.decision_threshold)
+    classes = getattr(pipeline, "classes_", None)
+    metrics = scoring.compute(model.metrics, model.task, test_part[model.label], predicted, proba, classes)
+    data = artifacts.dumps(pipeline)
+    params = dict(model.params)
+    if search is not None:
+        params.update(search["best_params"])
+    return Candidate(
+        model=model.name, artifact=data, sha256=artifacts.digest(data), metrics=metrics, params=params,
+        rows_train=len(train_part), rows_test=len(test_part), cv=cv, search=search,
+        slices=_slices(model, test_part, predicted, proba, classes),
+        profile=build_profile(train_part[columns], pipeline, model))
