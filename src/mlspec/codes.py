@@ -64,6 +64,8 @@ CODES: dict[str, tuple[str, str]] = {
                "Names become file names, CI job ids and identifiers, so this one rule keeps them safe."),
     "MLS107": ("invalid combination of fields", "Fields that depend on each other do not fit together; the "
                "message says which."),
+    "MLS108": ("invalid format", "A value does not have the required form (a Python version such as \"3.12\", a "
+               "runner label, an environment name, a table name); the hint says which form."),
     "MLS200": ("duplicate name", "A name is defined twice for the same kind, possibly in two files. Names are "
                "unique per kind across all spec files."),
     "MLS201": ("unknown reference", "A reference (a source, feature, model, column...) names something that does "

@@ -366,13 +366,13 @@ def projects(draw, max_sources: int = 3, max_models: int = 4) -> Generated:
     taken: set[str] = set()
     schemas: dict[str, dict] = {}
     for source in source_names:
-        column_names = draw(st.lists(COLUMNS, min_size=1, max_size=8, unique=True))
+        column_names = draw(st.lists(COLUMNS, min_size=2, max_size=8, unique=True))
         kinds = ["int", "float", "bool", "category", "string", "datetime"]
         schemas[source] = {c: _column(draw, draw(st.sampled_from(kinds))) for c in column_names}
         sections["sources"][source] = _source(draw, schemas[source])
         taken |= set(column_names)
     features: dict[str, dict] = {}
-    for name in draw(st.lists(NAMES, max_size=10, unique=True)):
+    for name in draw(st.lists(NAMES, min_size=1, max_size=10, unique=True)):
         if name in taken or name in sections["sources"]:
             continue  # a feature named like a column would be ambiguous in expressions
         source = draw(st.sampled_from(source_names))
@@ -401,7 +401,7 @@ def projects(draw, max_sources: int = 3, max_models: int = 4) -> Generated:
         features[name] = feature
     sections["features"] = features
     models: dict[str, dict] = {}
-    for name in draw(st.lists(NAMES, max_size=max_models, unique=True)):
+    for name in draw(st.lists(NAMES, min_size=1, max_size=max_models, unique=True)):
         if name in models:
             continue
         source = draw(st.sampled_from(source_names))
@@ -592,6 +592,16 @@ _SCALARS = st.one_of(
 )
 
 
+# Words of the spec language: swapping one for another gives schema and semantic errors.
+_VOCABULARY = sorted({*METRICS, *ESTIMATORS, *DRIFT_THRESHOLD_RANGES, "int", "float", "bool", "category",
+                      "string", "datetime", "csv", "parquet", "sql", "classification", "regression", "passthrough",
+                      "impute", "standardize", "minmax", "log1p", "bucketize", "one_hot", "mean", "median",
+                      "most_frequent", "constant", "random", "stratified", "time", "grid", "open_issue", "retrain",
+                      "skip_champion_checks", "fail", "champion", "source", "column", "expr", "model", "data",
+                      "features", "label", "schema", "values", "timestamp", "require", "slices", "drift"})
+_VOCABULARY_RE = re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(map(re.escape, _VOCABULARY)) + r")(?![A-Za-z0-9_])")
+
+
 def _lines(text: str) -> list[str]:
     return text.split("\n")
 
@@ -605,15 +615,15 @@ def mutated_projects(draw) -> dict[str, str]:
         path = draw(st.sampled_from(sorted(texts)))
         text = texts[path]
         lines = _lines(text)
-        line = draw(st.integers(0, max(0, len(lines) - 1)))
-        kind = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "indent", "scalar", "truncate",
-                                     "rename", "rename_all"]))
+        line = draw(st.sampled_from(range(len(lines))))
+        kind = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "indent", "scalar", "scalar",
+                                     "truncate", "rename", "rename", "rename_all", "vocabulary", "vocabulary"]))
         if kind == "delete":
             del lines[line]
         elif kind == "duplicate":
             lines.insert(line, lines[line])
         elif kind == "swap":
-            other = draw(st.integers(0, len(lines) - 1))
+            other = draw(st.sampled_from(range(len(lines))))
             lines[line], lines[other] = lines[other], lines[line]
         elif kind == "insert":
             junk = "".join(draw(st.lists(st.one_of(st.sampled_from(_NASTY), st.text(max_size=3)), min_size=1,
@@ -632,6 +642,12 @@ def mutated_projects(draw) -> dict[str, str]:
                 lines[line] = match.group(1) + draw(_SCALARS)
         elif kind == "truncate":
             lines = _lines(text[: draw(st.integers(0, len(text)))])
+        elif kind == "vocabulary":
+            found = list(_VOCABULARY_RE.finditer(text))
+            if found:
+                hit = draw(st.sampled_from(found))
+                text = text[: hit.start()] + draw(st.sampled_from(_VOCABULARY)) + text[hit.end():]
+            lines = _lines(text)
         elif generated.names:
             old = draw(st.sampled_from(generated.names))
             new = draw(st.one_of(NAMES, st.sampled_from(generated.names), st.sampled_from(["Bad-Name", "class",

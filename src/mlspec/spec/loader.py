@@ -55,15 +55,21 @@ _CHAR_NAMES = {
 }
 
 # Plain scalars that YAML 1.2 reads one way and YAML 1.1 (PyYAML, many other tools) another way.
-_BOOL_LIKE = re.compile(r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|True|TRUE|False|FALSE)")
+_BOOL_11 = re.compile(r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)")
+_BOOL_CASE = re.compile(r"(?:True|TRUE|False|FALSE)")
 _NULL_LIKE = re.compile(r"(?:~|Null|NULL)")
+_NOT_FINITE = re.compile(r"[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _NUMBER_LIKE = re.compile(
     r"[-+]?(?:0[0-9]+(?:\.[0-9]*)?|0o[0-7]+|0x[0-9a-fA-F]+|0b[01]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
-    r"|[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?|\.(?:inf|Inf|INF|nan|NaN|NAN))"
+    r"|[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?)"
 )
-_DATE_LIKE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?")
+# YAML 1.1's timestamp: a date, optionally with a time (the same rule PyYAML applies)
+_DATE_LIKE = re.compile(
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,16 @@ def _index_to_span(path: str, text: str, index: int, length: int = 1) -> Span:
     return Span(path, line, col, col + length)
 
 
+def _char_name(ch: str) -> str:
+    import unicodedata
+
+    code = ord(ch[0])
+    name = unicodedata.name(ch[0], "")
+    if name:
+        return f"the invisible character {name} (U+{code:04X})"
+    return f"the control character U+{code:04X}"
+
+
 def decode(path: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
     """Turn file bytes into text, refusing oversized, non-UTF-8 and hidden-character input."""
     if len(raw) > MAX_FILE_BYTES:
@@ -106,14 +122,14 @@ def decode(path: str, raw: bytes) -> tuple[str | None, list[Diagnostic]]:
     except UnicodeDecodeError as exc:
         prefix = raw[: exc.start]
         line = prefix.count(b"\n") + 1
-        col = len(prefix) - (prefix.rfind(b"\n") + 1) + 1
+        col = len(prefix[prefix.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
         return None, [Diagnostic(
             "MLS003", f"spec file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
             Span(path, line, col), "save the file as UTF-8")]
     found = _FORBIDDEN.search(text)
     if found:
         ch = found.group()
-        name = _CHAR_NAMES.get(ch, f"the invisible or control character U+{ord(ch[0]):04X}")
+        name = _CHAR_NAMES.get(ch) or _char_name(ch)
         return None, [Diagnostic(
             "MLS004", f"spec contains {name}",
             _index_to_span(path, text, found.start()),
@@ -144,11 +160,18 @@ def _resolve_plain(value: str) -> object:
             raise _RefusedError("MLS013", f"number {value} is too large to be finite",
                            "use a smaller number, or quote it if it is text")
         return number
-    if _BOOL_LIKE.fullmatch(value):
+    if _BOOL_11.fullmatch(value):
         return _refuse_ambiguous(value, "a boolean in YAML 1.1 but text in YAML 1.2",
                                  f"write true or false, or quote it: \"{value}\"")
+    if _BOOL_CASE.fullmatch(value):
+        return _refuse_ambiguous(value, "a boolean only in some YAML versions; mlspec spells booleans in lowercase",
+                                 f"write {value.lower()}, or quote it: \"{value}\"")
     if _NULL_LIKE.fullmatch(value):
-        return _refuse_ambiguous(value, "null in YAML 1.1", f"write null, or quote it: \"{value}\"")
+        return _refuse_ambiguous(value, "null in some YAML versions; mlspec spells null in lowercase",
+                                 f"write null, or quote it: \"{value}\"")
+    if _NOT_FINITE.fullmatch(value):
+        raise _RefusedError("MLS013", f"number {value} is not finite",
+                            "specs take finite numbers only; quote it if it is text")
     if _NUMBER_LIKE.fullmatch(value):
         return _refuse_ambiguous(value, "a number in YAML 1.1 (octal, hex, sexagesimal, or with _)",
                                  f"write a plain decimal number, or quote it: \"{value}\"")
@@ -175,10 +198,7 @@ def parse(path: str, text: str) -> tuple[object | None, list[Diagnostic]]:
     except _AbortError:
         return None, diags
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = _span(path, mark) if mark is not None else Span(path, 1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        diags.append(Diagnostic("MLS005", f"YAML syntax error: {problem}", where, _syntax_hint(problem)))
+        diags.append(_syntax_error(path, text, exc))
         return None, diags
     except yaml.YAMLError as exc:  # errors without a position (reader errors)
         diags.append(Diagnostic("MLS005", f"YAML syntax error: {exc}", Span(path, 1, 1),
@@ -186,14 +206,69 @@ def parse(path: str, text: str) -> tuple[object | None, list[Diagnostic]]:
         return None, diags
 
 
-def _syntax_hint(problem: str) -> str:
+def _syntax_error(path: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    """A YAML syntax error at the problem, with a note at the context (the unclosed quote, bracket...)."""
+    problem_mark, context_mark = exc.problem_mark, exc.context_mark
+    last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
+    problem = exc.problem or exc.context or "invalid YAML"
+    primary = problem_mark
+    related: tuple[Related, ...] = ()
+    if context_mark is not None and exc.context:
+        if problem_mark is None or problem_mark.line + 1 > last_line:
+            primary = context_mark  # the end of the file says nothing; the opening quote/bracket does
+        elif (context_mark.line, context_mark.column) != (problem_mark.line, problem_mark.column):
+            related = (Related(_span(path, context_mark), exc.context),)
+    if problem_mark is not None:
+        opened = _unclosed_quote_before(text, problem_mark.line)
+        if opened is not None and opened[0] != problem_mark.line + 1:
+            related = (Related(Span(path, opened[0], opened[1]), "a quote opened here is not closed on its line"),
+                       *related)
+    where = _span(path, primary) if primary is not None else Span(path, 1, 1)
+    found = text[primary.index] if primary is not None and 0 <= primary.index < len(text) else ""
+    message = f"YAML syntax error: {problem}"
+    if primary is context_mark and exc.context:
+        message += f" ({exc.context})"
+    hint = _syntax_hint(f"{problem} {exc.context or ''}", found)
+    if related and related[0].message.startswith("a quote opened here"):
+        hint = f"close the quote on line {related[0].where.line}"
+    return Diagnostic("MLS005", message, where, hint, related=related)
+
+
+def _unclosed_quote_before(text: str, last_line: int) -> tuple[int, int] | None:
+    """The first line (1-based) before `last_line` whose value opens a double quote it never closes."""
+    for number, line in enumerate(text.split("\n")[: last_line + 1], start=1):
+        body = line.split(" #", 1)[0]
+        quotes = [i for i, ch in enumerate(body) if ch == '"' and (i == 0 or body[i - 1] != "\\")]
+        if len(quotes) % 2 == 1 and re.search(r'(?:^|[:\-\[,{]\s*)"', body):
+            return number, quotes[-1] + 1
+    return None
+
+
+def _syntax_hint(problem: str, found: str) -> str:
     if "tab" in problem:
         return "indent with spaces, not tabs"
+    if "alias" in problem or "anchor" in problem or found in ("*", "&"):
+        return 'a value starting with * or & must be quoted (for a schedule: "*/15 * * * *")'
+    if found in ("@", "`") or "'@'" in problem or "'`'" in problem:
+        return "values starting with @ or ` must be quoted"
+    if "cannot start any token" in problem:
+        return "quote values that start with a special character (@ ` % ! & * | > { } [ ] ,)"
     if "mapping values are not allowed" in problem:
         return "a value containing ': ' must be quoted"
-    if "found character '@'" in problem or "found character '`'" in problem:
-        return "values starting with @ or ` must be quoted"
+    if "quoted scalar" in problem or "end of stream" in problem:
+        return "close the quote (a value that starts with a quote must end with the same quote)"
+    if "flow sequence" in problem or "flow mapping" in problem or "',' or ']'" in problem or "',' or '}'" in problem:
+        return "close the bracket: every [ needs a ] and every { a }"
     return "check the indentation and quoting around this position"
+
+
+def _raw_token(text: str, mark) -> str | None:
+    """The text written at `mark` up to the next space (to show a tag as the user wrote it)."""
+    index = getattr(mark, "index", None)
+    if index is None or not 0 <= index < len(text):
+        return None
+    token = text[index:].split(None, 1)
+    return token[0] if token else None
 
 
 def _build(path: str, text: str, diags: list[Diagnostic]) -> object:
@@ -224,7 +299,8 @@ def _build(path: str, text: str, diags: list[Diagnostic]) -> object:
                       "write the value out in full; specs forbid anchors and aliases so every value "
                       "is visible where it is used")
             if event.tag is not None:
-                fatal("MLS008", f"tags ({event.tag}) are not allowed in specs", _span(path, event.start_mark),
+                written = _raw_token(text, event.start_mark) or event.tag
+                fatal("MLS008", f"tags ({written}) are not allowed in specs", _span(path, event.start_mark),
                       "remove the tag; quote the value if you meant text")
             if kind is ScalarEvent:
                 if len(event.value) > MAX_SCALAR_CHARS:
@@ -234,8 +310,10 @@ def _build(path: str, text: str, diags: list[Diagnostic]) -> object:
                     try:
                         value = _resolve_plain(event.value)
                     except _RefusedError as refused:
+                        in_key = bool(stack) and stack[-1][1] and stack[-1][2] is _NO_KEY
+                        hint = f"quote the key: \"{event.value}\"" if in_key else refused.hint
                         diags.append(Diagnostic(refused.code, refused.message,
-                                                _span(path, event.start_mark, event.end_mark), refused.hint))
+                                                _span(path, event.start_mark, event.end_mark), hint))
                         value = event.value
                 else:
                     value = event.value
@@ -288,7 +366,8 @@ def _key(path: str, event, value: object, frame: list, diags: list[Diagnostic]) 
         return _BAD_KEY
     if not isinstance(value, str):
         shown = event.value
-        diags.append(Diagnostic("MLS012", f"mapping key '{shown}' is read as {type(value).__name__}, not text",
+        reads = "null" if value is None else "a boolean" if isinstance(value, bool) else "a number"
+        diags.append(Diagnostic("MLS012", f"mapping key '{shown}' is read as {reads}, not text",
                                 where, f"quote the key: \"{shown}\""))
         return _BAD_KEY
     if value == "<<" and not event.style:

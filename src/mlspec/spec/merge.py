@@ -51,10 +51,10 @@ def merge(files: list[tuple[str, SpecFile]]) -> tuple[SpecSet | None, list[Diagn
             for name, obj in getattr(spec, section).items():
                 problem = name_problem(name)
                 if problem is not None:
+                    # still merged, so references to it resolve and do not add knock-on errors
                     diags.append(Diagnostic("MLS106", f"invalid {kind} name '{name}': {problem}",
                                             Pointer(file, (section, name), "key"),
                                             f"rename it, for example to '{suggest_name(name)}'"))
-                    continue
                 first = table.get(name)
                 if first is not None:
                     diags.append(Diagnostic(

@@ -19,9 +19,30 @@ NAME_RULE = "lowercase letters, digits and _, starting with a letter, at most 48
 COLUMN_RULE = "ASCII letters, digits and _, not starting with a digit, at most 64 characters"
 
 
+# Letters from other scripts that look like ASCII ones: mapped for suggestions, named in messages.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ѕ": "s", "ј": "j",
+    "ԁ": "d", "ɡ": "g", "ο": "o", "α": "a", "ν": "v", "ι": "i", "κ": "k", "τ": "t", "ρ": "p", "ε": "e",
+    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t",
+    "Х": "x",
+})
+
+
+def _non_ascii(name: str) -> str | None:
+    import unicodedata
+
+    for ch in name:
+        if ord(ch) > 127:
+            return f"'{ch}' is {unicodedata.name(ch, 'a non-ASCII character')} (U+{ord(ch):04X})"
+    return None
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` is not a valid mlspec name, or None when it is."""
     if not NAME_RE.fullmatch(name):
+        foreign = _non_ascii(name)
+        if foreign is not None:
+            return f"{foreign}, not an ASCII letter; names use {NAME_RULE}"
         return f"names use {NAME_RULE}"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "a Python keyword cannot be a name"
@@ -31,6 +52,9 @@ def name_problem(name: str) -> str | None:
 def column_problem(column: str) -> str | None:
     """Why `column` is not a valid column name, or None when it is."""
     if not COLUMN_RE.fullmatch(column):
+        foreign = _non_ascii(column)
+        if foreign is not None:
+            return f"{foreign}, not an ASCII letter; column names use {COLUMN_RULE}"
         return f"column names use {COLUMN_RULE}"
     if column.startswith("__"):
         return "column names cannot start with two underscores"
@@ -39,7 +63,7 @@ def column_problem(column: str) -> str | None:
 
 def suggest_name(name: str) -> str:
     """A valid name close to `name`, for hints: `Fraud-GBM` -> `fraud_gbm`."""
-    ascii_only = name.encode("ascii", "ignore").decode().lower()
+    ascii_only = name.translate(_LOOKALIKES).encode("ascii", "ignore").decode().lower()
     fixed = re.sub(r"[^a-z0-9_]+", "_", ascii_only).strip("_")
     if not fixed or not fixed[0].isalpha():
         fixed = "n_" + fixed

@@ -43,22 +43,17 @@ def describe(value: object) -> str:
     return type(value).__name__
 
 
-def data_path(data: object, loc: Sequence[str | int]) -> tuple[KeyPath, bool]:
-    """Follow `loc` through the user's data; return the key path and whether it ended on a real key."""
+def data_path(data: object, loc: Sequence[str | int]) -> KeyPath:
+    """Follow pydantic's `loc` through the user's data; union member names and tags add nothing."""
     path: list[str | int] = []
     node = data
-    exact = True
     for part in loc:
         in_mapping = isinstance(node, dict) and isinstance(part, str) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_mapping or in_list:
             path.append(part)
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
-            # a union member name or discriminator tag, or a missing key
-            exact = False
-        # anything else (union member names on scalars) adds nothing to the data path
-    return tuple(path), exact
+    return tuple(path)
 
 
 def _unwrap(annotation: object) -> list[object]:
@@ -123,22 +118,45 @@ def field_names(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
+_PATTERN_HINTS = {
+    "python": "mlspec runs on Python 3.11 or later: write a quoted version such as \"3.12\"",
+    "runner": "runner labels use letters, digits, '.', '_' and '-' (for example ubuntu-24.04)",
+    "environment": "environment names use letters, digits, '.', '_' and '-' (for example production)",
+    "name": "project names use lowercase letters, digits, '-' and '_', starting with a letter",
+    "table": "a table name is an identifier, optionally schema-qualified (sales.orders)",
+}
+_FIELD_WORDS = {"python": "Python version", "runner": "runner label", "environment": "environment name",
+                "table": "table name"}
+_TAG_ERRORS = ("union_tag_invalid", "invalid_transform", "union_tag_not_found")
+
+
+def label(path: KeyPath) -> str:
+    """How a place reads in a message: `task`, `values[1]`, `spec`."""
+    if not path:
+        return "spec"
+    if isinstance(path[-1], int):
+        return f"{label(path[:-1])}[{path[-1]}]"
+    return str(path[-1])
+
+
 def translate(error: ValidationError, file: str, data: object, root: type[BaseModel],
               raw_text: callable) -> list[Diagnostic]:
     """Map every pydantic error to one diagnostic; union alternatives of one value become one."""
     diags: list[Diagnostic] = []
-    seen_type_errors: dict[KeyPath, int] = {}
+    type_errors: dict[KeyPath, list[str]] = {}
     for err in error.errors(include_url=False, include_input=True):
         kind = err["type"]
         loc = err["loc"]
-        path, exact = data_path(data, loc)
+        path = data_path(data, loc)
         ctx = err.get("ctx") or {}
         value = _value_at(data, path)
         noun = _noun(path)
+        if kind in _TAG_ERRORS and not isinstance(value, dict):
+            kind = "model_type"  # a scalar where a mapping belongs: say that, not "unknown transform"
         if kind == "missing":
             missing = loc[-1]
             diags.append(Diagnostic("MLS102", f"missing required field '{missing}'{noun}",
-                                    Pointer(file, path, "key"), f"add '{missing}: ...' here"))
+                                    Pointer(file, path, "key"), _missing_hint(str(missing), value)))
         elif kind == "extra_forbidden":
             key = loc[-1]
             parent = model_at(root, data, path[:-1])
@@ -147,40 +165,80 @@ def translate(error: ValidationError, file: str, data: object, root: type[BaseMo
                                     Pointer(file, path, "key"), hint_for(str(key), allowed, "field")))
         elif kind in ("union_tag_invalid", "invalid_transform"):
             tag_key = str(ctx.get("discriminator", "")).strip("'") or "transform"
-            tag_value = value.get(tag_key) if isinstance(value, dict) else None
-            if "expected_tags" in ctx:
-                expected = [t.strip().strip("'") for t in str(ctx["expected_tags"]).split(",")]
-            else:
-                expected = list(TRANSFORMS)
+            tag_value = value.get(tag_key)
+            expected = _expected(ctx, tag_key)
             shown = f"'{tag_value}'" if isinstance(tag_value, str) else describe(tag_value)
             diags.append(Diagnostic("MLS104", f"unknown {tag_key} {shown}{noun}", Pointer(file, (*path, tag_key)),
-                                    hint_for(str(tag_value), expected, tag_key)))
+                                    hint_for(str(tag_value), expected, tag_key) + _choices(expected)))
         elif kind == "union_tag_not_found":
             tag_key = str(ctx.get("discriminator", "")).strip("'")
             diags.append(Diagnostic("MLS102", f"missing required field '{tag_key}'{noun}",
-                                    Pointer(file, path, "key"), f"add '{tag_key}: ...'"))
+                                    Pointer(file, path, "key"),
+                                    _missing_hint(tag_key, value) + _choices(_expected(ctx, tag_key))))
         elif kind == "literal_error":
             expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
-            diags.append(Diagnostic("MLS104", f"invalid value {describe(value)} for '{path[-1]}'",
-                                    Pointer(file, path), hint_for(str(value), [e for e in expected if e], "value")))
+            expected = [e for e in expected if e]
+            shown = f"'{value}'" if isinstance(value, str) else describe(value)
+            diags.append(Diagnostic("MLS104", f"invalid {label(path)} {shown}{noun}", Pointer(file, path),
+                                    hint_for(str(value), expected, "value") + _choices(expected)))
         elif kind in _TYPE_WORDS or kind.endswith("_type"):
-            # a union of scalar types reports each alternative; keep one error per value
-            if path in seen_type_errors and not exact:
+            # a union of scalar types reports each alternative: gather them into one message
+            words = type_errors.get(path)
+            word = _expected_word(kind, loc, value)
+            if words is not None:
+                if word not in words:
+                    words.append(word)
                 continue
-            seen_type_errors[path] = len(diags)
-            expected_word = _expected_word(kind, loc, value)
-            hint = _type_hint(kind, value, raw_text(path))
-            diags.append(Diagnostic("MLS103", f"'{path[-1] if path else 'spec'}' must be {expected_word}, "
-                                    f"not {describe(value)}", Pointer(file, path), hint))
+            type_errors[path] = [word]
+            diags.append(Diagnostic("MLS103", "", Pointer(file, path), _type_hint(kind, value, raw_text(path))))
         elif kind.startswith("mls_"):
-            diags.append(Diagnostic("MLS107", err["msg"] + noun, Pointer(file, path, "key"), ctx.get("hint")))
+            where = (*path, ctx["field"]) if "field" in ctx else path
+            diags.append(Diagnostic("MLS107", err["msg"] + noun, Pointer(file, where, "key"), ctx.get("hint")))
         elif kind == "string_pattern_mismatch":
-            diags.append(Diagnostic("MLS106", f"{describe(value)} is not a valid '{path[-1]}'",
-                                    Pointer(file, path), _pattern_hint(root, data, path)))
+            field = label(path)
+            hint = _PATTERN_HINTS.get(str(path[-1]) if path else "") or _pattern_hint(root, data, path)
+            field = _FIELD_WORDS.get(field, field)
+            diags.append(Diagnostic("MLS108", f"{describe(value)} is not a valid {field}{noun}",
+                                    Pointer(file, path), hint))
         else:
-            diags.append(Diagnostic("MLS105", f"'{path[-1] if path else 'spec'}': {_range_message(err)}",
-                                    Pointer(file, path), _range_hint(kind, ctx)))
-    return diags
+            diags.append(Diagnostic("MLS105", f"'{label(path)}' {_range_message(err)}{noun}",
+                                    Pointer(file, path), _range_hint(kind, ctx, value)))
+    return [_finish_type_error(d, data, type_errors) if d.code == "MLS103" and not d.message else d for d in diags]
+
+
+def _finish_type_error(diag: Diagnostic, data: object, type_errors: dict[KeyPath, list[str]]) -> Diagnostic:
+    path = diag.where.path
+    value = _value_at(data, path)
+    words = list(dict.fromkeys(type_errors[path]))
+    if "a number" in words and "an integer" in words:
+        words.remove("an integer")
+    expected = " or ".join(words)
+    if len(path) == 2 and path[0] in _SECTION_KINDS:
+        message = f"{_SECTION_KINDS[path[0]]} '{path[1]}' must be {expected}, not {describe(value)}"
+    else:
+        message = f"'{label(path)}' must be {expected}, not {describe(value)}{_noun(path)}"
+    hint = diag.hint if len(set(words)) == 1 else None  # "quote it" is wrong when a number would also do
+    return Diagnostic(diag.code, message, diag.where, hint)
+
+
+def _expected(ctx: dict, tag_key: str) -> list[str]:
+    if "expected_tags" in ctx:
+        return [t.strip().strip("'") for t in str(ctx["expected_tags"]).split(",")]
+    return list(TRANSFORMS) if tag_key == "transform" else ["csv", "parquet", "sql"] if tag_key == "format" else []
+
+
+def _choices(expected: list[str]) -> str:
+    return f" (choices: {', '.join(expected)})" if 1 < len(expected) <= 12 else ""
+
+
+def _missing_hint(missing: str, parent: object) -> str:
+    """`add 'x: ...'`, or, when a key close to it is present, the likely misspelling."""
+    if isinstance(parent, dict):
+        close = hint_for(missing, [k for k in parent if isinstance(k, str)], "key")
+        if close.startswith("did you mean"):
+            written = close.split("'")[1]
+            return f"'{written}' looks like a misspelling of '{missing}'"
+    return f"add '{missing}: ...' here"
 
 
 def _value_at(data: object, path: KeyPath) -> object:
@@ -190,21 +248,33 @@ def _value_at(data: object, path: KeyPath) -> object:
     return node
 
 
+_SECTION_KINDS = {"sources": "source", "features": "feature", "models": "model", "gates": "gate",
+                  "monitors": "monitor"}
+
+
 def _noun(path: KeyPath) -> str:
-    if len(path) >= 2 and path[0] in ("sources", "features", "models", "gates", "monitors"):
-        return f" in {path[0][:-1]} '{path[1]}'"
+    """Where in the spec a path is, for messages: ` in column 'amount' of source 'tx'`."""
+    if len(path) >= 2 and path[0] in _SECTION_KINDS:
+        owner = f"{_SECTION_KINDS[path[0]]} '{path[1]}'"
+        if len(path) >= 4 and path[0] == "sources" and path[2] == "schema":
+            return f" in column '{path[3]}' of {owner}"
+        if len(path) >= 4 and isinstance(path[2], str) and path[2] in ("split", "search", "cv", "drift", "quality",
+                                                                     "performance", "approval", "checks"):
+            return f" in the {path[2]} of {owner}"
+        return f" in {owner}"
     if path and path[0] == "project":
         return " in project"
     return ""
 
 
 def _expected_word(kind: str, loc, value) -> str:
-    if loc and loc[-1] in ("int", "float") and kind in ("int_type", "float_type"):
-        return "a number"
     return _TYPE_WORDS.get(kind, kind.removesuffix("_type").replace("_", " "))
 
 
 def _type_hint(kind: str, value: object, raw: str | None) -> str | None:
+    if kind in ("int_type", "float_type") and isinstance(value, str) and value.strip().lower().lstrip("+-") in (
+            "nan", "inf", "infinity", ".nan", ".inf"):
+        return "NaN and infinity are not allowed; write a finite number"
     if kind == "string_type" and raw is not None and not isinstance(value, dict | list):
         return f"quote it: \"{raw}\" (unquoted, YAML reads it as {describe(value)})"
     if kind in ("int_type", "float_type") and isinstance(value, str):
@@ -237,7 +307,7 @@ def _range_message(err: dict) -> str:
         return err["msg"]
 
 
-def _range_hint(kind: str, ctx: dict) -> str | None:
+def _range_hint(kind: str, ctx: dict, value: object = None) -> str | None:
     if kind == "too_short":
         return "add at least one item"
     if kind.startswith("string_too_long"):

@@ -22,6 +22,10 @@ NUMERIC = ("int", "float", "bool")
 NUMERIC_TRANSFORMS = ("passthrough", "impute", "standardize", "minmax", "log1p", "bucketize")
 _ENV_REF = re.compile(r"\$\{env:[A-Z_][A-Z0-9_]{0,63}\}")
 _URL_CREDENTIALS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^@/]*)@")
+_QUERY_SECRET = re.compile(r"[?&](?P<key>password|passwd|pwd|secret|token|api_key)=(?P<value>[^&]*)", re.IGNORECASE)
+_PATH_CHARS = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
+_SQL_WRITES = re.compile(r"\b(insert|update|delete|drop|alter|create|truncate|grant|revoke|copy|attach|detach|"
+                         r"pragma|vacuum|replace|merge|call|exec|execute|set|lock|reindex|comment)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -68,20 +72,29 @@ def _expr_error(exc: ExprError, where: Pointer, what: str) -> Diagnostic:
 
 def _check_uri(file: str, path: tuple, uri: str, diags: list[Diagnostic]) -> None:
     """Passwords in URLs only as ${env:VAR}: a literal secret in a spec ends up in git history."""
-    match = _URL_CREDENTIALS.match(uri)
-    if match is None:
-        return
-    userinfo = match.group("userinfo")
-    if ":" in userinfo:
-        password = userinfo.split(":", 1)[1]
-        if not _ENV_REF.fullmatch(password):
-            diags.append(Diagnostic("MLS208", "the URL contains a literal password", Pointer(file, path),
-                                    "write the password as ${env:VAR_NAME} and set VAR_NAME in the environment "
-                                    "(a GitHub secret in CI)"))
     leftover = _ENV_REF.sub("", uri)
     if "${" in leftover:
         diags.append(Diagnostic("MLS208", "malformed ${...} reference in the URL", Pointer(file, path),
                                 "references look like ${env:UPPER_CASE_NAME}"))
+        return
+    match = _URL_CREDENTIALS.match(uri)
+    if match is not None and ":" in match.group("userinfo"):
+        password = match.group("userinfo").split(":", 1)[1]
+        if not _ENV_REF.fullmatch(password):
+            diags.append(Diagnostic("MLS208", "the URL contains a literal password", Pointer(file, path),
+                                    "write the password as ${env:VAR_NAME} and set VAR_NAME in the environment "
+                                    "(a GitHub secret in CI)"))
+    for secret in _QUERY_SECRET.finditer(uri):
+        if not _ENV_REF.fullmatch(secret.group("value")):
+            diags.append(Diagnostic("MLS208", f"the URL contains a literal {secret.group('key')}",
+                                    Pointer(file, path), f"write {secret.group('key')}=${{env:VAR_NAME}}"))
+    if uri.startswith("sqlite:"):
+        database = uri.split("?", 1)[0].removeprefix("sqlite:").removeprefix("//")
+        if database.startswith("//"):
+            diags.append(Diagnostic("MLS214", "an absolute SQLite path reaches outside the project",
+                                    Pointer(file, path), "write sqlite:///relative/path.db (three slashes)"))
+        elif database.startswith("/") and database not in ("/", "/:memory:"):
+            _check_relative_path(file, path, database[1:], diags)
 
 
 def _check_relative_path(file: str, path: tuple, value: str, diags: list[Diagnostic]) -> None:
@@ -98,9 +111,40 @@ def _check_relative_path(file: str, path: tuple, value: str, diags: list[Diagnos
         problem = "is a URL"
     elif any(p.startswith("-") for p in parts):
         problem = "has a part starting with '-'"
+    elif not _PATH_CHARS.fullmatch(value):
+        problem = "has characters other than letters, digits, '.', '_', '-' and '/'"
     if problem is not None:
         diags.append(Diagnostic("MLS214", f"path '{value}' {problem}", Pointer(file, path),
                                 "write a path relative to the project root, inside it, with '/' separators"))
+
+
+def _query_problem(query: str) -> str | None:
+    """Why a source query is not one plain read-only SELECT, or None."""
+    unquoted = re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "''", query)
+    if not re.match(r"^\s*(select|with)\b", unquoted, re.IGNORECASE):
+        return "must start with SELECT (or WITH ... SELECT)"
+    if "--" in unquoted or "/*" in unquoted:
+        return "must not contain comments"
+    if ";" in unquoted.rstrip().rstrip(";"):
+        return "must be a single statement"
+    write = _SQL_WRITES.search(unquoted)
+    if write is not None:
+        return f"must only read, but contains {write.group(1).upper()}"
+    return None
+
+
+def _name_in(text: str, name: str) -> tuple[int, int] | None:
+    """Offset and length of the first use of identifier `name` in expression text, outside quotes."""
+    for match in re.finditer(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_])", text):
+        before = text[: match.start()]
+        if before.count('"') % 2 == 0 and before.count("'") % 2 == 0:
+            return match.start(), len(name)
+    return None
+
+
+def _at_name(where: Pointer, text: str, name: str) -> Pointer:
+    found = _name_in(text, name)
+    return where if found is None else Pointer(where.file, where.path, "value", found[0], found[1])
 
 
 def _ref(diags: list[Diagnostic], where: Pointer, kind: str, name: str, known) -> None:
@@ -118,9 +162,11 @@ def _check_source(entry: Entry, facts: Facts, diags: list[Diagnostic]) -> None:
         _check_relative_path(entry.file, ("sources", entry.name, "path"), src.path, diags)
     else:
         _check_uri(entry.file, ("sources", entry.name, "uri"), src.uri, diags)
-        if src.query is not None and not re.match(r"^\s*(select|with)\b", src.query, re.IGNORECASE):
-            diags.append(Diagnostic("MLS209", "a sql source's query must be a SELECT (or WITH ... SELECT)",
-                                    entry.at("sources", "query"), "sources only read data"))
+        if src.query is not None:
+            problem = _query_problem(src.query)
+            if problem is not None:
+                diags.append(Diagnostic("MLS209", f"a sql source's query {problem}", entry.at("sources", "query"),
+                                        "sources only read data: one SELECT statement, no comments"))
     if src.timestamp is not None:
         column = src.columns.get(src.timestamp)
         if column is None:
@@ -149,7 +195,7 @@ def _check_source(entry: Entry, facts: Facts, diags: list[Diagnostic]) -> None:
         facts.row_checks[(entry.name, i)] = ast
         for column in columns_of(ast):
             if column not in src.columns:
-                _ref(diags, where, "column", column, src.columns)
+                _ref(diags, _at_name(where, row_check.expr, column), "column", column, src.columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,7 +239,7 @@ def _check_feature(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagno
             deps.append(name)
         else:
             derived = [n for n, e in spec.features.items() if e.spec.expr is not None and e.spec.source == feat.source]
-            _ref(diags, where, "column", name, [*columns, *derived])
+            _ref(diags, _at_name(where, feat.expr, name), "column", name, [*columns, *derived])
     facts.feature_columns[entry.name] = raw
     facts.feature_deps[entry.name] = deps
     _check_transform(entry, "float", None, diags)
@@ -274,7 +320,7 @@ def _check_model(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnost
         if feature is None:
             _ref(diags, where, "feature", name, spec.features)
             continue
-        if feature.spec.source != model.source:
+        if feature.spec.source != model.source and feature.spec.source in spec.sources:
             diags.append(Diagnostic("MLS209", f"feature '{name}' is computed from source '{feature.spec.source}', "
                                     f"but the model trains on '{model.source}'", where,
                                     "a model's features all come from its own source"))
@@ -329,8 +375,9 @@ def _check_estimator(entry: Entry, diags: list[Diagnostic]) -> None:
             continue
         problem = param.check(value)
         if problem is not None:
-            diags.append(Diagnostic("MLS205", f"parameter '{key}' {problem}", entry.at("models", "params", key),
-                                    param.description))
+            numeric_text = isinstance(value, str) and re.fullmatch(r"[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?", value)
+            hint = f"write the number without quotes: {key}: {value}" if numeric_text else param.description
+            diags.append(Diagnostic("MLS205", f"parameter '{key}' {problem}", entry.at("models", "params", key), hint))
 
 
 def _check_split(entry: Entry, source: Entry, diags: list[Diagnostic]) -> None:
@@ -416,10 +463,11 @@ def _check_gate(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnosti
                 _check_requirement(req, model, where, diags)
     for j, slice_req in enumerate(gate.slices):
         if model is not None and slice_req.column not in model.slices:
+            close = hint_for(slice_req.column, model.slices, "slice column") if model.slices else ""
+            hint = close if close.startswith("did you mean") else \
+                f"add '{slice_req.column}' to the slices of model '{gate.model}'"
             diags.append(Diagnostic("MLS201", f"model '{gate.model}' computes no slice metrics by "
-                                    f"'{slice_req.column}'", entry.at("gates", "slices", j, "column"),
-                                    f"add '{slice_req.column}' to the model's slices, or "
-                                    + hint_for(slice_req.column, model.slices, "slice column")))
+                                    f"'{slice_req.column}'", entry.at("gates", "slices", j, "column"), hint))
     if uses_champion and gate.first_run is None:
         diags.append(Diagnostic("MLS217", "this gate compares with the champion but does not say what happens on "
                                 "the first run, when there is no champion", entry.at("gates", "require", part="key"),
@@ -430,6 +478,8 @@ def _check_gate(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnosti
 def _check_requirement(req, model, where: Pointer, diags: list[Diagnostic]) -> None:
     offset, length = req.metric_span
     metric_where = Pointer(where.file, where.path, "value", offset, length)
+    if any(m not in METRICS or METRICS[m].task != model.task for m in model.metrics):
+        return  # the model's own metric list is wrong and already reported; comparing with it would mislead
     for metric in filter(None, (req.metric, req.champion_metric)):
         if metric not in model.metrics:
             if metric in METRICS and METRICS[metric].task == model.task:
@@ -459,8 +509,12 @@ def _check_monitor(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagno
     try:
         cron.check_cron(mon.schedule)
     except cron.CronError as exc:
-        diags.append(Diagnostic("MLS207", f"invalid schedule: {exc.message}", entry.at("monitors", "schedule"),
-                                exc.hint))
+        where = entry.at("monitors", "schedule")
+        fields = list(re.finditer(r"\S+", mon.schedule))
+        if exc.field_index is not None and exc.field_index < len(fields):
+            found = fields[exc.field_index]
+            where = Pointer(where.file, where.path, "value", found.start(), len(found.group()))
+        diags.append(Diagnostic("MLS207", f"invalid schedule: {exc.message}", where, exc.hint))
     model_entry = spec.models.get(mon.model)
     if model_entry is None:
         _ref(diags, entry.at("monitors", "model"), "model", mon.model, spec.models)
@@ -472,7 +526,8 @@ def _check_monitor(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagno
     if model_entry is None or data is None:
         return
     model = model_entry.spec
-    needed = sorted({c for f in model.features for c in facts.feature_columns.get(f, [])})
+    own = [f for f in model.features if f in spec.features and spec.features[f].spec.source == model.source]
+    needed = sorted({c for f in own for c in facts.feature_columns.get(f, [])})
     for column in needed:
         if column not in data.spec.columns:
             diags.append(Diagnostic("MLS201", f"live source '{mon.data}' lacks column '{column}' that model "

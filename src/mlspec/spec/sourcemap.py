@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Related, Span, Where
-from mlspec.positions import Entry, map_file
+from mlspec.positions import Entry, map_file, raw_index
 
 
 class SourceMap:
@@ -44,7 +44,7 @@ class SourceMap:
         entry = entries.get(path)
         if entry is None:
             return Span(where.file, 1, 1)
-        key_span, value_span, style = entry
+        key_span, value_span, style, start, end = entry
         exact = path == tuple(where.path)
         if where.part == "key" and key_span is not None and exact:
             return key_span
@@ -52,10 +52,11 @@ class SourceMap:
             # the thing is missing: point at the key of the closest parent that exists
             return key_span or value_span
         if where.offset is not None and value_span is not None:
-            quote = 1 if style in ("'", '"') else 0
-            col = value_span.col + quote + where.offset
-            length = where.length or 1
-            return Span(where.file, value_span.line, col, col + length)
+            text = self._texts[where.file]
+            index = start + raw_index(text[start:end], style, where.offset)
+            line = text.count("\n", 0, index) + 1
+            col = index - (text.rfind("\n", 0, index) + 1) + 1
+            return Span(where.file, line, col, col + (where.length or 1))
         return value_span
 
     def locate(self, diags: Iterable[Diagnostic]) -> list[Diagnostic]:

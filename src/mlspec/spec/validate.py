@@ -41,7 +41,12 @@ class Validated:
 
     def source_lines(self) -> dict[str, list[str]]:
         """Lines of every spec file, for rendering snippets."""
-        return {path: text.splitlines() for path, text in self.texts.items()}
+        return {path: split_lines(text) for path, text in self.texts.items()}
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as YAML and editors count them: only LF (or CRLF) ends a line, never NEL or U+2028."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
 def discover(root: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
@@ -87,20 +92,24 @@ def load_texts(files: list[tuple[str, Path]]) -> tuple[dict[str, str], list[Diag
             break
         text, problems = loader.decode(display, raw)
         diags.extend(problems)
-        if text is not None:
-            texts[display] = text
+        # a refused file is still shown (escaped) in the diagnostics, so keep a display copy
+        texts[display] = text if text is not None else raw.decode("utf-8", errors="replace")
     return texts, diags
 
 
-def validate_texts(texts: dict[str, str]) -> Validated:
-    """Validate already-read spec texts (display path -> text); the pure core of validation."""
+def validate_texts(texts: dict[str, str], refused: frozenset[str] = frozenset()) -> Validated:
+    """Validate already-read spec texts (display path -> text); the pure core of validation.
+
+    Files in `refused` could not be decoded: they are kept only for display, and cross-file checks
+    do not run without them (they would report knock-on errors).
+    """
     diags: list[Diagnostic] = []
     datas: dict[str, object] = {}
-    for display in sorted(texts):
+    for display in sorted(set(texts) - refused):
         data, problems = loader.parse(display, texts[display])
         diags.extend(problems)
-        if not problems:
-            datas[display] = data
+        if data is not None or not problems:
+            datas[display] = data  # findings that keep a value (a refused `no`) still let the schema run
     sourcemap = SourceMap(texts)
     parsed: list[tuple[str, SpecFile]] = []
     for display, data in datas.items():
@@ -110,14 +119,22 @@ def validate_texts(texts: dict[str, str]) -> Validated:
             parsed.append((display, spec_file))
     spec: SpecSet | None = None
     facts: Facts | None = None
-    if not has_errors(diags) and len(parsed) == len(texts):
+    if not has_errors(diags) and not refused and len(parsed) == len(texts):
         spec, problems = merge(parsed)
         diags.extend(problems)
-        if spec is not None and not has_errors(problems):
+        if spec is not None:
             facts, problems = check(spec)
             diags.extend(problems)
-    placed = sorted(sourcemap.locate(diags), key=sort_key)
+    placed = _drop_echoes(sorted(sourcemap.locate(diags), key=sort_key))
     return Validated(spec if not has_errors(placed) else None, facts, placed, texts)
+
+
+def _drop_echoes(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Drop a later-phase finding at exactly the place of a loader finding (the same mistake twice)."""
+    loader_places = {(d.span.file, d.span.line, d.span.col) for d in diags
+                     if d.span is not None and d.code < "MLS100"}
+    return [d for d in diags if d.code < "MLS100" or d.span is None
+            or (d.span.file, d.span.line, d.span.col) not in loader_places]
 
 
 def validate_project(root: Path) -> Validated:
@@ -125,9 +142,10 @@ def validate_project(root: Path) -> Validated:
     files, diags = discover(root)
     texts, problems = load_texts(files)
     diags.extend(problems)
-    if has_errors(diags):
+    refused = frozenset(d.span.file for d in problems if d.span is not None)
+    if not texts:
         return Validated(None, None, sorted(diags, key=sort_key), texts)
-    result = validate_texts(texts)
+    result = validate_texts(texts, refused)
     result.diagnostics = sorted(diags + result.diagnostics, key=sort_key)
     return result
 
@@ -139,6 +157,10 @@ def _schema(display: str, data: object, text: str, sourcemap: SourceMap) -> tupl
                                  Span(display, 1, 1), f"start the file with 'apiVersion: {API_VERSION}'")]
     version = data.get("apiVersion")
     if version is None:
+        close = [k for k in data if isinstance(k, str) and k.lower().replace("_", "") == "apiversion"]
+        if close:
+            return None, [Diagnostic("MLS100", "missing apiVersion", Pointer(display, (close[0],), "key"),
+                                     f"the key is spelt apiVersion (capital V), not {close[0]}")]
         return None, [Diagnostic("MLS100", "missing apiVersion", Pointer(display, (), "key"),
                                  f"add 'apiVersion: {API_VERSION}' as the first line")]
     if version != API_VERSION:
@@ -150,7 +172,7 @@ def _schema(display: str, data: object, text: str, sourcemap: SourceMap) -> tupl
     try:
         return SpecFile.model_validate(data), []
     except ValidationError as exc:
-        lines = text.splitlines()
+        lines = split_lines(text)
 
         def raw_text(path: KeyPath) -> str | None:
             if sourcemap.style(display, path) != "":

@@ -97,16 +97,19 @@ class Column(Strict):
     def _coherent(self) -> Column:
         if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
             raise PydanticCustomError("mls_column", "min/max apply only to int and float columns, not {type}",
-                                      {"type": self.type, "hint": "remove min/max or change the type"})
+                                      {"type": self.type, "hint": "remove min/max or change the type",
+                                       "field": "min" if self.min is not None else "max"})
         if self.min is not None and self.max is not None and self.min > self.max:
             raise PydanticCustomError("mls_column", "min ({min}) is greater than max ({max})",
-                                      {"min": self.min, "max": self.max, "hint": "swap the two values"})
+                                      {"min": self.min, "max": self.max, "hint": "swap the two values",
+                                       "field": "min"})
         if self.type == "category" and not self.values:
             raise PydanticCustomError("mls_column", "a category column must list its allowed values",
-                                      {"hint": "add values: [a, b, c], or use type: string for free text"})
+                                      {"hint": "add values: [a, b, c], or use type: string for free text",
+                                       "field": "type"})
         if self.values is not None and len(set(map(repr, self.values))) != len(self.values):
             raise PydanticCustomError("mls_column", "allowed values contain a duplicate",
-                                      {"hint": "list every allowed value once"})
+                                      {"hint": "list every allowed value once", "field": "values"})
         return self
 
 
@@ -204,7 +207,8 @@ class _FeatureBase(Strict):
                                       {"hint": "use column: NAME for a source column, or expr: \"...\" to derive one"})
         if (self.impute == "constant") != (self.fill_value is not None):
             raise PydanticCustomError("mls_feature", "fill_value goes with impute: constant, and only with it",
-                                      {"hint": "set impute: constant and fill_value together"})
+                                      {"hint": "set impute: constant and fill_value together",
+                                       "field": "fill_value" if self.fill_value is not None else "impute"})
         return self
 
 
@@ -254,7 +258,7 @@ class Bucketize(_FeatureBase):
                                       {"hint": "give fixed edges (bins: [10, 100]) or a count (n_bins: 5)"})
         if self.bins is not None and any(b >= a for b, a in zip(self.bins, self.bins[1:], strict=False)):
             raise PydanticCustomError("mls_feature", "bins must be strictly increasing",
-                                      {"hint": "sort the edges and remove repeats"})
+                                      {"hint": "sort the edges and remove repeats", "field": "bins"})
         return self
 
 
