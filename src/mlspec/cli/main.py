@@ -202,3 +202,7 @@ def main() -> None:
         click.echo(f"mlspec: internal error ({type(exc).__name__}); details saved to {path}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+# Commands in other modules register themselves on `cli` when imported.
+from mlspec.cli import run as _run_commands  # noqa: E402, F401

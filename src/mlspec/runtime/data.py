@@ -133,7 +133,7 @@ def _read_parquet(node: SourceNode, raw: bytes):
 
     try:
         return pd.read_parquet(io.BytesIO(raw))
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a corrupt file
+    except Exception as exc:
         raise DataError(f"source '{node.name}': cannot read parquet file {node.path}: {exc}") from exc
 
 

@@ -18,7 +18,7 @@ def _numeric_profile(values) -> dict:
 
     data = np.asarray(values, dtype=float)
     present = data[~np.isnan(data)]
-    profile = {"kind": "numeric", "count": int(len(data)), "null_rate": float(1 - len(present) / max(len(data), 1))}
+    profile = {"kind": "numeric", "count": len(data), "null_rate": float(1 - len(present) / max(len(data), 1))}
     if len(present) == 0:
         return {**profile, "edges": [], "counts": []}
     edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1]))
@@ -36,7 +36,7 @@ def _categorical_profile(values) -> dict:
     present = series.dropna().astype(str)
     counts = present.value_counts()
     top = counts.iloc[:MAX_CATEGORIES]
-    return {"kind": "categorical", "count": int(len(series)),
+    return {"kind": "categorical", "count": len(series),
             "null_rate": float(1 - len(present) / max(len(series), 1)),
             "frequencies": {str(k): int(v) for k, v in sorted(top.items())},
             "other": int(counts.iloc[MAX_CATEGORIES:].sum())}

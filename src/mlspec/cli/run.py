@@ -1,0 +1,200 @@
+"""`mlspec run` and `mlspec registry ...`: the lifecycle on a laptop, and the registry by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _project_root, _select_or_exit, cli
+
+_STATUS = {"success": ("OK", "green"), "skipped": ("SKIP", "yellow"), "fail": ("FAIL", "red"),
+           "error": ("ERROR", "red")}
+_WIDTH = 72
+
+
+def _color() -> bool:
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+def _style(text: str, color: str) -> str:
+    return click.style(text, fg=color, bold=True) if _color() else text
+
+
+def _event(kind: str, index: int, total: int, node_id: str, action: str, result) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    width = len(str(total))
+    head = f"{stamp}  {index:>{width}} of {total}"
+    if kind == "start":
+        if sys.stderr.isatty():  # a live status line only on a terminal; logs stay clean
+            click.echo(f"\r{head} RUN   {action} {node_id} ...", nl=False, err=True)
+        return
+    word, color = _STATUS[result.status]
+    label = f"{action} {node_id} "
+    dots = "." * max(3, _WIDTH - len(label) - len(head))
+    line = f"{head} {_style(f'{word:<5}', color)} {label}{dots} [{word} in {result.duration:.2f}s] {result.message}"
+    click.echo(("\r\x1b[K" if sys.stderr.isatty() else "") + line, err=True)
+
+
+@cli.command()
+@click.option("-s", "--select", multiple=True, help="Selector of nodes to run (default: everything).")
+@click.option("--exclude", multiple=True, help="Selector of nodes to leave out.")
+@click.option("--force", is_flag=True, help="Run every selected node even when its inputs are unchanged.")
+@click.option("--approve", is_flag=True,
+              help="Grant gates' manual approvals locally: promote to champion instead of challenger.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+              help="Models trained in parallel processes (default: 2 on a machine with 2+ cores).")
+@click.pass_context
+def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: int | None) -> None:
+    """Run the lifecycle: check data, train, evaluate, gate, register and promote."""
+    from mlspec.runtime.runner import Runner, RunOptions
+
+    project = _load_or_exit(ctx)
+    nodes = _select_or_exit(ctx, project, select, exclude)
+    jobs = jobs or min(2, os.cpu_count() or 1)
+    runner = Runner(project.manifest, project.root, RunOptions(force=force, approve=approve, jobs=jobs), _event)
+    results = runner.run(nodes)
+    problems = [r for r in results.results if r.status in ("fail", "error")]
+    if problems:
+        click.echo("\nFailures:", err=True)
+        for r in problems:
+            click.echo(f"  {r.node_id}: {r.message}", err=True)
+            for line in r.details:
+                click.echo(f"    - {line}", err=True)
+            if r.where:
+                click.echo(f"    spec: {r.where}", err=True)
+            if r.hint:
+                click.echo(f"    help: {r.hint}", err=True)
+    root = project.root
+    state = runner.paths.state
+    click.echo(f"\nDone. PASS={results.count('success')} SKIP={results.count('skipped')} "
+               f"FAIL={results.count('fail')} ERROR={results.count('error')} TOTAL={len(results.results)} "
+               f"in {results.elapsed:.2f}s", err=True)
+    click.echo(f"Run results: {_rel(state / 'run_results.json', root)}   reports: {_rel(state / 'reports', root)}/",
+               err=True)
+    if any(r.action == "gate" for r in results.results):
+        click.echo(f"Registry: {project.manifest.project.registry_uri}   artifacts: "
+                   f"{_rel(runner.paths.artifacts, root)}/   (see: mlspec registry ls)", err=True)
+    if problems:
+        ctx.exit(EXIT_FINDINGS)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@cli.group()
+def registry() -> None:
+    """Inspect and manage registered model versions and their aliases."""
+
+
+def _open_registry(ctx: click.Context):
+    from mlspec.runtime.registry import Registry
+    from mlspec.runtime.steps import Paths
+
+    project = _load_or_exit(ctx)
+    paths = Paths.of(project.manifest, _project_root(ctx))
+    return Registry(project.manifest.project.registry_uri, paths.artifacts, paths.root)
+
+
+def _registry_call(ctx: click.Context, action):
+    from mlspec.runtime.errors import RunError
+
+    reg = _open_registry(ctx)
+    try:
+        return action(reg)
+    except RunError as exc:
+        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        ctx.exit(EXIT_FINDINGS)
+    finally:
+        reg.close()
+
+
+@registry.command("ls")
+@click.argument("model", required=False)
+@click.pass_context
+def registry_ls(ctx: click.Context, model: str | None) -> None:
+    """List versions with their primary metric and aliases."""
+
+    def action(reg):
+        table = reg.aliases()
+        rows = reg.versions(model)
+        if not rows:
+            click.echo("No registered versions yet. Run: mlspec run")
+            return
+        click.echo(f"{'MODEL':<24} {'VERSION':>7}  {'CREATED (UTC)':<20} {'BY':<16} {'ALIASES':<22} PRIMARY METRIC")
+        for v in rows:
+            names = ",".join(a for a, n in sorted(table.get(v.model, {}).items()) if n == v.version)
+            primary = v.lineage.get("primary_metric") or next(iter(v.metrics), None)
+            value = v.metrics.get(primary)
+            metrics = f"{primary}={value:.4f}" if isinstance(value, float) else f"{primary}=n/a"
+            click.echo(f"{v.model:<24} {v.version:>7}  {v.created_at[:19]:<20} {v.created_by[:16]:<16} "
+                       f"{names:<22} {metrics}")
+
+    _registry_call(ctx, action)
+
+
+@registry.command("show")
+@click.argument("model")
+@click.option("--version", "number", type=int, default=None, help="Version number (default: the champion).")
+@click.pass_context
+def registry_show(ctx: click.Context, model: str, number: int | None) -> None:
+    """Show one version: metrics, parameters, lineage and alias history (JSON)."""
+    from mlspec.runtime.errors import RegistryError
+
+    def action(reg):
+        chosen = number if number is not None else reg.alias(model, "champion")
+        if chosen is None:
+            raise RegistryError(f"model '{model}' has no champion", hint="pass --version N")
+        v = reg.get(model, chosen)
+        lineage = {k: val for k, val in v.lineage.items() if k != "gate_report"}
+        doc = {"model": v.model, "version": v.version, "artifact_sha256": v.artifact_sha256,
+               "created_at": v.created_at, "created_by": v.created_by, "metrics": v.metrics, "params": v.params,
+               "lineage": lineage, "aliases": {a: n for a, n in reg.aliases().get(model, {}).items()},
+               "alias_history": reg.history(model)}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+    _registry_call(ctx, action)
+
+
+@registry.command("promote")
+@click.argument("model")
+@click.option("--version", "number", type=int, required=True, help="The version to promote.")
+@click.option("--alias", type=click.Choice(("champion", "challenger")), default="champion", show_default=True)
+@click.option("--reason", required=True, help="Why (recorded in the alias history).")
+@click.pass_context
+def registry_promote(ctx: click.Context, model: str, number: int, alias: str, reason: str) -> None:
+    """Point an alias at a version (its artifact is verified first)."""
+    _registry_call(ctx, lambda reg: reg.set_alias(model, alias, number, reason))
+    click.echo(f"{model}: {alias} -> v{number}")
+
+
+@registry.command("rollback")
+@click.argument("model")
+@click.option("--reason", required=True, help="Why (recorded in the alias history).")
+@click.pass_context
+def registry_rollback(ctx: click.Context, model: str, reason: str) -> None:
+    """Move the champion back to the version it replaced."""
+    version = _registry_call(ctx, lambda reg: reg.rollback(model, reason))
+    click.echo(f"{model}: champion -> v{version}")
+
+
+@registry.command("verify")
+@click.pass_context
+def registry_verify(ctx: click.Context) -> None:
+    """Check every version's artifact hash, version numbering and aliases."""
+    problems, orphans = _registry_call(ctx, lambda reg: (reg.verify(), reg.orphans()))
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    for orphan in orphans:
+        click.echo(f"note: unreferenced artifact {orphan.name} (left by an interrupted registration; harmless)")
+    if problems:
+        ctx.exit(EXIT_FINDINGS)
+    click.echo("Registry OK.")

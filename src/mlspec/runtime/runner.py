@@ -1,0 +1,301 @@
+"""`mlspec run`: execute the selected nodes in order, skipping what the cache says is unchanged.
+
+Sources are checked first, then models train (independent models in parallel processes when
+`jobs > 1`), then gates decide and register. A failed node stops its dependants, not unrelated
+nodes. The runner never prints: it reports progress through a callback and returns the results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mlspec.manifest import Manifest
+from mlspec.runtime import steps
+from mlspec.runtime.cache import Cache, key
+from mlspec.runtime.errors import GateError, RunError
+from mlspec.runtime.jsonio import dumps
+
+RUNNABLE = ("source", "model", "gate")
+ACTIONS = {"source": "check", "model": "train", "gate": "gate"}
+
+
+@dataclass
+class RunOptions:
+    """How to run: ignore the cache, approve promotions locally, how many training processes."""
+
+    force: bool = False
+    approve: bool = False
+    jobs: int = 1
+
+
+@dataclass
+class NodeResult:
+    """The outcome of one node."""
+
+    node_id: str
+    action: str
+    status: str  # "success" | "skipped" | "fail" | "error"
+    message: str
+    duration: float = 0.0
+    details: list[str] = field(default_factory=list)
+    hint: str | None = None
+    where: str | None = None
+    outputs: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResults:
+    """Every node's result and the run's totals."""
+
+    results: list[NodeResult]
+    elapsed: float
+
+    def count(self, status: str) -> int:
+        """How many nodes ended with `status`."""
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        """True when no node failed."""
+        return not any(r.status in ("fail", "error") for r in self.results)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (written to .mlspec/run_results.json)."""
+        return {"elapsed": round(self.elapsed, 3), "results": [asdict(r) for r in self.results],
+                "counts": {s: self.count(s) for s in ("success", "skipped", "fail", "error")}}
+
+
+Event = Callable[[str, int, int, str, str, NodeResult | None], None]
+
+
+class Runner:
+    """Runs nodes of one manifest for one project folder."""
+
+    def __init__(self, manifest: Manifest, root: Path, options: RunOptions, on_event: Event | None = None) -> None:
+        self.manifest = manifest
+        self.paths = steps.Paths.of(manifest, root)
+        self.options = options
+        self.on_event = on_event or (lambda *args: None)
+        self.cache = Cache(self.paths.state / "cache")
+        self.keys: dict[str, str] = {}
+        self.frames: dict[str, object] = {}
+        self.failed: set[str] = set()
+        self._registry = None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @property
+    def registry(self):
+        """The registry, opened on first use (SQLAlchemy is only imported when a gate runs)."""
+        if self._registry is None:
+            from mlspec.runtime.registry import Registry
+
+            self._registry = Registry(self.manifest.project.registry_uri, self.paths.artifacts, self.paths.root)
+        return self._registry
+
+    def _blocked(self, node_id: str) -> str | None:
+        node = self.manifest.nodes[node_id]
+        for dep in node.depends_on:
+            if dep in self.failed:
+                return dep
+            if dep.startswith("feature."):
+                blocked = self._blocked(dep)
+                if blocked:
+                    return blocked
+        return None
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _source_key(self, node_id: str) -> str:
+        if node_id not in self.keys:
+            node = self.manifest.nodes[node_id]
+            fingerprint = steps.source_fingerprint(node, self.paths.root)
+            self.keys[node_id] = key(node.config_hash, fingerprint) if fingerprint else ""
+        return self.keys[node_id]
+
+    def _model_key(self, node_id: str) -> str:
+        model = self.manifest.nodes[node_id]
+        source_key = self._source_key(f"source.{model.source}")
+        features = [self.manifest.nodes[f"feature.{f}"].config_hash for f in model.features]
+        derived = [self.manifest.nodes[f"feature.{d}"].config_hash for f in model.features
+                   for d in self.manifest.nodes[f"feature.{f}"].derived_inputs]
+        return key(model.config_hash, features, derived, source_key, self.manifest.project.seed) if source_key else ""
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _run_source(self, node_id: str) -> NodeResult:
+        node = self.manifest.nodes[node_id]
+        node_key = self._source_key(node_id)
+        if node_key and not self.options.force and self.cache.get(node_id, node_key) is not None:
+            return NodeResult(node_id, "check", "skipped", f"unchanged (sha256 {node_key[:12]})")
+        dataset = steps.check_source(node, self.paths.root)
+        self.frames[node.name] = dataset.frame
+        self.keys[node_id] = key(node.config_hash, dataset.fingerprint)
+        self.cache.put(node_id, self.keys[node_id], {"rows": dataset.rows, "fingerprint": dataset.fingerprint})
+        return NodeResult(node_id, "check", "success", f"{dataset.rows} rows, contract passed",
+                          outputs={"rows": dataset.rows, "fingerprint": dataset.fingerprint})
+
+    def _model_cached(self, node_id: str) -> NodeResult | None:
+        model = self.manifest.nodes[node_id]
+        node_key = self._model_key(node_id)
+        if not node_key or self.options.force:
+            return None
+        cached = self.cache.get(node_id, node_key)
+        if cached is None or not self.paths.candidate(model.name).is_file():
+            return None
+        return NodeResult(node_id, "train", "skipped",
+                          "unchanged (" + _metrics_text(cached["metrics"], model.metrics) + ")", outputs=cached)
+
+    def _model_done(self, node_id: str, record: dict, duration: float) -> NodeResult:
+        model = self.manifest.nodes[node_id]
+        if f"source.{model.source}" not in self.keys or not self.keys[f"source.{model.source}"]:
+            self.keys[f"source.{model.source}"] = key(self.manifest.nodes[f"source.{model.source}"].config_hash,
+                                                      record["lineage"]["data_fingerprint"])
+        summary = {"sha256": record["sha256"], "metrics": record["metrics"]}
+        self.cache.put(node_id, self._model_key(node_id), summary)
+        return NodeResult(node_id, "train", "success", _metrics_text(record["metrics"], model.metrics), duration,
+                          outputs=summary)
+
+    def _run_gate(self, node_id: str) -> NodeResult:
+        gate = self.manifest.nodes[node_id]
+        candidate = steps.load_candidate(self.paths, gate.model)
+        # approving locally changes what the gate does (champion instead of challenger), so it is an input
+        node_key = key(gate.config_hash, candidate["sha256"], bool(gate.approval_environment and self.options.approve))
+        cached = None if self.options.force else self.cache.get(node_id, node_key)
+        if cached is not None:
+            return NodeResult(node_id, "gate", "skipped", f"unchanged ({cached['summary']})", outputs=cached)
+        outcome = steps.apply_gate(self.manifest, gate, self.paths, self.registry, approve=self.options.approve)
+        if outcome.already_registered is not None:
+            summary = f"passed; already registered as v{outcome.already_registered}"
+        elif outcome.promoted:
+            summary = f"passed; promoted {gate.model} v{outcome.version} to champion (approved locally)"
+        else:
+            summary = f"passed; registered {gate.model} v{outcome.version} as {outcome.alias}"
+            if outcome.alias == "challenger":
+                summary += f" (promotion needs approval in '{gate.approval_environment}')"
+        outputs = {"summary": summary, "version": outcome.version or outcome.already_registered,
+                   "alias": outcome.alias}
+        self.cache.put(node_id, node_key, outputs)
+        return NodeResult(node_id, "gate", "success", summary, outputs=outputs)
+
+    # -- orchestration ----------------------------------------------------------------------
+
+    def _guard(self, node_id: str, action: str, work: Callable[[], NodeResult]) -> NodeResult:
+        started = time.perf_counter()
+        blocked = self._blocked(node_id)
+        if blocked is not None:
+            result = NodeResult(node_id, action, "skipped", f"upstream {blocked} failed")
+            self.failed.add(node_id)
+            return result
+        try:
+            result = work()
+        except GateError as exc:
+            result = NodeResult(node_id, action, "fail", exc.message, details=exc.details, hint=exc.hint,
+                                where=exc.where)
+        except RunError as exc:
+            result = NodeResult(node_id, action, "error", exc.message, details=exc.details, hint=exc.hint,
+                                where=exc.where)
+        if result.status in ("fail", "error"):
+            self.failed.add(node_id)
+            self.cache.forget(node_id)
+        if not result.duration:
+            result.duration = time.perf_counter() - started
+        return result
+
+    def run(self, node_ids: list[str]) -> RunResults:
+        """Run the runnable nodes among `node_ids` (in the order given, which must be graph order)."""
+        started = time.perf_counter()
+        plan = [n for n in node_ids if n.split(".", 1)[0] in RUNNABLE]
+        total = len(plan)
+        results: list[NodeResult] = []
+        index = {node: i + 1 for i, node in enumerate(plan)}
+
+        def finish(result: NodeResult) -> None:
+            results.append(result)
+            self.on_event("end", index[result.node_id], total, result.node_id, result.action, result)
+
+        for node_id in [n for n in plan if n.startswith("source.")]:
+            self.on_event("start", index[node_id], total, node_id, "check", None)
+            finish(self._guard(node_id, "check", lambda n=node_id: self._run_source(n)))
+        models = [n for n in plan if n.startswith("model.")]
+        self._run_models(models, index, total, finish)
+        for node_id in [n for n in plan if n.startswith("gate.")]:
+            self.on_event("start", index[node_id], total, node_id, "gate", None)
+            finish(self._guard(node_id, "gate", lambda n=node_id: self._run_gate(n)))
+        if self._registry is not None:
+            self._registry.close()
+        results.sort(key=lambda r: index[r.node_id])
+        run = RunResults(results, time.perf_counter() - started)
+        steps.write_atomic(self.paths.state / "run_results.json", dumps(run.to_dict()))
+        return run
+
+    def _run_models(self, models: list[str], index: dict, total: int, finish) -> None:
+        pending = []
+        for node_id in models:
+            cached = self._guard(node_id, "train", lambda n=node_id: self._model_cached(n) or NodeResult(
+                n, "train", "pending", ""))
+            if cached.status != "pending":
+                self.on_event("start", index[node_id], total, node_id, "train", None)
+                finish(cached)
+            else:
+                pending.append(node_id)
+        if len(pending) > 1 and self.options.jobs > 1:
+            self._train_parallel(pending, index, total, finish)
+            return
+        for node_id in pending:
+            self.on_event("start", index[node_id], total, node_id, "train", None)
+            finish(self._guard(node_id, "train", lambda n=node_id: self._train_here(n)))
+
+    def _train_here(self, node_id: str) -> NodeResult:
+        started = time.perf_counter()
+        model = self.manifest.nodes[node_id]
+        record = steps.train_model(self.manifest, model, self.paths, self.frames.get(model.source))
+        return self._model_done(node_id, record, time.perf_counter() - started)
+
+    def _train_parallel(self, pending: list[str], index: dict, total: int, finish) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        jobs = min(self.options.jobs, len(pending))
+        manifest_json = self.manifest.to_json()
+        context = multiprocessing.get_context("spawn")  # no fork after OpenMP/BLAS threads have started
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {}
+            for node_id in pending:
+                self.on_event("start", index[node_id], total, node_id, "train", None)
+                futures[pool.submit(_train_worker, manifest_json, str(self.paths.root), node_id, jobs)] = node_id
+            for future in as_completed(futures):
+                node_id = futures[future]
+
+                def collect(f=future, n=node_id) -> NodeResult:
+                    record, duration, error = f.result()
+                    if error is not None:
+                        raise error
+                    return self._model_done(n, record, duration)
+
+                finish(self._guard(node_id, "train", collect))
+
+
+def _train_worker(manifest_json: str, root: str, node_id: str, jobs: int):
+    """Train one model in a worker process; errors come back as values so they keep their details."""
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    started = time.perf_counter()
+    manifest = Manifest.model_validate_json(manifest_json)
+    paths = steps.Paths.of(manifest, Path(root))
+    with threadpool_limits(limits=max(1, (os.cpu_count() or 1) // jobs)):
+        try:
+            record = steps.train_model(manifest, manifest.nodes[node_id], paths)
+        except RunError as exc:
+            return None, 0.0, exc
+    return record, time.perf_counter() - started, None
+
+
+def _metrics_text(metrics: dict, order: list[str]) -> str:
+    shown = [(name, metrics.get(name)) for name in order[:3]]
+    return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}=n/a" for k, v in shown)

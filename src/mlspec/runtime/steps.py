@@ -1,0 +1,160 @@
+"""One entry point per node kind: check a source, train a model, apply a gate.
+
+These are the functions `mlspec run` calls and the generated CI scripts call, so a laptop and CI
+run the same code. Each takes the manifest and a node and returns a small JSON-ready result; each
+failure is a `RunError` that says what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlspec import __version__
+from mlspec.manifest import GateNode, Manifest, ModelNode, SourceNode
+from mlspec.runtime import artifacts
+from mlspec.runtime.artifacts import write_atomic
+from mlspec.runtime.errors import GateError, RunError
+from mlspec.runtime.jsonio import dumps
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a project keeps run state, candidates, reports and artifacts."""
+
+    root: Path
+    artifacts: Path
+
+    @classmethod
+    def of(cls, manifest: Manifest, root: Path) -> Paths:
+        """Paths for `manifest`'s project rooted at `root`."""
+        return cls(root, (root / manifest.project.artifacts_uri).resolve())
+
+    @property
+    def state(self) -> Path:
+        """The folder for run state (.mlspec)."""
+        return self.root / ".mlspec"
+
+    def candidate(self, model: str) -> Path:
+        """The record of a model's latest trained candidate."""
+        return self.state / "candidates" / f"{model}.json"
+
+    def report(self, node_id: str) -> Path:
+        """A node's JSON report."""
+        return self.state / "reports" / f"{node_id}.json"
+
+
+def source_fingerprint(node: SourceNode, root: Path) -> str | None:
+    """sha256 of a file source's bytes without parsing it (None for SQL: the rows must be read)."""
+    from mlspec.runtime.data import file_fingerprint, source_path
+
+    if node.format == "sql":
+        return None
+    return file_fingerprint(source_path(node, root))
+
+
+def check_source(node: SourceNode, root: Path):
+    """Load a source and enforce its contract; return the dataset (RunError when it breaks)."""
+    from mlspec.runtime import contract, data
+
+    dataset = data.load(node, root)
+    contract.raise_on_failures(node, contract.check(node, dataset), root)
+    return dataset
+
+
+def train_model(manifest: Manifest, model: ModelNode, paths: Paths, frame=None) -> dict:
+    """Train and evaluate a model; store its artifact; record and return the candidate."""
+    from mlspec.runtime.train import train
+
+    source = manifest.nodes[f"source.{model.source}"]
+    dataset = None
+    if frame is None:
+        dataset = check_source(source, paths.root)
+        frame = dataset.frame
+    candidate = train(model, manifest, frame)
+    artifacts.store(paths.artifacts, candidate.artifact)
+    record = {
+        "model": model.name, "sha256": candidate.sha256, "metrics": candidate.metrics, "params": candidate.params,
+        "cv": candidate.cv, "search": candidate.search, "slices": candidate.slices, "profile": candidate.profile,
+        "rows_train": candidate.rows_train, "rows_test": candidate.rows_test,
+        "lineage": {
+            "model_config_hash": model.config_hash,
+            "feature_config_hashes": {f: manifest.nodes[f"feature.{f}"].config_hash for f in model.features},
+            "source": model.source,
+            "data_fingerprint": dataset.fingerprint if dataset is not None else source_fingerprint(source, paths.root),
+            "git_commit": git_commit(paths.root), "mlspec_version": __version__, "seed": manifest.project.seed,
+            "estimator": model.estimator, "primary_metric": model.primary_metric,
+        },
+    }
+    write_atomic(paths.candidate(model.name), dumps(record))
+    return record
+
+
+def load_candidate(paths: Paths, model: str) -> dict:
+    """The latest candidate of a model (RunError when it was never trained)."""
+    try:
+        return json.loads(paths.candidate(model).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"model '{model}' has no trained candidate", hint=f"run: mlspec run -s model:{model}") from exc
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What a gate did: its report, and the version it registered (if any) under which alias."""
+
+    report: dict
+    version: int | None
+    alias: str | None
+    already_registered: int | None
+    promoted: bool = False
+
+
+def apply_gate(manifest: Manifest, gate: GateNode, paths: Paths, registry, *, approve: bool) -> GateOutcome:
+    """Evaluate a gate; when it passes, register the candidate (champion, or challenger awaiting approval)."""
+    from mlspec.runtime import gates
+
+    candidate = load_candidate(paths, gate.model)
+    champion = registry.champion(gate.model)
+    champion_lineage = None
+    if champion is not None:
+        champion_lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})}
+    report = gates.evaluate(gate, candidate, champion_lineage, champion.version if champion else None)
+    payload = report.to_dict()
+    write_atomic(paths.report(gate.id), dumps(payload))
+    if not report.passed:
+        lines = [f"{r.slice + ': ' if r.slice else ''}{r.text}: {r.reason}" for r in report.failures()]
+        raise GateError(f"gate '{gate.name}' failed: {len(lines)} requirement(s) not met; nothing was registered",
+                        details=lines, hint=f"see {paths.report(gate.id).relative_to(paths.root)}")
+    existing = [v for v in registry.versions(gate.model) if v.artifact_sha256 == candidate["sha256"]]
+    if existing:
+        number = existing[-1].version
+        if approve and gate.approval_environment and (champion is None or champion.version != number):
+            registry.set_alias(gate.model, "champion", number, f"gate {gate.name} passed (approved locally)")
+            return GateOutcome(payload, number, "champion", None, promoted=True)
+        return GateOutcome(payload, None, None, number)
+    alias = "champion" if (gate.approval_environment is None or approve) else "challenger"
+    artifact = artifacts.read_verified(paths.artifacts, candidate["sha256"])
+    lineage = {**candidate["lineage"], "slices": candidate["slices"], "cv": candidate["cv"],
+               "search": candidate["search"], "rows_train": candidate["rows_train"],
+               "rows_test": candidate["rows_test"], "gate": gate.name, "gate_report": payload}
+    reason = f"gate {gate.name} passed" + (" (approved locally)" if approve and gate.approval_environment else "")
+    version = registry.register(gate.model, artifact, metrics=candidate["metrics"], params=candidate["params"],
+                                lineage=lineage, profile=candidate["profile"], alias=alias, reason=reason)
+    return GateOutcome(payload, version, alias, None)
+
+
+def git_commit(root: Path) -> str | None:
+    """The checked-out commit, when the project is in a git repository."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        result = subprocess.run([git, "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and len(commit) == 40 else None
