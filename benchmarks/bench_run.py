@@ -1,0 +1,150 @@
+"""Benchmark `mlspec run` against a hand-written scikit-learn script doing the same work.
+
+Side by side, in one run, on the same generated 100,000-row CSV:
+
+1. the floor: a hand-written script that reads the CSV with pandas, builds the same pipeline
+   (standardize + one-hot + logistic regression), splits, fits, computes the same metrics and saves
+   the model with skops;
+2. `mlspec run --force -s +model:bench` (the same work, plus mlspec's spec validation, data-contract
+   check, fingerprinting, lineage and cache bookkeeping);
+3. the no-op re-run: `mlspec run -s +model:bench` when nothing changed (goal: under 0.6 s).
+
+Each is a fresh process, timed as wall-clock; the median of N repetitions is reported, alternating
+the contenders so machine noise hits both alike. Goal for (2): within 1.15x of (1).
+
+    .venv/bin/python benchmarks/bench_run.py [--rows 100000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HAND_WRITTEN = '''
+import sys, hashlib
+import pandas as pd
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+frame = pd.read_csv(sys.argv[1])
+numeric = ["amount", "age", "visits", "tenure"]
+x, y = frame[numeric + ["segment"]], frame["label"]
+x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42, stratify=y)
+pipeline = Pipeline([
+    ("features", ColumnTransformer([("num", StandardScaler(), numeric),
+                                    ("cat", OneHotEncoder(handle_unknown="ignore"), ["segment"])])),
+    ("model", LogisticRegression(C=1.0, max_iter=1000, random_state=42)),
+])
+pipeline.fit(x_train, y_train)
+proba = pipeline.predict_proba(x_test)[:, 1]
+print(roc_auc_score(y_test, proba), average_precision_score(y_test, proba))
+data = sio.dumps(pipeline)
+open(sys.argv[2], "wb").write(data)
+'''
+
+SPEC = '''apiVersion: mlspec/v1
+project: {name: bench, python: "3.11", seed: 42}
+sources:
+  events:
+    format: csv
+    path: data/events.csv
+    schema:
+      amount: {type: float, min: 0}
+      age: {type: int, min: 18, max: 100}
+      visits: {type: int, min: 0}
+      tenure: {type: float, min: 0}
+      segment: {type: category, values: [a, b, c, d, e]}
+      label: {type: int, values: [0, 1]}
+    checks: {min_rows: 1000}
+features:
+  amount: {source: events, column: amount, transform: standardize}
+  age: {source: events, column: age, transform: standardize}
+  visits: {source: events, column: visits, transform: standardize}
+  tenure: {source: events, column: tenure, transform: standardize}
+  segment: {source: events, column: segment, transform: one_hot}
+models:
+  bench:
+    task: classification
+    source: events
+    label: label
+    features: [amount, age, visits, tenure, segment]
+    estimator: logistic_regression
+    params: {C: 1.0, max_iter: 1000}
+    split: {method: stratified, test_fraction: 0.2}
+    metrics: [roc_auc, average_precision]
+'''
+
+
+def make_project(root: Path, rows: int) -> Path:
+    """Write the spec and a deterministic CSV with a learnable signal."""
+    rng = np.random.default_rng(7)
+    amount = rng.lognormal(3, 1, rows).round(2)
+    age = rng.integers(18, 90, rows)
+    visits = rng.poisson(4, rows)
+    tenure = rng.exponential(300, rows).round(1)
+    segment = rng.choice(list("abcde"), rows)
+    logit = -3 + 0.8 * np.log1p(amount) / 3 - 0.02 * (age - 50) + 0.2 * visits + (segment == "e") * 1.2
+    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    (root / "specs").mkdir(parents=True)
+    (root / "data").mkdir()
+    (root / "specs" / "bench.yaml").write_text(SPEC, encoding="utf-8")
+    lines = ["amount,age,visits,tenure,segment,label"]
+    lines += [f"{a},{g},{v},{t},{s},{y}" for a, g, v, t, s, y in zip(amount, age, visits, tenure, segment, label,
+                                                                     strict=True)]
+    (root / "data" / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "hand.py").write_text(HAND_WRITTEN, encoding="utf-8")
+    return root
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    mlspec = str(Path(sys.executable).with_name("mlspec"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_project(Path(tmp), args.rows)
+        hand = [sys.executable, "hand.py", "data/events.csv", "model.skops"]
+        run = [mlspec, "run", "--force", "-s", "+model:bench"]
+        noop = [mlspec, "run", "-s", "+model:bench"]
+        subprocess.run(run, cwd=root, check=True, capture_output=True)  # warm the OS file cache
+        floor, ours, idle = [], [], []
+        for _ in range(args.repeat):
+            floor.append(timed(hand, root))
+            ours.append(timed(run, root))
+            idle.append(timed(noop, root))
+    result = {"rows": args.rows, "repeat": args.repeat,
+              "hand_written_s": round(statistics.median(floor), 3),
+              "mlspec_run_s": round(statistics.median(ours), 3),
+              "ratio": round(statistics.median(ours) / statistics.median(floor), 3),
+              "noop_rerun_s": round(statistics.median(idle), 3)}
+    print("| contender | median wall time |\n|---|---|")
+    print(f"| hand-written scikit-learn script | {result['hand_written_s']:.2f} s |")
+    print(f"| `mlspec run --force` | {result['mlspec_run_s']:.2f} s ({result['ratio']:.2f}x; goal <= 1.15x) |")
+    print(f"| `mlspec run`, nothing changed | {result['noop_rerun_s']:.2f} s (goal < 0.6 s) |")
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "run.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
