@@ -1,0 +1,296 @@
+"""Semantic checks of models, gates and monitors: estimators, parameters, metrics, requirements, schedules."""
+
+from __future__ import annotations
+
+import re
+
+from mlspec import cron
+from mlspec.diagnostics import Diagnostic, Pointer
+from mlspec.estimators import ESTIMATORS
+from mlspec.expressions import ExprError, parse_requirement
+from mlspec.metrics import METRICS, metrics_for
+from mlspec.spec.check_common import Facts, expr_error, ref
+from mlspec.spec.merge import Entry, SpecSet
+from mlspec.spec.names import hint_for
+from mlspec.spec.v1.models import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, Range
+
+# --------------------------------------------------------------------------------------------
+
+
+def check_model(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnostic]) -> None:
+    model = entry.spec
+    for i, metric in enumerate(model.metrics):
+        _check_metric(metric, model.task, entry.at("models", "metrics", i), diags)
+    if len(set(model.metrics)) != len(model.metrics):
+        diags.append(Diagnostic("MLS200", "a metric is listed twice", entry.at("models", "metrics"),
+                                "list each metric once"))
+    _check_estimator(entry, diags)
+    source = spec.sources.get(model.source)
+    if source is None:
+        ref(diags, entry.at("models", "source"), "source", model.source, spec.sources)
+        return
+    columns = source.spec.columns
+    label = columns.get(model.label)
+    if label is None:
+        ref(diags, entry.at("models", "label"), "column", model.label, columns)
+    elif model.task == "classification" and label.type in ("float", "datetime"):
+        diags.append(Diagnostic("MLS210", f"a classification label must be int, bool, category or string, "
+                                f"not {label.type}", entry.at("models", "label"),
+                                "use task: regression for a continuous label"))
+    elif model.task == "regression" and label.type not in ("int", "float"):
+        diags.append(Diagnostic("MLS210", f"a regression label must be int or float, not {label.type}",
+                                entry.at("models", "label"), "use task: classification for labels"))
+    seen: set[str] = set()
+    for i, name in enumerate(model.features):
+        where = entry.at("models", "features", i)
+        if name in seen:
+            diags.append(Diagnostic("MLS200", f"feature '{name}' is listed twice", where, "list it once"))
+            continue
+        seen.add(name)
+        feature = spec.features.get(name)
+        if feature is None:
+            ref(diags, where, "feature", name, spec.features)
+            continue
+        if feature.spec.source != model.source and feature.spec.source in spec.sources:
+            diags.append(Diagnostic("MLS209", f"feature '{name}' is computed from source '{feature.spec.source}', "
+                                    f"but the model trains on '{model.source}'", where,
+                                    "a model's features all come from its own source"))
+        if model.label in facts.feature_columns.get(name, []):
+            diags.append(Diagnostic("MLS202", f"feature '{name}' reads the label column '{model.label}'", where,
+                                    "a feature computed from the label leaks the answer into training; remove it"))
+    _check_split(entry, source, diags)
+    for i, column in enumerate(model.slices):
+        if column not in columns:
+            ref(diags, entry.at("models", "slices", i), "column", column, columns)
+        elif columns[column].type in ("float", "datetime"):
+            diags.append(Diagnostic("MLS210", f"slice column '{column}' is {columns[column].type}; slices need "
+                                    "a category, string, int or bool column", entry.at("models", "slices", i),
+                                    "slice by a categorical column"))
+    if model.search is not None:
+        _check_search(entry, diags)
+
+
+def _check_metric(metric: str, task: str, where: Pointer, diags: list[Diagnostic]) -> bool:
+    found = METRICS.get(metric)
+    if found is None:
+        diags.append(Diagnostic("MLS203", f"unknown metric '{metric}'", where,
+                                hint_for(metric, metrics_for(task), "metric")))
+        return False
+    if found.task != task:
+        diags.append(Diagnostic("MLS203", f"metric '{metric}' is for {found.task}, but the model does {task}",
+                                where, "metrics for " + task + ": " + ", ".join(metrics_for(task))))
+        return False
+    return True
+
+
+def _check_estimator(entry: Entry, diags: list[Diagnostic]) -> None:
+    model = entry.spec
+    estimator = ESTIMATORS.get(model.estimator)
+    if estimator is None:
+        known = [e.name for e in ESTIMATORS.values() if model.task in e.tasks]
+        diags.append(Diagnostic("MLS205", f"unknown estimator '{model.estimator}'", entry.at("models", "estimator"),
+                                hint_for(model.estimator, known, "estimator")))
+        return
+    if model.task not in estimator.tasks:
+        diags.append(Diagnostic("MLS206", f"estimator '{model.estimator}' does not do {model.task}",
+                                entry.at("models", "estimator"),
+                                "estimators for " + model.task + ": "
+                                + ", ".join(e.name for e in ESTIMATORS.values() if model.task in e.tasks)))
+        return
+    for key, value in model.params.items():
+        param = estimator.param(key, model.task)
+        if param is None:
+            diags.append(Diagnostic("MLS205", f"estimator '{estimator.name}' has no parameter '{key}'",
+                                    entry.at("models", "params", key, part="key"),
+                                    hint_for(key, estimator.param_names(model.task), "parameter")))
+            continue
+        problem = param.check(value)
+        if problem is not None:
+            numeric_text = isinstance(value, str) and re.fullmatch(r"[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?", value)
+            hint = f"write the number without quotes: {key}: {value}" if numeric_text else param.description
+            diags.append(Diagnostic("MLS205", f"parameter '{key}' {problem}", entry.at("models", "params", key), hint))
+
+
+def _check_split(entry: Entry, source: Entry, diags: list[Diagnostic]) -> None:
+    model = entry.spec
+    if model.split.method == "time" and source.spec.timestamp is None:
+        diags.append(Diagnostic("MLS211", f"a time split needs a timestamp column on source '{model.source}'",
+                                entry.at("models", "split", "method"),
+                                f"add timestamp: COLUMN to source '{model.source}', or use method: random"))
+    if model.split.method == "stratified" and model.task != "classification":
+        diags.append(Diagnostic("MLS211", "a stratified split needs a classification task",
+                                entry.at("models", "split", "method"), "use method: random for regression"))
+
+
+def _check_search(entry: Entry, diags: list[Diagnostic]) -> None:
+    model, search = entry.spec, entry.spec.search
+    estimator = ESTIMATORS.get(model.estimator)
+    if search.metric is not None and search.metric not in model.metrics:
+        diags.append(Diagnostic("MLS213", f"search metric '{search.metric}' is not one of the model's metrics",
+                                entry.at("models", "search", "metric"),
+                                hint_for(search.metric, model.metrics, "metric")))
+    if estimator is None or model.task not in estimator.tasks:
+        return
+    for key, candidates in search.space.items():
+        where = entry.at("models", "search", "space", key)
+        param = estimator.param(key, model.task)
+        if param is None:
+            diags.append(Diagnostic("MLS205", f"estimator '{estimator.name}' has no parameter '{key}'",
+                                    Pointer(where.file, where.path, "key"),
+                                    hint_for(key, estimator.param_names(model.task), "parameter")))
+            continue
+        if isinstance(candidates, Range):
+            if search.method == "grid":
+                diags.append(Diagnostic("MLS205", "a grid search needs a list of values, not a range", where,
+                                        "list the values, or use method: random"))
+            elif candidates.low >= candidates.high or (candidates.log and candidates.low <= 0):
+                diags.append(Diagnostic("MLS205", "a range needs low < high (and low > 0 on a log scale)", where,
+                                        "fix the bounds"))
+            elif param.kind not in ("int", "float"):
+                diags.append(Diagnostic("MLS205", f"parameter '{key}' is not numeric; list its values", where, None))
+            else:
+                for bound in ("low", "high"):
+                    problem = param.check(getattr(candidates, bound) if param.kind == "float"
+                                          else int(getattr(candidates, bound)))
+                    if problem is not None:
+                        diags.append(Diagnostic("MLS205", f"parameter '{key}' {problem}",
+                                                Pointer(where.file, (*where.path, bound)), param.description))
+            continue
+        for i, value in enumerate(candidates):
+            problem = param.check(value)
+            if problem is not None:
+                diags.append(Diagnostic("MLS205", f"parameter '{key}' {problem}", Pointer(where.file, (*where.path, i)),
+                                        param.description))
+        if not candidates:
+            diags.append(Diagnostic("MLS205", f"no candidate values for '{key}'", where, "list at least one value"))
+
+
+# --------------------------------------------------------------------------------------------
+# gates
+# --------------------------------------------------------------------------------------------
+
+
+def check_gate(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnostic]) -> None:
+    gate = entry.spec
+    model_entry = spec.models.get(gate.model)
+    if model_entry is None:
+        ref(diags, entry.at("gates", "model"), "model", gate.model, spec.models)
+    model = model_entry.spec if model_entry else None
+    uses_champion = False
+    groups = [("require", None, gate.require)]
+    groups += [(("slices", j, "require"), s.column, s.require) for j, s in enumerate(gate.slices)]
+    for where_key, _column, requirements in groups:
+        base = where_key if isinstance(where_key, tuple) else (where_key,)
+        for i, text in enumerate(requirements):
+            where = entry.at("gates", *base, i)
+            try:
+                req = parse_requirement(text)
+            except ExprError as exc:
+                diags.append(expr_error(exc, where, "requirement"))
+                continue
+            facts.requirements[(entry.name, "/".join(map(str, base)), i)] = req
+            uses_champion = uses_champion or req.champion_metric is not None
+            if model is not None:
+                _check_requirement(req, model, where, diags)
+    for j, slice_req in enumerate(gate.slices):
+        if model is not None and slice_req.column not in model.slices:
+            close = hint_for(slice_req.column, model.slices, "slice column") if model.slices else ""
+            hint = close if close.startswith("did you mean") else \
+                f"add '{slice_req.column}' to the slices of model '{gate.model}'"
+            diags.append(Diagnostic("MLS201", f"model '{gate.model}' computes no slice metrics by "
+                                    f"'{slice_req.column}'", entry.at("gates", "slices", j, "column"), hint))
+    if uses_champion and gate.first_run is None:
+        diags.append(Diagnostic("MLS217", "this gate compares with the champion but does not say what happens on "
+                                "the first run, when there is no champion", entry.at("gates", "require", part="key"),
+                                "add first_run: skip_champion_checks (absolute requirements only) or "
+                                "first_run: fail"))
+
+
+def _check_requirement(req, model, where: Pointer, diags: list[Diagnostic]) -> None:
+    offset, length = req.metric_span
+    metric_where = Pointer(where.file, where.path, "value", offset, length)
+    if any(m not in METRICS or METRICS[m].task != model.task for m in model.metrics):
+        return  # the model's own metric list is wrong and already reported; comparing with it would mislead
+    for metric in filter(None, (req.metric, req.champion_metric)):
+        if metric not in model.metrics:
+            if metric in METRICS and METRICS[metric].task == model.task:
+                hint = f"add '{metric}' to the model's metrics"
+            else:
+                hint = hint_for(metric, model.metrics, "metric")
+            place = metric_where if metric == req.metric else where
+            diags.append(Diagnostic("MLS213", f"metric '{metric}' is not computed by the model", place, hint))
+            return
+    found = METRICS[req.metric]
+    if req.threshold is not None and not found.in_range(req.threshold):
+        diags.append(Diagnostic("MLS212", f"threshold {req.threshold:g} is outside the range of {req.metric} "
+                                f"({found.low:g} to {found.high:g}), so this requirement can never be decided "
+                                "sensibly", where, "use a threshold inside the metric's range"))
+    if req.champion_metric is not None and req.champion_metric != req.metric:
+        diags.append(Diagnostic("MLS213", f"compare {req.metric} with champion.{req.metric}, not "
+                                f"champion.{req.champion_metric}", where, f"write champion.{req.metric}"))
+
+
+# --------------------------------------------------------------------------------------------
+# monitors
+# --------------------------------------------------------------------------------------------
+
+
+def check_monitor(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnostic]) -> None:
+    mon = entry.spec
+    try:
+        cron.check_cron(mon.schedule)
+    except cron.CronError as exc:
+        where = entry.at("monitors", "schedule")
+        fields = list(re.finditer(r"\S+", mon.schedule))
+        if exc.field_index is not None and exc.field_index < len(fields):
+            found = fields[exc.field_index]
+            where = Pointer(where.file, where.path, "value", found.start(), len(found.group()))
+        diags.append(Diagnostic("MLS207", f"invalid schedule: {exc.message}", where, exc.hint))
+    model_entry = spec.models.get(mon.model)
+    if model_entry is None:
+        ref(diags, entry.at("monitors", "model"), "model", mon.model, spec.models)
+    data = spec.sources.get(mon.data)
+    if data is None:
+        ref(diags, entry.at("monitors", "data"), "source", mon.data, spec.sources)
+    if mon.drift is not None:
+        _check_drift(entry, model_entry, diags)
+    if model_entry is None or data is None:
+        return
+    model = model_entry.spec
+    own = [f for f in model.features if f in spec.features and spec.features[f].spec.source == model.source]
+    needed = sorted({c for f in own for c in facts.feature_columns.get(f, [])})
+    for column in needed:
+        if column not in data.spec.columns:
+            diags.append(Diagnostic("MLS201", f"live source '{mon.data}' lacks column '{column}' that model "
+                                    f"'{mon.model}' uses", entry.at("monitors", "data"),
+                                    f"add '{column}' to the schema of source '{mon.data}'"))
+    if mon.performance is not None:
+        for i, metric in enumerate(mon.performance.metrics):
+            ok = _check_metric(metric, model.task, entry.at("monitors", "performance", "metrics", i), diags)
+            if ok and metric not in model.metrics:
+                diags.append(Diagnostic("MLS213", f"metric '{metric}' is not computed at training time, so there "
+                                        "is nothing to compare with", entry.at("monitors", "performance", "metrics", i),
+                                        f"add '{metric}' to model '{mon.model}' metrics"))
+        if model.label not in data.spec.columns:
+            diags.append(Diagnostic("MLS201", f"performance monitoring needs the label column '{model.label}' in "
+                                    f"live source '{mon.data}'", entry.at("monitors", "performance", part="key"),
+                                    "add the label to the live source's schema, or remove performance:"))
+
+
+def _check_drift(entry: Entry, model_entry: Entry | None, diags: list[Diagnostic]) -> None:
+    drift = entry.spec.drift
+    low, high = DRIFT_THRESHOLD_RANGES[drift.method]
+    if drift.threshold is not None and not low < drift.threshold <= high:
+        diags.append(Diagnostic("MLS212", f"a {drift.method} threshold must be in ({low:g}, {high:g}]",
+                                entry.at("monitors", "drift", "threshold"),
+                                f"the default for {drift.method} is {DRIFT_DEFAULT_THRESHOLDS[drift.method]}"))
+    features = model_entry.spec.features if model_entry else None
+    for name, override in drift.features.items():
+        if features is not None and name not in features:
+            ref(diags, entry.at("monitors", "drift", "features", name, part="key"), "feature of the model",
+                 name, features)
+        method = override.method or drift.method
+        low, high = DRIFT_THRESHOLD_RANGES[method]
+        if override.threshold is not None and not low < override.threshold <= high:
+            diags.append(Diagnostic("MLS212", f"a {method} threshold must be in ({low:g}, {high:g}]",
+                                    entry.at("monitors", "drift", "features", name, "threshold"), None))
