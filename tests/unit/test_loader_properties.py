@@ -344,13 +344,20 @@ def _cron(draw) -> str:
     return f"{minute} {hour} {day} {month} {weekday}"
 
 
+_EXPR_TOKEN = re.compile(r'"[^"]*"|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?'
+                         r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<call>\s*\()?")
+
+
 def _closure(feature: str, features: dict[str, dict], columns: dict[str, dict]) -> set[str]:
     """The raw source columns a feature reads, through the derived features it uses."""
     spec = features[feature]
     if "column" in spec:
         return {spec["column"]}
     raw: set[str] = set()
-    for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r'"[^"]*"', "", spec["expr"])):
+    for token in _EXPR_TOKEN.finditer(spec["expr"]):
+        name = token.group("name")
+        if name is None or token.group("call"):
+            continue
         if name in columns:
             raw.add(name)
         elif name in features:
@@ -602,72 +609,93 @@ _VOCABULARY = sorted({*METRICS, *ESTIMATORS, *DRIFT_THRESHOLD_RANGES, "int", "fl
 _VOCABULARY_RE = re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(map(re.escape, _VOCABULARY)) + r")(?![A-Za-z0-9_])")
 
 
-def _lines(text: str) -> list[str]:
-    return text.split("\n")
+SYNTAX_EDITS = ("delete", "duplicate", "swap", "insert", "indent", "truncate")
+VALUE_EDITS = ("scalar", "rename", "rename_all", "vocabulary", "number")
+
+
+def _edit(draw, kind: str, text: str, names: list[str]) -> str:
+    """Apply one edit of `kind` to `text`; positions come from a uniform random source."""
+    rnd = draw(st.randoms(use_true_random=False))
+    lines = text.split("\n")
+    line = rnd.randrange(1, len(lines)) if len(lines) > 1 else 0  # line 0 (apiVersion) only via swap/insert
+    if kind == "delete":
+        del lines[line]
+    elif kind == "duplicate":
+        lines.insert(line, lines[line])
+    elif kind == "swap":
+        other = rnd.randrange(len(lines))
+        lines[line], lines[other] = lines[other], lines[line]
+    elif kind == "indent":
+        stripped = lines[line].lstrip(" ")
+        indent = len(lines[line]) - len(stripped)
+        change = draw(st.sampled_from([-4, -2, -1, 1, 2, 4, 8]))
+        lines[line] = draw(st.sampled_from([" ", "\t"])) * max(0, indent + change) + stripped
+    elif kind == "scalar":
+        match = re.match(r"^(\s*(?:- )?[^:#]*: |\s*- )(.*)$", lines[line])
+        if match is not None:
+            lines[line] = match.group(1) + draw(_SCALARS)
+    else:
+        return _edit_text(draw, kind, text, names, rnd)
+    return "\n".join(lines)
+
+
+def _edit_text(draw, kind: str, text: str, names: list[str], rnd) -> str:
+    if kind == "insert":
+        junk = "".join(draw(st.lists(st.one_of(st.sampled_from(_NASTY), st.text(max_size=3)), min_size=1,
+                                     max_size=4)))
+        position = rnd.randint(0, len(text))
+        return text[:position] + junk + text[position:]
+    if kind == "truncate":
+        return text[: rnd.randint(0, len(text))]
+    if kind == "vocabulary":  # one word of the language for another: schema and semantic errors
+        found = list(_VOCABULARY_RE.finditer(text))
+        if found:
+            hit = rnd.choice(found)
+            text = text[: hit.start()] + draw(st.sampled_from(_VOCABULARY)) + text[hit.end():]
+        return text
+    if kind == "number":  # a number for another: bounds, ranges and thresholds
+        found = list(re.finditer(r"(?<![A-Za-z0-9_.])-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?(?![A-Za-z0-9_])", text))
+        if found:
+            hit = rnd.choice(found)
+            number = draw(st.sampled_from(["0", "-1", "1", "2", "0.5", "1.5", "-0.0", "100", "1e9", "361", "10001",
+                                           "4294967296", "99999999999999999999999999999999"]))
+            text = text[: hit.start()] + number + text[hit.end():]
+        return text
+    if not names:
+        return text
+    old = draw(st.sampled_from(names))
+    new = draw(st.one_of(NAMES, st.sampled_from(names), st.sampled_from(["Bad-Name", "class", "x" * 60, "é"])))
+    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(old)}(?![A-Za-z0-9_])")
+    if kind == "rename_all":
+        return pattern.sub(new, text)
+    found = list(pattern.finditer(text))
+    if found:
+        hit = rnd.choice(found)
+        text = text[: hit.start()] + new + text[hit.end():]
+    return text
 
 
 @st.composite
-def mutated_projects(draw) -> dict[str, str]:
-    """A valid project with 1-4 random edits applied to its files."""
+def mutated_projects(draw, kinds: tuple[str, ...] = SYNTAX_EDITS + VALUE_EDITS, max_edits: int = 4) -> dict:
+    """A valid project with 1..max_edits random edits applied to its files."""
     generated = draw(projects(max_sources=2, max_models=3))
     texts = dict(generated.texts)
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, max_edits))):
         path = draw(st.sampled_from(sorted(texts)))
-        text = texts[path]
-        lines = _lines(text)
-        line = draw(st.sampled_from(range(len(lines))))
-        kind = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "indent", "scalar", "scalar",
-                                     "truncate", "rename", "rename", "rename_all", "vocabulary", "vocabulary"]))
-        if kind == "delete":
-            del lines[line]
-        elif kind == "duplicate":
-            lines.insert(line, lines[line])
-        elif kind == "swap":
-            other = draw(st.sampled_from(range(len(lines))))
-            lines[line], lines[other] = lines[other], lines[line]
-        elif kind == "insert":
-            junk = "".join(draw(st.lists(st.one_of(st.sampled_from(_NASTY), st.text(max_size=3)), min_size=1,
-                                         max_size=4)))
-            position = draw(st.integers(0, len(text)))
-            lines = _lines(text[:position] + junk + text[position:])
-        elif kind == "indent":
-            stripped = lines[line].lstrip(" ")
-            indent = len(lines[line]) - len(stripped)
-            change = draw(st.sampled_from([-4, -2, -1, 1, 2, 4, 8]))
-            prefix = draw(st.sampled_from([" ", "\t"])) * max(0, indent + change)
-            lines[line] = prefix + stripped
-        elif kind == "scalar":
-            match = re.match(r"^(\s*(?:- )?[^:#]*: |\s*- )(.*)$", lines[line])
-            if match is not None:
-                lines[line] = match.group(1) + draw(_SCALARS)
-        elif kind == "truncate":
-            lines = _lines(text[: draw(st.integers(0, len(text)))])
-        elif kind == "vocabulary":
-            found = list(_VOCABULARY_RE.finditer(text))
-            if found:
-                hit = draw(st.sampled_from(found))
-                text = text[: hit.start()] + draw(st.sampled_from(_VOCABULARY)) + text[hit.end():]
-            lines = _lines(text)
-        elif generated.names:
-            old = draw(st.sampled_from(generated.names))
-            new = draw(st.one_of(NAMES, st.sampled_from(generated.names), st.sampled_from(["Bad-Name", "class",
-                                                                                            "x" * 60, "é"])))
-            pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(old)}(?![A-Za-z0-9_])")
-            if kind == "rename_all":
-                text = pattern.sub(new, text)
-            else:
-                found = list(pattern.finditer(text))
-                if found:
-                    hit = found[draw(st.integers(0, len(found) - 1))]
-                    text = text[: hit.start()] + new + text[hit.end():]
-            lines = _lines(text)
-        texts[path] = "\n".join(lines)
+        texts[path] = _edit(draw, draw(st.sampled_from(kinds)), texts[path], generated.names)
     return texts
 
 
-@budget(800)
+@budget(600)
 @given(mutated_projects())
 def test_mutated_projects_fail_cleanly(texts: dict[str, str]) -> None:
+    check_robust(texts)
+
+
+@budget(300)
+@given(mutated_projects(kinds=VALUE_EDITS, max_edits=1))
+def test_projects_with_one_wrong_value_fail_cleanly(texts: dict[str, str]) -> None:
+    # one edit that keeps the YAML well-formed mostly reaches the schema and semantic checks
     check_robust(texts)
 
 

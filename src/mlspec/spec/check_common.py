@@ -20,9 +20,12 @@ class Facts:
     feature_columns: dict[str, list[str]] = field(default_factory=dict)  # feature -> raw source columns
     feature_deps: dict[str, list[str]] = field(default_factory=dict)  # feature -> derived features it reads
 
+
 def expr_error(exc: ExprError, where: Pointer, what: str) -> Diagnostic:
+    """An MLS204 diagnostic pointing at the exact characters of an expression error."""
     placed = Pointer(where.file, where.path, "value", exc.offset, exc.length)
     return Diagnostic("MLS204", f"invalid {what}: {exc.message}", placed, exc.hint)
+
 
 def name_in(text: str, name: str) -> tuple[int, int] | None:
     """Offset and length of the first use of identifier `name` in expression text, outside quotes."""
@@ -34,13 +37,11 @@ def name_in(text: str, name: str) -> tuple[int, int] | None:
 
 
 def at_name(where: Pointer, text: str, name: str) -> Pointer:
+    """A pointer at the first use of `name` inside the expression at `where` (or at the whole value)."""
     found = name_in(text, name)
     return where if found is None else Pointer(where.file, where.path, "value", found[0], found[1])
 
 
 def ref(diags: list[Diagnostic], where: Pointer, kind: str, name: str, known) -> None:
+    """Report an unknown reference with a "did you mean" hint."""
     diags.append(Diagnostic("MLS201", f"unknown {kind} '{name}'", where, hint_for(name, known, kind)))
-
-
-# --------------------------------------------------------------------------------------------
-# sources

@@ -18,6 +18,7 @@ _PATH_CHARS = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
 _SQL_WRITES = re.compile(r"\b(insert|update|delete|drop|alter|create|truncate|grant|revoke|copy|attach|detach|"
                          r"pragma|vacuum|replace|merge|call|exec|execute|set|lock|reindex|comment)\b", re.IGNORECASE)
 
+
 def check_uri(file: str, path: tuple, uri: str, diags: list[Diagnostic]) -> None:
     """Passwords in URLs only as ${env:VAR}: a literal secret in a spec ends up in git history."""
     leftover = _ENV_REF.sub("", uri)
