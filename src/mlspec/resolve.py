@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlspec import __version__
 from mlspec.diagnostics import Pointer
 from mlspec.estimators import ESTIMATORS
 from mlspec.expressions import render
@@ -47,7 +48,8 @@ def resolve(spec: SpecSet, facts: Facts) -> Resolved:
     settings = ProjectSettings(
         name=project.name, description=project.description, registry_uri=project.registry.uri,
         artifacts_uri=project.artifacts.uri, python=project.python, runner=project.runner,
-        timeout_minutes=project.timeout_minutes, seed=project.seed)
+        timeout_minutes=project.timeout_minutes, seed=project.seed,
+        install=project.install or f"mlspec=={__version__}")
     nodes: list = []
     origins: dict[tuple[str, str], Pointer] = {}
     for entry in spec.sources.values():

@@ -32,6 +32,7 @@ class ProjectSettings(_Frozen):
     runner: str
     timeout_minutes: int
     seed: int
+    install: str
 
 
 class NodeBase(_Frozen):
@@ -191,6 +192,7 @@ class Manifest(_Frozen):
     schema_version: int = SCHEMA_VERSION
     project: ProjectSettings
     nodes: dict[str, Node]
+    files: list[str] = Field(default_factory=list)  # every file `mlspec compile` generated, for safe cleanup
 
     def of_kind(self, kind: str) -> list:
         """Nodes of one kind, in id order."""

@@ -11,6 +11,7 @@ from mlspec.manifest import ModelNode
 
 BINS = 10
 MAX_CATEGORIES = 200
+SAMPLE = 2000
 
 
 def _numeric_profile(values) -> dict:
@@ -24,9 +25,12 @@ def _numeric_profile(values) -> dict:
     edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1]))
     index = np.searchsorted(edges, present, side="right")
     counts = np.bincount(index, minlength=len(edges) + 1)
+    # a compact stand-in for the sorted reference values: exact up to SAMPLE points, quantiles beyond
+    ordered = np.sort(present)
+    sample = ordered if len(ordered) <= SAMPLE else np.quantile(ordered, np.linspace(0, 1, SAMPLE))
     return {**profile, "edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
             "mean": float(present.mean()), "std": float(present.std()), "min": float(present.min()),
-            "max": float(present.max())}
+            "max": float(present.max()), "sample": [float(v) for v in sample]}
 
 
 def _categorical_profile(values) -> dict:

@@ -8,6 +8,7 @@ failure is a `RunError` that says what to fix.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -141,6 +142,8 @@ def apply_gate(manifest: Manifest, gate: GateNode, paths: Paths, registry, *, ap
                "search": candidate["search"], "rows_train": candidate["rows_train"],
                "rows_test": candidate["rows_test"], "gate": gate.name, "gate_report": payload}
     reason = f"gate {gate.name} passed" + (" (approved locally)" if approve and gate.approval_environment else "")
+    if os.environ.get("MLSPEC_REASON"):  # the retrain workflow's reason input
+        reason += f"; retrain: {os.environ['MLSPEC_REASON'][:500]}"
     version = registry.register(gate.model, artifact, metrics=candidate["metrics"], params=candidate["params"],
                                 lineage=lineage, profile=candidate["profile"], alias=alias, reason=reason)
     return GateOutcome(payload, version, alias, None)

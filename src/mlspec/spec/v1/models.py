@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 from pydantic_core import PydanticCustomError
 
 API_VERSION = "mlspec/v1"
+_REQUIREMENT = r"^(\.|[A-Za-z0-9_.\-]+(\[[A-Za-z0-9_,\-]+\])?(==[A-Za-z0-9_.+\-]+)?)$"
 
 Scalar = bool | int | float | str | None
 
@@ -69,6 +70,10 @@ class Project(Strict):
     runner: str = Field("ubuntu-24.04", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                         description="Default GitHub Actions runner label for generated jobs.")
     timeout_minutes: int = Field(60, ge=1, le=360, description="Default time limit of a generated CI job.")
+    install: str | None = Field(None, max_length=200, pattern=_REQUIREMENT, description=(
+        "What generated CI jobs install with pip: a requirement such as \"mlspec==0.1.0\" (the default: "
+        "this mlspec version, pinned) or \".\" for a repository that is itself an installable package."),
+        examples=["mlspec==0.1.0", "."])
     seed: int = Field(42, ge=0, le=2**32 - 1, description=(
         "Random seed injected into splits and estimators, so identical inputs give identical models."))
 

@@ -1,0 +1,50 @@
+"""`mlspec compile [--check]`: generate workflows, scripts and the manifest; or check they are current."""
+
+from __future__ import annotations
+
+import click
+
+from mlspec.cli.main import EXIT_FINDINGS, EXIT_USAGE, _load_or_exit, cli
+
+EXIT_STALE = 2
+
+
+@cli.command("compile")
+@click.option("--check", is_flag=True, help="Write nothing; list missing, modified and orphaned files (exit 2).")
+@click.pass_context
+def compile_command(ctx: click.Context, check: bool) -> None:
+    """Generate .github/workflows/mlspec-*.yml and generated/ from the specs."""
+    from mlspec.emit.tree import emit
+    from mlspec.sync import UnsafePathError, apply, compare
+
+    project = _load_or_exit(ctx)
+    files = emit(project.manifest)
+    try:
+        changes = compare(project.root, files)
+    except UnsafePathError as exc:
+        click.echo(f"mlspec: {exc}", err=True)
+        ctx.exit(EXIT_FINDINGS)
+    if check:
+        if not changes.stale:
+            click.echo(f"Generated files are up to date ({len(changes.unchanged)} files).")
+            return
+        for path in changes.created:
+            click.echo(f"missing:  {path}")
+        for path in changes.updated:
+            click.echo(f"modified: {path}")
+        for path in changes.deleted:
+            click.echo(f"orphaned: {path}")
+        for path in changes.updated:
+            click.echo("\n" + changes.diffs[path], nl=False)
+        click.echo("\nGenerated files are stale. Run `mlspec compile` and commit the result.", err=True)
+        ctx.exit(EXIT_STALE)
+    if not changes.stale:
+        click.echo(f"Nothing to do: {len(changes.unchanged)} generated files are up to date.")
+        return
+    try:
+        apply(project.root, files, changes)
+    except (OSError, UnsafePathError) as exc:
+        click.echo(f"mlspec: compile failed, the previous files were kept: {exc}", err=True)
+        ctx.exit(EXIT_USAGE)
+    click.echo(f"Compiled: {len(changes.created)} created, {len(changes.updated)} updated, "
+               f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged.")

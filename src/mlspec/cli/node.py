@@ -1,0 +1,99 @@
+"""The entry point of generated scripts: run one node of `generated/manifest.json` through the runtime.
+
+`python generated/model_fraud_gbm.py` trains exactly as `mlspec run -s model:fraud_gbm` would: the
+same Runner and steps, reading the committed manifest instead of re-validating the specs. Gates take
+an action: `evaluate` (default: decide and register), `report` (decide only; Markdown for the job
+summary, used in pull requests) or `promote` (after approval, make this run's candidate champion).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from mlspec.cli.run import _event
+from mlspec.manifest import Manifest
+
+GATE_ACTIONS = ("evaluate", "report", "promote")
+
+
+def _manifest_path() -> Path:
+    main = sys.modules.get("__main__")
+    script = Path(getattr(main, "__file__", "generated/x.py")).resolve()
+    return script.parent / "manifest.json"
+
+
+def main(node_id: str, argv: list[str]) -> int:
+    """Run `node_id`'s action; return the process exit code (0 ok, 1 failed, 2 usage)."""
+    path = _manifest_path()
+    try:
+        manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        click.echo(f"mlspec: cannot read {path}: {exc}", err=True)
+        return 2
+    root = path.parent.parent
+    if node_id not in manifest.nodes:
+        click.echo(f"mlspec: {node_id} is not in {path}; run `mlspec compile`", err=True)
+        return 2
+    kind = manifest.nodes[node_id].kind
+    action = argv[0] if argv else "evaluate"
+    if kind == "gate" and action in ("report", "promote"):
+        return _gate_action(manifest, root, node_id, action)
+    if kind == "monitor":
+        from mlspec.cli.monitor import run_monitors
+
+        return run_monitors(manifest, root, [node_id], argv)
+    if argv and not (kind == "gate" and action == "evaluate"):
+        click.echo(f"mlspec: unknown arguments for {node_id}: {' '.join(argv)}", err=True)
+        return 2
+    from mlspec.runtime.runner import Runner, RunOptions
+
+    results = Runner(manifest, root, RunOptions(force=True), _event).run([node_id])
+    for result in results.results:
+        for line in result.details:
+            click.echo(f"    - {line}", err=True)
+        if result.hint:
+            click.echo(f"    help: {result.hint}", err=True)
+    return 0 if results.ok else 1
+
+
+def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str) -> int:
+    from mlspec.runtime import gates, steps
+    from mlspec.runtime.errors import RunError
+    from mlspec.runtime.markdown import gate_report
+    from mlspec.runtime.registry import Registry
+
+    gate = manifest.nodes[node_id]
+    paths = steps.Paths.of(manifest, root)
+    try:
+        candidate = steps.load_candidate(paths, gate.model)
+        if action == "report":
+            champion, note = None, None
+            try:
+                registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
+                found = registry.champion(gate.model)
+                registry.close()
+                champion = found
+            except RunError as exc:
+                note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
+            lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
+            report = gates.evaluate(gate, candidate, lineage, champion.version if champion else None)
+            click.echo(gate_report(report, note))
+            return 0
+        registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
+        try:
+            versions = [v for v in registry.versions(gate.model) if v.artifact_sha256 == candidate["sha256"]]
+            if not versions:
+                raise RunError(f"this run's candidate of '{gate.model}' was not registered", hint="did the gate pass?")
+            reason = os.environ.get("MLSPEC_REASON") or f"approved in environment {gate.approval_environment}"
+            registry.set_alias(gate.model, "champion", versions[-1].version, reason)
+            click.echo(f"{gate.model}: champion -> v{versions[-1].version}")
+        finally:
+            registry.close()
+    except RunError as exc:
+        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        return 1
+    return 0

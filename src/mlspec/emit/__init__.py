@@ -1,0 +1,1 @@
+"""Emit: pure functions from the manifest to generated files ({relative path: bytes})."""

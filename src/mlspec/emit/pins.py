@@ -1,0 +1,33 @@
+"""The one table of GitHub Actions every generated workflow may use, pinned by full commit SHA.
+
+SHAs were verified against each action's git history (see the team's notes on GitHub Actions). A
+version comment follows every pin in the generated YAML, so reviewers and update bots can read it.
+"""
+
+from __future__ import annotations
+
+PINS: dict[str, tuple[str, str]] = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+}
+
+# The inputs each action accepts: SHA pins switch off actionlint's own checks of `with:` keys.
+INPUTS: dict[str, frozenset[str]] = {
+    "actions/checkout": frozenset({"persist-credentials", "fetch-depth", "ref"}),
+    "actions/setup-python": frozenset({"python-version"}),
+    "actions/upload-artifact": frozenset({"name", "path", "retention-days", "if-no-files-found",
+                                          "include-hidden-files"}),
+    "actions/download-artifact": frozenset({"name", "path"}),
+}
+
+
+def uses(action: str) -> str:
+    """`owner/repo@sha` for an action in the table (a KeyError for anything else)."""
+    return f"{action}@{PINS[action][0]}"
+
+
+def version_comment(action: str) -> str:
+    """The version a pin stands for, written as a trailing comment."""
+    return PINS[action][1]

@@ -1,0 +1,223 @@
+"""GitHub Actions workflows built as Python data from the manifest.
+
+Security invariants (the spec is untrusted; these workflows run on main with secrets):
+- `permissions: {}` at the top; each job gets only what it needs.
+- every action pinned by full SHA from `pins.PINS`; checkout never persists credentials.
+- no `${{ }}` inside `run:`; values reach scripts through `env:`. Spec text never appears inside an
+  expression or a script: jobs run generated scripts by file name (names are strict identifiers),
+  and everything else the scripts need comes from `generated/manifest.json`.
+- `timeout-minutes` on every job, `concurrency` on every workflow, no `pull_request_target`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mlspec.emit.pins import uses
+from mlspec.manifest import GateNode, Manifest, ModelNode, MonitorNode
+
+_ENV_REF = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
+READ = {"contents": "read"}
+SETUP_MINUTES = 15
+
+
+def _secret_names(manifest: Manifest, uris: list[str]) -> list[str]:
+    return sorted({name for uri in uris for name in _ENV_REF.findall(uri or "")})
+
+
+def registry_secrets(manifest: Manifest) -> list[str]:
+    """Environment variables the registry URL needs (mapped from repository secrets of the same name)."""
+    return _secret_names(manifest, [manifest.project.registry_uri])
+
+
+def source_secrets(manifest: Manifest, sources: list[str]) -> list[str]:
+    """Environment variables the named SQL sources need."""
+    return _secret_names(manifest, [manifest.nodes[f"source.{s}"].uri for s in sources])
+
+
+def _secrets_env(names: list[str]) -> dict[str, str]:
+    # names are validated as [A-Z_][A-Z0-9_]* identifiers; the bracket form keeps them string literals
+    return {name: "${{ secrets['" + name + "'] }}" for name in names}
+
+
+def _setup(manifest: Manifest) -> list[dict]:
+    return [
+        {"name": "Check out the repository", "uses": uses("actions/checkout"),
+         "with": {"persist-credentials": False}},
+        {"name": "Set up Python", "uses": uses("actions/setup-python"),
+         "with": {"python-version": manifest.project.python}},
+        {"name": "Install mlspec", "env": {"MLSPEC_PACKAGE": manifest.project.install},
+         "run": 'python -m pip install "$MLSPEC_PACKAGE"'},
+    ]
+
+
+def _script(kind: str, name: str) -> str:
+    return f"generated/{kind}_{name}.py"
+
+
+def _job(name: str, runner: str, minutes: int, steps: list[dict], *, needs: list[str] | None = None,
+         permissions: dict | None = None, environment: str | None = None, condition: str | None = None) -> dict:
+    job: dict = {"name": name}
+    if needs:
+        job["needs"] = needs
+    if condition:
+        job["if"] = condition
+    job["runs-on"] = runner
+    if environment:
+        job["environment"] = environment
+    job["timeout-minutes"] = minutes
+    job["permissions"] = permissions if permissions is not None else dict(READ)
+    job["steps"] = steps
+    return job
+
+
+def _validate_job(manifest: Manifest) -> dict:
+    steps = [*_setup(manifest),
+             {"name": "Validate specs", "run": "mlspec validate --output-format github"},
+             {"name": "Check generated files are current", "run": "mlspec compile --check"}]
+    return _job("Validate specs", manifest.project.runner, SETUP_MINUTES, steps)
+
+
+def _upload(name: str, paths: list[str]) -> dict:
+    return {"name": "Upload " + name, "uses": uses("actions/upload-artifact"),
+            "with": {"name": name, "path": "\n".join(paths), "if-no-files-found": "error",
+                     "include-hidden-files": True, "retention-days": 14}}
+
+
+def _download(name: str) -> dict:
+    return {"name": "Download " + name, "uses": uses("actions/download-artifact"),
+            "with": {"name": name, "path": "."}}
+
+
+def _candidate_files(manifest: Manifest, model: ModelNode) -> list[str]:
+    # generated/manifest.json makes the repository root the paths' common folder, so downloading the
+    # artifact into "." puts every file back where the gate job expects it
+    return ["generated/manifest.json", f".mlspec/candidates/{model.name}.json",
+            f"{manifest.project.artifacts_uri.rstrip('/')}/sha256/"]
+
+
+def _train_job(manifest: Manifest, model: ModelNode, gates: list[GateNode], *, pr: bool) -> dict:
+    env = _secrets_env(source_secrets(manifest, [model.source]))
+    train = {"name": "Check data, train and evaluate", "run": f"python {_script('model', model.name)}"}
+    if env:
+        train["env"] = env
+    steps = [*_setup(manifest), train]
+    if pr:
+        report_env = _secrets_env(registry_secrets(manifest))
+        for gate in gates:
+            step = {"name": f"Gate report ({gate.name})",
+                    "run": f'python {_script("gate", gate.name)} report >> "$GITHUB_STEP_SUMMARY"'}
+            if report_env:
+                step["env"] = report_env
+            steps.append(step)
+    steps.append(_upload(f"candidate-{model.name}", _candidate_files(manifest, model)))
+    return _job(f"Train {model.name}", model.runner, model.timeout_minutes, steps, needs=["validate"])
+
+
+def _gate_jobs(manifest: Manifest, gate: GateNode, model: ModelNode, reason_env: dict | None) -> dict[str, dict]:
+    env = {**_secrets_env(registry_secrets(manifest)), **(reason_env or {})}
+    evaluate = {"name": "Evaluate the gate and register", "run": f"python {_script('gate', gate.name)}"}
+    if env:
+        evaluate["env"] = env
+    steps = [*_setup(manifest), _download(f"candidate-{model.name}"), evaluate]
+    jobs = {f"gate_{gate.name}": _job(f"Gate {gate.name}", model.runner, SETUP_MINUTES, steps,
+                                      needs=[f"train_{model.name}"])}
+    if gate.approval_environment:
+        promote = {"name": "Promote to champion", "run": f"python {_script('gate', gate.name)} promote"}
+        if env:
+            promote["env"] = env
+        jobs[f"promote_{gate.name}"] = _job(
+            f"Promote {model.name} (approval: {gate.approval_environment})", model.runner, SETUP_MINUTES,
+            [*_setup(manifest), _download(f"candidate-{model.name}"), promote],
+            needs=[f"gate_{gate.name}"], environment=gate.approval_environment)
+    return jobs
+
+
+def _gates_of(manifest: Manifest, model: str) -> list[GateNode]:
+    return [g for g in manifest.of_kind("gate") if g.model == model]
+
+
+def pull_request(manifest: Manifest) -> dict:
+    """Validate, check generated files, train and evaluate every model, report gates in the summary."""
+    jobs = {"validate": _validate_job(manifest)}
+    for model in manifest.of_kind("model"):
+        jobs[f"train_{model.name}"] = _train_job(manifest, model, _gates_of(manifest, model.name), pr=True)
+    return {
+        "name": "mlspec: pull request",
+        "on": {"pull_request": {"branches": ["main"]}},
+        "permissions": {},
+        "concurrency": {"group": "mlspec-pr-${{ github.event.pull_request.number }}", "cancel-in-progress": True},
+        "jobs": jobs,
+    }
+
+
+def main(manifest: Manifest) -> dict:
+    """On main: train, gate, register, and promote (behind the gate's Environment when it asks for approval)."""
+    jobs = {"validate": _validate_job(manifest)}
+    for model in manifest.of_kind("model"):
+        jobs[f"train_{model.name}"] = _train_job(manifest, model, [], pr=False)
+        for gate in _gates_of(manifest, model.name):
+            jobs.update(_gate_jobs(manifest, gate, model, None))
+    return {
+        "name": "mlspec: train and release",
+        "on": {"push": {"branches": ["main"]}, "workflow_dispatch": {}},
+        "permissions": {},
+        "concurrency": {"group": "mlspec-main", "cancel-in-progress": False},
+        "jobs": jobs,
+    }
+
+
+def retrain(manifest: Manifest, model: ModelNode) -> dict:
+    """Retrain one model on demand (a person, or a monitor's alert), through the same gates."""
+    reason_env = {"MLSPEC_REASON": "${{ inputs.reason }}"}
+    jobs = {"validate": _validate_job(manifest), f"train_{model.name}": _train_job(manifest, model, [], pr=False)}
+    for gate in _gates_of(manifest, model.name):
+        jobs.update(_gate_jobs(manifest, gate, model, reason_env))
+    return {
+        "name": f"mlspec: retrain {model.name}",
+        "on": {"workflow_dispatch": {"inputs": {"reason": {
+            "description": "Why the model is retrained (recorded in the registry)", "required": True,
+            "type": "string"}}}},
+        "permissions": {},
+        "concurrency": {"group": f"mlspec-retrain-{model.name}", "cancel-in-progress": False},
+        "jobs": jobs,
+    }
+
+
+def monitor(manifest: Manifest, node: MonitorNode) -> dict:
+    """Run one monitor on its schedule; report, open or update its issue, dispatch a retrain on alert."""
+    model = manifest.nodes[f"model.{node.model}"]
+    env = {**_secrets_env(registry_secrets(manifest)), **_secrets_env(source_secrets(manifest, [node.data])),
+           "GH_TOKEN": "${{ github.token }}"}
+    permissions = dict(READ)
+    if "open_issue" in node.on_alert:
+        permissions["issues"] = "write"
+    if "retrain" in node.on_alert:
+        permissions["actions"] = "write"
+    steps = [*_setup(manifest),
+             {"name": "Run the monitor", "env": env,
+              "run": f'python {_script("monitor", node.name)} --summary "$GITHUB_STEP_SUMMARY"'},
+             {"name": "Upload the monitor report", "if": "always()", "uses": uses("actions/upload-artifact"),
+              "with": {"name": f"monitor-{node.name}", "path": f".mlspec/reports/monitor.{node.name}/",
+                       "if-no-files-found": "ignore", "include-hidden-files": True, "retention-days": 30}}]
+    return {
+        "name": f"mlspec: monitor {node.name}",
+        "on": {"schedule": [{"cron": node.schedule}], "workflow_dispatch": {}},
+        "permissions": {},
+        "concurrency": {"group": f"mlspec-monitor-{node.name}", "cancel-in-progress": False},
+        "jobs": {"monitor": _job(f"Monitor {node.name}", model.runner, model.timeout_minutes, steps,
+                                 permissions=permissions)},
+    }
+
+
+def all_workflows(manifest: Manifest) -> dict[str, tuple[dict, list[str]]]:
+    """Every workflow: file name -> (document, spec files it comes from)."""
+    every_file = sorted({n.file for n in manifest.nodes.values()})
+    out = {"mlspec-pr.yml": (pull_request(manifest), every_file),
+           "mlspec-main.yml": (main(manifest), every_file)}
+    for model in manifest.of_kind("model"):
+        files = sorted({model.file, *(g.file for g in _gates_of(manifest, model.name))})
+        out[f"mlspec-retrain-{model.name}.yml"] = (retrain(manifest, model), files)
+    for node in manifest.of_kind("monitor"):
+        out[f"mlspec-monitor-{node.name}.yml"] = (monitor(manifest, node), [node.file])
+    return out
