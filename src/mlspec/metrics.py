@@ -59,3 +59,11 @@ METRICS: dict[str, Metric] = {
 def metrics_for(task: str) -> list[str]:
     """Names of the metrics that fit `task`, in catalogue order."""
     return [m.name for m in METRICS.values() if m.task == task]
+
+
+# Drift measures: the range a threshold may take, and the default threshold of each.
+DRIFT_THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
+    "psi": (0.0, 10.0), "ks": (0.0, 1.0), "chi_square": (0.0, 1.0),
+    "jensen_shannon": (0.0, 1.0), "wasserstein": (0.0, 100.0),
+}
+DRIFT_DEFAULT_THRESHOLDS = {"psi": 0.2, "ks": 0.1, "chi_square": 0.1, "jensen_shannon": 0.1, "wasserstein": 0.1}

@@ -171,7 +171,8 @@ def _monitor(entry: Entry, spec: SpecSet, origins: dict) -> MonitorNode:
                          else default if method == d.method else DRIFT_DEFAULT_THRESHOLDS[method])
             per_feature[name] = {"method": method, "threshold": threshold}
         drift = {"method": d.method, "threshold": default, "share": d.share, "prediction": d.prediction,
-                 "min_rows": d.min_rows, "bins": d.bins, "features": per_feature}
+                 "min_rows": d.min_rows, "bins": d.bins, "features": per_feature,
+                 "overrides": sorted(d.features)}
     quality = mon.quality.model_dump() if mon.quality else None
     performance = mon.performance.model_dump() if mon.performance else None
     return MonitorNode(id=node_id, name=entry.name, file=entry.file, description=mon.description,

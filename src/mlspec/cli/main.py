@@ -206,4 +206,5 @@ def main() -> None:
 
 # Commands in other modules register themselves on `cli` when imported.
 from mlspec.cli import compile as _compile_commands  # noqa: E402, F401
+from mlspec.cli import monitor as _monitor_commands  # noqa: E402, F401
 from mlspec.cli import run as _run_commands  # noqa: E402, F401

@@ -13,6 +13,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
+from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES
+
+__all__ = ["DRIFT_DEFAULT_THRESHOLDS", "DRIFT_THRESHOLD_RANGES"]
+
 API_VERSION = "mlspec/v1"
 _REQUIREMENT = r"^(\.|[A-Za-z0-9_.\-]+(\[[A-Za-z0-9_,\-]+\])?(==[A-Za-z0-9_.+\-]+)?)$"
 
@@ -405,13 +409,6 @@ class Gate(Strict):
 
 DriftMethod = Literal["psi", "ks", "chi_square", "jensen_shannon", "wasserstein"]
 
-DRIFT_THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
-    "psi": (0.0, 10.0), "ks": (0.0, 1.0), "chi_square": (0.0, 1.0),
-    "jensen_shannon": (0.0, 1.0), "wasserstein": (0.0, 100.0),
-}
-DRIFT_DEFAULT_THRESHOLDS = {"psi": 0.2, "ks": 0.1, "chi_square": 0.1, "jensen_shannon": 0.1, "wasserstein": 0.1}
-
-
 class FeatureDrift(Strict):
     """Drift settings for one feature, overriding the monitor's."""
 
@@ -422,12 +419,13 @@ class FeatureDrift(Strict):
 class Drift(Strict):
     """Data drift: live data compared with the training data's reference profile."""
 
-    method: DriftMethod = Field("psi", description=(
-        "Effect-size measure: psi, ks (KS statistic), chi_square (Cramér's V), jensen_shannon (distance), "
-        "wasserstein (in reference standard deviations)."))
+    method: DriftMethod = Field("wasserstein", description=(
+        "Effect-size measure: wasserstein (earth mover's distance in reference standard deviations; the "
+        "default), psi, ks (KS statistic), chi_square (Cramér's V) or jensen_shannon (distance). Categorical "
+        "columns use psi, chi_square or jensen_shannon; with ks or wasserstein they use jensen_shannon."))
     threshold: float | None = Field(None, gt=0, description=(
-        "Score above which a feature has drifted (defaults: psi 0.2, ks 0.1, chi_square 0.1, "
-        "jensen_shannon 0.1, wasserstein 0.1)."))
+        "Score above which a feature has drifted (defaults: wasserstein 0.1, psi 0.2, ks 0.1, chi_square 0.1, "
+        "jensen_shannon 0.1)."))
     features: dict[str, FeatureDrift] = Field(default_factory=dict, description="Per-feature overrides.")
     share: float = Field(0.3, gt=0, le=1, description=(
         "The dataset counts as drifted when at least this share of features drifted."))

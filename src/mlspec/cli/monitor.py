@@ -1,0 +1,195 @@
+"""`mlspec monitor` and `mlspec score`: watch live data, close the retrain loop, score batches.
+
+Exit codes of `mlspec monitor`: 0 ok (or too little data, said plainly), 1 alert, 2 usage or
+internal error, 3 a monitor could not be evaluated (no champion, unreadable data).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _select_or_exit, cli
+from mlspec.cli.run import _style
+from mlspec.manifest import Manifest
+
+EXIT_ALERT, EXIT_MONITOR_ERROR = 1, 3
+_WORDS = {"ok": ("OK", "green"), "alert": ("ALERT", "red"), "insufficient_data": ("NODATA", "yellow")}
+
+
+def _write_reports(root: Path, name: str, report: dict) -> Path:
+    from mlspec.runtime.artifacts import write_atomic
+    from mlspec.runtime.jsonio import dumps
+    from mlspec.runtime.monitor_report import html_report, markdown
+
+    folder = root / ".mlspec" / "reports" / f"monitor.{name}"
+    write_atomic(folder / "report.json", dumps(report))
+    write_atomic(folder / "summary.md", markdown(report).encode())
+    write_atomic(folder / "report.html", html_report(report).encode())
+    return folder
+
+
+def _gh(*args: str, body: str | None = None) -> subprocess.CompletedProcess:
+    """Run the GitHub CLI with arguments only (never a shell); `body` goes through a file."""
+    gh = shutil.which("gh")
+    if gh is None:
+        raise click.ClickException("the GitHub CLI (gh) is not installed on this runner")
+    with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as handle:
+        handle.write(body or "")
+    try:
+        command = [gh, *args] + (["--body-file", handle.name] if body is not None else [])
+        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+    finally:
+        Path(handle.name).unlink(missing_ok=True)
+
+
+def _open_or_update_issue(name: str, report: dict) -> str:
+    from mlspec.runtime.monitor_report import ISSUE_LIMIT, markdown, marker
+
+    body = marker(name) + "\n" + markdown(report, limit=ISSUE_LIMIT)
+    title = f"mlspec monitor {name}: {', '.join(report['reasons'])[:200] or 'alert'}"
+    found = json.loads(_gh("issue", "list", "--state", "open", "--limit", "200", "--json", "number,body").stdout)
+    for issue in found:
+        if marker(name) in (issue.get("body") or ""):
+            _gh("issue", "edit", str(issue["number"]), "--title", title, body=body)
+            return f"updated issue #{issue['number']}"
+    created = _gh("issue", "create", "--title", title, body=body)
+    return f"opened {created.stdout.strip()}"
+
+
+def _dispatch_retrain(model: str, reason: str) -> str:
+    ref = os.environ.get("GITHUB_REF_NAME") or "main"
+    _gh("workflow", "run", f"mlspec-retrain-{model}.yml", "--ref", ref, "-f", f"reason={reason[:900]}")
+    return f"dispatched mlspec-retrain-{model}.yml"
+
+
+def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list[str] | None = None, *,
+                 retrain_locally: bool = False, data_source: str | None = None) -> int:
+    """Evaluate monitors, write their reports, apply their actions; return the exit code."""
+    from mlspec.runtime import monitor
+    from mlspec.runtime.errors import RunError
+    from mlspec.runtime.monitor_report import markdown
+    from mlspec.runtime.registry import Registry
+    from mlspec.runtime.steps import Paths
+
+    summary = None
+    if argv:
+        if len(argv) != 2 or argv[0] != "--summary":
+            click.echo(f"mlspec: unknown arguments: {' '.join(argv)} (expected --summary FILE)", err=True)
+            return 2
+        summary = Path(argv[1])
+    paths = Paths.of(manifest, root)
+    registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
+    in_ci = os.environ.get("GITHUB_ACTIONS") == "true"
+    code = 0
+    try:
+        for i, node_id in enumerate(node_ids, start=1):
+            node = manifest.nodes[node_id]
+            started = time.perf_counter()
+            try:
+                report = monitor.evaluate(manifest, node, root, registry, paths.artifacts, data_source).to_dict()
+            except RunError as exc:
+                click.echo(f"{time.strftime('%H:%M:%S')}  {i} of {len(node_ids)} {_style('ERROR', 'red')} monitor "
+                           f"{node_id}: {exc.message}" + (f"\n    help: {exc.hint}" if exc.hint else ""), err=True)
+                code = max(code, EXIT_MONITOR_ERROR)
+                continue
+            folder = _write_reports(root, node.name, report)
+            word, color = _WORDS[report["verdict"]]
+            detail = "; ".join(report["reasons"]) or report["verdict"].replace("_", " ")
+            click.echo(f"{time.strftime('%H:%M:%S')}  {i} of {len(node_ids)} {_style(f'{word:<6}', color)} monitor "
+                       f"{node_id} [{time.perf_counter() - started:.2f}s] {detail}", err=True)
+            click.echo(f"    report: {folder.relative_to(root).as_posix()}/report.html", err=True)
+            if summary is not None:
+                with summary.open("a", encoding="utf-8") as handle:
+                    handle.write(markdown(report))
+            if report["verdict"] != "alert":
+                continue
+            code = max(code, EXIT_ALERT) if code != EXIT_MONITOR_ERROR else code
+            _log_alert(root, node.name, report)
+            reason = f"monitor {node.name}: " + "; ".join(report["reasons"])
+            if in_ci:
+                if "open_issue" in node.on_alert:
+                    click.echo(f"    {_open_or_update_issue(node.name, report)}", err=True)
+                if "retrain" in node.on_alert:
+                    click.echo(f"    {_dispatch_retrain(node.model, reason)}", err=True)
+            elif retrain_locally and "retrain" in node.on_alert:
+                code = max(code, _retrain_here(manifest, root, node.model, reason))
+    finally:
+        registry.close()
+    return code
+
+
+def _log_alert(root: Path, name: str, report: dict) -> None:
+    log = root / ".mlspec" / "alerts.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "monitor": name,
+                                 "reasons": report["reasons"]}) + "\n")
+
+
+def _retrain_here(manifest: Manifest, root: Path, model: str, reason: str) -> int:
+    from mlspec.cli.run import _event
+    from mlspec.runtime.runner import Runner, RunOptions
+
+    os.environ["MLSPEC_REASON"] = reason
+    click.echo(f"    retraining {model} through its gates ({reason})", err=True)
+    plan = [n for n in manifest.nodes if n == f"model.{model}"
+            or (n.startswith("gate.") and manifest.nodes[n].model == model)]
+    source = f"source.{manifest.nodes[f'model.{model}'].source}"
+    results = Runner(manifest, root, RunOptions(force=True), _event).run([source, *sorted(plan)])
+    return 0 if results.ok else EXIT_FINDINGS
+
+
+@cli.command("monitor")
+@click.argument("names", nargs=-1)
+@click.option("--retrain", is_flag=True, help="On an alert whose actions include retrain, retrain here "
+              "through the same gates.")
+@click.option("--summary", type=click.Path(dir_okay=False), default=None,
+              help="Also append the Markdown report to this file (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--data", "data_source", default=None,
+              help="Check this source instead of the monitors' own live source (same contract), e.g. a new batch.")
+@click.pass_context
+def monitor_command(ctx: click.Context, names: tuple[str, ...], retrain: bool, summary: str | None,
+                    data_source: str | None) -> None:
+    """Evaluate monitors (all, or the NAMES given) and apply their actions."""
+    project = _load_or_exit(ctx)
+    chosen = _select_or_exit(ctx, project, [" ".join(f"monitor:{n}" for n in names)] if names else ["kind:monitor"],
+                             ())
+    if not chosen:
+        click.echo("No monitors are defined.", err=True)
+        return
+    argv = ["--summary", summary] if summary else None
+    ctx.exit(run_monitors(project.manifest, project.root, chosen, argv, retrain_locally=retrain,
+                          data_source=data_source))
+
+
+@cli.command("score")
+@click.argument("model")
+@click.option("--source", "source_name", required=True, help="The source to score (its contract is checked).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write predictions (CSV; default .mlspec/scores/MODEL.csv).")
+@click.pass_context
+def score_command(ctx: click.Context, model: str, source_name: str, output: str | None) -> None:
+    """Score a batch with the champion (and the challenger in shadow); write predictions with lineage."""
+    from mlspec.runtime.errors import RunError
+    from mlspec.runtime.score import score
+
+    project = _load_or_exit(ctx)
+    target = Path(output) if output else project.root / ".mlspec" / "scores" / f"{model}.csv"
+    try:
+        lineage = score(project.manifest, project.root, model, source_name, target)
+    except RunError as exc:
+        click.echo(f"mlspec: {exc.message}" + "".join(f"\n    - {d}" for d in exc.details)
+                   + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        ctx.exit(EXIT_FINDINGS)
+    click.echo(f"Scored {lineage['rows']} rows with {model} v{lineage['version']} -> {target}", err=True)
+    if lineage.get("challenger_version"):
+        click.echo(f"Shadow: challenger v{lineage['challenger_version']} agreed on {lineage['agreement']:.1%}",
+                   err=True)

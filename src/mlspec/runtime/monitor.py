@@ -1,0 +1,216 @@
+"""Evaluate a monitor: drift, quality and performance of a live batch against the champion.
+
+The champion's reference profile (stored in the registry at training time) is the baseline, so
+monitoring never re-reads the training data. When a challenger exists it scores the same batch in
+shadow, and the report shows how often the two agree and, with labels, both models' metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mlspec.manifest import Manifest, MonitorNode
+from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, METRICS
+from mlspec.runtime import artifacts, contract, data, drift, scoring
+from mlspec.runtime.errors import RunError
+from mlspec.runtime.features import raw_columns
+
+
+@dataclass
+class MonitorReport:
+    """Everything a monitor found, and its verdict: ok, alert or insufficient_data."""
+
+    monitor: str
+    model: str
+    version: int
+    source: str
+    rows: int
+    data_fingerprint: str
+    verdict: str = "ok"
+    reasons: list[str] = field(default_factory=list)
+    drift: dict | None = None
+    quality: dict | None = None
+    performance: dict | None = None
+    shadow: dict | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def _column_settings(node: MonitorNode, manifest: Manifest) -> dict[str, dict]:
+    """Per raw column: drift method and threshold (a column feature's override applies to its column)."""
+    settings = {}
+    model = manifest.nodes[f"model.{node.model}"]
+    source = manifest.nodes[f"source.{model.source}"]
+    for column in raw_columns(model, manifest):
+        method, threshold = node.drift["method"], node.drift["threshold"]
+        categorical = source.columns[column].type in ("category", "string")
+        if categorical and method in drift.CATEGORICAL_FALLBACK:
+            method = drift.CATEGORICAL_FALLBACK[method]
+            threshold = DRIFT_DEFAULT_THRESHOLDS[method]
+        settings[column] = {"method": method, "threshold": threshold}
+    for name in node.drift.get("overrides", []):
+        feature = manifest.nodes.get(f"feature.{name}")
+        if feature is not None and feature.column is not None and feature.column in settings:
+            settings[feature.column] = node.drift["features"][name]
+    return settings
+
+
+def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predictions) -> dict:
+    import numpy as np
+
+    settings = _column_settings(node, manifest)
+    columns = []
+    for column, setting in sorted(settings.items()):
+        reference = profile["columns"].get(column)
+        if reference is None:
+            continue
+        values = frame[column]
+        if reference["kind"] == "numeric":
+            result = drift.numeric(column, reference, values.to_numpy(dtype=float, na_value=np.nan),
+                                   setting["method"], setting["threshold"], node.drift["min_rows"])
+        else:
+            result = drift.categorical(column, reference, values.astype(object).where(values.notna(), None)
+                                       .to_numpy(), setting["method"], setting["threshold"], node.drift["min_rows"])
+        columns.append(asdict(result))
+    decided = [c for c in columns if c["verdict"] != "insufficient_data"]
+    drifted = [c["column"] for c in columns if c["verdict"] == "drift"]
+    share = len(drifted) / len(decided) if decided else 0.0
+    prediction = None
+    if node.drift.get("prediction") and predictions is not None:
+        prediction = asdict(drift.numeric("prediction", profile["prediction"], np.asarray(predictions, dtype=float),
+                                          node.drift["method"] if node.drift["method"] != "chi_square" else "psi",
+                                          node.drift["threshold"], node.drift["min_rows"]))
+    verdict = "insufficient_data" if not decided else ("drift" if drifted or share >= node.drift["share"] else "ok")
+    if prediction is not None and prediction["verdict"] == "drift":
+        verdict = "drift"
+    ranked = sorted(columns, key=lambda c: -(c["score"] or 0.0))
+    return {"verdict": verdict, "drifted": drifted, "share": share, "dataset_drift": share >= node.drift["share"],
+            "columns": ranked, "prediction": prediction,
+            "new_categories": {c["column"]: c["new_categories"] for c in columns if c["new_categories"]}}
+
+
+def _quality(node: MonitorNode, failures: list, rows: int) -> dict:
+    worst = max((f.count for f in failures), default=0)
+    share = worst / rows if rows else 1.0
+    checks = [{"column": f.column, "check": f.check, "rows": f.count, "samples": f.samples} for f in failures]
+    schema_changes = [f.column for f in failures if f.check == "column missing from the data"]
+    alert = bool(schema_changes) or share > node.quality["max_failed_rows"]
+    return {"verdict": "alert" if alert else "ok", "failed_share": share, "checks": checks,
+            "schema_changes": schema_changes}
+
+
+def _scores(pipeline, frame, model):
+    predicted, proba = scoring.predict(pipeline, frame, model.task, model.decision_threshold)
+    if model.task == "classification" and proba is not None:
+        continuous = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
+    else:
+        continuous = predicted
+    return predicted, proba, continuous
+
+
+def _performance(node: MonitorNode, model, frame, predicted, proba, classes, trained: dict) -> dict:
+    settings = node.performance
+    labelled = frame[model.label].notna().to_numpy()
+    if labelled.sum() < settings["min_rows"]:
+        return {"verdict": "insufficient_data", "rows": int(labelled.sum()), "metrics": {}}
+    live = scoring.compute(settings["metrics"], model.task, frame[model.label][labelled], predicted[labelled],
+                           proba[labelled] if proba is not None else None, classes)
+    rows, alert = [], False
+    for name in settings["metrics"]:
+        before, now = trained.get(name), live.get(name)
+        if before is None or now is None or now != now:
+            rows.append({"metric": name, "training": before, "live": now, "drop": None, "alert": True})
+            alert = True
+            continue
+        drop = (before - now) if METRICS[name].higher_is_better else (now - before)
+        flagged = drop > settings["max_drop"]
+        alert = alert or flagged
+        rows.append({"metric": name, "training": before, "live": now, "drop": drop, "alert": flagged})
+    return {"verdict": "alert" if alert else "ok", "rows": int(labelled.sum()), "metrics": rows}
+
+
+def _shadow(challenger, pipeline_champion, frame, model, champion_pred, labels_ok) -> dict:
+    import numpy as np
+
+    predicted, proba, _ = _scores(challenger["pipeline"], frame, model)
+    if model.task == "classification":
+        agreement = float(np.mean(np.asarray(predicted) == np.asarray(champion_pred)))
+    else:
+        agreement = float(np.corrcoef(np.asarray(predicted, float), np.asarray(champion_pred, float))[0, 1])
+    out = {"challenger_version": challenger["version"], "agreement": agreement,
+           "agreement_kind": "share of equal predictions" if model.task == "classification" else "correlation"}
+    if labels_ok:
+        y = frame[model.label]
+        mask = y.notna().to_numpy()
+        classes = getattr(challenger["pipeline"], "classes_", None)
+        out["challenger_metrics"] = scoring.compute(model.metrics, model.task, y[mask], predicted[mask],
+                                                    proba[mask] if proba is not None else None, classes)
+    return out
+
+
+def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store: Path,
+             data_source: str | None = None) -> MonitorReport:
+    """Run every check the monitor asks for on its live source (or `data_source`); return the report."""
+    model = manifest.nodes[f"model.{node.model}"]
+    champion = registry.champion(node.model)
+    if champion is None:
+        raise RunError(f"monitor '{node.name}': model '{node.model}' has no champion to monitor",
+                       hint=f"run: mlspec run -s +model:{node.model}")
+    source_name = data_source or node.data
+    if f"source.{source_name}" not in manifest.nodes:
+        raise RunError(f"unknown source '{source_name}'")
+    source = manifest.nodes[f"source.{source_name}"]
+    dataset = data.load(source, root)
+    failures = contract.check(source, dataset)
+    frame = dataset.frame
+    report = MonitorReport(node.name, node.model, champion.version, source_name, dataset.rows, dataset.fingerprint)
+    pipeline = artifacts.load(store, champion.artifact_sha256)
+    columns = [c for c in raw_columns(model, manifest) if c in frame.columns]
+    scored = len(columns) == len(raw_columns(model, manifest)) and len(frame) > 0
+    predicted = proba = continuous = None
+    if scored:
+        predicted, proba, continuous = _scores(pipeline, frame[columns], model)
+    if node.quality is not None:
+        report.quality = _quality(node, failures, dataset.rows)
+    if node.drift is not None:
+        report.drift = _drift(node, manifest, frame, champion.profile, continuous)
+    labels_ok = model.label in frame.columns and scored
+    if node.performance is not None:
+        if labels_ok:
+            report.performance = _performance(node, model, frame, predicted, proba,
+                                              getattr(pipeline, "classes_", None), champion.metrics)
+        else:
+            report.performance = {"verdict": "insufficient_data", "rows": 0, "metrics": [],
+                                  "note": f"the live batch has no '{model.label}' labels"}
+    challenger_version = registry.alias(node.model, "challenger")
+    if scored and challenger_version is not None and challenger_version != champion.version:
+        challenger = registry.get(node.model, challenger_version)
+        report.shadow = _shadow({"version": challenger_version,
+                                 "pipeline": artifacts.load(store, challenger.artifact_sha256)},
+                                pipeline, frame[columns + ([model.label] if labels_ok else [])], model, predicted,
+                                labels_ok)
+    _verdict(report)
+    return report
+
+
+def _verdict(report: MonitorReport) -> None:
+    parts = {"drift": report.drift, "quality": report.quality, "performance": report.performance}
+    alerts = []
+    if report.drift and report.drift["verdict"] == "drift":
+        names = ", ".join(report.drift["drifted"]) or "the predictions"
+        alerts.append(f"drift in {names}")
+    if report.quality and report.quality["verdict"] == "alert":
+        alerts.append(f"data quality: {len(report.quality['checks'])} failed check(s)")
+    if report.performance and report.performance["verdict"] == "alert":
+        worse = [m["metric"] for m in report.performance["metrics"] if m["alert"]]
+        alerts.append("performance dropped: " + ", ".join(worse))
+    report.reasons = alerts
+    if alerts:
+        report.verdict = "alert"
+    elif all(p is None or p["verdict"] == "insufficient_data" for p in parts.values()):
+        report.verdict = "insufficient_data"
+    else:
+        report.verdict = "ok"
