@@ -55,11 +55,15 @@ def load(root: Path) -> Project:
     return project
 
 
-def select(project: Project, selectors: list[str], exclude: list[str] = ()) -> list[str]:
-    """Selected node ids in graph order (raises `SelectorError` when a selector matches nothing)."""
+def select(project: Project, selectors: list[str], exclude: list[str] = (),
+           modified: set[str] | None = None) -> list[str]:
+    """Selected node ids in graph order (raises `SelectorError` when a selector matches nothing).
+
+    `modified` is the set `state:modified` means (from a plan against a base); None when no base was given.
+    """
     from mlspec.graph.select import select as graph_select
 
-    chosen = graph_select(project.manifest, project.graph, selectors, exclude)
+    chosen = graph_select(project.manifest, project.graph, selectors, exclude, modified)
     return [node for node in project.order if node in chosen]
 
 
@@ -135,3 +139,60 @@ def graph_dot(project: Project, nodes: list[str]) -> str:
                 lines.append(f'  "{dep}" -> "{n}";')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+class BaseError(Exception):
+    """The base of a plan could not be read (unknown git ref, unreadable state file)."""
+
+
+def base_manifest(root: Path, ref: str | None = None, state: Path | None = None) -> tuple[Manifest | None, list[str]]:
+    """The manifest to compare with: from the specs at git `ref` (work tree untouched), or a state file.
+
+    Returns the manifest (None when the base has no valid specs) and notes for the plan.
+    """
+    if state is not None:
+        try:
+            return Manifest.model_validate_json(state.read_text(encoding="utf-8")), []
+        except (OSError, ValueError) as exc:
+            raise BaseError(f"cannot read state file {state}: {exc}") from exc
+    import subprocess
+
+    from mlspec.graph import build as graph_build
+    from mlspec.resolve import resolve
+    from mlspec.spec.validate import SPEC_SUFFIXES, validate_texts
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,  # noqa: S607
+                                check=False, timeout=60)
+        if result.returncode != 0:
+            raise BaseError(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
+        return result.stdout
+
+    prefix = git("rev-parse", "--show-prefix").strip()
+    names = [n for n in git("ls-tree", "-r", "--name-only", ref, "--", f"{prefix}specs").splitlines()
+             if n.endswith(SPEC_SUFFIXES)]
+    texts = {n[len(prefix):]: git("show", f"{ref}:{n}") for n in names}
+    if not texts:
+        return None, [f"the base ({ref}) has no specs: everything is new"]
+    validated = validate_texts(texts)
+    if not validated.ok:
+        return None, [f"the specs at the base ({ref}) are invalid, so every node is shown as new"]
+    resolved = resolve(validated.spec, validated.facts)
+    if graph_build.cycles(graph_build.build(resolved.manifest), resolved.edge_origins):
+        return None, [f"the specs at the base ({ref}) have a dependency cycle, so every node is shown as new"]
+    return resolved.manifest, []
+
+
+def plan(project: Project, base: Manifest | None, notes: list[str]):
+    """The plan from `base` to the project's current manifest, including generated-file changes."""
+    from mlspec.emit.tree import emit
+    from mlspec.plan import make_plan
+
+    head_files = emit(project.manifest)
+    base_files = emit(base) if base is not None else {}
+    files = {"created": sorted(set(head_files) - set(base_files)),
+             "updated": sorted(p for p in set(head_files) & set(base_files) if head_files[p] != base_files[p]),
+             "deleted": sorted(set(base_files) - set(head_files))}
+    result = make_plan(base, project.manifest, project.graph, files)
+    result.notes = notes + result.notes
+    return result

@@ -44,13 +44,19 @@ def _load_or_exit(ctx: click.Context, fmt: str = "full"):
     return project
 
 
-def _select_or_exit(ctx: click.Context, project, select: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+def _select_or_exit(ctx: click.Context, project, select: tuple[str, ...], exclude: tuple[str, ...],
+                    base: str | None = None, state: str | None = None) -> list[str]:
     from mlspec import api
     from mlspec.diagnostics import render_full
     from mlspec.graph.select import SelectorError
 
+    modified = None
+    if base is not None or state is not None:
+        from mlspec.cli.plan import modified_nodes
+
+        modified = modified_nodes(ctx, project, base, state)
     try:
-        return api.select(project, list(select), list(exclude))
+        return api.select(project, list(select), list(exclude), modified)
     except SelectorError as exc:
         click.echo(render_full([exc.diagnostic], {}), nl=False, err=True)
         ctx.exit(EXIT_FINDINGS)
@@ -92,13 +98,17 @@ def validate(ctx: click.Context, fmt: str) -> None:
 @click.option("-s", "--select", multiple=True, help="Selector, e.g. model:fraud_gbm+ or tag:nightly.")
 @click.option("--exclude", multiple=True, help="Selector of nodes to leave out.")
 @click.option("--output", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--base", default=None, help="Git ref that state:modified compares with.")
+@click.option("--state", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Manifest that state:modified compares with.")
 @click.pass_context
-def ls_command(ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+def ls_command(ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], output: str,
+               base: str | None, state: str | None) -> None:
     """List nodes in dependency order (all, or those a selector picks)."""
     import json
 
     project = _load_or_exit(ctx)
-    nodes = _select_or_exit(ctx, project, select, exclude)
+    nodes = _select_or_exit(ctx, project, select, exclude, base, state)
     if output == "json":
         items = [{"id": n, "kind": project.manifest.nodes[n].kind, "file": project.manifest.nodes[n].file,
                   "tags": project.manifest.nodes[n].tags, "depends_on": project.manifest.nodes[n].depends_on}
@@ -207,4 +217,5 @@ def main() -> None:
 # Commands in other modules register themselves on `cli` when imported.
 from mlspec.cli import compile as _compile_commands  # noqa: E402, F401
 from mlspec.cli import monitor as _monitor_commands  # noqa: E402, F401
+from mlspec.cli import plan as _plan_commands  # noqa: E402, F401
 from mlspec.cli import run as _run_commands  # noqa: E402, F401

@@ -48,13 +48,17 @@ def _event(kind: str, index: int, total: int, node_id: str, action: str, result)
               help="Grant gates' manual approvals locally: promote to champion instead of challenger.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
               help="Models trained in parallel processes (default: 2 on a machine with 2+ cores).")
+@click.option("--base", default=None, help="Git ref that state:modified compares with (e.g. origin/main).")
+@click.option("--state", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Manifest that state:modified compares with.")
 @click.pass_context
-def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: int | None) -> None:
+def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: int | None, base: str | None,
+        state: str | None) -> None:
     """Run the lifecycle: check data, train, evaluate, gate, register and promote."""
     from mlspec.runtime.runner import Runner, RunOptions
 
     project = _load_or_exit(ctx)
-    nodes = _select_or_exit(ctx, project, select, exclude)
+    nodes = _select_or_exit(ctx, project, select, exclude, base, state)
     jobs = jobs or min(2, os.cpu_count() or 1)
     runner = Runner(project.manifest, project.root, RunOptions(force=force, approve=approve, jobs=jobs), _event)
     results = runner.run(nodes)

@@ -6,6 +6,7 @@
     +model:x             x and everything it depends on (2+x: up to two levels)
     model:x+             x and everything that depends on it (x+1: one level)
     @model:x             x, its descendants, and everything those depend on
+    state:modified+      nodes changed against a base (--base REF or --state FILE), and their dependants
     a b                  union (separate words or arguments)
     a,b                  intersection
 
@@ -25,7 +26,7 @@ from mlspec.diagnostics import Diagnostic
 from mlspec.manifest import NODE_KINDS, Manifest
 from mlspec.spec.names import hint_for
 
-METHODS = (*NODE_KINDS, "tag", "kind", "file", "id")
+METHODS = (*NODE_KINDS, "tag", "kind", "file", "id", "state")
 _ATOM = re.compile(r"^(?P<at>@)?(?:(?P<up>\d*)\+)?(?P<body>[^+@]+?)(?:\+(?P<down>\d*))?$")
 
 
@@ -71,9 +72,17 @@ def parse_atom(text: str) -> Atom:
                 at=bool(match.group("at")))
 
 
-def _base(atom: Atom, manifest: Manifest) -> set[str]:
+def _base(atom: Atom, manifest: Manifest, modified: set[str] | None = None) -> set[str]:
     nodes = manifest.nodes.values()
     value = atom.value
+    if atom.method == "state":
+        if value != "modified":
+            raise SelectorError(Diagnostic("MLS302", f"unknown state '{value}'", None, "the state method takes "
+                                           "modified: state:modified or state:modified+"))
+        if modified is None:
+            raise SelectorError(Diagnostic("MLS302", "state:modified needs a base to compare with", None,
+                                           "pass --base REF (a git ref such as origin/main) or --state FILE"))
+        return set(modified)
 
     def match(candidate: str) -> bool:
         return fnmatch.fnmatchcase(candidate, value)
@@ -115,11 +124,11 @@ def _expand(atom: Atom, base: set[str], graph: nx.DiGraph) -> set[str]:
 
 
 def select(manifest: Manifest, graph: nx.DiGraph, selectors: Sequence[str],
-           exclude: Sequence[str] = ()) -> set[str]:
+           exclude: Sequence[str] = (), modified: set[str] | None = None) -> set[str]:
     """Node ids matched by the union of `selectors` (all nodes when empty), minus `exclude`."""
-    chosen = _union(manifest, graph, selectors) if _words(selectors) else set(manifest.nodes)
+    chosen = _union(manifest, graph, selectors, modified) if _words(selectors) else set(manifest.nodes)
     if _words(exclude):
-        chosen -= _union(manifest, graph, exclude)
+        chosen -= _union(manifest, graph, exclude, modified)
     return chosen
 
 
@@ -127,18 +136,23 @@ def _words(selectors: Iterable[str]) -> list[str]:
     return [w for s in selectors for w in s.split()]
 
 
-def _union(manifest: Manifest, graph: nx.DiGraph, selectors: Sequence[str]) -> set[str]:
+def _union(manifest: Manifest, graph: nx.DiGraph, selectors: Sequence[str],
+           modified: set[str] | None = None) -> set[str]:
     chosen: set[str] = set()
     for word in _words(selectors):
         parts = [parse_atom(p) for p in word.split(",")]
-        matched = None
+        matched: set[str] | None = None
+        empty_ok = False
         for atom in parts:
-            base = _base(atom, manifest)
+            base = _base(atom, manifest, modified)
             if not base:
+                if atom.method == "state":  # nothing modified is a normal answer, not a typo
+                    empty_ok, matched = True, set()
+                    break
                 raise SelectorError(_nothing(atom, manifest))
             hits = _expand(atom, base, graph)
             matched = hits if matched is None else matched & hits
-        if not matched:
+        if not matched and not empty_ok:
             raise SelectorError(Diagnostic("MLS301", f"selector '{word}' matches no node", None,
                                            "the parts of an intersection (a,b) have no node in common"))
         chosen |= matched

@@ -7,19 +7,13 @@ image, HTML or a broken table in GitHub's renderer.
 from __future__ import annotations
 
 import math
-import re
 
+from mlspec.mdsafe import inert
 from mlspec.runtime.gates import GateReport
 
-# Characters with meaning in GitHub Markdown tables and inline syntax.
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~@:&])")
+__all__ = ["SUMMARY_LIMIT", "gate_report", "inert", "number"]
+
 SUMMARY_LIMIT = 1_000_000  # GitHub allows 1 MiB per step summary; stay below it
-
-
-def inert(text: object) -> str:
-    """Text that renders literally: no mentions, links, images, HTML, or table breaks."""
-    flat = " ".join(str(text).split())
-    return _SPECIAL.sub(r"\\\1", flat)
 
 
 def number(value: object) -> str:
