@@ -36,8 +36,8 @@ def _write_reports(root: Path, name: str, report: dict) -> Path:
     return folder
 
 
-def _gh(*args: str, body: str | None = None) -> subprocess.CompletedProcess:
-    """Run the GitHub CLI with arguments only (never a shell); `body` goes through a file."""
+def _gh(*args: str, body: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run the GitHub CLI with arguments only (never a shell); `body` goes through a file, `stdin` as input."""
     gh = shutil.which("gh")
     if gh is None:
         raise click.ClickException("the GitHub CLI (gh) is not installed on this runner")
@@ -45,7 +45,7 @@ def _gh(*args: str, body: str | None = None) -> subprocess.CompletedProcess:
         handle.write(body or "")
     try:
         command = [gh, *args] + (["--body-file", handle.name] if body is not None else [])
-        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120, input=stdin)
     finally:
         Path(handle.name).unlink(missing_ok=True)
 

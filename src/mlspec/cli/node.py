@@ -8,6 +8,7 @@ summary, used in pull requests) or `promote` (after approval, make this run's ca
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -39,9 +40,20 @@ def main(node_id: str, argv: list[str]) -> int:
         click.echo(f"mlspec: {node_id} is not in {path}; run `mlspec compile`", err=True)
         return 2
     kind = manifest.nodes[node_id].kind
+    argv, affected = _take_plan(argv)
+    if affected is not None and kind in ("model", "gate"):
+        model_id = node_id if kind == "model" else f"model.{manifest.nodes[node_id].model}"
+        if model_id not in affected:
+            click.echo(f"{node_id}: not affected by this change; skipped", err=True)
+            return 0
     action = argv[0] if argv else "evaluate"
     if kind == "gate" and action in ("report", "promote"):
-        return _gate_action(manifest, root, node_id, action)
+        rest, out = _take_option(argv[1:], "--out")
+        rest, summary = _take_option(rest, "--summary")
+        if rest:
+            click.echo(f"mlspec: unknown arguments for {node_id}: {' '.join(rest)}", err=True)
+            return 2
+        return _gate_action(manifest, root, node_id, action, out, summary)
     if kind == "monitor":
         from mlspec.cli.monitor import run_monitors
 
@@ -60,7 +72,25 @@ def main(node_id: str, argv: list[str]) -> int:
     return 0 if results.ok else 1
 
 
-def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str) -> int:
+def _take_option(argv: list[str], name: str) -> tuple[list[str], str | None]:
+    """Remove `name VALUE` from argv; return the rest and the value."""
+    if name not in argv:
+        return argv, None
+    at = argv.index(name)
+    value = argv[at + 1] if at + 1 < len(argv) else None
+    return argv[:at] + argv[at + 2:], value
+
+
+def _take_plan(argv: list[str]) -> tuple[list[str], set[str] | None]:
+    """Remove `--plan PLAN.json` from argv; return the models that plan retrains (None: no plan)."""
+    rest, value = _take_option(argv, "--plan")
+    if value is None or not Path(value).is_file():
+        return rest, None  # no plan: behave as if everything is affected
+    return rest, set(json.loads(Path(value).read_text(encoding="utf-8")).get("retrain", []))
+
+
+def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out: str | None = None,
+                 summary: str | None = None) -> int:
     from mlspec.runtime import gates, steps
     from mlspec.runtime.errors import RunError
     from mlspec.runtime.markdown import gate_report
@@ -81,7 +111,14 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str) -> i
                 note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
             lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
             report = gates.evaluate(gate, candidate, lineage, champion.version if champion else None)
-            click.echo(gate_report(report, note))
+            text = gate_report(report, note)
+            click.echo(text, nl=False)
+            if out:
+                Path(out).mkdir(parents=True, exist_ok=True)
+                (Path(out) / f"gate-report-{gate.name}.md").write_text(text, encoding="utf-8")
+            if summary:
+                with Path(summary).open("a", encoding="utf-8") as handle:
+                    handle.write(text)
             return 0
         registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
         try:

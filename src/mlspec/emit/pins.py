@@ -19,7 +19,7 @@ INPUTS: dict[str, frozenset[str]] = {
     "actions/setup-python": frozenset({"python-version"}),
     "actions/upload-artifact": frozenset({"name", "path", "retention-days", "if-no-files-found",
                                           "include-hidden-files"}),
-    "actions/download-artifact": frozenset({"name", "path"}),
+    "actions/download-artifact": frozenset({"name", "path", "pattern", "merge-multiple", "run-id", "github-token"}),
 }
 
 

@@ -18,6 +18,7 @@ from mlspec.manifest import GateNode, Manifest, ModelNode, MonitorNode
 
 _ENV_REF = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
 READ = {"contents": "read"}
+PR_WORKFLOW_NAME = "mlspec: pull request"
 SETUP_MINUTES = 15
 
 
@@ -78,9 +79,9 @@ def _validate_job(manifest: Manifest) -> dict:
     return _job("Validate specs", manifest.project.runner, SETUP_MINUTES, steps)
 
 
-def _upload(name: str, paths: list[str]) -> dict:
+def _upload(name: str, paths: list[str], missing: str = "error") -> dict:
     return {"name": "Upload " + name, "uses": uses("actions/upload-artifact"),
-            "with": {"name": name, "path": "\n".join(paths), "if-no-files-found": "error",
+            "with": {"name": name, "path": "\n".join(paths), "if-no-files-found": missing,
                      "include-hidden-files": True, "retention-days": 14}}
 
 
@@ -98,20 +99,56 @@ def _candidate_files(manifest: Manifest, model: ModelNode) -> list[str]:
 
 def _train_job(manifest: Manifest, model: ModelNode, gates: list[GateNode], *, pr: bool) -> dict:
     env = _secrets_env(source_secrets(manifest, [model.source]))
-    train = {"name": "Check data, train and evaluate", "run": f"python {_script('model', model.name)}"}
+    only = " --plan plan.json" if pr else ""
+    train = {"name": "Check data, train and evaluate", "run": f"python {_script('model', model.name)}{only}"}
     if env:
         train["env"] = env
-    steps = [*_setup(manifest), train]
+    steps = [*_setup(manifest)]
+    if pr:
+        steps.append(_download("mlspec-plan"))
+    steps.append(train)
     if pr:
         report_env = _secrets_env(registry_secrets(manifest))
         for gate in gates:
             step = {"name": f"Gate report ({gate.name})",
-                    "run": f'python {_script("gate", gate.name)} report >> "$GITHUB_STEP_SUMMARY"'}
+                    "run": f"python {_script('gate', gate.name)} report \\\n"
+                           '  --plan plan.json --out reports --summary "$GITHUB_STEP_SUMMARY"\n'}
             if report_env:
                 step["env"] = report_env
             steps.append(step)
-    steps.append(_upload(f"candidate-{model.name}", _candidate_files(manifest, model)))
-    return _job(f"Train {model.name}", model.runner, model.timeout_minutes, steps, needs=["validate"])
+        if gates:
+            steps.append(_upload(f"gate-report-{model.name}", ["reports/"], missing="ignore"))
+        needs = ["validate", "plan"]
+    else:
+        steps.append(_upload(f"candidate-{model.name}", _candidate_files(manifest, model)))
+        needs = ["validate"]
+    return _job(f"Train {model.name}", model.runner, model.timeout_minutes, steps, needs=needs)
+
+
+def _plan_job(manifest: Manifest) -> dict:
+    steps = [{"name": "Check out the repository with history", "uses": uses("actions/checkout"),
+              "with": {"persist-credentials": False, "fetch-depth": 0}},
+             *_setup(manifest)[1:],
+             {"name": "Plan against the base branch", "env": {"BASE_REF": "${{ github.base_ref }}"},
+              "run": 'mlspec plan --base "origin/$BASE_REF" --format md -o plan.md > /dev/null\n'
+                     'mlspec plan --base "origin/$BASE_REF" --format json -o plan.json > /dev/null\n'},
+             _upload("mlspec-plan", ["plan.md", "plan.json"])]
+    return _job("Plan", manifest.project.runner, SETUP_MINUTES, steps, needs=["validate"])
+
+
+def _report_job(manifest: Manifest, models: list[ModelNode]) -> dict:
+    steps = [*_setup(manifest), _download("mlspec-plan"),
+             {"name": "Download gate reports", "uses": uses("actions/download-artifact"),
+              "with": {"pattern": "gate-report-*", "path": "reports", "merge-multiple": True}},
+             {"name": "Assemble the report",
+              "env": {"PR_NUMBER": "${{ github.event.pull_request.number }}",
+                      "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}"},
+              "run": 'mlspec pr-report --plan plan.md --reports reports --pr "$PR_NUMBER" \\\n'
+                     '  --link "$RUN_URL" -o mlspec-report > /dev/null\n'
+                     'cat mlspec-report/report.md >> "$GITHUB_STEP_SUMMARY"\n'},
+             _upload("mlspec-report", ["mlspec-report/"])]
+    needs = ["plan", *[f"train_{m.name}" for m in models]]
+    return _job("Report", manifest.project.runner, SETUP_MINUTES, steps, needs=needs, condition="always()")
 
 
 def _gate_jobs(manifest: Manifest, gate: GateNode, model: ModelNode, reason_env: dict | None) -> dict[str, dict]:
@@ -138,16 +175,46 @@ def _gates_of(manifest: Manifest, model: str) -> list[GateNode]:
 
 
 def pull_request(manifest: Manifest) -> dict:
-    """Validate, check generated files, train and evaluate every model, report gates in the summary."""
-    jobs = {"validate": _validate_job(manifest)}
-    for model in manifest.of_kind("model"):
+    """Validate, plan, train and evaluate the affected models, report; the comment is posted by pr_comment()."""
+    models = manifest.of_kind("model")
+    jobs = {"validate": _validate_job(manifest), "plan": _plan_job(manifest)}
+    for model in models:
         jobs[f"train_{model.name}"] = _train_job(manifest, model, _gates_of(manifest, model.name), pr=True)
+    jobs["report"] = _report_job(manifest, models)
     return {
-        "name": "mlspec: pull request",
+        "name": PR_WORKFLOW_NAME,
         "on": {"pull_request": {"branches": ["main"]}},
         "permissions": {},
         "concurrency": {"group": "mlspec-pr-${{ github.event.pull_request.number }}", "cancel-in-progress": True},
         "jobs": jobs,
+    }
+
+
+def pr_comment(manifest: Manifest) -> dict:
+    """Post the PR report as one comment, from a workflow_run that never runs the pull request's code.
+
+    Fork pull requests get a read-only token and no secrets, so their workflow cannot comment. This
+    workflow runs on the default branch's code with a token that may comment; it only downloads the
+    report artifact and hands it, as data, to `mlspec pr-comment`, which checks its files and size.
+    """
+    steps = [{"name": "Check out the default branch (never the pull request)", "uses": uses("actions/checkout"),
+              "with": {"persist-credentials": False}},
+             *_setup(manifest)[1:],
+             {"name": "Download the report", "uses": uses("actions/download-artifact"),
+              "with": {"name": "mlspec-report", "path": "mlspec-report",
+                       "run-id": "${{ github.event.workflow_run.id }}", "github-token": "${{ github.token }}"}},
+             {"name": "Create or update the comment",
+              "env": {"GH_TOKEN": "${{ github.token }}", "REPO": "${{ github.repository }}"},
+              "run": 'mlspec pr-comment --report mlspec-report --repo "$REPO"'}]
+    job = _job("Comment on the pull request", manifest.project.runner, SETUP_MINUTES, steps,
+               permissions={"actions": "read", "pull-requests": "write"},
+               condition="github.event.workflow_run.event == 'pull_request'")
+    return {
+        "name": "mlspec: pull request comment",
+        "on": {"workflow_run": {"workflows": [PR_WORKFLOW_NAME], "types": ["completed"]}},
+        "permissions": {},
+        "concurrency": {"group": "mlspec-pr-comment-${{ github.event.workflow_run.id }}", "cancel-in-progress": False},
+        "jobs": {"comment": job},
     }
 
 
@@ -214,6 +281,7 @@ def all_workflows(manifest: Manifest) -> dict[str, tuple[dict, list[str]]]:
     """Every workflow: file name -> (document, spec files it comes from)."""
     every_file = sorted({n.file for n in manifest.nodes.values()})
     out = {"mlspec-pr.yml": (pull_request(manifest), every_file),
+           "mlspec-pr-comment.yml": (pr_comment(manifest), every_file),
            "mlspec-main.yml": (main(manifest), every_file)}
     for model in manifest.of_kind("model"):
         files = sorted({model.file, *(g.file for g in _gates_of(manifest, model.name))})

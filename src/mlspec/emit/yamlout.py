@@ -14,10 +14,13 @@ import yaml
 
 from mlspec.emit.pins import PINS
 
-WRITE_REASONS = {
-    "issues": "open or update the monitor's issue",
-    "actions": "dispatch the retrain workflow",
-    "pull-requests": "post the report comment",
+PERMISSION_REASONS = {
+    ("issues", "write"): "open or update the monitor's issue",
+    ("actions", "write"): "dispatch the retrain workflow",
+    ("pull-requests", "write"): "post the report comment",
+    ("actions", "read"): "download the report artifact of the pull request's run",
+    ("issues", "read"): "find the monitor's issue",
+    ("pull-requests", "read"): "read the pull request",
 }
 
 
@@ -39,7 +42,7 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 _USES = re.compile(r"^(\s*(?:- )?uses: )([\w.-]+/[\w.-]+)@([0-9a-f]{40})$")
-_WRITE = re.compile(r"^(\s*)(issues|actions|pull-requests): write$")
+_WRITE = re.compile(r"^(\s*)(issues|actions|pull-requests): (write|read)$")
 
 
 def dump(document: dict, header: str) -> bytes:
@@ -53,7 +56,11 @@ def dump(document: dict, header: str) -> bytes:
             line = f"{line}  # {PINS[uses.group(2)][1]}"
         write = _WRITE.match(line)
         if write:
-            line = f"{line}  # {WRITE_REASONS[write.group(2)]}"
+            line = f"{line}  # {PERMISSION_REASONS[(write.group(2), write.group(3))]}"
+        if line == "  workflow_run:":
+            lines.append("  # Safe use of workflow_run: the job only downloads the report artifact as data; it never")
+            lines.append("  # checks out or runs the pull request's code (see mlspec pr-comment).")
+            line += "  # zizmor: ignore[dangerous-triggers]"
         lines.append(line)
     comment = "".join(f"# {h}\n" if h else "#\n" for h in header.splitlines())
     return (comment + "\n".join(lines) + "\n").encode("ascii")
