@@ -105,7 +105,16 @@ class Registry:
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             self._configure_sqlite()
-        metadata.create_all(self.engine)
+        # under the write lock, so two processes opening a new registry do not both create the tables
+        conn, transaction = self._write()
+        try:
+            metadata.create_all(conn)
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            raise
+        finally:
+            conn.close()
 
     def _engine_options(self) -> dict:
         if self.uri.startswith("sqlite"):
@@ -268,7 +277,9 @@ class Registry:
     # -- integrity --------------------------------------------------------------------------
 
     def verify(self) -> list[str]:
-        """Problems found: gaps in versions, missing or modified artifacts, dangling aliases."""
+        """Problems found: gaps in versions, missing or modified artifacts, dangling aliases.
+
+        Unreferenced artifact files are not problems (see `orphans`)."""
         problems = []
         by_model: dict[str, list[Version]] = {}
         for v in self.versions():
@@ -295,4 +306,6 @@ class Registry:
         root = self.artifact_dir / "sha256"
         if not root.is_dir():
             return []
-        return sorted(p for p in root.glob("*/*.skops") if p.stem not in referenced)
+        finished = [p for p in root.glob("*/*.skops") if p.stem not in referenced]
+        interrupted = list(root.glob("*/.*.tmp"))  # a write killed before its rename
+        return sorted(finished + interrupted)

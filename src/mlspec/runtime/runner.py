@@ -96,6 +96,19 @@ class Runner:
             self._registry = Registry(self.manifest.project.registry_uri, self.paths.artifacts, self.paths.root)
         return self._registry
 
+    def _registry_identity(self) -> list:
+        """Which registry a gate wrote to: a new or replaced registry must not look like the old one."""
+        uri = self.manifest.project.registry_uri
+        if uri.startswith("sqlite:///"):
+            from mlspec.runtime.data import sqlite_relative_to
+
+            path = Path(sqlite_relative_to(uri, self.paths.root)[len("sqlite:///"):])
+            try:
+                return [uri, path.stat().st_ino]
+            except OSError:
+                return [uri, None]
+        return [uri]
+
     def _blocked(self, node_id: str) -> str | None:
         node = self.manifest.nodes[node_id]
         for dep in node.depends_on:
@@ -132,7 +145,7 @@ class Runner:
         if node_key and not self.options.force and self.cache.get(node_id, node_key) is not None:
             return NodeResult(node_id, "check", "skipped", f"unchanged (sha256 {node_key[:12]})")
         dataset = steps.check_source(node, self.paths.root)
-        self.frames[node.name] = dataset.frame
+        self.frames[node.name] = dataset
         self.keys[node_id] = key(node.config_hash, dataset.fingerprint)
         self.cache.put(node_id, self.keys[node_id], {"rows": dataset.rows, "fingerprint": dataset.fingerprint})
         return NodeResult(node_id, "check", "success", f"{dataset.rows} rows, contract passed",
@@ -163,7 +176,8 @@ class Runner:
         gate = self.manifest.nodes[node_id]
         candidate = steps.load_candidate(self.paths, gate.model)
         # approving locally changes what the gate does (champion instead of challenger), so it is an input
-        node_key = key(gate.config_hash, candidate["sha256"], bool(gate.approval_environment and self.options.approve))
+        node_key = key(gate.config_hash, candidate["sha256"], bool(gate.approval_environment and self.options.approve),
+                       self._registry_identity())
         cached = None if self.options.force else self.cache.get(node_id, node_key)
         if cached is not None:
             return NodeResult(node_id, "gate", "skipped", f"unchanged ({cached['summary']})", outputs=cached)
@@ -178,6 +192,9 @@ class Runner:
                 summary += f" (promotion needs approval in '{gate.approval_environment}')"
         outputs = {"summary": summary, "version": outcome.version or outcome.already_registered,
                    "alias": outcome.alias}
+        # the registry may have just been created: key the result with its identity as it is now
+        node_key = key(gate.config_hash, candidate["sha256"], bool(gate.approval_environment and self.options.approve),
+                       self._registry_identity())
         self.cache.put(node_id, node_key, outputs)
         return NodeResult(node_id, "gate", "success", summary, outputs=outputs)
 

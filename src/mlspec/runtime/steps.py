@@ -66,16 +66,14 @@ def check_source(node: SourceNode, root: Path):
     return dataset
 
 
-def train_model(manifest: Manifest, model: ModelNode, paths: Paths, frame=None) -> dict:
-    """Train and evaluate a model; store its artifact; record and return the candidate."""
+def train_model(manifest: Manifest, model: ModelNode, paths: Paths, dataset=None) -> dict:
+    """Train and evaluate a model (on `dataset`, already checked, or its source loaded now); record it."""
     from mlspec.runtime.train import train
 
     source = manifest.nodes[f"source.{model.source}"]
-    dataset = None
-    if frame is None:
+    if dataset is None:
         dataset = check_source(source, paths.root)
-        frame = dataset.frame
-    candidate = train(model, manifest, frame)
+    candidate = train(model, manifest, dataset.frame)
     artifacts.store(paths.artifacts, candidate.artifact)
     record = {
         "model": model.name, "sha256": candidate.sha256, "metrics": candidate.metrics, "params": candidate.params,
@@ -85,7 +83,7 @@ def train_model(manifest: Manifest, model: ModelNode, paths: Paths, frame=None) 
             "model_config_hash": model.config_hash,
             "feature_config_hashes": {f: manifest.nodes[f"feature.{f}"].config_hash for f in model.features},
             "source": model.source,
-            "data_fingerprint": dataset.fingerprint if dataset is not None else source_fingerprint(source, paths.root),
+            "data_fingerprint": dataset.fingerprint,
             "git_commit": git_commit(paths.root), "mlspec_version": __version__, "seed": manifest.project.seed,
             "estimator": model.estimator, "primary_metric": model.primary_metric,
         },
