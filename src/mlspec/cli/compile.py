@@ -18,6 +18,11 @@ def compile_command(ctx: click.Context, check: bool) -> None:
     from mlspec.sync import UnsafePathError, apply, compare
 
     project = _load_or_exit(ctx)
+    if project.manifest.project.registry_uri.startswith("sqlite:"):
+        click.echo("warning: the registry is a local SQLite file. Each GitHub Actions job starts on a fresh "
+                   "runner, so registrations made by the generated workflows would be lost; point "
+                   "project.registry.uri at PostgreSQL (password as ${env:NAME}, a repository secret) for CI.",
+                   err=True)
     files = emit(project.manifest)
     try:
         changes = compare(project.root, files)

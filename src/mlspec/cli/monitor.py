@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _select_or_exit, cli
-from mlspec.cli.run import _style
+from mlspec.cli.output import _style
 from mlspec.manifest import Manifest
 
 EXIT_ALERT, EXIT_MONITOR_ERROR = 1, 3
@@ -135,7 +135,7 @@ def _log_alert(root: Path, name: str, report: dict) -> None:
 
 
 def _retrain_here(manifest: Manifest, root: Path, model: str, reason: str) -> int:
-    from mlspec.cli.run import _event
+    from mlspec.cli.output import _event
     from mlspec.runtime.runner import Runner, RunOptions
 
     os.environ["MLSPEC_REASON"] = reason

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.run import _event
+from mlspec.cli.output import _event
 from mlspec.manifest import Manifest
 
 GATE_ACTIONS = ("evaluate", "report", "promote")
@@ -64,12 +64,29 @@ def main(node_id: str, argv: list[str]) -> int:
     from mlspec.runtime.runner import Runner, RunOptions
 
     results = Runner(manifest, root, RunOptions(force=True), _event).run([node_id])
+    if kind == "gate":
+        _summarise_gate(manifest, root, node_id)
     for result in results.results:
         for line in result.details:
             click.echo(f"    - {line}", err=True)
         if result.hint:
             click.echo(f"    help: {result.hint}", err=True)
     return 0 if results.ok else 1
+
+
+def _summarise_gate(manifest: Manifest, root: Path, node_id: str) -> None:
+    """In GitHub Actions, put the gate's verdict in the job summary, pass or fail (the workspace is thrown away)."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    report_file = root / ".mlspec" / "reports" / f"{node_id}.json"
+    if not summary or not report_file.is_file():
+        return
+    from mlspec.runtime.gates import GateReport, RequirementResult
+    from mlspec.runtime.markdown import gate_report
+
+    data = json.loads(report_file.read_text(encoding="utf-8"))
+    data["requirements"] = [RequirementResult(**r) for r in data["requirements"]]
+    with Path(summary).open("a", encoding="utf-8") as handle:
+        handle.write(gate_report(GateReport(**data)))
 
 
 def _take_option(argv: list[str], name: str) -> tuple[list[str], str | None]:

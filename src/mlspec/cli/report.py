@@ -46,10 +46,15 @@ def pr_report(plan_file: str, reports: str, pr_number: int, link: str | None, ou
     """Assemble the pull-request report (plan + gate reports) into a folder for the comment workflow."""
     parts = [MARKER, "## mlspec plan", "", Path(plan_file).read_text(encoding="utf-8")]
     gate_reports = sorted(Path(reports).rglob("gate-report-*.md"))
+    retrain = _planned_models(Path(plan_file).with_suffix(".json"))
     parts += ["## Models against the champion", ""]
-    if gate_reports:
-        parts += [p.read_text(encoding="utf-8") for p in gate_reports]
-    else:
+    parts += [p.read_text(encoding="utf-8") for p in gate_reports]
+    reported = {p.read_text(encoding="utf-8").split("on model `", 1)[-1].split("`", 1)[0] for p in gate_reports}
+    missing = [m for m in retrain if m.removeprefix("model.") not in reported]
+    for model in missing:
+        parts.append(f"- ⚠️ `{model}` was to be retrained but produced no gate report: its training failed, "
+                     "or it has no gate. See the workflow run.")
+    if not gate_reports and not missing:
         parts.append("No model was trained: this change affects no model.")
     if link and re.fullmatch(r"https://[A-Za-z0-9./_-]+", link):
         parts += ["", f"[Workflow run and artifacts]({link})"]
@@ -59,6 +64,15 @@ def pr_report(plan_file: str, reports: str, pr_number: int, link: str | None, ou
     (folder / "report.md").write_text(text, encoding="utf-8")
     (folder / "pr-number.txt").write_text(f"{pr_number}\n", encoding="utf-8")
     click.echo(text, nl=False)
+
+
+def _planned_models(plan_json: Path) -> list[str]:
+    """Models the plan retrains (empty when the JSON plan is not beside the Markdown one)."""
+    try:
+        retrain = json.loads(plan_json.read_text(encoding="utf-8")).get("retrain", [])
+    except (OSError, ValueError):
+        return []
+    return [m for m in retrain if isinstance(m, str) and re.fullmatch(r"model\.[a-z][a-z0-9_]{0,47}", m)]
 
 
 def _read_report(folder: Path) -> tuple[int, str]:

@@ -130,13 +130,21 @@ def read_verified(store_dir: Path, sha256: str) -> bytes:
     return data
 
 
-def load(store_dir: Path, sha256: str):
-    """Load a verified artifact with skops, trusting only scikit-learn, numpy and mlspec's own types."""
+def loads_verified(data: bytes, sha256: str):
+    """Load artifact bytes with skops after checking their sha256, trusting only scikit-learn, numpy and
+    mlspec's own types."""
     import skops.io as sio
 
-    data = read_verified(store_dir, sha256)
+    if digest(data) != sha256:
+        raise RegistryError(f"artifact {sha256[:12]} has been modified (its sha256 no longer matches the registry)",
+                            hint="refusing to load a tampered model; restore it from a backup or retrain")
     untrusted = sio.get_untrusted_types(data=data)
     refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
     if refused:
         raise RegistryError(f"artifact {sha256[:12]} contains types mlspec does not trust: {', '.join(refused)}")
     return sio.loads(data, trusted=untrusted)
+
+
+def load(store_dir: Path, sha256: str):
+    """Load a verified artifact from a local store."""
+    return loads_verified(read_verified(store_dir, sha256), sha256)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlspec.expressions import columns_of
 from mlspec.manifest import SourceNode
 from mlspec.runtime.data import Dataset, Failure
 from mlspec.runtime.errors import DataError
@@ -39,6 +40,8 @@ def _schema(node: SourceNode, frame):
                                   coerce=False, required=True)
     frame_checks = []
     for rule in node.row_checks:
+        if not set(columns_of(rule.expr)) <= set(frame.columns):
+            continue  # a column it reads is missing or failed its type check, which is reported already
         def run(df, tree=rule.expr):
             import pandas as pd
 

@@ -83,7 +83,7 @@ def source_path(node: SourceNode, root: Path) -> Path:
     if not path.is_relative_to(root.resolve()):
         raise DataError(f"source '{node.name}' path {node.path} resolves outside the project")
     if not path.is_file():
-        raise DataError(f"source '{node.name}': file {node.path} not found",
+        raise DataError(f"source '{node.name}': file {node.path} not found", where=node.file,
                         hint="check the path (relative to the project root) or create the file")
     return path
 
@@ -119,10 +119,13 @@ def _read_csv(node: SourceNode, raw: bytes):
 
     text_columns = {n: "string" for n, c in node.columns.items() if c.type in ("category", "string", "datetime")}
     if not raw.strip():
-        raise DataError(f"source '{node.name}': file {node.path} is empty (not even a header line)")
+        raise DataError(f"source '{node.name}': file {node.path} is empty (not even a header line)",
+                        where=node.file, hint="the file needs a header line and rows")
     try:
+        # only an empty field is missing: pandas' own NA words (NA, N/A, NULL, nan...) would silently turn
+        # a category "NA" or a broken number "N/A" into a missing value, hiding both from the contract
         return pd.read_csv(io.BytesIO(raw), sep=node.delimiter or ",", dtype=text_columns,
-                           keep_default_na=True, na_values=[""], encoding="utf-8")
+                           keep_default_na=False, na_values=[""], encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"source '{node.name}': cannot parse {node.path}: {str(exc).splitlines()[0]}",
                         hint="the file must be UTF-8 CSV with a header line") from exc

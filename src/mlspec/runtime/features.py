@@ -53,6 +53,14 @@ def _rename_derived(tree: dict, derived: set[str]) -> dict:
     return tree
 
 
+def _sorted(tree: object) -> object:
+    if isinstance(tree, dict):
+        return {k: _sorted(tree[k]) for k in sorted(tree)}
+    if isinstance(tree, list):
+        return [_sorted(v) for v in tree]
+    return tree
+
+
 def _column_transformer(node: FeatureNode):
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
@@ -114,7 +122,9 @@ def build_pipeline(model: ModelNode, manifest: Manifest):
 
     derived = derived_order(model, manifest)
     derived_names = {node.name for node in derived}
-    expressions = [[DERIVED_PREFIX + node.name, _rename_derived(node.expr, derived_names)] for node in derived]
+    # sorted keys: the same tree must give the same saved model whether the manifest came from JSON or not
+    expressions = [[DERIVED_PREFIX + node.name, _sorted(_rename_derived(node.expr, derived_names))]
+                   for node in derived]
     parts = []
     for node in feature_nodes(model, manifest):
         column = node.column if node.column is not None else DERIVED_PREFIX + node.name

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlspec.manifest import Manifest, MonitorNode
 from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, METRICS
-from mlspec.runtime import artifacts, contract, data, drift, scoring
+from mlspec.runtime import contract, data, drift, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
 
@@ -167,7 +167,7 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     failures = contract.check(source, dataset)
     frame = dataset.frame
     report = MonitorReport(node.name, node.model, champion.version, source_name, dataset.rows, dataset.fingerprint)
-    pipeline = artifacts.load(store, champion.artifact_sha256)
+    pipeline = registry.load_model(champion.artifact_sha256)
     columns = [c for c in raw_columns(model, manifest) if c in frame.columns]
     scored = len(columns) == len(raw_columns(model, manifest)) and len(frame) > 0
     predicted = proba = continuous = None
@@ -189,7 +189,7 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     if scored and challenger_version is not None and challenger_version != champion.version:
         challenger = registry.get(node.model, challenger_version)
         report.shadow = _shadow({"version": challenger_version,
-                                 "pipeline": artifacts.load(store, challenger.artifact_sha256)},
+                                 "pipeline": registry.load_model(challenger.artifact_sha256)},
                                 pipeline, frame[columns + ([model.label] if labels_ok else [])], model, predicted,
                                 labels_ok)
     _verdict(report)

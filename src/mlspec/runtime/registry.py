@@ -45,6 +45,13 @@ aliases = sa.Table(
     sa.Column("alias", sa.String(32), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+artifact_blobs = sa.Table(
+    # the artifact bytes themselves: the registry database is the durable store (CI workspaces are
+    # thrown away), and the local artifact folder is a verified cache of it
+    "mlspec_artifacts", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
 alias_history = sa.Table(
     "mlspec_alias_history", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -212,6 +219,9 @@ class Registry:
             current = conn.execute(sa.select(sa.func.max(versions.c.version))
                                    .where(versions.c.model == model)).scalar() or 0
             number = current + 1
+            stored = conn.execute(sa.select(artifact_blobs.c.sha256).where(artifact_blobs.c.sha256 == sha)).first()
+            if stored is None:
+                conn.execute(artifact_blobs.insert().values(sha256=sha, data=artifact))
             conn.execute(versions.insert().values(
                 model=model, version=number, artifact_sha256=sha, created_at=_now(), created_by=who,
                 metrics=_dumps(metrics), params=_dumps(params), lineage=_dumps(lineage), profile=_dumps(profile)))
@@ -225,12 +235,32 @@ class Registry:
         finally:
             conn.close()
 
+    def artifact(self, sha256: str) -> bytes:
+        """A registered artifact's bytes, verified: from the local cache, or (when the cache lacks it, as on a
+        fresh CI runner) from the database. A local copy that no longer matches its sha256 is refused."""
+        if artifacts.path_for(self.artifact_dir, sha256).exists():
+            return artifacts.read_verified(self.artifact_dir, sha256)  # a modified local copy is refused, loudly
+        try:
+            return artifacts.read_verified(self.artifact_dir, sha256)
+        except RegistryError as local_problem:
+            with self.engine.connect() as conn:
+                data = conn.execute(sa.select(artifact_blobs.c.data)
+                                    .where(artifact_blobs.c.sha256 == sha256)).scalar()
+            if data is None or artifacts.digest(bytes(data)) != sha256:
+                raise local_problem
+            artifacts.store(self.artifact_dir, bytes(data))  # refill the cache for next time
+            return bytes(data)
+
+    def load_model(self, sha256: str):
+        """The model pipeline of a registered artifact (hash verified before skops reads it)."""
+        return artifacts.loads_verified(self.artifact(sha256), sha256)
+
     def set_alias(self, model: str, alias: str, version: int, reason: str, who: str | None = None) -> None:
         """Point `alias` at `version` after verifying its artifact; the move is recorded."""
         if alias not in ALIASES:
             raise RegistryError(f"unknown alias '{alias}'", hint="aliases are champion and challenger")
         target = self.get(model, version)
-        artifacts.read_verified(self.artifact_dir, target.artifact_sha256)
+        self.artifact(target.artifact_sha256)
         conn, transaction = self._write()
         try:
             self._move(conn, model, alias, version, who or actor(), reason)

@@ -109,6 +109,30 @@ class Runner:
                 return [uri, None]
         return [uri]
 
+    def _still_registered(self, model: str, sha256: str) -> bool:
+        """Whether a local SQLite registry still holds the candidate (a restored or recreated file may not).
+
+        Read with the standard library's sqlite3, so a no-op run stays free of SQLAlchemy; other
+        registries are trusted by their identity in the cache key.
+        """
+        uri = self.manifest.project.registry_uri
+        if not uri.startswith("sqlite:///"):
+            return True
+        import sqlite3
+
+        from mlspec.runtime.data import sqlite_relative_to
+
+        path = Path(sqlite_relative_to(uri, self.paths.root)[len("sqlite:///"):])
+        if not path.is_file():
+            return False
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+                row = conn.execute("SELECT 1 FROM mlspec_versions WHERE model = ? AND artifact_sha256 = ?",
+                                   (model, sha256)).fetchone()
+        except sqlite3.Error:
+            return False
+        return row is not None
+
     def _blocked(self, node_id: str) -> str | None:
         node = self.manifest.nodes[node_id]
         for dep in node.depends_on:
@@ -142,8 +166,10 @@ class Runner:
     def _run_source(self, node_id: str) -> NodeResult:
         node = self.manifest.nodes[node_id]
         node_key = self._source_key(node_id)
-        if node_key and not self.options.force and self.cache.get(node_id, node_key) is not None:
-            return NodeResult(node_id, "check", "skipped", f"unchanged (sha256 {node_key[:12]})")
+        cached = self.cache.get(node_id, node_key) if node_key and not self.options.force else None
+        if cached is not None:
+            return NodeResult(node_id, "check", "skipped", f"unchanged (data sha256 {cached['fingerprint'][:12]})",
+                              outputs=cached)
         dataset = steps.check_source(node, self.paths.root)
         self.frames[node.name] = dataset
         self.keys[node_id] = key(node.config_hash, dataset.fingerprint)
@@ -179,7 +205,7 @@ class Runner:
         node_key = key(gate.config_hash, candidate["sha256"], bool(gate.approval_environment and self.options.approve),
                        self._registry_identity())
         cached = None if self.options.force else self.cache.get(node_id, node_key)
-        if cached is not None:
+        if cached is not None and self._still_registered(gate.model, candidate["sha256"]):
             return NodeResult(node_id, "gate", "skipped", f"unchanged ({cached['summary']})", outputs=cached)
         outcome = steps.apply_gate(self.manifest, gate, self.paths, self.registry, approve=self.options.approve)
         if outcome.already_registered is not None:

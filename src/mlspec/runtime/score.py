@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlspec.manifest import Manifest
-from mlspec.runtime import artifacts, contract, data, scoring
+from mlspec.runtime import contract, data, scoring
 from mlspec.runtime.artifacts import write_atomic
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
@@ -34,13 +34,14 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str, out
         challenger_version = registry.alias(model_name, "challenger")
         challenger = registry.get(model_name, challenger_version) if challenger_version not in (
             None, champion.version) else None
+        pipeline = registry.load_model(champion.artifact_sha256)
+        shadow = registry.load_model(challenger.artifact_sha256) if challenger is not None else None
     finally:
         registry.close()
     dataset = data.load(source, root)
     contract.raise_on_failures(source, contract.check(source, dataset), root)
     columns = raw_columns(model, manifest)
     frame = dataset.frame
-    pipeline = artifacts.load(paths.artifacts, champion.artifact_sha256)
     predicted, proba = scoring.predict(pipeline, frame[columns], model.task, model.decision_threshold)
     out = frame.copy()
     out["prediction"] = predicted
@@ -51,7 +52,6 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str, out
                "source": source_name, "input_fingerprint": dataset.fingerprint, "rows": dataset.rows,
                "scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     if challenger is not None:
-        shadow = artifacts.load(paths.artifacts, challenger.artifact_sha256)
         shadow_pred, _ = scoring.predict(shadow, frame[columns], model.task, model.decision_threshold)
         out["challenger_prediction"] = shadow_pred
         lineage["challenger_version"] = challenger.version

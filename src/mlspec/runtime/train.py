@@ -58,16 +58,23 @@ def _check_inputs(model: ModelNode, frame, columns: list[str]) -> None:
     import numpy as np
 
     label = frame[model.label]
+    if len(label) == 0:
+        raise TrainingError(f"model '{model.name}': source '{model.source}' has no rows to train on",
+                            hint="raise checks.min_rows on the source so empty data stops at the contract")
     if label.isna().any():
         raise TrainingError(f"model '{model.name}': label '{model.label}' has {int(label.isna().sum())} missing "
                             "value(s)", hint="drop unlabelled rows from the source, or mark them in the data")
     if model.task == "classification" and label.nunique() < 2:
+        only = label.iloc[0]
+        only = only.item() if hasattr(only, "item") else only
         raise TrainingError(f"model '{model.name}': label '{model.label}' has a single class "
-                            f"({label.iloc[0]!r}) in {len(label)} rows", hint="a classifier needs two classes")
+                            f"({only!r}) in {len(label)} rows", hint="a classifier needs two classes")
     for column in columns:
         values = frame[column]
-        if values.dtype.kind in "fiub" and label.dtype.kind in "fiub" and len(values) > 1 \
-                and np.array_equal(values.to_numpy(dtype=float), label.to_numpy(dtype=float), equal_nan=True):
+        numeric = values.dtype.kind in "fiub" and label.dtype.kind in "fiub"
+        same = (np.array_equal(values.to_numpy(dtype=float), label.to_numpy(dtype=float), equal_nan=True) if numeric
+                else values.astype(str).reset_index(drop=True).equals(label.astype(str).reset_index(drop=True)))
+        if len(values) > 1 and same:
             raise TrainingError(f"model '{model.name}': column '{column}' is identical to the label "
                                 f"'{model.label}'", hint="the label leaked into the features; remove that feature")
 

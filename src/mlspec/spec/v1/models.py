@@ -18,7 +18,7 @@ from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES
 __all__ = ["DRIFT_DEFAULT_THRESHOLDS", "DRIFT_THRESHOLD_RANGES"]
 
 API_VERSION = "mlspec/v1"
-_REQUIREMENT = r"^(\.|[A-Za-z0-9_.\-]+(\[[A-Za-z0-9_,\-]+\])?(==[A-Za-z0-9_.+\-]+)?)$"
+_REQUIREMENT = r"^(\.|[A-Za-z0-9_.\-]+)(\[[A-Za-z0-9_,\-]+\])?(==[A-Za-z0-9_.+\-]+)?$"
 
 Scalar = bool | int | float | str | None
 
@@ -76,8 +76,9 @@ class Project(Strict):
     timeout_minutes: int = Field(60, ge=1, le=360, description="Default time limit of a generated CI job.")
     install: str | None = Field(None, max_length=200, pattern=_REQUIREMENT, description=(
         "What generated CI jobs install with pip: a requirement such as \"mlspec==0.1.0\" (the default: "
-        "this mlspec version, pinned) or \".\" for a repository that is itself an installable package."),
-        examples=["mlspec==0.1.0", "."])
+        "this mlspec version, pinned), with extras such as \"mlspec[postgres]==0.1.0\" for a PostgreSQL "
+        "registry, or \".\" / \".[postgres]\" for a repository that is itself an installable package."),
+        examples=["mlspec[postgres]==0.1.0", "."])
     seed: int = Field(42, ge=0, le=2**32 - 1, description=(
         "Random seed injected into splits and estimators, so identical inputs give identical models."))
 
