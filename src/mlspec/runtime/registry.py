@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,15 +114,8 @@ class Registry:
         if self.dialect == "sqlite":
             self._configure_sqlite()
         # under the write lock, so two processes opening a new registry do not both create the tables
-        conn, transaction = self._write()
-        try:
+        with self._writing() as conn:
             metadata.create_all(conn)
-            transaction.commit()
-        except BaseException:
-            transaction.rollback()
-            raise
-        finally:
-            conn.close()
 
     def _engine_options(self) -> dict:
         if self.uri.startswith("sqlite"):
@@ -146,13 +140,21 @@ class Registry:
         """Release database connections."""
         self.engine.dispose()
 
-    def _write(self):
-        """A write transaction holding the registry's write lock."""
+    @contextmanager
+    def _writing(self):
+        """A write transaction holding the registry's write lock; committed on success, else rolled back."""
         conn = self.engine.connect()
         transaction = conn.begin()
-        if self.dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        return conn, transaction
+        try:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            yield conn
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            raise
+        finally:
+            conn.close()
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -214,8 +216,7 @@ class Registry:
         """Store the artifact, then add the next version and (optionally) point an alias at it, atomically."""
         sha = artifacts.store(self.artifact_dir, artifact)
         who = who or actor()
-        conn, transaction = self._write()
-        try:
+        with self._writing() as conn:
             current = conn.execute(sa.select(sa.func.max(versions.c.version))
                                    .where(versions.c.model == model)).scalar() or 0
             number = current + 1
@@ -227,13 +228,7 @@ class Registry:
                 metrics=_dumps(metrics), params=_dumps(params), lineage=_dumps(lineage), profile=_dumps(profile)))
             if alias is not None:
                 self._move(conn, model, alias, number, who, reason)
-            transaction.commit()
-            return number
-        except BaseException:
-            transaction.rollback()
-            raise
-        finally:
-            conn.close()
+        return number
 
     def artifact(self, sha256: str) -> bytes:
         """A registered artifact's bytes, verified: from the local cache, or (when the cache lacks it, as on a
@@ -261,17 +256,10 @@ class Registry:
             raise RegistryError(f"unknown alias '{alias}'", hint="aliases are champion and challenger")
         target = self.get(model, version)
         self.artifact(target.artifact_sha256)
-        conn, transaction = self._write()
-        try:
+        with self._writing() as conn:
             self._move(conn, model, alias, version, who or actor(), reason)
             if alias == "champion":
                 self._clear_challenger_if(conn, model, version, who or actor(), reason)
-            transaction.commit()
-        except BaseException:
-            transaction.rollback()
-            raise
-        finally:
-            conn.close()
 
     def rollback(self, model: str, reason: str, who: str | None = None) -> int:
         """Move `champion` back to the version it pointed to before its last move."""
