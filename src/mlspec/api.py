@@ -6,6 +6,7 @@ The CLI is a thin layer over these functions; tests and other tools can call the
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,18 @@ class Project:
 
 def load(root: Path) -> Project:
     """Validate the specs under `root`, resolve them into a manifest, and build the graph."""
+    # Loading builds many small objects and no cycles: the cyclic garbage collector only costs time here
+    # (about a third of the total on large projects), so it is paused for the duration.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(root)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(root: Path) -> Project:
     validated = validate_project(root)
     project = Project(root, validated, diagnostics=list(validated.diagnostics))
     if not validated.ok:

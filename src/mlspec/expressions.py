@@ -22,8 +22,9 @@ Gate requirements have their own, smaller grammar; see `parse_requirement`.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
+import functools
+import json
 import math
 import re
 import unicodedata
@@ -376,12 +377,18 @@ def parse_expression(text: str) -> dict:
 
     Leaves are ``{"col": name}``, ``{"num": int | float}``, ``{"str": text}`` and ``{"bool": b}``;
     operators are ``{"op": name, "args": [...]}`` and calls ``{"op": "call", "fn": name, "args": [...]}``.
-    Raises ExprError for any problem in the text.
+    Raises ExprError for any problem in the text. Each call returns a fresh tree (parses are cached as
+    text, because large projects repeat the same expressions many times).
     """
+    return json.loads(_parse_expression_json(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_expression_json(text: str) -> str:
     parser = _Parser(text, "expression")
     node = parser.parse_or()
     parser.expect_end("expected an operator")
-    return node
+    return json.dumps(node)
 
 
 def _walk(ast: dict) -> Iterator[dict]:
@@ -455,7 +462,9 @@ class Requirement:
 
     def to_dict(self) -> dict:
         """Return a JSON-serialisable dict whose keys follow the field order."""
-        return {**dataclasses.asdict(self), "metric_span": list(self.metric_span)}
+        return {"metric": self.metric, "op": self.op, "threshold": self.threshold,
+                "champion_metric": self.champion_metric, "margin_op": self.margin_op, "margin": self.margin,
+                "text": self.text, "metric_span": list(self.metric_span)}
 
 
 def _format_number(value: float) -> str:
@@ -472,6 +481,7 @@ def _take_number(parser: _Parser, expected: str, allow_negative: bool) -> float:
     return sign * float(parser.advance().value)
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_requirement(text: str) -> Requirement:
     """Parse a gate requirement: ``METRIC OP (NUMBER | champion.METRIC [(+|-|*) NUMBER])``.
 

@@ -7,6 +7,7 @@ settings. The result is plain data that the runtime can read without the spec mo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from mlspec import __version__
@@ -27,11 +28,12 @@ from mlspec.manifest import (
     SourceNode,
     SplitSpec,
     TransformSpec,
-    config_hash,
 )
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.semantics import Facts
 from mlspec.spec.v1.models import DRIFT_DEFAULT_THRESHOLDS, Range
+
+_NOT_HASHED = {"config_hash", "file", "description"}
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,10 @@ def resolve(spec: SpecSet, facts: Facts) -> Resolved:
         nodes.append(_monitor(entry, spec, origins))
     hashed = {}
     for node in nodes:
-        data = node.model_dump()
-        hashed[node.id] = node.model_copy(update={"config_hash": config_hash(data)})
+        # the hash of the node's own settings (where it was written and its description excluded)
+        digest = hashlib.sha256(node.model_dump_json(exclude=_NOT_HASHED).encode()).hexdigest()
+        object.__setattr__(node, "config_hash", digest)  # set once, before anyone sees the frozen node
+        hashed[node.id] = node
     return Resolved(Manifest(project=settings, nodes=dict(sorted(hashed.items()))), origins)
 
 
@@ -98,11 +102,12 @@ def _feature(entry: Entry, spec: SpecSet, facts: Facts, origins: dict) -> Featur
     deps += [_edge(origins, node_id, f"feature.{d}", where) for d in derived]
     ast = facts.expressions.get(("feature", entry.name))
     input_type = "float" if feat.column is None else spec.sources[feat.source].spec.columns[feat.column].type
+    fields = feat.__dict__  # each transform has its own fields; absent ones are simply not there
     transform = TransformSpec(
         kind=feat.transform, impute=feat.impute if feat.transform != "impute" else (feat.impute or "median"),
-        fill_value=feat.fill_value, bins=getattr(feat, "bins", None), n_bins=getattr(feat, "n_bins", None),
-        strategy=getattr(feat, "strategy", None) if feat.transform == "bucketize" else None,
-        max_categories=getattr(feat, "max_categories", None), handle_unknown=getattr(feat, "handle_unknown", None))
+        fill_value=feat.fill_value, bins=fields.get("bins"), n_bins=fields.get("n_bins"),
+        strategy=fields.get("strategy") if feat.transform == "bucketize" else None,
+        max_categories=fields.get("max_categories"), handle_unknown=fields.get("handle_unknown"))
     return FeatureNode(id=node_id, name=entry.name, file=entry.file, description=feat.description,
                        tags=sorted(set(feat.tags)), depends_on=sorted(set(deps)), source=feat.source,
                        column=feat.column, expr=ast, expr_text=render(ast) if ast is not None else None,

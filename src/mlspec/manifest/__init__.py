@@ -8,7 +8,6 @@ a hash of its own settings, which `plan` and the step cache compare.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Any, Literal
 
@@ -208,9 +207,3 @@ def canonical_json(value: object, indent: int | None = 2) -> str:
     separators = (",", ": ") if indent else (",", ":")
     return json.dumps(value, sort_keys=True, indent=indent, ensure_ascii=True, separators=separators,
                       allow_nan=False)
-
-
-def config_hash(node: dict) -> str:
-    """sha256 of a node's settings, excluding where it was written and the hash itself."""
-    payload = {k: v for k, v in node.items() if k not in ("config_hash", "file", "description")}
-    return hashlib.sha256(canonical_json(payload, indent=None).encode()).hexdigest()

@@ -89,9 +89,9 @@ def _wasserstein(sample: np.ndarray, live_sorted: np.ndarray, scale: float) -> f
 
 
 def numeric(column: str, profile: dict, values: np.ndarray, method: str, threshold: float,
-            min_rows: int) -> ColumnDrift:
-    """Drift of a numeric column (`values` float, NaN for missing)."""
-    present = values[~np.isnan(values)]
+            min_rows: int, bins: int | None = None) -> ColumnDrift:
+    """Drift of a numeric column (`values` float, NaN for missing; infinities count as missing too)."""
+    present = values[np.isfinite(values)]
     result = ColumnDrift(column, "numeric", method, threshold, None, "insufficient_data", len(present),
                          profile.get("null_rate", 0.0), float(1 - len(present) / max(len(values), 1)))
     edges = np.asarray(profile.get("edges", []), dtype=float)
@@ -102,6 +102,11 @@ def numeric(column: str, profile: dict, values: np.ndarray, method: str, thresho
     if ref_counts.sum() == 0 or profile.get("std", 0.0) == 0.0:
         result.note = "the reference column is constant or empty"
         return result
+    sample = np.asarray(profile.get("sample", []), dtype=float)
+    if bins and len(sample) > bins and bins != len(edges) + 1:
+        # the monitor asks for another binning than the profile's: re-bin the reference's quantile sketch
+        edges = np.unique(np.quantile(sample, np.linspace(0, 1, bins + 1)[1:-1]))
+        ref_counts = np.bincount(np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1).astype(float)
     live_counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1).astype(float)
     result.reference = {"edges": edges.tolist(), "proportions": _proportions(ref_counts).tolist()}
     result.live = {"proportions": _proportions(live_counts).tolist()}
@@ -112,7 +117,6 @@ def numeric(column: str, profile: dict, values: np.ndarray, method: str, thresho
     elif method == "chi_square":
         score = cramers_v(ref_counts, live_counts)
     else:
-        sample = np.asarray(profile.get("sample", []), dtype=float)
         live_sorted = np.sort(present)
         score = _ks(sample, live_sorted) if method == "ks" else _wasserstein(sample, live_sorted, profile["std"])
     result.score = score
@@ -137,10 +141,18 @@ def categorical(column: str, profile: dict, values: np.ndarray, method: str, thr
         return result
     labels, counts = np.unique(present, return_counts=True)
     live_map = dict(zip(labels.tolist(), counts.tolist(), strict=True))
-    result.new_categories = sorted(c for c in live_map if c not in profile["frequencies"])
+    unknown = sorted(c for c in live_map if c not in profile["frequencies"])
+    tail = profile.get("other", 0)
+    if tail:
+        # the profile kept only the most frequent categories: unknown live values belong to its tail
+        result.new_categories = []
+        live_other = float(sum(live_map[c] for c in unknown))
+    else:
+        result.new_categories = unknown
+        live_other = 0.0
     categories = known + result.new_categories
-    ref_counts = np.array([profile["frequencies"].get(c, 0) for c in categories] + [profile.get("other", 0)], float)
-    live_counts = np.array([live_map.get(c, 0) for c in categories] + [0], float)
+    ref_counts = np.array([profile["frequencies"].get(c, 0) for c in categories] + [tail], float)
+    live_counts = np.array([live_map.get(c, 0) for c in categories] + [live_other], float)
     result.reference = {"categories": categories, "proportions": _proportions(ref_counts)[:-1].tolist()}
     result.live = {"proportions": _proportions(live_counts)[:-1].tolist()}
     if method == "psi":

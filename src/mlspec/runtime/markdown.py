@@ -37,6 +37,7 @@ def gate_report(report: GateReport, note: str | None = None) -> str:
         lines.append(f"| {mark} | {inert(r.text)} | {inert(r.slice or 'all')} | {number(r.value)} | "
                      f"{number(r.threshold)} | {number(r.champion_value)} | {inert(r.reason)} |")
     text = "\n".join(lines) + "\n"
-    if len(text) > SUMMARY_LIMIT:
-        text = text[: SUMMARY_LIMIT - 200].rsplit("\n", 1)[0] + "\n\n_(truncated to fit GitHub's summary limit)_\n"
+    if len(text.encode()) > SUMMARY_LIMIT:  # GitHub's limit counts bytes
+        cut = text.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")
+        text = cut.rsplit("\n", 1)[0] + "\n\n_(truncated to fit GitHub's summary limit)_\n"
     return text

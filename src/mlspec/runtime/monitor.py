@@ -65,12 +65,13 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
     columns = []
     for column, setting in sorted(settings.items()):
         reference = profile["columns"].get(column)
-        if reference is None:
-            continue
+        if reference is None or column not in frame.columns:
+            continue  # a missing column is a schema change, reported by _verdict
         values = frame[column]
         if reference["kind"] == "numeric":
             result = drift.numeric(column, reference, values.to_numpy(dtype=float, na_value=np.nan),
-                                   setting["method"], setting["threshold"], node.drift["min_rows"])
+                                   setting["method"], setting["threshold"], node.drift["min_rows"],
+                                   node.drift.get("bins"))
         else:
             result = drift.categorical(column, reference, values.astype(object).where(values.notna(), None)
                                        .to_numpy(), setting["method"], setting["threshold"], node.drift["min_rows"])
@@ -192,25 +193,31 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
                                  "pipeline": registry.load_model(challenger.artifact_sha256)},
                                 pipeline, frame[columns + ([model.label] if labels_ok else [])], model, predicted,
                                 labels_ok)
-    _verdict(report)
+    _verdict(report, [c for c in raw_columns(model, manifest) if c not in frame.columns])
     return report
 
 
-def _verdict(report: MonitorReport) -> None:
+def _names(items: list[str], limit: int = 10) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _verdict(report: MonitorReport, missing: list[str]) -> None:
     parts = {"drift": report.drift, "quality": report.quality, "performance": report.performance}
     alerts = []
+    if missing:
+        alerts.append(f"schema change: the live data lacks {_names(missing)}")
     if report.drift and report.drift["verdict"] == "drift":
-        names = ", ".join(report.drift["drifted"]) or "the predictions"
-        alerts.append(f"drift in {names}")
+        alerts.append(f"drift in {_names(report.drift['drifted']) or 'the predictions'}")
     if report.quality and report.quality["verdict"] == "alert":
         alerts.append(f"data quality: {len(report.quality['checks'])} failed check(s)")
     if report.performance and report.performance["verdict"] == "alert":
         worse = [m["metric"] for m in report.performance["metrics"] if m["alert"]]
-        alerts.append("performance dropped: " + ", ".join(worse))
+        alerts.append("performance dropped: " + _names(worse))
     report.reasons = alerts
     if alerts:
         report.verdict = "alert"
-    elif all(p is None or p["verdict"] == "insufficient_data" for p in parts.values()):
-        report.verdict = "insufficient_data"
+    elif any(p is not None and p["verdict"] == "insufficient_data" for p in parts.values()):
+        report.verdict = "insufficient_data"  # never "ok" while a check could not be decided
     else:
         report.verdict = "ok"

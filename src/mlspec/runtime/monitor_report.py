@@ -25,7 +25,7 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
     lines = [f"## {icon} Monitor `{report['monitor']}`: {report['verdict']}", "",
              f"Model `{report['model']}` v{report['version']} on source `{report['source']}` "
              f"({report['rows']} rows, sha256 `{report['data_fingerprint'][:12]}`).", ""]
-    lines += [f"- {inert(reason)}" for reason in report["reasons"]] or ["- no alert"]
+    lines += [f"- {inert(reason)[:500]}" for reason in report["reasons"]] or ["- no alert"]
     if report.get("drift"):
         d = report["drift"]
         lines += ["", f"### Drift: {d['verdict']} ({d['share']:.0%} of columns drifted)", "",
@@ -62,9 +62,9 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
             lines.append("Challenger on this batch: " + ", ".join(
                 f"{k} {number(v)}" for k, v in s["challenger_metrics"].items()))
     text = "\n".join(lines) + "\n"
-    if len(text) > limit:
-        text = text[: limit - 120].rsplit("\n", 1)[0] + "\n\n_(report truncated; the full report is in the " \
-                                                         "workflow artifact)_\n"
+    if len(text.encode()) > limit:  # GitHub's limits count bytes
+        cut = text.encode()[: limit - 200].decode("utf-8", "ignore")
+        text = cut.rsplit("\n", 1)[0] + "\n\n_(report truncated; the full report is in the workflow artifact)_\n"
     return text
 
 

@@ -359,6 +359,17 @@ _BAD_KEY = object()
 
 def _key(path: str, event, value: object, frame: list, diags: list[Diagnostic]) -> object:
     """Check a mapping key: a string, not `<<`, not seen before in this mapping."""
+    if type(value) is str and value != "<<":
+        seen = frame[3]
+        first = seen.get(value)
+        if first is None:
+            seen[value] = event  # positions are made only if a duplicate needs them
+            return value
+        diags.append(Diagnostic(
+            "MLS010", f"duplicate key '{value}'", _span(path, event.start_mark, event.end_mark),
+            "YAML would silently keep only the last value; remove or rename one of them",
+            related=(Related(_span(path, first.start_mark, first.end_mark), "first defined here"),)))
+        return _BAD_KEY
     where = _span(path, event.start_mark, event.end_mark)
     if type(event) is not ScalarEvent:
         diags.append(Diagnostic("MLS012", "mapping keys must be plain text, not lists or mappings", where,
@@ -370,17 +381,21 @@ def _key(path: str, event, value: object, frame: list, diags: list[Diagnostic]) 
         diags.append(Diagnostic("MLS012", f"mapping key '{shown}' is read as {reads}, not text",
                                 where, f"quote the key: \"{shown}\""))
         return _BAD_KEY
-    if value == "<<" and not event.style:
+    if not event.style:
         diags.append(Diagnostic("MLS009", "merge keys (<<) are not allowed in specs", where,
                                 "write the merged keys out in full"))
         return _BAD_KEY
+    return _key_quoted_merge(value, frame, path, event, diags)
+
+
+def _key_quoted_merge(value: str, frame: list, path: str, event, diags: list[Diagnostic]) -> object:
+    """A quoted "<<" is an ordinary key."""
     seen = frame[3]
     first = seen.get(value)
-    if first is not None:
-        diags.append(Diagnostic(
-            "MLS010", f"duplicate key '{value}'", where,
-            "YAML would silently keep only the last value; remove or rename one of them",
-            related=(Related(first, "first defined here"),)))
-        return _BAD_KEY
-    seen[value] = where
-    return value
+    if first is None:
+        seen[value] = event
+        return value
+    diags.append(Diagnostic("MLS010", f"duplicate key '{value}'", _span(path, event.start_mark, event.end_mark),
+                            "YAML would silently keep only the last value; remove or rename one of them",
+                            related=(Related(_span(path, first.start_mark, first.end_mark), "first defined here"),)))
+    return _BAD_KEY
