@@ -140,6 +140,20 @@ class _GcClock:
             self.collections[info["generation"]] += 1
 
 
+def worker_check(root: Path) -> dict:
+    """`api.check`: exactly what `mlspec validate` runs after its imports (no manifest), with peak memory."""
+    import networkx  # noqa: F401 - import time belongs to the CLI column
+
+    from mlspec import api
+
+    cpu, start = time.process_time(), time.perf_counter()
+    validated, diags = api.check(root)
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if validated.spec is None:
+        raise SystemExit(f"generated project is invalid: {diags[:3]}")
+    return {"total": total, "cpu_seconds": cpu, "maxrss_mb": _maxrss_mb()}
+
+
 def worker_mlspec(root: Path, gc_on: bool = True, instrument: bool = True) -> dict:
     """`api.load` (validate + resolve + graph), timed by phase, with the process's peak memory."""
     import gc
@@ -254,13 +268,15 @@ def measure(n_models: int, runs: int, seed: int) -> dict:
         info = _run_worker("generate", str(root), str(n_models), str(seed))
         print(f"# {n_models} models: {info['files']} files, {info['bytes'] / 1e6:.2f} MB, "
               f"{runs} run(s)", file=sys.stderr, flush=True)
-        samples: dict[str, list] = {"floor_gc": [], "floor_nogc": [], "mlspec": [], "mlspec_nogc": [], "cli": []}
+        samples: dict[str, list] = {"floor_gc": [], "floor_nogc": [], "mlspec": [], "mlspec_nogc": [], "cli": [],
+                                    "check": []}
         for _ in range(runs):  # alternate the contenders so that noise hits them alike
             samples["floor_gc"].append(_run_worker("floor", str(root), "gc"))
             samples["floor_nogc"].append(_run_worker("floor", str(root), "nogc"))
             samples["mlspec"].append(_run_worker("mlspec", str(root), "gc"))
             samples["mlspec_nogc"].append(_run_worker("mlspec", str(root), "nogc"))
             samples["cli"].append(_cli(root))
+            samples["check"].append(_run_worker("check", str(root)))
     mlspec_runs = samples["mlspec"]
     result = {
         "models": n_models, **info, "runs": runs, "nodes": mlspec_runs[0]["nodes"],
@@ -283,6 +299,9 @@ def measure(n_models: int, runs: int, seed: int) -> dict:
     result["ratio_cpu"] = (_median([s["cpu_seconds"] for s in mlspec_runs])
                            / _median([s["cpu_seconds"] for s in samples["floor_gc"]]))
     result["ratio_nogc"] = result["total_seconds"] / result["floor_nogc_seconds"]
+    result["validate_seconds"] = _median([s["total"] for s in samples["check"]])
+    result["validate_maxrss_mb"] = max(s["maxrss_mb"] for s in samples["check"])
+    result["validate_ratio"] = result["validate_seconds"] / result["floor_gc_seconds"]
     return result
 
 
@@ -312,6 +331,11 @@ def table(results: list[dict]) -> str:
                      f"| {_s(r['gc_seconds'])} | {_s(r['total_nogc_seconds'])} "
                      f"| {r['total_nogc_seconds'] / r['floor_nogc_seconds']:.2f} | {r['ratio_cpu']:.2f} "
                      f"| {r['maxrss_nogc_mb']:.0f} | {r['floor_maxrss_mb']:.0f} | {r['rss_after_imports_mb']:.0f} |")
+    validate_head = ("| models | floor GC on (s) | `mlspec validate` in-process (s) | ratio (goal <= 1.3) "
+                     "| peak RSS (MB, goal < 500 at 10,000) |")
+    lines += ["", validate_head, "|" + "---|" * (validate_head.count("|") - 1)]
+    lines += [f"| {r['models']:,} | {_s(r['floor_gc_seconds'])} | {_s(r['validate_seconds'])} "
+              f"| {r['validate_ratio']:.2f} | {r['validate_maxrss_mb']:.0f} |" for r in results]
     return "\n".join(lines)
 
 
@@ -333,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(worker_floor(root, gc_on=args.worker[2] == "gc")))
         elif kind == "mlspec":
             print(json.dumps(worker_mlspec(root, gc_on=args.worker[2] == "gc")))
+        elif kind == "check":
+            print(json.dumps(worker_check(root)))
         else:
             worker_profile(root, int(args.worker[2]), gc_on=args.worker[3] == "gc")
         return 0

@@ -46,6 +46,38 @@ def load(root: Path) -> Project:
             gc.enable()
 
 
+def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
+    """What `mlspec validate` needs: every finding, without building the manifest.
+
+    A dependency cycle can only run through derived features, so the cycle check needs just the
+    feature-to-feature edges the semantic checks found; resolving the whole manifest (most of the time
+    and memory of `load` on large projects) is left to commands that use it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        validated = validate_project(root)
+        if not validated.ok:
+            return validated, list(validated.diagnostics)
+        import networkx as nx
+
+        from mlspec.graph import build as graph_build
+        from mlspec.spec.sourcemap import SourceMap
+
+        graph = nx.DiGraph()
+        origins = {}
+        for name, deps in validated.facts.feature_deps.items():
+            entry = validated.spec.features[name]
+            for dep in deps:
+                graph.add_edge(f"feature.{dep}", f"feature.{name}")
+                origins[(f"feature.{dep}", f"feature.{name}")] = entry.at("features", "expr")
+        problems = SourceMap(validated.texts).locate(graph_build.cycles(graph, origins))
+        return validated, sorted(validated.diagnostics + problems, key=sort_key)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _load(root: Path) -> Project:
     validated = validate_project(root)
     project = Project(root, validated, diagnostics=list(validated.diagnostics))

@@ -64,6 +64,8 @@ def check_safe(root: Path, path: str) -> Path:
         current = current / part
         if current.is_symlink():
             raise UnsafePathError(f"refusing to write {path}: {current.relative_to(root)} is a symbolic link")
+    if target.exists() and not target.is_file():
+        raise UnsafePathError(f"refusing to write {path}: something other than a file is in its place")
     return target
 
 
@@ -94,14 +96,19 @@ def compare(root: Path, files: dict[str, bytes]) -> Changes:
             current.decode("utf-8", "replace").splitlines(keepends=True),
             content.decode("utf-8", "replace").splitlines(keepends=True), f"a/{path}", f"b/{path}"))
     for path in previous_files(root):
-        if path not in files and (root / path).is_file() and not (root / path).is_symlink():
+        if path not in files and (root / path).is_file():
+            check_safe(root, path)  # refuse, here already, to delete through a link
             changes.deleted.append(path)
     return changes
 
 
 def _fsync_file(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
+    if path.is_symlink() or path.exists():
+        path.unlink()  # a leftover (or planted) staging file: remove the entry itself, never follow it
+    # O_EXCL | O_NOFOLLOW: create a new file, and never write through a link that appeared meanwhile
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as handle:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
@@ -114,11 +121,12 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_fsync
         for path in [*changes.created, *changes.updated]:
             target = check_safe(root, path)
             temp = target.with_name(target.name + NEW_SUFFIX)
+            staged.append((temp, target))  # before writing, so a failed write is cleaned up too
             write(temp, files[path])
-            staged.append((temp, target))
     except BaseException:
         for temp, _ in staged:
-            temp.unlink(missing_ok=True)
+            if temp.is_symlink() or temp.is_file():
+                temp.unlink()
         raise
     swapped: list[tuple[Path, Path | None]] = []  # (target, backup or None when it did not exist)
     try:

@@ -134,7 +134,7 @@ def test_cli_does_not_import_heavy_libraries() -> None:
 def test_internal_error_is_one_line_with_a_saved_report(tmp_path: Path) -> None:
     code = ("import sys; import mlspec.api as api\n"
             "def boom(root):\n    raise RuntimeError('boom')\n"
-            "api.load = boom\nfrom mlspec.cli.main import main\nsys.argv = ['mlspec', 'validate']\nmain()")
+            "api.check = boom\nfrom mlspec.cli.main import main\nsys.argv = ['mlspec', 'validate']\nmain()")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

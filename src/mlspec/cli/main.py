@@ -80,18 +80,21 @@ def cli(ctx: click.Context, project: str) -> None:
 def validate(ctx: click.Context, fmt: str) -> None:
     """Check every spec file; report all problems at once."""
     from mlspec import api
+    from mlspec.diagnostics import RENDERERS, has_errors, summary_line
 
-    project = api.load(_project_root(ctx))
-    _print_diagnostics(project, fmt, to_stderr=False)
-    if not project.ok:
+    validated, diags = api.check(_project_root(ctx))
+    text = RENDERERS[fmt](diags, validated.source_lines())
+    if fmt == "full" and diags:
+        text += "\n" + summary_line(diags) + "\n"
+    click.echo(text, nl=False)
+    if validated.spec is None or has_errors(diags):
         ctx.exit(EXIT_FINDINGS)
     if fmt in ("full", "concise"):
-        counts = {}
-        for node in project.manifest.nodes.values():
-            counts[node.kind] = counts.get(node.kind, 0) + 1
-        parts = ", ".join(f"{counts.get(k, 0)} {k}{'s' if counts.get(k, 0) != 1 else ''}"
-                          for k in ("source", "feature", "model", "gate", "monitor"))
-        click.echo(f"OK: {len(project.validated.texts)} spec file(s), {parts}.")
+        spec = validated.spec
+        counts = {"source": len(spec.sources), "feature": len(spec.features), "model": len(spec.models),
+                  "gate": len(spec.gates), "monitor": len(spec.monitors)}
+        parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in counts.items())
+        click.echo(f"OK: {len(validated.texts)} spec file(s), {parts}.")
 
 
 @cli.command("ls")

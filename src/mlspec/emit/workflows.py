@@ -171,7 +171,19 @@ def _gate_jobs(manifest: Manifest, gate: GateNode, model: ModelNode, reason_env:
 
 
 def _gates_of(manifest: Manifest, model: str) -> list[GateNode]:
-    return [g for g in manifest.of_kind("gate") if g.model == model]
+    # computed once per manifest: scanning every node per model made large projects quadratic
+    index = _GATE_INDEX.get(id(manifest))
+    if index is None or index[0] is not manifest:
+        by_model: dict[str, list[GateNode]] = {}
+        for gate in manifest.of_kind("gate"):
+            by_model.setdefault(gate.model, []).append(gate)
+        index = (manifest, by_model)
+        _GATE_INDEX.clear()
+        _GATE_INDEX[id(manifest)] = index
+    return index[1].get(model, [])
+
+
+_GATE_INDEX: dict[int, tuple[Manifest, dict[str, list[GateNode]]]] = {}
 
 
 def pull_request(manifest: Manifest) -> dict:

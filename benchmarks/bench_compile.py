@@ -1,0 +1,263 @@
+"""Benchmark `mlspec compile` on generated projects of 100, 1,000 and 10,000 models.
+
+For each size, a realistic valid project (`tests/spec_factory.generate_project`) is written to a
+temporary folder. Each run measures, every contender in a fresh process and the contenders
+alternated so that machine noise hits them alike:
+
+1. `mlspec compile` in-process (what the command does after imports) into an empty tree, split into
+   phases: load+validate (`validate_project`: read, parse, schema, semantics), resolve+graph (the rest
+   of `api.load`), emit/render (`emit.tree.emit`: scripts, workflows, manifest, all in memory) and
+   write (`sync.compare` + `sync.apply`: staged, fsynced, swapped in). Then a no-change recompile
+   through the real command (`mlspec compile` in-process), which must print "Nothing to do" and leave
+   every file's mtime alone; its time is reported too.
+2. the floors, in another fresh process: PyYAML `CSafeLoader` parse of the same spec texts (read
+   beforehand; garbage collector on, as a user runs it); a plain jinja2 render of one trivial template
+   per model (compiled once); and writing as many files of the same sizes as compile generated with
+   plain `open().write` into an empty folder (and, for reference only, the same with an fsync each).
+
+The goal: `mlspec compile` (in-process total) at most 1.5 x the parse + render + write floors.
+Medians of --runs runs (default 3; --big-runs, default 1, for 10,000 models and more). Prints a
+markdown table and writes benchmarks/out/compile.json.
+
+    .venv/bin/python benchmarks/bench_compile.py [--sizes 100,1000,10000] [--runs 3] [--big-runs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "benchmarks" / "out" / "compile.json"
+RATIO_GOAL = 1.5
+BIG = 10_000
+PHASES = ("load_validate", "resolve_graph", "emit_render", "write")
+FLOORS = ("parse", "render", "write")
+
+# ------------------------------------------------------------------------------------------------
+# workers: each runs in a fresh interpreter and prints one JSON object
+# ------------------------------------------------------------------------------------------------
+
+
+def _spec_files(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "specs").rglob("*") if p.suffix in (".yaml", ".yml"))
+
+
+def _outputs(root: Path) -> list[Path]:
+    return sorted(p for folder in ("generated", ".github") for p in (root / folder).rglob("*") if p.is_file())
+
+
+def _clear_outputs(root: Path) -> None:
+    for folder in ("generated", ".github"):
+        shutil.rmtree(root / folder, ignore_errors=True)
+
+
+def worker_compile(root: Path) -> dict:
+    """One first compile into an empty tree, phase by phase, then a no-change recompile by the CLI."""
+    # what api.load imports lazily, imported now so that no phase pays for imports (nor do the floors)
+    import mlspec.graph.build
+    import mlspec.resolve
+    import mlspec.spec.sourcemap  # noqa: F401
+    from mlspec import api
+    from mlspec.cli.main import cli
+    from mlspec.emit.tree import emit
+    from mlspec.sync import apply, compare
+
+    _clear_outputs(root)
+    timings: dict[str, float] = {}
+    real_validate = api.validate_project
+
+    def timed_validate(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real_validate(*args, **kwargs)
+        finally:
+            timings["load_validate"] = time.perf_counter() - start
+
+    api.validate_project = timed_validate
+    cpu = time.process_time()
+    start = time.perf_counter()
+    project = api.load(root)
+    loaded = time.perf_counter()
+    api.validate_project = real_validate
+    if not project.ok:
+        raise SystemExit(f"the generated project does not validate: {project.diagnostics[:3]}")
+    timings["resolve_graph"] = (loaded - start) - timings["load_validate"]
+    files = emit(project.manifest)
+    emitted = time.perf_counter()
+    timings["emit_render"] = emitted - loaded
+    changes = compare(root, files)
+    apply(root, files, changes)
+    timings["write"] = time.perf_counter() - emitted
+    total = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+
+    written = _outputs(root)
+    assert len(written) == len(files) == len(changes.created), (len(written), len(files))
+    mtimes = {p: p.stat().st_mtime_ns for p in written}
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["-C", str(root), "compile"], prog_name="mlspec", standalone_mode=False)
+    recompile = time.perf_counter() - start
+    rewritten = [p for p in _outputs(root) if mtimes.get(p) != p.stat().st_mtime_ns]
+    return {"phases": timings, "total": total, "cpu": cpu, "files": len(files),
+            "bytes": sum(len(b) for b in files.values()), "sizes": sorted(len(b) for b in files.values()),
+            "recompile": recompile, "recompile_ok": code in (None, 0) and out.getvalue().startswith("Nothing to do")
+            and not rewritten and len(_outputs(root)) == len(files), "recompile_output": out.getvalue().strip()}
+
+
+def worker_floor(root: Path, models: int, sizes: list[int]) -> dict:
+    """The floors: parse the spec texts, render one trivial template per model, write the same files."""
+    import jinja2
+    import yaml
+
+    texts = [p.read_text(encoding="utf-8") for p in _spec_files(root)]
+    start = time.perf_counter()
+    data = [yaml.load(text, Loader=yaml.CSafeLoader) for text in texts]
+    parse = time.perf_counter() - start
+    assert all(isinstance(d, dict) for d in data)
+
+    template = jinja2.Environment(autoescape=False).from_string(
+        "# Generated.\nNODE_ID = {{ node_id }}\nDESCRIPTION = {{ description }}\n")
+    start = time.perf_counter()
+    rendered = [template.render(node_id=repr(f"model.m{i:05d}"), description=repr(f"Model {i}."))
+                for i in range(models)]
+    render = time.perf_counter() - start
+    assert len(rendered) == models
+
+    results = {}
+    for label, sync in (("write", False), ("write_fsync", True)):
+        folder = Path(tempfile.mkdtemp(prefix="floor-", dir=root))
+        payloads = [b"x" * size for size in sizes]
+        start = time.perf_counter()
+        for i, payload in enumerate(payloads):
+            with open(folder / f"f{i:06d}.txt", "wb") as handle:
+                handle.write(payload)
+                if sync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        results[label] = time.perf_counter() - start
+        shutil.rmtree(folder)
+    return {"parse": parse, "render": render, **results}
+
+
+# ------------------------------------------------------------------------------------------------
+# driver
+# ------------------------------------------------------------------------------------------------
+
+
+def _worker(args: list[str]) -> dict:
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False,
+                            cwd=REPO)
+    if result.returncode != 0:
+        raise SystemExit(f"worker {args} failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def _make_project(folder: Path, models: int, seed: int) -> Path:
+    sys.path.insert(0, str(REPO))
+    from tests.spec_factory import generate_project
+
+    root = folder / f"project_{models}"
+    for path, text in generate_project(seed, models).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    return root
+
+
+def measure(models: int, runs: int, seed: int, folder: Path) -> dict:
+    root = _make_project(folder, models, seed)
+    spec_bytes = sum(p.stat().st_size for p in _spec_files(root))
+    compiles, floors = [], []
+    for run in range(runs):
+        print(f"  {models} models: run {run + 1}/{runs}", file=sys.stderr, flush=True)
+        compiles.append(_worker(["--worker", "compile", str(root)]))
+        sizes_file = root / "sizes.json"
+        sizes_file.write_text(json.dumps(compiles[-1]["sizes"]), encoding="utf-8")
+        floors.append(_worker(["--worker", "floor", str(root), str(models), str(sizes_file)]))
+    median = statistics.median
+    phases = {p: median(c["phases"][p] for c in compiles) for p in PHASES}
+    floor = {k: median(f[k] for f in floors) for k in (*FLOORS, "write_fsync")}
+    total = median(c["total"] for c in compiles)
+    cpu = median(c["cpu"] for c in compiles)
+    floor_sum = sum(floor[k] for k in FLOORS)
+    shutil.rmtree(root)
+    return {
+        "models": models, "runs": runs, "files": compiles[0]["files"], "bytes": compiles[0]["bytes"],
+        "spec_bytes": spec_bytes, "phases": phases, "total": total, "compile_cpu": cpu, "floors": floor,
+        "floor_sum": floor_sum,
+        "ratio": total / floor_sum, "goal": RATIO_GOAL, "meets_goal": total / floor_sum <= RATIO_GOAL,
+        "recompile": median(c["recompile"] for c in compiles),
+        "recompile_rewrites_nothing": all(c["recompile_ok"] for c in compiles),
+        "recompile_output": compiles[0]["recompile_output"],
+        "raw": {"compile": [{k: v for k, v in c.items() if k != "sizes"} for c in compiles], "floor": floors},
+    }
+
+
+def _table(results: list[dict]) -> str:
+    head = ("| models | files | load+validate | resolve+graph | emit/render | write | **compile total** | "
+            "parse floor | render floor | write floor | **floor sum** | **ratio** (goal <= 1.5) | "
+            "no-change recompile | rewrites none | (write+fsync) |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        p, f = r["phases"], r["floors"]
+        lines.append(
+            f"| {r['models']:,} | {r['files']:,} | {p['load_validate']:.2f} s | {p['resolve_graph']:.2f} s | "
+            f"{p['emit_render']:.2f} s | {p['write']:.2f} s | **{r['total']:.2f} s** | {f['parse']:.2f} s | "
+            f"{f['render']:.3f} s | {f['write']:.2f} s | **{r['floor_sum']:.2f} s** | **{r['ratio']:.1f}x** | "
+            f"{r['recompile']:.2f} s | {'yes' if r['recompile_rewrites_nothing'] else 'NO'} | "
+            f"{f['write_fsync']:.2f} s |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated model counts")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (median)")
+    parser.add_argument("--big-runs", type=int, default=1, help=f"runs for sizes >= {BIG:,}")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, rest = args.worker[0], args.worker[1:]
+        if kind == "compile":
+            result = worker_compile(Path(rest[0]))
+        else:
+            sizes = json.loads(Path(rest[2]).read_text(encoding="utf-8"))
+            result = worker_floor(Path(rest[0]), int(rest[1]), sizes)
+        print(json.dumps(result))
+        return
+
+    sizes = [int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip()]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-compile-") as tmp:
+        for models in sizes:
+            runs = args.big_runs if models >= BIG else args.runs
+            results.append(measure(models, runs, args.seed, Path(tmp)))
+            print(_table(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    table = _table(results)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    document = {"benchmark": "mlspec compile", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
+                "ratio_goal": RATIO_GOAL, "results": results, "table": table}
+    args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Fault injection into `mlspec.sync.apply`: after a failure at any write point the tree is entirely the
+old generation (byte for byte, no `*.mlspec-new` / `*.mlspec-old` left); without one, entirely the new.
+
+The old generation is the golden `everything` project compiled; the new one removes a model with its
+gate and monitor (deletes), adds a model with a gate (creates) and edits descriptions (updates). The
+write points: the `write` callable for each staged file, and every `Path.replace` call (swaps into
+place, backups, and deletions), failed one at a time: N = 1 .. the number of calls a clean run makes.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlspec import api
+from mlspec.emit.tree import emit
+from mlspec.sync import NEW_SUFFIX, OLD_SUFFIX, Changes, apply, compare
+from tests.conftest import REPO, run_cli, tree_snapshot
+from tests.spec_factory import dump
+
+GOLDEN_SPECS = REPO / "tests" / "golden" / "everything" / "specs"
+REAL_REPLACE = pathlib.Path.replace
+
+
+class InjectedError(OSError):
+    """The failure this test injects."""
+
+
+def _edit_specs(root: Path) -> None:
+    models_file = root / "specs" / "models.yaml"
+    models = yaml.safe_load(models_file.read_text(encoding="utf-8"))
+    del models["models"]["churn_gbm"], models["monitors"]["churn_gbm_daily"]
+    models["models"]["churn_logreg"]["description"] = "Edited: every script of this model changes."
+    models["models"]["churn_tree"] = {"task": "classification", "source": "orders", "label": "churned",
+                                      "features": ["total_log", "channel"], "estimator": "random_forest",
+                                      "metrics": ["roc_auc"]}
+    models_file.write_text(dump(models), encoding="utf-8")
+    gates_file = root / "specs" / "gates.yaml"
+    gates = yaml.safe_load(gates_file.read_text(encoding="utf-8"))
+    del gates["gates"]["churn_gbm_release"], gates["gates"]["churn_gbm_recall"]
+    gates["gates"]["churn_tree_release"] = {"model": "churn_tree", "require": ["roc_auc >= 0.6"]}
+    gates_file.write_text(dump(gates), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:
+    """A project holding the old generation with edited specs; its snapshot; the snapshot after a clean apply."""
+    root = tmp_path_factory.mktemp("template") / "project"
+    shutil.copytree(GOLDEN_SPECS, root / "specs")
+    assert run_cli("-C", str(root), "compile").code == 0
+    (root / "generated" / "user_notes.txt").write_text("not generated\n", encoding="utf-8")
+    _edit_specs(root)
+    old = tree_snapshot(root)
+    clean = tmp_path_factory.mktemp("clean") / "project"
+    shutil.copytree(root, clean)
+    files, changes = _plan(clean)
+    assert changes.created and changes.updated and changes.deleted, changes
+    apply(clean, files, changes)
+    new = tree_snapshot(clean)
+    assert new != old
+    return root, old, new
+
+
+def _plan(root: Path) -> tuple[dict[str, bytes], Changes]:
+    project = api.load(root)
+    assert project.ok
+    files = emit(project.manifest)
+    return files, compare(root, files)
+
+
+def _fresh(template_root: Path, tmp_path: Path, n: int) -> Path:
+    root = tmp_path / f"run{n}"
+    shutil.copytree(template_root, root, symlinks=True)
+    return root
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.name.endswith((NEW_SUFFIX, OLD_SUFFIX)))
+
+
+def _count_replace_calls(template_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    calls = []
+
+    def counting(self: Path, target):
+        calls.append((self, target))
+        return REAL_REPLACE(self, target)
+
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+    monkeypatch.setattr(pathlib.Path, "replace", counting)
+    apply(root, files, changes)
+    monkeypatch.setattr(pathlib.Path, "replace", REAL_REPLACE)
+    return len(calls)
+
+
+def test_clean_apply_gives_entirely_the_new_tree(template, tmp_path: Path) -> None:
+    template_root, old, new = template
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+    apply(root, files, changes)
+    assert tree_snapshot(root) == new
+    assert _leftovers(root) == []
+    assert new["generated/user_notes.txt"] == b"not generated\n"
+    assert "generated/model_churn_gbm.py" in old and "generated/model_churn_gbm.py" not in new
+    assert "generated/model_churn_tree.py" in new and "generated/model_churn_tree.py" not in old
+    assert not compare(root, files).stale
+
+
+def test_failing_replace_at_every_call_restores_the_old_tree(template, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    template_root, old, _new = template
+    total = _count_replace_calls(template_root, tmp_path, monkeypatch)
+    files_count = len(_plan(_fresh(template_root, tmp_path, -1))[1].deleted)
+    assert total > files_count > 0
+    for n in range(1, total + 1):
+        root = _fresh(template_root, tmp_path, n)
+        files, changes = _plan(root)
+        calls = 0
+
+        def failing(self: Path, target, n=n):
+            nonlocal calls
+            calls += 1
+            if calls == n:
+                raise InjectedError(f"injected failure at Path.replace call {n}")
+            return REAL_REPLACE(self, target)
+
+        monkeypatch.setattr(pathlib.Path, "replace", failing)
+        try:
+            with pytest.raises(InjectedError):
+                apply(root, files, changes)
+        finally:
+            monkeypatch.setattr(pathlib.Path, "replace", REAL_REPLACE)
+        assert _leftovers(root) == [], f"call {n}/{total}"
+        assert tree_snapshot(root) == old, f"call {n}/{total}: the tree is not the old generation"
+        shutil.rmtree(root)
+
+
+def test_failing_write_of_every_staged_file_restores_the_old_tree(template, tmp_path: Path) -> None:
+    """The write callable fails before it touches the disk (e.g. the file cannot be created)."""
+    template_root, old, _new = template
+    staged = len(_plan(_fresh(template_root, tmp_path, -1))[1].created) + \
+        len(_plan(_fresh(template_root, tmp_path, -2))[1].updated)
+    assert staged > 2
+    from mlspec.sync import _fsync_file
+
+    for n in range(1, staged + 1):
+        root = _fresh(template_root, tmp_path, n)
+        files, changes = _plan(root)
+        calls = 0
+
+        def write(path: Path, content: bytes, n=n) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == n:
+                raise InjectedError(f"injected failure writing staged file {n}")
+            _fsync_file(path, content)
+
+        with pytest.raises(InjectedError):
+            apply(root, files, changes, write=write)
+        assert _leftovers(root) == [], f"write {n}/{staged}"
+        assert tree_snapshot(root) == old, f"write {n}/{staged}"
+        shutil.rmtree(root)
+
+
+def test_failing_fsync_of_every_staged_file_leaves_nothing_behind(template, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    template_root, old, _new = template
+    staged = len(_plan(_fresh(template_root, tmp_path, -1))[1].created) + \
+        len(_plan(_fresh(template_root, tmp_path, -2))[1].updated)
+    real_fsync = os.fsync
+    for n in range(1, staged + 1):
+        root = _fresh(template_root, tmp_path, n)
+        files, changes = _plan(root)
+        calls = 0
+
+        def failing_fsync(fd: int, n=n) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == n:
+                raise InjectedError(28, "No space left on device (injected)")
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", failing_fsync)
+        try:
+            with pytest.raises(InjectedError):
+                apply(root, files, changes)
+        finally:
+            monkeypatch.setattr(os, "fsync", real_fsync)
+        assert _leftovers(root) == [], f"fsync {n}/{staged}"
+        assert tree_snapshot(root) == old, f"fsync {n}/{staged}"
+        shutil.rmtree(root)
+
+
+def test_directory_in_place_of_a_generated_file_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(GOLDEN_SPECS, root / "specs")
+    (root / "generated" / "model_churn_gbm.py").mkdir(parents=True)
+    (root / "generated" / "model_churn_gbm.py" / "user.txt").write_text("mine\n", encoding="utf-8")
+    before = tree_snapshot(root)
+    result = run_cli("-C", str(root), "compile")
+    assert result.code != 0
+    assert _leftovers(root) == []
+    assert tree_snapshot(root) == before, "compile failed but changed the tree"
