@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.emit.tree import MANIFEST_PATH, WORKFLOW_DIR
+from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR
 
 NEW_SUFFIX = ".mlspec-new"
 OLD_SUFFIX = ".mlspec-old"

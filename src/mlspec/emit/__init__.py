@@ -1,1 +1,4 @@
 """Emit: pure functions from the manifest to generated files ({relative path: bytes})."""
+
+MANIFEST_PATH = "generated/manifest.json"
+WORKFLOW_DIR = ".github/workflows"

@@ -6,11 +6,8 @@ Pure: the same manifest gives the same bytes on every machine. Nothing here touc
 
 from __future__ import annotations
 
-from mlspec.emit import scripts, workflows, yamlout
+from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR, scripts, workflows, yamlout
 from mlspec.manifest import Manifest
-
-MANIFEST_PATH = "generated/manifest.json"
-WORKFLOW_DIR = ".github/workflows"
 
 
 def _header(sources: list[str]) -> str:
