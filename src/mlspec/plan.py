@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 from mlspec.manifest import Manifest
 
-_IGNORED = ("config_hash", "file")
+# config_hash and file are bookkeeping; depends_on is derived from the fields that name other nodes
+_IGNORED = ("config_hash", "file", "depends_on")
 _META_ONLY = ("description",)
 
 
@@ -149,6 +150,25 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _list_change(old: object, new: object) -> str | None:
+    """For two lists, what was removed and added (or that only the order changed); else None."""
+    if not (isinstance(old, list) and isinstance(new, list)):
+        return None
+    keys_old = [json.dumps(v, sort_keys=True) for v in old]
+    keys_new = [json.dumps(v, sort_keys=True) for v in new]
+    removed = [v for v, k in zip(old, keys_old, strict=True) if k not in keys_new]
+    added = [v for v, k in zip(new, keys_new, strict=True) if k not in keys_old]
+    if not removed and not added:
+        return "order changed"
+    parts = [f"-{_show(v)}" for v in removed] + [f"+{_show(v)}" for v in added]
+    return " ".join(parts)
+
+
+def _explain(old: object, new: object) -> str:
+    """One changed field as `old -> new`, or as removed/added items for lists."""
+    return _list_change(old, new) or f"{_show(old)} -> {_show(new)}"
+
+
 def render_text(plan: Plan, explain: bool = False) -> str:
     """Terminal form; ends with the one-line summary."""
     lines = []
@@ -159,7 +179,7 @@ def render_text(plan: Plan, explain: bool = False) -> str:
         lines.append(f"  {_SIGNS[change.action]} {change.action.upper():<6} {change.node_id}{suffix}")
         if explain:
             for key, (old, new) in change.fields.items():
-                lines.append(f"        {key}: {_show(old)} -> {_show(new)}")
+                lines.append(f"        {key}: {_explain(old, new)}")
     if not lines:
         lines.append("  No changes to nodes.")
     out = ["Nodes:", *lines]
@@ -213,7 +233,7 @@ def render_markdown(plan: Plan, head: Manifest, base: Manifest | None) -> str:
     """PR-comment form: summary, changes with Old/New/Δ, graph, retrain list, files. All spec text inert."""
     from mlspec.mdsafe import code, inert
 
-    out = [f"**{inert(plan.summary())}**", ""]
+    out = [f"**{plan.summary()}**", ""]
     rows = [c for c in plan.changes if c.action != "unchanged"]
     if not rows:
         out.append("No ML change: no node is added, changed or removed.")
@@ -221,20 +241,25 @@ def render_markdown(plan: Plan, head: Manifest, base: Manifest | None) -> str:
         out += ["| | node | change |", "|---|---|---|"]
         for change in rows:
             what = "description only" if change.metadata_only else change.action
-            out.append(f"| {_SIGNS[change.action].strip() or ' '} | {code(change.node_id)} | {what} |")
+            out.append(f"| {_SIGNS[change.action].strip() or ' '} | {code(change.node_id, cell=True)} | {what} |")
         details = [(c, k, o, n) for c in rows for k, (o, n) in c.fields.items()]
         if details:
             out += ["", "| node | field | old | new | Δ |", "|---|---|---|---|---|"]
             for change, key, old, new in details:
-                delta = ""
+                delta = _list_change(old, new) or ""
                 if isinstance(old, int | float) and isinstance(new, int | float) and not isinstance(old, bool) \
                         and not isinstance(new, bool):
                     delta = f"{new - old:+.6g}"
-                out.append(f"| {code(change.node_id)} | {code(key)} | {code(_show(old))} | {code(_show(new))} | "
-                           f"{delta} |")
+                out.append(f"| {code(change.node_id, cell=True)} | {code(key, cell=True)} | "
+                           f"{code(_show(old), cell=True)} | {code(_show(new), cell=True)} | "
+                           f"{code(delta, cell=True) if delta else ''} |")
     out += ["", *_mermaid(plan, head, base)]
     if plan.retrain:
         out += ["", "Retrains: " + ", ".join(code(m) for m in plan.retrain)]
+    if plan.affected_gates:
+        out += ["", "Gates affected: " + ", ".join(code(g) for g in plan.affected_gates)]
+    if plan.affected_monitors:
+        out += ["", "Monitors affected: " + ", ".join(code(m) for m in plan.affected_monitors)]
     files = [(k, p) for k in ("created", "updated", "deleted") for p in plan.files.get(k, [])]
     if files:
         out += ["", "<details><summary>Generated files that change</summary>", ""]

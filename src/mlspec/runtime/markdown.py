@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from mlspec.mdsafe import inert
+from mlspec.mdsafe import code, inert
 from mlspec.runtime.gates import GateReport
 
 __all__ = ["SUMMARY_LIMIT", "gate_report", "inert", "number"]
@@ -26,9 +26,9 @@ def number(value: object) -> str:
 def gate_report(report: GateReport, note: str | None = None) -> str:
     """A Markdown section with the gate's verdict and one row per requirement."""
     icon = "✅" if report.passed else "❌"
-    lines = [f"### {icon} Gate `{report.gate}` on model `{report.model}`: {report.verdict}", ""]
+    lines = [f"### {icon} Gate {code(report.gate)} on model {code(report.model)}: {inert(report.verdict)}", ""]
     champion = f"champion v{report.champion_version}" if report.champion_version else "no champion yet"
-    lines.append(f"Candidate `{report.candidate_sha256[:12]}` against {champion}.")
+    lines.append(f"Candidate {code(report.candidate_sha256[:12])} against {champion}.")
     if note:
         lines += ["", f"> {inert(note)}"]
     lines += ["", "| | requirement | slice | value | threshold | champion | note |", "|---|---|---|---|---|---|---|"]

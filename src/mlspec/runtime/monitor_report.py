@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 
+from mlspec.mdsafe import code
 from mlspec.runtime.markdown import SUMMARY_LIMIT, inert, number
 
 ISSUE_LIMIT = 60_000  # GitHub refuses issue bodies over 65,536 characters
@@ -22,10 +23,10 @@ def marker(monitor: str) -> str:
 def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
     """The report as Markdown, cut to `limit` characters on a line boundary with a note."""
     icon = _ICONS.get(report["verdict"], "")
-    lines = [f"## {icon} Monitor `{report['monitor']}`: {report['verdict']}", "",
-             f"Model `{report['model']}` v{report['version']} on source `{report['source']}` "
-             f"({report['rows']} rows, sha256 `{report['data_fingerprint'][:12]}`).", ""]
-    lines += [f"- {inert(reason)[:500]}" for reason in report["reasons"]] or ["- no alert"]
+    lines = [f"## {icon} Monitor {code(report['monitor'])}: {inert(report['verdict'])}", "",
+             f"Model {code(report['model'])} v{report['version']} on source {code(report['source'])} "
+             f"({report['rows']} rows, sha256 {code(report['data_fingerprint'][:12])}).", ""]
+    lines += [f"- {inert(str(reason)[:500])}" for reason in report["reasons"]] or ["- no alert"]
     if report.get("drift"):
         d = report["drift"]
         lines += ["", f"### Drift: {d['verdict']} ({d['share']:.0%} of columns drifted)", "",
