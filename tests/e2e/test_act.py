@@ -393,43 +393,109 @@ def test_pull_request_workflow_plans_trains_the_changed_model_and_reports(pull_r
     assert "Summary - <!-- mlspec-report -->" in run.job_log("Report"), run.job_log("Report")[-3000:]
 
 
-FAKE_GH = """#!/bin/bash
-# Stands in for the GitHub CLI: records each call; `api ... --input -` also records its stdin.
-set -euo pipefail
-calls="$MLSPEC_FAKE_GH/calls"
-printf '%s\\t' "$@" >> "$calls"
-printf 'GH_TOKEN=%s\\n' "${GH_TOKEN:+set}" >> "$calls"
-for arg in "$@"; do
-  if [ "$arg" = "--input" ]; then cat > "$MLSPEC_FAKE_GH/body.json"; echo '{"id": 1}'; fi
-done
-"""
-
-
-def test_comment_workflow_posts_the_report_of_the_pull_request_run(pull_request, act: Act, tmp_path: Path) -> None:
-    repo, pr_run = pull_request
-    assert pr_run.code == 0, pr_run.tail()
+@pytest.fixture(scope="module")
+def second_push(pull_request, act: Act) -> ActRun:
+    """A second push to the same pull request that takes the model change back: no ML change is left."""
+    repo, _first = pull_request
+    _git(repo, "checkout", "--quiet", "feature")
+    for old, new in PR_CHANGE.items():
+        _edit(repo, "specs/fraud.yaml", new, old)
+    _compile(repo)
+    (repo / "README.md").write_text((repo / "README.md").read_text(encoding="utf-8") + "\nA docs edit.\n",
+                                    encoding="utf-8")
+    _git(repo, "commit", "--quiet", "--all", "--message", "take the model change back; edit the docs")
+    payload = {"action": "synchronize", "number": PR_NUMBER, "repository": REPOSITORY,
+               "pull_request": {"number": PR_NUMBER, "head": {"ref": "feature"}, "base": {"ref": "main"}}}
+    run = act.run(repo, "pull_request", "mlspec-pr.yml", payload=payload)
+    print(f"act pull_request (second push): {run.seconds:.1f}s")
     _git(repo, "checkout", "--quiet", "main")  # workflow_run runs the default branch's workflow and code
-    runs, bin_dir, gh_dir = tmp_path / "runs", tmp_path / "bin", tmp_path / "gh"
-    shutil.copytree(pr_run.artifacts, runs / "4242")
-    bin_dir.mkdir()
-    gh_dir.mkdir()
-    (bin_dir / "gh").write_text(FAKE_GH, encoding="utf-8")
-    (bin_dir / "gh").chmod(0o755)
+    return run
+
+
+def test_second_push_without_ml_change_trains_nothing_and_says_so(second_push: ActRun) -> None:
+    run = second_push
+    assert run.code == 0, run.tail()
+    plan = json.loads((run.artifacts / "mlspec-plan" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["retrain"] == [] and plan["summary"] == "Plan: 0 to add, 0 to change, 0 to remove, 0 to retrain."
+    for model in ("fraud_gbm", "fraud_logreg"):
+        assert f"model.{model}: not affected by this change; skipped" in run.job_log(f"Train {model}")
+    text = (run.artifacts / "mlspec-report" / "report.md").read_text(encoding="utf-8")
+    assert "No ML change" in text and "No model was trained: this change affects no model." in text
+
+
+class FakeGitHub:
+    """`gh` on the runner's PATH is tests/e2e/fake_gh.py, keeping its repository state in a folder."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.bin, self.folder = tmp_path / "bin", tmp_path / "gh"
+        self.bin.mkdir()
+        self.folder.mkdir()
+        script = Path(__file__).resolve().parent / "fake_gh.py"
+        (self.bin / "gh").write_text(f"#!{sys.executable}\n" + script.read_text(encoding="utf-8"), encoding="utf-8")
+        (self.bin / "gh").chmod(0o755)
+
+    def seed(self, **state: list) -> None:
+        """Start from this repository state (comments, issues)."""
+        (self.folder / "state.json").write_text(json.dumps({"comments": [], "issues": [], "dispatches": [],
+                                                            **state}), encoding="utf-8")
+
+    def state(self) -> dict:
+        return json.loads((self.folder / "state.json").read_text(encoding="utf-8"))
+
+    def calls(self) -> list[list[str]]:
+        return [line.split("\t") for line in (self.folder / "calls").read_text(encoding="utf-8").splitlines()]
+
+    def step_env(self) -> dict[str, str]:
+        return {"MLSPEC_FAKE_GH": str(self.folder)}
+
+
+def _comment_run(act: Act, repo: Path, run: ActRun, run_id: int, gh: FakeGitHub, runs: Path) -> ActRun:
+    """The workflow_run-triggered comment workflow, given the artifacts of pull-request run `run_id`."""
+    shutil.copytree(run.artifacts, runs / str(run_id))
     payload = {"action": "completed", "repository": REPOSITORY,
-               "workflow_run": {"id": 4242, "event": "pull_request", "conclusion": "success",
+               "workflow_run": {"id": run_id, "event": "pull_request", "conclusion": "success",
                                 "name": "mlspec: pull request", "head_branch": "feature"}}
-    run = act.run(repo, "workflow_run", "mlspec-pr-comment.yml", payload=payload, path_first=bin_dir,
-                  secrets={"GITHUB_TOKEN": "not-a-real-token"},
-                  step_env={"MLSPEC_ACT_RUNS": str(runs), "MLSPEC_FAKE_GH": str(gh_dir)})
+    return act.run(repo, "workflow_run", "mlspec-pr-comment.yml", payload=payload, path_first=gh.bin,
+                   secrets={"GITHUB_TOKEN": "not-a-real-token"},
+                   step_env={"MLSPEC_ACT_RUNS": str(runs), **gh.step_env()})
+
+
+def test_comment_workflow_posts_one_comment_and_edits_it_on_the_next_push(
+        pull_request, second_push: ActRun, act: Act, tmp_path: Path) -> None:
+    repo, first = pull_request
+    assert first.code == 0 and second_push.code == 0
+    _git(repo, "checkout", "--quiet", "main")
+    gh, runs = FakeGitHub(tmp_path), tmp_path / "runs"
+    human = {"id": 17, "issue": PR_NUMBER, "body": "LGTM, but mention <!-- mlspec-report --> later"}
+    other = {"id": 18, "issue": PR_NUMBER + 1, "body": "<!-- mlspec-report -->\nanother pull request's report"}
+    gh.seed(comments=[human, other])
+    reports = [r.artifacts / "mlspec-report" / "report.md" for r in (first, second_push)]
+
+    # first push: no mlspec comment yet on this pull request's thread -> one is created
+    run = _comment_run(act, repo, first, 4242, gh, runs)
     print(f"act workflow_run: {run.seconds:.1f}s")
     assert run.code == 0, run.tail()
     assert run.jobs() == {"Comment on the pull request": "succeeded"}, run.tail()
-    calls = [line.split("\t") for line in (gh_dir / "calls").read_text(encoding="utf-8").splitlines()]
+    calls = gh.calls()
     assert calls[0][:4] == ["api", "--paginate", f"repos/acme/fraud/issues/{PR_NUMBER}/comments", "--jq"]
     assert calls[1][:4] == ["api", "--method", "POST", f"repos/acme/fraud/issues/{PR_NUMBER}/comments"]
-    assert all(call[-1] == "GH_TOKEN=set" for call in calls)
-    body = json.loads((gh_dir / "body.json").read_text(encoding="utf-8"))["body"]
-    assert body == (pr_run.artifacts / "mlspec-report" / "report.md").read_text(encoding="utf-8")
+    ours = [c for c in gh.state()["comments"] if c["id"] not in (17, 18)]
+    assert len(ours) == 1 and ours[0]["body"] == reports[0].read_text(encoding="utf-8")
+
+    # second push: the same comment is edited in place, nothing is added, other comments are untouched
+    run = _comment_run(act, repo, second_push, 4243, gh, runs)
+    assert run.code == 0, run.tail()
+    calls = gh.calls()[2:]
+    assert [c[:4] for c in calls] == [
+        ["api", "--paginate", f"repos/acme/fraud/issues/{PR_NUMBER}/comments", "--jq"],
+        ["api", "--method", "PATCH", f"repos/acme/fraud/issues/comments/{ours[0]['id']}"]]
+    comments = gh.state()["comments"]
+    assert [c["id"] for c in comments] == [17, 18, ours[0]["id"]]
+    assert comments[:2] == [human, other]
+    assert comments[2]["edits"] == 1
+    assert comments[2]["body"] == reports[1].read_text(encoding="utf-8")
+    assert "No ML change" in comments[2]["body"]
+    assert all(call[-1] == "GH_TOKEN=set" for call in gh.calls())
     assert "not-a-real-token" not in run.log
 
 
@@ -526,3 +592,64 @@ def test_main_workflow_stops_at_a_gate_the_models_cannot_pass(tmp_path: Path, ac
         assert f"gate '{gate}' failed" in log and "roc_auc >= 0.999" in log, log[-3000:]
     assert "Promote to champion" not in run.log
     assert registry.versions() == [] and registry.aliases() == {}
+
+
+# ------------------------------------------------------------------------------------------------
+# the monitor workflow: drift -> an issue (opened once, then updated) and a retrain dispatch
+# ------------------------------------------------------------------------------------------------
+
+MONITOR_ON_DRIFTED_DATA = {"    data: transactions_live\n": "    data: transactions_drifted\n"}
+
+
+@needs_postgres
+def test_monitor_workflow_opens_one_issue_and_dispatches_the_retrain(tmp_path: Path, act: Act, pg_registry) -> None:
+    url, secrets, registry = pg_registry
+    repo = make_repo(tmp_path, registry=url, edits=MONITOR_ON_DRIFTED_DATA)
+    main = act.run(repo, "push", "mlspec-main.yml", secrets=secrets)
+    assert main.code == 0, main.tail()
+    assert registry.aliases()["fraud_gbm"] == {"champion": 1}
+
+    gh = FakeGitHub(tmp_path)
+    # someone's own issue that looks like ours by title: found by the search, but not ours to edit
+    lookalike = {"number": 1, "title": "mlspec monitor fraud_gbm_drift: is it flaky?", "state": "open",
+                 "body": "The drift issue from <!-- mlspec-monitor:fraud_gbm_drift --> was noisy.", "edits": 0}
+    gh.seed(issues=[lookalike])
+    workflow = "mlspec-monitor-fraud_gbm_drift.yml"
+    runs = []
+    for _ in range(2):
+        run = act.run(repo, "schedule", workflow, secrets={**secrets, "GITHUB_TOKEN": "not-a-real-token"},
+                      path_first=gh.bin, step_env=gh.step_env())
+        print(f"act schedule (monitor): {run.seconds:.1f}s")
+        runs.append(run)
+        # an alert fails the scheduled job (GitHub then notifies), after the issue and the dispatch
+        assert run.code != 0 and run.jobs() == {"Monitor fraud_gbm_drift": "failed"}, run.tail()
+        log = run.job_log("Monitor fraud_gbm_drift")
+        assert "ALERT  monitor monitor.fraud_gbm_drift" in log, log[-3000:]
+        assert re.search(r"Summary - .*Monitor `fraud_gbm_drift`: alert", log), log[-3000:]
+        uploaded = run.artifacts / "monitor-fraud_gbm_drift"
+        assert {p.name for p in uploaded.iterdir()} == {"report.json", "report.html", "summary.md"}
+        report = json.loads((uploaded / "report.json").read_text(encoding="utf-8"))
+        assert report["verdict"] == "alert" and report["version"] == 1
+        drifted = {c["column"] for c in report["drift"]["columns"] if c["verdict"] == "drift"}
+        assert {"amount", "distance_from_home_km", "merchant_category"} <= drifted
+
+    state = gh.state()
+    ours = [i for i in state["issues"] if i["number"] != 1]
+    assert len(ours) == 1, state["issues"]
+    issue = ours[0]
+    assert issue["body"].startswith("<!-- mlspec-monitor:fraud_gbm_drift -->\n")
+    assert issue["title"].startswith("mlspec monitor fraud_gbm_drift: ")
+    assert issue["edits"] == 1  # opened by the first run, updated (not duplicated) by the second
+    assert "Monitor `fraud_gbm_drift`: alert" in issue["body"] and "amount" in issue["body"]
+    assert state["issues"][0] == lookalike
+    assert "opened https://github.com/acme/fraud/issues/2" in runs[0].log
+    assert "updated issue #2" in runs[1].log
+    assert len(state["dispatches"]) == 2
+    for dispatch in state["dispatches"]:
+        assert dispatch["workflow"] == "mlspec-retrain-fraud_gbm.yml" and dispatch["ref"] == "main"
+        assert dispatch["inputs"]["reason"].startswith("monitor fraud_gbm_drift: drift in")
+    calls = gh.calls()
+    assert all(call[-1] == "GH_TOKEN=set" for call in calls)
+    assert calls[0][:2] == ["issue", "list"] and '"mlspec monitor fraud_gbm_drift" in:title' in calls[0]
+    for name, value in {**secrets, "GITHUB_TOKEN": "not-a-real-token"}.items():
+        assert all(value not in r.log for r in runs), f"the secret {name} appears in act's output"

@@ -55,9 +55,11 @@ def _open_or_update_issue(name: str, report: dict) -> str:
 
     body = marker(name) + "\n" + markdown(report, limit=ISSUE_LIMIT)
     title = f"mlspec monitor {name}: {', '.join(report['reasons'])[:200] or 'alert'}"
-    found = json.loads(_gh("issue", "list", "--state", "open", "--limit", "200", "--json", "number,body").stdout)
+    # search by title (the marker, in an HTML comment, is not searchable), then trust only the marker
+    found = json.loads(_gh("issue", "list", "--state", "open", "--search", f'"mlspec monitor {name}" in:title',
+                           "--limit", "100", "--json", "number,body").stdout)
     for issue in found:
-        if marker(name) in (issue.get("body") or ""):
+        if str(issue.get("body") or "").startswith(marker(name)):
             _gh("issue", "edit", str(issue["number"]), "--title", title, body=body)
             return f"updated issue #{issue['number']}"
     created = _gh("issue", "create", "--title", title, body=body)

@@ -109,7 +109,8 @@ def pr_comment(folder: str, repo: str) -> None:
             comment = json.loads(line)
         except ValueError:
             continue
-        if MARKER in (comment.get("body") or ""):
+        # ours start with the marker: a person quoting it in their own comment must not be overwritten
+        if isinstance(comment, dict) and str(comment.get("body") or "").startswith(MARKER):
             existing = comment["id"]
             break
     payload = json.dumps({"body": text})
