@@ -73,8 +73,8 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
                                    setting["method"], setting["threshold"], node.drift["min_rows"],
                                    node.drift.get("bins"))
         else:
-            result = drift.categorical(column, reference, values.astype(object).where(values.notna(), None)
-                                       .to_numpy(), setting["method"], setting["threshold"], node.drift["min_rows"])
+            result = drift.categorical(column, reference, values, setting["method"], setting["threshold"],
+                                       node.drift["min_rows"])
         columns.append(asdict(result))
     decided = [c for c in columns if c["verdict"] != "insufficient_data"]
     drifted = [c["column"] for c in columns if c["verdict"] == "drift"]

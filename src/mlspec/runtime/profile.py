@@ -17,33 +17,33 @@ SAMPLE = 2000
 def _numeric_profile(values) -> dict:
     import numpy as np
 
+    from mlspec.runtime.drift import sorted_quantiles
+
     data = np.asarray(values, dtype=float)
-    present = data[~np.isnan(data)]
+    present = data[np.isfinite(data)]
     profile = {"kind": "numeric", "count": len(data), "null_rate": float(1 - len(present) / max(len(data), 1))}
     if len(present) == 0:
         return {**profile, "edges": [], "counts": []}
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1]))
-    index = np.searchsorted(edges, present, side="right")
-    counts = np.bincount(index, minlength=len(edges) + 1)
+    ordered = np.sort(present)  # one sort gives the edges, the bin counts and the sample
+    edges = np.unique(sorted_quantiles(ordered, np.linspace(0, 1, BINS + 1)[1:-1]))
+    counts = np.diff(np.searchsorted(ordered, edges, side="left"), prepend=0, append=len(ordered))
     # a compact stand-in for the sorted reference values: exact up to SAMPLE points, quantiles beyond
-    ordered = np.sort(present)
-    sample = ordered if len(ordered) <= SAMPLE else np.quantile(ordered, np.linspace(0, 1, SAMPLE))
+    sample = ordered if len(ordered) <= SAMPLE else sorted_quantiles(ordered, np.linspace(0, 1, SAMPLE))
     return {**profile, "edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
             "mean": float(present.mean()), "std": float(present.std()), "min": float(present.min()),
             "max": float(present.max()), "sample": [float(v) for v in sample]}
 
 
 def _categorical_profile(values) -> dict:
-    import pandas as pd
+    from mlspec.runtime.drift import category_counts
 
-    series = pd.Series(values, dtype=object)
-    present = series.dropna().astype(str)
-    counts = present.value_counts()
-    top = counts.iloc[:MAX_CATEGORIES]
-    return {"kind": "categorical", "count": len(series),
-            "null_rate": float(1 - len(present) / max(len(series), 1)),
-            "frequencies": {str(k): int(v) for k, v in sorted(top.items())},
-            "other": int(counts.iloc[MAX_CATEGORIES:].sum())}
+    counts, missing = category_counts(values)
+    total = sum(counts.values()) + missing
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return {"kind": "categorical", "count": total,
+            "null_rate": float(missing / max(total, 1)),
+            "frequencies": dict(sorted(ranked[:MAX_CATEGORIES])),
+            "other": sum(count for _, count in ranked[MAX_CATEGORIES:])}
 
 
 def profile(frame, pipeline, model: ModelNode) -> dict:
