@@ -146,7 +146,7 @@ def test_failing_write_of_every_staged_file_restores_the_old_tree(template, tmp_
     staged = len(_plan(_fresh(template_root, tmp_path, -1))[1].created) + \
         len(_plan(_fresh(template_root, tmp_path, -2))[1].updated)
     assert staged > 2
-    from mlspec.sync import _fsync_file
+    from mlspec.sync import _write_file
 
     for n in range(1, staged + 1):
         root = _fresh(template_root, tmp_path, n)
@@ -158,7 +158,7 @@ def test_failing_write_of_every_staged_file_restores_the_old_tree(template, tmp_
             calls += 1
             if calls == n:
                 raise InjectedError(f"injected failure writing staged file {n}")
-            _fsync_file(path, content)
+            _write_file(path, content)
 
         with pytest.raises(InjectedError):
             apply(root, files, changes, write=write)
@@ -167,9 +167,27 @@ def test_failing_write_of_every_staged_file_restores_the_old_tree(template, tmp_
         shutil.rmtree(root)
 
 
+def test_failing_flush_leaves_nothing_behind(template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch sync(2) that makes the staged files durable fails (a full or failing disk)."""
+    template_root, old, _new = template
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+
+    def failing_sync() -> None:
+        raise InjectedError(5, "Input/output error (injected)")
+
+    monkeypatch.setattr(os, "sync", failing_sync)
+    with pytest.raises(InjectedError):
+        apply(root, files, changes)
+    assert _leftovers(root) == []
+    assert tree_snapshot(root) == old
+
+
 def test_failing_fsync_of_every_staged_file_leaves_nothing_behind(template, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the platform has no sync(2), each staged file is fsynced: fail each of them in turn."""
     template_root, old, _new = template
+    monkeypatch.delattr(os, "sync")
     staged = len(_plan(_fresh(template_root, tmp_path, -1))[1].created) + \
         len(_plan(_fresh(template_root, tmp_path, -2))[1].updated)
     real_fsync = os.fsync
@@ -191,6 +209,7 @@ def test_failing_fsync_of_every_staged_file_leaves_nothing_behind(template, tmp_
                 apply(root, files, changes)
         finally:
             monkeypatch.setattr(os, "fsync", real_fsync)
+        assert calls >= n, "each staged file is fsynced"
         assert _leftovers(root) == [], f"fsync {n}/{staged}"
         assert tree_snapshot(root) == old, f"fsync {n}/{staged}"
         shutil.rmtree(root)
