@@ -11,9 +11,12 @@ alternated so that machine noise hits them alike:
    through the real command (`mlspec compile` in-process), which must print "Nothing to do" and leave
    every file's mtime alone; its time is reported too.
 2. the floors, in another fresh process: PyYAML `CSafeLoader` parse of the same spec texts (read
-   beforehand; garbage collector on, as a user runs it); a plain jinja2 render of one trivial template
-   per model (compiled once); and writing as many files of the same sizes as compile generated with
-   plain `open().write` into an empty folder (and, for reference only, the same with an fsync each).
+   beforehand; garbage collector on, as a user runs it); a jinja2 render of the same output: every
+   file compile generated, rendered by one compiled template that writes its lines (so the floor
+   produces the same files and bytes; for reference, also the render of one trivial three-line
+   template per model, which produces about 0.1% of those bytes); and writing as many files of the
+   same sizes as compile generated with plain `open().write` into an empty folder (and, for reference
+   only, the same with an fsync each).
 
 The goal: `mlspec compile` (in-process total) at most 1.5 x the parse + render + write floors.
 Medians of --runs runs (default 3; --big-runs, default 1, for 10,000 models and more). Prints a
@@ -120,7 +123,7 @@ def worker_compile(root: Path) -> dict:
 
 
 def worker_floor(root: Path, models: int, sizes: list[int]) -> dict:
-    """The floors: parse the spec texts, render one trivial template per model, write the same files."""
+    """The floors: parse the spec texts, render the same output with jinja2, write the same files."""
     import jinja2
     import yaml
 
@@ -135,8 +138,16 @@ def worker_floor(root: Path, models: int, sizes: list[int]) -> dict:
     start = time.perf_counter()
     rendered = [template.render(node_id=repr(f"model.m{i:05d}"), description=repr(f"Model {i}."))
                 for i in range(models)]
-    render = time.perf_counter() - start
+    render_trivial = time.perf_counter() - start
     assert len(rendered) == models
+
+    outputs = [p.read_text(encoding="utf-8").splitlines() for p in _outputs(root)]
+    template = jinja2.Environment(autoescape=False, keep_trailing_newline=True).from_string(
+        "{% for line in lines %}{{ line }}\n{% endfor %}")
+    start = time.perf_counter()
+    rendered = [template.render(lines=lines) for lines in outputs]
+    render = time.perf_counter() - start
+    assert len(rendered) == len(sizes)
 
     results = {}
     for label, sync in (("write", False), ("write_fsync", True)):
@@ -151,7 +162,7 @@ def worker_floor(root: Path, models: int, sizes: list[int]) -> dict:
                     os.fsync(handle.fileno())
         results[label] = time.perf_counter() - start
         shutil.rmtree(folder)
-    return {"parse": parse, "render": render, **results}
+    return {"parse": parse, "render": render, "render_trivial": render_trivial, **results}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -190,7 +201,7 @@ def measure(models: int, runs: int, seed: int, folder: Path) -> dict:
         floors.append(_worker(["--worker", "floor", str(root), str(models), str(sizes_file)]))
     median = statistics.median
     phases = {p: median(c["phases"][p] for c in compiles) for p in PHASES}
-    floor = {k: median(f[k] for f in floors) for k in (*FLOORS, "write_fsync")}
+    floor = {k: median(f[k] for f in floors) for k in (*FLOORS, "write_fsync", "render_trivial")}
     total = median(c["total"] for c in compiles)
     cpu = median(c["cpu"] for c in compiles)
     floor_sum = sum(floor[k] for k in FLOORS)
@@ -209,8 +220,8 @@ def measure(models: int, runs: int, seed: int, folder: Path) -> dict:
 
 def _table(results: list[dict]) -> str:
     head = ("| models | files | load+validate | resolve+graph | emit/render | write | **compile total** | "
-            "parse floor | render floor | write floor | **floor sum** | **ratio** (goal <= 1.5) | "
-            "no-change recompile | rewrites none | (write+fsync) |")
+            "parse floor | render floor (same output) | write floor | **floor sum** | **ratio** (goal <= 1.5) | "
+            "no-change recompile | rewrites none | (write+fsync) | (trivial render) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         p, f = r["phases"], r["floors"]
@@ -219,7 +230,7 @@ def _table(results: list[dict]) -> str:
             f"{p['emit_render']:.2f} s | {p['write']:.2f} s | **{r['total']:.2f} s** | {f['parse']:.2f} s | "
             f"{f['render']:.3f} s | {f['write']:.2f} s | **{r['floor_sum']:.2f} s** | **{r['ratio']:.1f}x** | "
             f"{r['recompile']:.2f} s | {'yes' if r['recompile_rewrites_nothing'] else 'NO'} | "
-            f"{f['write_fsync']:.2f} s |")
+            f"{f['write_fsync']:.2f} s | {f['render_trivial']:.3f} s |")
     return "\n".join(lines)
 
 

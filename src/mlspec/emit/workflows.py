@@ -11,6 +11,7 @@ Security invariants (the spec is untrusted; these workflows run on main with sec
 
 from __future__ import annotations
 
+import functools
 import re
 
 from mlspec.emit.pins import uses
@@ -22,8 +23,13 @@ PR_WORKFLOW_NAME = "mlspec: pull request"
 SETUP_MINUTES = 15
 
 
+@functools.lru_cache(maxsize=1024)
+def _env_names(uri: str) -> tuple[str, ...]:
+    return tuple(_ENV_REF.findall(uri))
+
+
 def _secret_names(manifest: Manifest, uris: list[str]) -> list[str]:
-    return sorted({name for uri in uris for name in _ENV_REF.findall(uri or "")})
+    return sorted({name for uri in uris for name in _env_names(uri or "")})
 
 
 def registry_secrets(manifest: Manifest) -> list[str]:

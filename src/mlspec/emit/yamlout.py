@@ -71,7 +71,38 @@ _RESOLVERS = yaml.SafeDumper.yaml_implicit_resolvers
 
 def _reads_as_other(value: str) -> bool:
     """Whether a YAML reader would resolve plain `value` to a non-string (PyYAML then quotes it)."""
-    return any(regexp.match(value) for _tag, regexp in _RESOLVERS.get(value[0], ()))
+    return any(regexp.match(value) for _tag, regexp in _RESOLVERS.get(value[:1], ()))
+
+
+# PyYAML's own analysis of a scalar (it reads no emitter state but allow_unicode), to choose the style
+# of one-line strings as its emitter would, without running the emitter
+_ANALYZER = yaml.emitter.Emitter.__new__(yaml.emitter.Emitter)
+_ANALYZER.allow_unicode = False
+
+
+# multi-line text that PyYAML writes as a literal block with no indentation indicator: printable ASCII,
+# not starting with a space or a line break, at most one final line break
+_LITERAL_SAFE = re.compile(r"[!-~][ -~]*(?:\n[ -~]*)*\n?")
+
+
+def _literal(value: str) -> tuple[str, tuple[str, ...]] | None:
+    """`|` or `|-` and the block's lines (indented by 2, blank lines empty), as PyYAML writes them."""
+    if not yaml.emitter.Emitter.analyze_scalar(_ANALYZER, value).allow_block:
+        return None  # e.g. a space before a line break: PyYAML uses double quotes
+    body = value[:-1] if value.endswith("\n") else value
+    return ("|" if value.endswith("\n") else "|-"), tuple(f"  {line}" if line else "" for line in body.split("\n"))
+
+
+def _one_line(value: str) -> str | None:
+    """Plain or single-quoted form of a one-line string as PyYAML writes it, or None (double quotes)."""
+    analysis = yaml.emitter.Emitter.analyze_scalar(_ANALYZER, value)
+    if analysis.multiline:
+        return None
+    if analysis.allow_block_plain and not analysis.empty and not _reads_as_other(value):
+        return value
+    if analysis.allow_single_quoted:
+        return "'" + value.replace("'", "''") + "'"
+    return None
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -85,6 +116,14 @@ def _scalar(value: object) -> tuple[str, tuple[str, ...]]:
         return str(value), ()
     if isinstance(value, str) and _PLAIN.fullmatch(value) and not _reads_as_other(value):
         return value, ()
+    if isinstance(value, str) and "\n" not in value and len(value) < 4000:  # PyYAML folds past 10,000 columns
+        text = _one_line(value)
+        if text is not None:
+            return text, ()
+    if isinstance(value, str) and _LITERAL_SAFE.fullmatch(value):
+        literal = _literal(value)
+        if literal is not None:
+            return literal
     text = _pyyaml({"k": value})
     if not text.startswith("k: "):
         raise _UnsupportedError
