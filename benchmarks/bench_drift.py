@@ -214,6 +214,7 @@ def worker_mlspec(folder: Path) -> dict:
     """Profile the reference as training does, then the monitor's path over the live file."""
     started = time.perf_counter()
     import pandas as pd
+    import pyarrow.parquet  # noqa: F401 - imported before timing, as the floor's worker does
 
     from mlspec.api import load
     from mlspec.runtime import data, drift, monitor

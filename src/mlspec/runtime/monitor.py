@@ -168,9 +168,14 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     failures = contract.check(source, dataset)
     frame = dataset.frame
     report = MonitorReport(node.name, node.model, champion.version, source_name, dataset.rows, dataset.fingerprint)
-    pipeline = registry.load_model(champion.artifact_sha256)
     columns = [c for c in raw_columns(model, manifest) if c in frame.columns]
-    scored = len(columns) == len(raw_columns(model, manifest)) and len(frame) > 0
+    challenger_version = registry.alias(node.model, "challenger")
+    # the model is loaded and run only for what needs predictions: scoring a large batch costs more
+    # than every drift and quality check together
+    wants_scores = (node.drift is not None and bool(node.drift.get("prediction"))) or node.performance is not None \
+        or (challenger_version is not None and challenger_version != champion.version)
+    scored = wants_scores and len(columns) == len(raw_columns(model, manifest)) and len(frame) > 0
+    pipeline = registry.load_model(champion.artifact_sha256) if scored else None
     predicted = proba = continuous = None
     if scored:
         predicted, proba, continuous = _scores(pipeline, frame[columns], model)
@@ -186,7 +191,6 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
         else:
             report.performance = {"verdict": "insufficient_data", "rows": 0, "metrics": [],
                                   "note": f"the live batch has no '{model.label}' labels"}
-    challenger_version = registry.alias(node.model, "challenger")
     if scored and challenger_version is not None and challenger_version != champion.version:
         challenger = registry.get(node.model, challenger_version)
         report.shadow = _shadow({"version": challenger_version,
