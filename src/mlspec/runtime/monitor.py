@@ -7,6 +7,8 @@ shadow, and the report shows how often the two agree and, with labels, both mode
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,12 +64,9 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
     import numpy as np
 
     settings = _column_settings(node, manifest)
-    columns = []
-    for column, setting in sorted(settings.items()):
-        reference = profile["columns"].get(column)
-        if reference is None or column not in frame.columns:
-            continue  # a missing column is a schema change, reported by _verdict
-        values = frame[column]
+
+    def one(column: str) -> dict:
+        setting, reference, values = settings[column], profile["columns"][column], frame[column]
         if reference["kind"] == "numeric":
             result = drift.numeric(column, reference, values.to_numpy(dtype=float, na_value=np.nan),
                                    setting["method"], setting["threshold"], node.drift["min_rows"],
@@ -75,7 +74,13 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
         else:
             result = drift.categorical(column, reference, values, setting["method"], setting["threshold"],
                                        node.drift["min_rows"])
-        columns.append(asdict(result))
+        return asdict(result)
+
+    # a missing column is a schema change, reported by _verdict
+    names = [c for c in sorted(settings) if c in profile["columns"] and c in frame.columns]
+    # columns are independent and numpy's sorts release the GIL: use every core; map keeps the order
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
+        columns = list(pool.map(one, names))
     decided = [c for c in columns if c["verdict"] != "insufficient_data"]
     drifted = [c["column"] for c in columns if c["verdict"] == "drift"]
     share = len(drifted) / len(decided) if decided else 0.0
@@ -165,7 +170,6 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
         raise RunError(f"unknown source '{source_name}'")
     source = manifest.nodes[f"source.{source_name}"]
     dataset = data.load(source, root)
-    failures = contract.check(source, dataset)
     frame = dataset.frame
     report = MonitorReport(node.name, node.model, champion.version, source_name, dataset.rows, dataset.fingerprint)
     columns = [c for c in raw_columns(model, manifest) if c in frame.columns]
@@ -177,12 +181,16 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     scored = wants_scores and len(columns) == len(raw_columns(model, manifest)) and len(frame) > 0
     pipeline = registry.load_model(champion.artifact_sha256) if scored else None
     predicted = proba = continuous = None
-    if scored:
-        predicted, proba, continuous = _scores(pipeline, frame[columns], model)
+    # the contract check (pandera) only reads the frame: it runs on a second thread beside scoring and drift
+    with ThreadPoolExecutor(max_workers=1) as checker:
+        pending_failures = checker.submit(contract.check, source, dataset)
+        if scored:
+            predicted, proba, continuous = _scores(pipeline, frame[columns], model)
+        if node.drift is not None:
+            report.drift = _drift(node, manifest, frame, champion.profile, continuous)
+        failures = pending_failures.result()
     if node.quality is not None:
         report.quality = _quality(node, failures, dataset.rows)
-    if node.drift is not None:
-        report.drift = _drift(node, manifest, frame, champion.profile, continuous)
     labels_ok = model.label in frame.columns and scored
     if node.performance is not None:
         if labels_ok:
