@@ -18,12 +18,13 @@
       - the floor: plain numpy + pyarrow, no mlspec: per column PSI + KS with one sort per column (the
         reference sorted once, the live values once) and category counts from pyarrow;
       - the whole CLI: `mlspec monitor` in a project whose champion was trained on the reference file
-        (it also checks the data contract and scores the batch with the model);
+        (interpreter start, imports, the data contract check, the drift report in JSON, Markdown, HTML);
       - Evidently's DataDriftPreset, in a separate virtualenv (Evidently 0.7 does not import under pandas 3):
             python3 -m venv /tmp/evvenv && /tmp/evvenv/bin/pip install evidently "pandas<3" pyarrow
         run as a subprocess with a 600 s timeout; the columns it flags are parsed from its result.
-    Goals: the same drifted columns found; mlspec >= 30x faster than Evidently; mlspec's live path within 1.5x
-    of the floor's (Parquet read included in both).
+    Goals: the same drifted columns found; `mlspec monitor`, the whole command, >= 30x faster than Evidently's
+    read + report (shown too: mlspec's monitoring path alone, and with the reference profile that training
+    builds once); mlspec's live path within 1.5x of the floor's (Parquet read included in both).
 
     .venv/bin/python benchmarks/bench_drift.py [--rows 1000000] [--repeat 3] [--windows 200]
         [--evidently-python /tmp/evvenv/bin/python] [--no-cli] [--no-evidently]
@@ -483,13 +484,21 @@ def goals(b: dict) -> list[dict]:
     if "flagged" in ev:
         rows.append({"goal": "Evidently flags the same columns", "value": ", ".join(ev["flagged"]),
                      "met": ev["flagged"] == expected})
-        ours = m["reference_profile_s"] + m["live_total_s"]
-        rows.append({"goal": "mlspec >= 30x faster than Evidently (reference + live, both read from Parquet)",
-                     "value": f"{ev['total_s'] / ours:.1f}x ({ev['total_s']:.2f} s vs {ours:.2f} s)",
-                     "met": ev["total_s"] / ours >= 30})
-        rows.append({"goal": "(monitor time only: mlspec's live path vs Evidently's read + report)",
+        cli = b.get("cli") or {}
+        if "monitor_wall_s" in cli:
+            # the goal's contender: the whole command (interpreter start, imports, contract check, reports)
+            # against Evidently's read + report (its imports and interpreter start not counted)
+            wall = cli["monitor_wall_s"]
+            rows.append({"goal": "`mlspec monitor` (whole command) >= 30x faster than Evidently (read + report)",
+                         "value": f"{ev['total_s'] / wall:.1f}x ({ev['total_s']:.2f} s vs {wall:.2f} s)",
+                         "met": ev["total_s"] / wall >= 30})
+        rows.append({"goal": "(monitoring path only: mlspec's live read + drift vs Evidently's read + report)",
                      "value": f"{ev['total_s'] / m['live_total_s']:.1f}x",
                      "met": ev["total_s"] / m["live_total_s"] >= 30})
+        ours = m["reference_profile_s"] + m["live_total_s"]
+        rows.append({"goal": "(also counting the reference profile, which mlspec builds once at training)",
+                     "value": f"{ev['total_s'] / ours:.1f}x ({ev['total_s']:.2f} s vs {ours:.2f} s)",
+                     "met": ev["total_s"] / ours >= 30})
     ratio = m["live_total_s"] / f["live_total_s"]
     rows.append({"goal": "mlspec live path within 1.5x of the floor (Parquet read + drift)",
                  "value": f"{ratio:.2f}x ({m['live_total_s']:.2f} s vs {f['live_total_s']:.2f} s)",
