@@ -52,3 +52,11 @@ def test_workflow_shapes_take_the_fast_path() -> None:
                                                                  "env": {"A": "${{ secrets['A'] }}"}}]}}}
     assert yamlout._layout(document) == yamlout._pyyaml(document)
     assert yamlout.dump(document, "header").decode("ascii").startswith("# header\nname: 'mlspec: main'\n'on':\n")
+
+
+def test_equal_but_differently_typed_values_do_not_share_a_rendering() -> None:
+    """0 == False and 1 == True in Python; the scalar cache must still tell them apart."""
+    yamlout._scalar.cache_clear()
+    document = {"a": False, "b": 0, "c": True, "d": 1, "e": "0", "f": "false"}
+    expected = "a: false\nb: 0\nc: true\nd: 1\ne: '0'\nf: 'false'\n"
+    assert yamlout._layout(document) == yamlout._pyyaml(document) == expected

@@ -105,7 +105,7 @@ def _one_line(value: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=65_536, typed=True)  # typed: 0, False and 0.0 are equal keys otherwise
 def _scalar(value: object) -> tuple[str, tuple[str, ...]]:
     """PyYAML's rendering of `value` as a mapping value: (text after `key: `, block lines indented by 2)."""
     if value is None:
