@@ -87,6 +87,8 @@ _LITERAL_SAFE = re.compile(r"[!-~][ -~]*(?:\n[ -~]*)*\n?")
 
 def _literal(value: str) -> tuple[str, tuple[str, ...]] | None:
     """`|` or `|-` and the block's lines (indented by 2, blank lines empty), as PyYAML writes them."""
+    if value.endswith("\n\n"):
+        return None  # kept trailing blank lines: `|+`, which PyYAML may follow with a document end marker
     if not yaml.emitter.Emitter.analyze_scalar(_ANALYZER, value).allow_block:
         return None  # e.g. a space before a line break: PyYAML uses double quotes
     body = value[:-1] if value.endswith("\n") else value
