@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from mlspec.emit import yamlout
 
-WORDS = ["on", "off", "yes", "no", "null", "~", "true", "0777", "3.10", "1e3", "- x", "", " ", "a\n", "a\n\n", "a\n\n\n",
-         "a\nb\n\n", "a\n\nb", "a\n \nb",
+WORDS = ["on", "off", "yes", "no", "null", "~", "true", "0777", "3.10", "1e3", "- x", "", " ", "a\n", "a\n\n",
+         "a\n\n\n", "a\nb\n\n", "a\n\nb", "a\n \nb",
          "\nx", " x\ny", "x \n y", "${{ github.token }}", "run: |", "# not a comment", "'quoted'", '"q"',
          "key: value", "a\tb", "\u2028", "\x85", "é", "\x00"]
 text = st.one_of(st.sampled_from(WORDS), st.text(max_size=20),
