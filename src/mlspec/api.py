@@ -232,9 +232,11 @@ def plan(project: Project, base: Manifest | None, notes: list[str]):
     """The plan from `base` to the project's current manifest, including generated-file changes."""
     from mlspec.emit.tree import emit
     from mlspec.plan import make_plan
+    from mlspec.sync import user_owned
 
-    head_files = emit(project.manifest)
-    base_files = emit(base) if base is not None else {}
+    keep = user_owned(project.root)
+    head_files = emit(project.manifest, keep)
+    base_files = emit(base, keep) if base is not None else {}
     files = {"created": sorted(set(head_files) - set(base_files)),
              "updated": sorted(p for p in set(head_files) & set(base_files) if head_files[p] != base_files[p]),
              "deleted": sorted(set(base_files) - set(head_files))}

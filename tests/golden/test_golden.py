@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlspec.emit.lintconfig import HOSTED_LABELS
 from tests.conftest import run_cli, tree_snapshot
 from tests.spec_factory import dump
 
@@ -169,9 +170,13 @@ def _remove_model(root: Path, model: str) -> set[str]:
                     changed = True
         if changed:
             path.write_text(dump(doc), encoding="utf-8")
+    runners = {spec.get("runner") for doc in documents.values() for spec in (doc.get("models") or {}).values()}
+    # the actionlint config goes with the last model on a self-hosted runner label
+    lint_config = {".github/actionlint.yaml"} if (root / ".github" / "actionlint.yaml").is_file() \
+        and runners - {None} <= HOSTED_LABELS else set()
     return ({f"generated/model_{model}.py", f".github/workflows/mlspec-retrain-{model}.yml"}
             | {f"generated/gate_{g}.py" for g in gates} | {f"generated/monitor_{m}.py" for m in monitors}
-            | {f".github/workflows/mlspec-monitor-{m}.yml" for m in monitors})
+            | {f".github/workflows/mlspec-monitor-{m}.yml" for m in monitors} | lint_config)
 
 
 @pytest.mark.parametrize("name", PROJECTS)

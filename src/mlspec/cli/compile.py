@@ -15,7 +15,7 @@ EXIT_STALE = 2
 def compile_command(ctx: click.Context, check: bool) -> None:
     """Generate .github/workflows/mlspec-*.yml and generated/ from the specs."""
     from mlspec.emit.tree import emit
-    from mlspec.sync import UnsafePathError, apply, compare
+    from mlspec.sync import UnsafePathError, apply, compare, user_owned
 
     project = _load_or_exit(ctx)
     if project.manifest.project.registry_uri.startswith("sqlite:"):
@@ -23,7 +23,9 @@ def compile_command(ctx: click.Context, check: bool) -> None:
                    "runner, so registrations made by the generated workflows would be lost; point "
                    "project.registry.uri at PostgreSQL (password as ${env:NAME}, a repository secret) for CI.",
                    err=True)
-    files = emit(project.manifest)
+    keep = user_owned(project.root)
+    files = emit(project.manifest, keep)
+    _check_user_lint_config(project, keep)
     try:
         changes = compare(project.root, files)
     except UnsafePathError as exc:
@@ -53,3 +55,22 @@ def compile_command(ctx: click.Context, check: bool) -> None:
         ctx.exit(EXIT_USAGE)
     click.echo(f"Compiled: {len(changes.created)} created, {len(changes.updated)} updated, "
                f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged.")
+
+
+def _check_user_lint_config(project, keep: frozenset[str]) -> None:
+    """Warn when the repository's own actionlint.yaml lacks runner labels the workflows use."""
+    from mlspec.emit import ACTIONLINT_PATH
+    from mlspec.emit.lintconfig import custom_labels, declared_labels
+
+    labels = custom_labels(project.manifest)
+    if ACTIONLINT_PATH not in keep or not labels:
+        return
+    try:
+        declared = declared_labels((project.root / ACTIONLINT_PATH).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        declared = None
+    missing = [label for label in labels if declared is None or label not in declared]
+    if missing:
+        click.echo(f"warning: {ACTIONLINT_PATH} is your own, so mlspec leaves it alone; declare the runner "
+                   f"label(s) {', '.join(missing)} under self-hosted-runner.labels in it, or actionlint "
+                   "will report them as unknown in the generated workflows.", err=True)

@@ -2,3 +2,4 @@
 
 MANIFEST_PATH = "generated/manifest.json"
 WORKFLOW_DIR = ".github/workflows"
+ACTIONLINT_PATH = ".github/actionlint.yaml"

@@ -6,7 +6,7 @@ Pure: the same manifest gives the same bytes on every machine. Nothing here touc
 
 from __future__ import annotations
 
-from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR, scripts, workflows, yamlout
+from mlspec.emit import ACTIONLINT_PATH, MANIFEST_PATH, WORKFLOW_DIR, lintconfig, scripts, workflows, yamlout
 from mlspec.manifest import Manifest
 
 
@@ -17,11 +17,18 @@ def _header(sources: list[str]) -> str:
             "Change the specs and run `mlspec compile` instead.")
 
 
-def emit(manifest: Manifest) -> dict[str, bytes]:
-    """Every generated file for `manifest`, the manifest itself (listing them all) included."""
+def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset()) -> dict[str, bytes]:
+    """Every generated file for `manifest`, the manifest itself (listing them all) included.
+
+    `user_owned` names shared files the repository keeps itself (see `mlspec.sync.user_owned`):
+    they are neither generated nor listed.
+    """
     files: dict[str, bytes] = dict(scripts.scripts(manifest))
     for name, (document, sources) in workflows.all_workflows(manifest).items():
         files[f"{WORKFLOW_DIR}/{name}"] = yamlout.dump(document, _header(sources))
+    config = lintconfig.actionlint_config(manifest)
+    if config is not None and ACTIONLINT_PATH not in user_owned:
+        files[ACTIONLINT_PATH] = yamlout.dump(config[0], _header(config[1]))
     listed = sorted([*files, MANIFEST_PATH])
     files[MANIFEST_PATH] = manifest.model_copy(update={"files": listed}).to_json().encode("ascii")
     return dict(sorted(files.items()))
