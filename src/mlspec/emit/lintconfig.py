@@ -39,14 +39,15 @@ def actionlint_config(manifest: Manifest) -> tuple[dict, list[str]] | None:
     return {"self-hosted-runner": {"labels": labels}}, sorted(sources)
 
 
-def declared_labels(text: str) -> set[str] | None:
-    """Labels a repository's own actionlint.yaml declares (None when it cannot be read as YAML)."""
+def undeclared_labels(manifest: Manifest, config_text: str) -> list[str]:
+    """Custom labels a repository's own actionlint.yaml does not declare (all of them if it is unreadable)."""
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(config_text)
     except yaml.YAMLError:
-        return None
+        data = None
     runners = data.get("self-hosted-runner") if isinstance(data, dict) else None
-    labels = runners.get("labels") if isinstance(runners, dict) else None
-    return {str(label) for label in labels} if isinstance(labels, list) else set()
+    declared = runners.get("labels") if isinstance(runners, dict) else None
+    declared = {str(label) for label in declared} if isinstance(declared, list) else set()
+    return [label for label in custom_labels(manifest) if label not in declared]

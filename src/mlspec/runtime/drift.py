@@ -93,9 +93,9 @@ def sorted_quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _wasserstein(sample: np.ndarray, live_sorted: np.ndarray, scale: float) -> float:
-    """Earth mover's distance between the two empirical distributions, divided by `scale`."""
+    """Earth mover's distance between the two empirical distributions (both sorted), divided by `scale`."""
     grid = np.linspace(0, 1, 1001)
-    a = sorted_quantiles(np.sort(sample), grid)
+    a = sorted_quantiles(sample, grid)
     b = sorted_quantiles(live_sorted, grid)
     return float(np.trapezoid(np.abs(a - b), grid) / scale)
 
@@ -114,10 +114,10 @@ def numeric(column: str, profile: dict, values: np.ndarray, method: str, thresho
     if ref_counts.sum() == 0 or profile.get("std", 0.0) == 0.0:
         result.note = "the reference column is constant or empty"
         return result
-    sample = np.asarray(profile.get("sample", []), dtype=float)
+    sample = np.asarray(profile.get("sample", []), dtype=float)  # sorted: quantiles of the sorted reference
     if bins and len(sample) > bins and bins != len(edges) + 1:
         # the monitor asks for another binning than the profile's: re-bin the reference's quantile sketch
-        edges = np.unique(np.quantile(sample, np.linspace(0, 1, bins + 1)[1:-1]))
+        edges = np.unique(sorted_quantiles(sample, np.linspace(0, 1, bins + 1)[1:-1]))
         ref_counts = np.bincount(np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1).astype(float)
     live_sorted = np.sort(present) if method in ("ks", "wasserstein") else None
     if live_sorted is not None:

@@ -30,8 +30,8 @@ def _numeric_profile(values) -> dict:
     # a compact stand-in for the sorted reference values: exact up to SAMPLE points, quantiles beyond
     sample = ordered if len(ordered) <= SAMPLE else sorted_quantiles(ordered, np.linspace(0, 1, SAMPLE))
     return {**profile, "edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
-            "mean": float(present.mean()), "std": float(present.std()), "min": float(present.min()),
-            "max": float(present.max()), "sample": [float(v) for v in sample]}
+            "mean": float(present.mean()), "std": float(present.std()), "min": float(ordered[0]),
+            "max": float(ordered[-1]), "sample": [float(v) for v in sample]}
 
 
 def _categorical_profile(values) -> dict:
