@@ -1,5 +1,5 @@
 """`python -m mlspec` runs the command line."""
 
-from mlspec.cli.main import main
+from mlspec.cli.entry import main
 
 main()

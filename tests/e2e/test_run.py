@@ -338,8 +338,9 @@ def test_two_fresh_copies_give_identical_metrics_and_artifacts(tmp_path: Path) -
 
 
 def test_artifact_does_not_depend_on_where_the_model_trained(tmp_path: Path) -> None:
-    """In a worker process (-j 2 and more) a model trains from the manifest rebuilt from JSON; in process (-j 1)
-    from the manifest itself. Both must give the same bytes, or a re-run would register a duplicate."""
+    """In a training process a model trains from the manifest rebuilt from JSON (tests/e2e/test_trainers.py runs
+    one); CI's generated scripts train from the manifest itself. Both must give the same bytes, or a re-run
+    would register a duplicate."""
     root = make_project(tmp_path)
     project = api.load(root)
     assert project.ok, project.diagnostics

@@ -27,13 +27,20 @@ from mlspec.cli.output import _event
 def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: int | None, base: str | None,
         state: str | None) -> None:
     """Run the lifecycle: check data, train, evaluate, gate, register and promote."""
+    from mlspec.runtime import trainers
     from mlspec.runtime.runner import Runner, RunOptions
 
-    project = _load_or_exit(ctx)
-    nodes = _select_or_exit(ctx, project, select, exclude, base, state)
-    jobs = jobs or min(2, os.cpu_count() or 1)
-    runner = Runner(project.manifest, project.root, RunOptions(force=force, approve=approve, jobs=jobs), _event)
-    results = runner.run(nodes)
+    # started first, so that its imports overlap loading the specs and checking the data; killed if unused
+    pool = trainers.start()
+    try:
+        project = _load_or_exit(ctx)
+        nodes = _select_or_exit(ctx, project, select, exclude, base, state)
+        jobs = jobs or min(2, os.cpu_count() or 1)
+        runner = Runner(project.manifest, project.root, RunOptions(force=force, approve=approve, jobs=jobs),
+                        _event, pool)
+        results = runner.run(nodes)
+    finally:
+        pool.close()
     problems = [r for r in results.results if r.status in ("fail", "error")]
     if problems:
         click.echo("\nFailures:", err=True)

@@ -1,7 +1,8 @@
 """`mlspec run`: execute the selected nodes in order, skipping what the cache says is unchanged.
 
-Sources are checked first, then models train (independent models in parallel processes when
-`jobs > 1`), then gates decide and register. A failed node stops its dependants, not unrelated
+Sources are checked first, then models train (in training processes from `runtime.trainers` when
+one was started ahead of need or `jobs > 1`, independent models in parallel; else in this process),
+then gates decide and register. A failed node stops its dependants, not unrelated
 nodes. The runner never prints: it reports progress through a callback and returns the results.
 """
 
@@ -17,6 +18,7 @@ from mlspec.runtime import steps
 from mlspec.runtime.cache import Cache, key
 from mlspec.runtime.errors import GateError, RunError
 from mlspec.runtime.jsonio import dumps
+from mlspec.runtime.trainers import TrainerPool
 
 RUNNABLE = ("source", "model", "gate")
 ACTIONS = {"source": "check", "model": "train", "gate": "gate"}
@@ -74,8 +76,13 @@ Event = Callable[[str, int, int, str, str, NodeResult | None], None]
 class Runner:
     """Runs nodes of one manifest for one project folder."""
 
-    def __init__(self, manifest: Manifest, root: Path, options: RunOptions, on_event: Event | None = None) -> None:
+    def __init__(self, manifest: Manifest, root: Path, options: RunOptions, on_event: Event | None = None,
+                 trainers: TrainerPool | None = None) -> None:
         self.manifest = manifest
+        # training processes: the caller's (one may be warm already), else started only if models train in parallel
+        self.trainers = trainers or TrainerPool()
+        self._own_trainers = trainers is None
+        self._manifest_json: str | None = None
         self.paths = steps.Paths.of(manifest, root)
         self.options = options
         self.on_event = on_event or (lambda *args: None)
@@ -252,6 +259,8 @@ class Runner:
         """Run the runnable nodes among `node_ids` (in the order given, which must be graph order)."""
         started = time.perf_counter()
         plan = [n for n in node_ids if n.split(".", 1)[0] in RUNNABLE]
+        if self.trainers.warm and any(n.startswith("model.") for n in plan):
+            self.trainers.prepare(self._manifest_text())
         total = len(plan)
         results: list[NodeResult] = []
         index = {node: i + 1 for i, node in enumerate(plan)}
@@ -270,6 +279,8 @@ class Runner:
             finish(self._guard(node_id, "gate", lambda n=node_id: self._run_gate(n)))
         if self._registry is not None:
             self._registry.close()
+        if self._own_trainers:
+            self.trainers.close()
         results.sort(key=lambda r: index[r.node_id])
         run = RunResults(results, time.perf_counter() - started)
         steps.write_atomic(self.paths.state / "run_results.json", dumps(run.to_dict()))
@@ -285,8 +296,8 @@ class Runner:
                 finish(cached)
             else:
                 pending.append(node_id)
-        if len(pending) > 1 and self.options.jobs > 1:
-            self._train_parallel(pending, index, total, finish)
+        if pending and self.trainers.supported and (self.trainers.warm or (len(pending) > 1 and self.options.jobs > 1)):
+            self._train_in_processes(pending, index, total, finish)
             return
         for node_id in pending:
             self.on_event("start", index[node_id], total, node_id, "train", None)
@@ -298,18 +309,25 @@ class Runner:
         record = steps.train_model(self.manifest, model, self.paths, self.frames.get(model.source))
         return self._model_done(node_id, record, time.perf_counter() - started)
 
-    def _train_parallel(self, pending: list[str], index: dict, total: int, finish) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    def _manifest_text(self) -> str:
+        if self._manifest_json is None:
+            self._manifest_json = self.manifest.model_dump_json()
+        return self._manifest_json
 
-        jobs = min(self.options.jobs, len(pending))
-        manifest_json = self.manifest.to_json()
-        context = multiprocessing.get_context("spawn")  # no fork after OpenMP/BLAS threads have started
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    def _train_in_processes(self, pending: list[str], index: dict, total: int, finish) -> None:
+        """Train in training processes, up to `jobs` at once, each on the data this run checked."""
+        import os
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        size = min(self.options.jobs, len(pending))
+        threads = max(1, (os.cpu_count() or 1) // size)  # BLAS/OpenMP threads per process: no oversubscription
+        with ThreadPoolExecutor(max_workers=size) as pool:
             futures = {}
             for node_id in pending:
                 self.on_event("start", index[node_id], total, node_id, "train", None)
-                futures[pool.submit(_train_worker, manifest_json, str(self.paths.root), node_id, jobs)] = node_id
+                checked = self.frames.get(self.manifest.nodes[node_id].source)
+                futures[pool.submit(self.trainers.train, size, self._manifest_text(), self.paths.root, node_id,
+                                    threads, checked.fingerprint if checked else None)] = node_id
             for future in as_completed(futures):
                 node_id = futures[future]
 
@@ -320,23 +338,6 @@ class Runner:
                     return self._model_done(n, record, duration)
 
                 finish(self._guard(node_id, "train", collect))
-
-
-def _train_worker(manifest_json: str, root: str, node_id: str, jobs: int):
-    """Train one model in a worker process; errors come back as values so they keep their details."""
-    import os
-
-    from threadpoolctl import threadpool_limits
-
-    started = time.perf_counter()
-    manifest = Manifest.model_validate_json(manifest_json)
-    paths = steps.Paths.of(manifest, Path(root))
-    with threadpool_limits(limits=max(1, (os.cpu_count() or 1) // jobs)):
-        try:
-            record = steps.train_model(manifest, manifest.nodes[node_id], paths)
-        except RunError as exc:
-            return None, 0.0, exc
-    return record, time.perf_counter() - started, None
 
 
 def _metrics_text(metrics: dict, order: list[str]) -> str:

@@ -18,7 +18,7 @@ from mlspec import __version__
 from mlspec.manifest import GateNode, Manifest, ModelNode, SourceNode
 from mlspec.runtime import artifacts
 from mlspec.runtime.artifacts import write_atomic
-from mlspec.runtime.errors import GateError, RunError
+from mlspec.runtime.errors import DataError, GateError, RunError
 from mlspec.runtime.jsonio import dumps
 
 
@@ -63,6 +63,26 @@ def check_source(node: SourceNode, root: Path):
 
     dataset = data.load(node, root)
     contract.raise_on_failures(node, contract.check(node, dataset), root)
+    return dataset
+
+
+def reload_checked(node: SourceNode, root: Path, fingerprint: str | None):
+    """A source's data again, in another process, exactly as this run checked it (else checked now).
+
+    A file is read again and must still have the fingerprint the run checked, so its contract is not
+    checked twice. It is read rather than handed over pickled: unpickled arrays carry copies of
+    numpy's dtype singletons, which skops then writes differently, and a model must give the same
+    artifact bytes wherever it trained. A SQL source is queried and checked again (a table can
+    change between two queries).
+    """
+    from mlspec.runtime import data
+
+    if fingerprint is None or node.format == "sql":
+        return check_source(node, root)
+    dataset = data.load(node, root)
+    if dataset.fingerprint != fingerprint:
+        raise DataError(f"source '{node.name}': {node.path} changed while the run was using it",
+                        where=node.file, hint="run again once nothing is writing the file")
     return dataset
 
 
