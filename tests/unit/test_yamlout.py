@@ -109,3 +109,23 @@ def test_comment_rules_on_a_workflow() -> None:
             f"        with:\n          note: 'uses: {_ACTION}@{_SHA}'\n")
     assert yamlout._comment(text) == _comments_line_by_line(text)
     assert yamlout._comment(text).count(f"  # {_VERSION}") == 2
+
+
+_ANALYSIS_ALPHABET = " \n:#-?,[]{}&*!|>'\"%@`.ab\t\x7f\u00e9"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(alphabet=_ANALYSIS_ALPHABET, min_size=1, max_size=12),
+                 st.sampled_from(["---", "...", "--- a", "...a", "a:", ":", "-", "?", "#", "a #b", "a#b", "a\n#b",
+                                  "a:\nb", "a :b", " ", "\n", "a \nb", "a\n b", "a\n"])))
+def test_analysis_is_pyyaml_s(value: str) -> None:
+    """The string-method analysis of printable ASCII text gives every flag PyYAML's own loop gives."""
+    assert vars(yamlout._analysis(value)) == vars(yaml.emitter.Emitter.analyze_scalar(yamlout._ANALYZER, value))
+
+
+def test_analysis_is_pyyaml_s_on_every_short_string() -> None:
+    alphabet = " \n:#-?,[a.'"
+    values = [a + b + c for a in alphabet for b in ["", *alphabet] for c in ["", *alphabet]]
+    for value in values:
+        expected = vars(yaml.emitter.Emitter.analyze_scalar(yamlout._ANALYZER, value))
+        assert vars(yamlout._analysis(value)) == expected, repr(value)
