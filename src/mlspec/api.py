@@ -6,11 +6,11 @@ The CLI is a thin layer over these functions; tests and other tools can call the
 from __future__ import annotations
 
 import copy
-import gc
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlspec import gcpause
 from mlspec.diagnostics import Diagnostic, has_errors, sort_key
 from mlspec.manifest import Manifest, canonical_json
 from mlspec.spec.validate import Validated, validate_project
@@ -37,13 +37,8 @@ def load(root: Path) -> Project:
     """Validate the specs under `root`, resolve them into a manifest, and build the graph."""
     # Loading builds many small objects and no cycles: the cyclic garbage collector only costs time here
     # (about a third of the total on large projects), so it is paused for the duration.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gcpause.paused():
         return _load(root)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
@@ -53,9 +48,7 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
     feature-to-feature edges the semantic checks found; resolving the whole manifest (most of the time
     and memory of `load` on large projects) is left to commands that use it.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gcpause.paused():
         validated = validate_project(root)
         if not validated.ok:
             return validated, list(validated.diagnostics)
@@ -73,9 +66,6 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
                 origins[(f"feature.{dep}", f"feature.{name}")] = entry.at("features", "expr")
         problems = SourceMap(validated.texts).locate(graph_build.cycles(graph, origins))
         return validated, sorted(validated.diagnostics + problems, key=sort_key)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load(root: Path) -> Project:

@@ -38,7 +38,12 @@ _NOT_HASHED = {"config_hash", "file", "description"}
 
 @dataclass(frozen=True)
 class Resolved:
-    """The manifest, plus where each dependency edge was written (to explain cycles)."""
+    """The manifest, plus where each edge between derived features was written (to explain cycles).
+
+    Only those: every other edge goes from an earlier kind to a later one (source -> feature -> model ->
+    gate, monitor), so a cycle can only run through derived features, and the graph's cycle check
+    looks at no other edge. (Placing every edge cost a pointer per dependency, 25,000 at 1,000 models.)
+    """
 
     manifest: Manifest
     edge_origins: dict[tuple[str, str], Pointer]
@@ -59,11 +64,11 @@ def resolve(spec: SpecSet, facts: Facts) -> Resolved:
     for entry in spec.features.values():
         nodes.append(_feature(entry, spec, facts, origins))
     for entry in spec.models.values():
-        nodes.append(_model(entry, spec, settings, origins))
+        nodes.append(_model(entry, spec, settings))
     for entry in spec.gates.values():
-        nodes.append(_gate(entry, facts, origins))
+        nodes.append(_gate(entry, facts))
     for entry in spec.monitors.values():
-        nodes.append(_monitor(entry, spec, origins))
+        nodes.append(_monitor(entry, spec))
     hashed = {}
     for node in nodes:
         # the hash of the node's own settings (where it was written and its description excluded)
@@ -96,10 +101,11 @@ def _source(entry: Entry, facts: Facts) -> SourceNode:
 def _feature(entry: Entry, spec: SpecSet, facts: Facts, origins: dict) -> FeatureNode:
     feat = entry.spec
     node_id = f"feature.{entry.name}"
-    where = entry.at("features", "expr" if feat.expr is not None else "source")
-    deps = [_edge(origins, node_id, f"source.{feat.source}", entry.at("features", "source"))]
+    deps = [f"source.{feat.source}"]
     derived = sorted(facts.feature_deps.get(entry.name, []))
-    deps += [_edge(origins, node_id, f"feature.{d}", where) for d in derived]
+    if derived:  # only a derived feature (an expression) reads other features
+        where = entry.at("features", "expr")
+        deps += [_edge(origins, node_id, f"feature.{d}", where) for d in derived]
     ast = facts.expressions.get(("feature", entry.name))
     input_type = "float" if feat.column is None else spec.sources[feat.source].spec.columns[feat.column].type
     fields = feat.__dict__  # each transform has its own fields; absent ones are simply not there
@@ -115,16 +121,14 @@ def _feature(entry: Entry, spec: SpecSet, facts: Facts, origins: dict) -> Featur
                        input_type=input_type, transform=transform)
 
 
-def _model(entry: Entry, spec: SpecSet, settings: ProjectSettings, origins: dict) -> ModelNode:
+def _model(entry: Entry, spec: SpecSet, settings: ProjectSettings) -> ModelNode:
     model = entry.spec
     node_id = f"model.{entry.name}"
     estimator = ESTIMATORS[model.estimator]
     params = dict(sorted(model.params.items()))
     if estimator.seeded:
         params.setdefault("random_state", settings.seed)
-    deps = [_edge(origins, node_id, f"source.{model.source}", entry.at("models", "source"))]
-    deps += [_edge(origins, node_id, f"feature.{f}", entry.at("models", "features", i))
-             for i, f in enumerate(model.features)]
+    deps = [f"source.{model.source}", *(f"feature.{f}" for f in model.features)]
     search = None
     if model.search is not None:
         space = {k: (v.model_dump() if isinstance(v, Range) else list(v))
@@ -143,10 +147,10 @@ def _model(entry: Entry, spec: SpecSet, settings: ProjectSettings, origins: dict
         runner=model.runner or settings.runner, timeout_minutes=model.timeout_minutes or settings.timeout_minutes)
 
 
-def _gate(entry: Entry, facts: Facts, origins: dict) -> GateNode:
+def _gate(entry: Entry, facts: Facts) -> GateNode:
     gate = entry.spec
     node_id = f"gate.{entry.name}"
-    deps = [_edge(origins, node_id, f"model.{gate.model}", entry.at("gates", "model"))]
+    deps = [f"model.{gate.model}"]
     requirements = [facts.requirements[(entry.name, "require", i)].to_dict() for i in range(len(gate.require))]
     slices = []
     for j, s in enumerate(gate.slices):
@@ -159,11 +163,10 @@ def _gate(entry: Entry, facts: Facts, origins: dict) -> GateNode:
                     slices=slices, approval_environment=gate.approval.environment if gate.approval else None)
 
 
-def _monitor(entry: Entry, spec: SpecSet, origins: dict) -> MonitorNode:
+def _monitor(entry: Entry, spec: SpecSet) -> MonitorNode:
     mon = entry.spec
     node_id = f"monitor.{entry.name}"
-    deps = [_edge(origins, node_id, f"model.{mon.model}", entry.at("monitors", "model")),
-            _edge(origins, node_id, f"source.{mon.data}", entry.at("monitors", "data"))]
+    deps = [f"model.{mon.model}", f"source.{mon.data}"]
     drift = None
     if mon.drift is not None:
         d = mon.drift

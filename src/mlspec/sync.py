@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,19 +59,39 @@ def allowed(path: str) -> bool:
     return path.startswith(WORKFLOW_DIR + "/mlspec-") and path.endswith(".yml") and len(parts) == 3
 
 
-def check_safe(root: Path, path: str) -> Path:
-    """The absolute target for `path`, after refusing escapes and symbolic links on the way."""
+def check_safe(root: Path, path: str, _folders: set[str] | None = None) -> Path:
+    """The absolute target for `path`, after refusing escapes and symbolic links on the way.
+
+    `_folders` (internal) holds folders already found not to be links during the same compare or
+    apply: every generated file lies in one of three folders, so each is checked once per call, not
+    once per file (thousands of lstat calls on large projects).
+    """
     if not allowed(path):
         raise UnsafePathError(f"refusing to write {path}: outside generated/ and .github/workflows/mlspec-*.yml")
     target = root / path
-    current = root
-    for part in path.split("/"):
-        current = current / part
-        if current.is_symlink():
-            raise UnsafePathError(f"refusing to write {path}: {current.relative_to(root)} is a symbolic link")
-    if target.exists() and not target.is_file():
+    *folders, _name = path.split("/")
+    for i in range(len(folders)):
+        folder = "/".join(folders[: i + 1])
+        if _folders is not None and folder in _folders:
+            continue
+        if (root / folder).is_symlink():
+            raise UnsafePathError(f"refusing to write {path}: {folder} is a symbolic link")
+        if _folders is not None:
+            _folders.add(folder)
+    mode = _lstat_mode(target)
+    if mode is not None and stat.S_ISLNK(mode):
+        raise UnsafePathError(f"refusing to write {path}: {path} is a symbolic link")
+    if mode is not None and not stat.S_ISREG(mode):
         raise UnsafePathError(f"refusing to write {path}: something other than a file is in its place")
     return target
+
+
+def _lstat_mode(path: Path) -> int | None:
+    """The file type and mode of `path` itself (a link is not followed), or None when nothing is there."""
+    try:
+        return os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def previous_files(root: Path) -> list[str]:
@@ -102,12 +123,14 @@ def user_owned(root: Path) -> frozenset[str]:
 def compare(root: Path, files: dict[str, bytes]) -> Changes:
     """What writing `files` would change, with a unified diff per changed text file."""
     changes = Changes()
+    folders: set[str] = set()
     for path, content in files.items():
-        target = check_safe(root, path)
-        if not target.is_file():
+        target = check_safe(root, path, folders)
+        try:
+            current = target.read_bytes()  # a regular file, or nothing: check_safe refused anything else
+        except (FileNotFoundError, NotADirectoryError):
             changes.created.append(path)
             continue
-        current = target.read_bytes()
         if current == content:
             changes.unchanged.append(path)
             continue
@@ -118,19 +141,35 @@ def compare(root: Path, files: dict[str, bytes]) -> Changes:
     keep = user_owned(root)
     for path in previous_files(root):
         if path not in files and path not in keep and (root / path).is_file():
-            check_safe(root, path)  # refuse, here already, to delete through a link
+            check_safe(root, path, folders)  # refuse, here already, to delete through a link
             changes.deleted.append(path)
     return changes
 
 
+# O_EXCL | O_NOFOLLOW: create a new file, and never write through a link that appeared meanwhile
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
 def _write_file(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink() or path.exists():
+    """Create `path` afresh with `content`; its folder is made if missing.
+
+    The common case is a single open: a missing folder or a leftover entry is dealt with when the
+    open reports it, rather than checked for before every file.
+    """
+    try:
+        fd = os.open(path, _CREATE, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, _CREATE, 0o644)
+    except FileExistsError:
         path.unlink()  # a leftover (or planted) staging file: remove the entry itself, never follow it
-    # O_EXCL | O_NOFOLLOW: create a new file, and never write through a link that appeared meanwhile
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
+        fd = os.open(path, _CREATE, 0o644)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _flush(paths: list[Path]) -> None:
@@ -153,9 +192,10 @@ def _flush(paths: list[Path]) -> None:
 def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write_file) -> None:
     """Make the tree match `files`; on any failure, restore the old tree and re-raise."""
     staged: list[tuple[Path, Path]] = []
+    folders: set[str] = set()
     try:
         for path in [*changes.created, *changes.updated]:
-            target = check_safe(root, path)
+            target = check_safe(root, path, folders)
             temp = target.with_name(target.name + NEW_SUFFIX)
             staged.append((temp, target))  # before writing, so a failed write is cleaned up too
             write(temp, files[path])
@@ -176,7 +216,7 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write
             swapped.append((target, backup))
             temp.replace(target)
         for path in changes.deleted:
-            target = check_safe(root, path)
+            target = check_safe(root, path, folders)
             backup = target.with_name(target.name + OLD_SUFFIX)
             target.replace(backup)
             swapped.append((target, backup))

@@ -8,11 +8,14 @@ PyYAML dump, whichever path `dump` took.
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlspec.emit import yamlout
+from mlspec.emit.pins import PINS
 
 WORDS = ["on", "off", "yes", "no", "null", "~", "true", "0777", "3.10", "1e3", "- x", "", " ", "a\n", "a\n\n",
          "a\n\n\n", "a\nb\n\n", "a\n\nb", "a\n \nb",
@@ -61,3 +64,68 @@ def test_equal_but_differently_typed_values_do_not_share_a_rendering() -> None:
     document = {"a": False, "b": 0, "c": True, "d": 1, "e": "0", "f": "false"}
     expected = "a: false\nb: 0\nc: true\nd: 1\ne: '0'\nf: 'false'\n"
     assert yamlout._layout(document) == yamlout._pyyaml(document) == expected
+
+
+def _comments_line_by_line(text: str) -> str:
+    """The comment rules as they were first written, one line at a time (the reference for `dump`)."""
+    uses_rule = re.compile(r"^(\s*(?:- )?uses: )([\w.-]+/[\w.-]+)@([0-9a-f]{40})$")
+    write_rule = re.compile(r"^(\s*)(issues|actions|pull-requests): (write|read)$")
+    lines = []
+    for line in text.splitlines():
+        uses = uses_rule.match(line)
+        if uses and PINS.get(uses.group(2), ("",))[0] == uses.group(3):
+            line = f"{line}  # {PINS[uses.group(2)][1]}"
+        write = write_rule.match(line)
+        if write:
+            line = f"{line}  # {yamlout.PERMISSION_REASONS[(write.group(2), write.group(3))]}"
+        if line == "  workflow_run:":
+            lines.append("  # Safe use of workflow_run: the job only downloads the report artifact as data; it never")
+            lines.append("  # checks out or runs the pull request's code (see mlspec pr-comment).")
+            line += "  # zizmor: ignore[dangerous-triggers]"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+_ACTION, (_SHA, _VERSION) = next(iter(PINS.items()))
+_LINE_PARTS = ["", " ", "  ", "    ", "- ", "x", "\t", ":", "uses: ", f"{_ACTION}@{_SHA}", f"{_ACTION}@{_SHA}0",
+               f"o/n@{_SHA}", "issues: write", "actions: read", "pull-requests: write", "contents: read",
+               "  workflow_run:", "workflow_run:", "issues: ", "write", " # c"]
+comment_texts = st.lists(st.lists(st.sampled_from(_LINE_PARTS), max_size=4).map("".join), max_size=8).map(
+    lambda lines: "\n".join(lines) + "\n")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(comment_texts)
+def test_comments_go_on_exactly_the_lines_the_line_by_line_rules_chose(text: str) -> None:
+    expected = _comments_line_by_line(text)
+    assert yamlout.dump({}, "h").decode("ascii") == "# h\n{}\n"  # the header and the empty document
+    got = yamlout._comment(text)
+    assert got == expected
+
+
+def test_comment_rules_on_a_workflow() -> None:
+    text = (f"on:\n  workflow_run:\njobs:\n  a:\n    permissions:\n      issues: write\n      actions: read\n"
+            f"    steps:\n      - uses: {_ACTION}@{_SHA}\n      - name: x\n        uses: {_ACTION}@{_SHA}\n"
+            f"        with:\n          note: 'uses: {_ACTION}@{_SHA}'\n")
+    assert yamlout._comment(text) == _comments_line_by_line(text)
+    assert yamlout._comment(text).count(f"  # {_VERSION}") == 2
+
+
+_ANALYSIS_ALPHABET = " \n:#-?,[]{}&*!|>'\"%@`.ab\t\x7f\u00e9"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(alphabet=_ANALYSIS_ALPHABET, min_size=1, max_size=12),
+                 st.sampled_from(["---", "...", "--- a", "...a", "a:", ":", "-", "?", "#", "a #b", "a#b", "a\n#b",
+                                  "a:\nb", "a :b", " ", "\n", "a \nb", "a\n b", "a\n"])))
+def test_analysis_is_pyyaml_s(value: str) -> None:
+    """The string-method analysis of printable ASCII text gives every flag PyYAML's own loop gives."""
+    assert vars(yamlout._analysis(value)) == vars(yaml.emitter.Emitter.analyze_scalar(yamlout._ANALYZER, value))
+
+
+def test_analysis_is_pyyaml_s_on_every_short_string() -> None:
+    alphabet = " \n:#-?,[a.'"
+    values = [a + b + c for a in alphabet for b in ["", *alphabet] for c in ["", *alphabet]]
+    for value in values:
+        expected = vars(yaml.emitter.Emitter.analyze_scalar(yamlout._ANALYZER, value))
+        assert vars(yamlout._analysis(value)) == expected, repr(value)

@@ -6,6 +6,7 @@ Pure: the same manifest gives the same bytes on every machine. Nothing here touc
 
 from __future__ import annotations
 
+from mlspec import gcpause
 from mlspec.emit import ACTIONLINT_PATH, MANIFEST_PATH, WORKFLOW_DIR, lintconfig, scripts, workflows, yamlout
 from mlspec.manifest import Manifest
 
@@ -23,6 +24,12 @@ def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset()) -> dict[s
     `user_owned` names shared files the repository keeps itself (see `mlspec.sync.user_owned`):
     they are neither generated nor listed.
     """
+    # like loading, emitting builds many acyclic objects (workflow documents, the manifest's data)
+    with gcpause.paused():
+        return _emit(manifest, user_owned)
+
+
+def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
     files: dict[str, bytes] = dict(scripts.scripts(manifest))
     for name, (document, sources) in workflows.all_workflows(manifest).items():
         files[f"{WORKFLOW_DIR}/{name}"] = yamlout.dump(document, _header(sources))

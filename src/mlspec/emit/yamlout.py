@@ -49,8 +49,45 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 _Dumper.add_representer(str, _str)
 
-_USES = re.compile(r"^(\s*(?:- )?uses: )([\w.-]+/[\w.-]+)@([0-9a-f]{40})$")
-_WRITE = re.compile(r"^(\s*)(issues|actions|pull-requests): (write|read)$")
+# The lines that take a comment, each rule a head and a tail: `^(\s*(?:- )?uses: )(owner/name)@(sha)$`
+# and `^(\s*)(issues|actions|pull-requests): (write|read)$` and `^  workflow_run:$`. The text is
+# searched for the tails (their leading literal lets the regular expression engine skip ahead, in C,
+# instead of a Python loop over every line); the callbacks check that the rest of the line is the head.
+_USES_TAIL = re.compile(r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40})$", re.MULTILINE)
+_WRITE_TAIL = re.compile(r"(issues|actions|pull-requests): (write|read)$", re.MULTILINE)
+_WORKFLOW_RUN_TAIL = re.compile(r"  workflow_run:$", re.MULTILINE)
+_USES_HEAD = re.compile(r"\s*(?:- )?")
+_WRITE_HEAD = re.compile(r"\s*")
+_WORKFLOW_RUN_COMMENTED = (
+    "  # Safe use of workflow_run: the job only downloads the report artifact as data; it never\n"
+    "  # checks out or runs the pull request's code (see mlspec pr-comment).\n"
+    "  workflow_run:  # zizmor: ignore[dangerous-triggers]")
+
+
+def _head(match: re.Match) -> str:
+    """What precedes `match` on its line."""
+    text, start = match.string, match.start()
+    return text[text.rfind("\n", 0, start) + 1:start]
+
+
+def _pin_comment(tail: re.Match) -> str:
+    """A `uses:` line pinned to a known SHA, with the version that SHA is."""
+    pin = PINS.get(tail.group(1))
+    if pin is None or pin[0] != tail.group(2) or not _USES_HEAD.fullmatch(_head(tail)):
+        return tail.group(0)
+    return f"{tail.group(0)}  # {pin[1]}"
+
+
+def _reason_comment(tail: re.Match) -> str:
+    """A permission line, with the reason the job needs it."""
+    if not _WRITE_HEAD.fullmatch(_head(tail)):
+        return tail.group(0)
+    return f"{tail.group(0)}  # {PERMISSION_REASONS[(tail.group(1), tail.group(2))]}"
+
+
+def _workflow_run_comment(tail: re.Match) -> str:
+    """The `workflow_run:` trigger line, with why it is safe here."""
+    return _WORKFLOW_RUN_COMMENTED if _head(tail) == "" else tail.group(0)
 
 
 def _pyyaml(document: object) -> str:
@@ -79,6 +116,36 @@ def _reads_as_other(value: str) -> bool:
 _ANALYZER = yaml.emitter.Emitter.__new__(yaml.emitter.Emitter)
 _ANALYZER.allow_unicode = False
 
+# Emitter.analyze_scalar is a Python loop over every character, run once per distinct string (thousands
+# on large projects, a tenth of the emit time). For printable ASCII text with line breaks, where none of
+# its special-character cases apply, _analysis computes the same flags with string methods; a test
+# compares the two on generated strings of indicators, spaces and breaks.
+_ASCII_TEXT = re.compile(r"[ -~\n]+")
+_LEADING_INDICATORS = "#,[]{}&*!|>'\"%@`"
+_INNER_BLOCK_INDICATOR = re.compile(r":(?:[ \n]|$)|(?<=[ \n])#")  # searched from the second character
+_INNER_FLOW_INDICATOR = re.compile(r"[,?\[\]{}:]|(?<=[ \n])#")
+
+
+def _analysis(value: str) -> yaml.emitter.ScalarAnalysis:
+    """What Emitter.analyze_scalar returns for `value` (with allow_unicode off)."""
+    if not _ASCII_TEXT.fullmatch(value):
+        return yaml.emitter.Emitter.analyze_scalar(_ANALYZER, value)
+    first, last = value[0], value[-1]
+    followed_by_space = len(value) == 1 or value[1] in " \n"
+    document_marker = value.startswith(("---", "..."))
+    block_indicators = (document_marker or first in _LEADING_INDICATORS or (first in "?:-" and followed_by_space)
+                        or _INNER_BLOCK_INDICATOR.search(value, 1) is not None)
+    flow_indicators = (document_marker or first in _LEADING_INDICATORS or first in "?:"
+                       or (first == "-" and followed_by_space) or _INNER_FLOW_INDICATOR.search(value, 1) is not None)
+    multiline = "\n" in value
+    edge_space = first in " \n" or last in " \n"  # leading or trailing space or break
+    break_space, space_break = "\n " in value, " \n" in value
+    plain = not (edge_space or break_space or space_break or multiline)
+    return yaml.emitter.ScalarAnalysis(
+        scalar=value, empty=False, multiline=multiline, allow_flow_plain=plain and not flow_indicators,
+        allow_block_plain=plain and not block_indicators, allow_single_quoted=not (break_space or space_break),
+        allow_double_quoted=True, allow_block=not (last == " " or space_break))
+
 
 # multi-line text that PyYAML writes as a literal block with no indentation indicator: printable ASCII,
 # not starting with a space or a line break, at most one final line break
@@ -89,7 +156,7 @@ def _literal(value: str) -> tuple[str, tuple[str, ...]] | None:
     """`|` or `|-` and the block's lines (indented by 2, blank lines empty), as PyYAML writes them."""
     if value.endswith("\n\n"):
         return None  # kept trailing blank lines: `|+`, which PyYAML may follow with a document end marker
-    if not yaml.emitter.Emitter.analyze_scalar(_ANALYZER, value).allow_block:
+    if not _analysis(value).allow_block:
         return None  # e.g. a space before a line break: PyYAML uses double quotes
     body = value[:-1] if value.endswith("\n") else value
     return ("|" if value.endswith("\n") else "|-"), tuple(f"  {line}" if line else "" for line in body.split("\n"))
@@ -97,7 +164,7 @@ def _literal(value: str) -> tuple[str, tuple[str, ...]] | None:
 
 def _one_line(value: str) -> str | None:
     """Plain or single-quoted form of a one-line string as PyYAML writes it, or None (double quotes)."""
-    analysis = yaml.emitter.Emitter.analyze_scalar(_ANALYZER, value)
+    analysis = _analysis(value)
     if analysis.multiline:
         return None
     if analysis.allow_block_plain and not analysis.empty and not _reads_as_other(value):
@@ -151,10 +218,6 @@ def _key(key: str) -> str:
     return first
 
 
-def _leaf(value: object) -> bool:
-    return not isinstance(value, dict | list) or not value
-
-
 def _leaf_text(value: object) -> tuple[str, tuple[str, ...]]:
     if isinstance(value, dict | list):
         return ("{}" if isinstance(value, dict) else "[]"), ()
@@ -163,41 +226,51 @@ def _leaf_text(value: object) -> tuple[str, tuple[str, ...]]:
     return _scalar(value)
 
 
+# The layout below visits every value of every workflow (a few hundred thousand on large projects), so
+# it is written for speed: one function per container, the checks inlined, strings joined with `+`.
+
+
 def _mapping(mapping: dict, indent: int, out: list[str], first_prefix: str | None = None) -> None:
     """Write `mapping` at column `indent`; the first line may start with `first_prefix` (a list dash)."""
     pad = " " * indent
-    for i, (key, value) in enumerate(mapping.items()):
+    start = pad if first_prefix is None else first_prefix
+    inner = indent + 2
+    for key, value in mapping.items():
         if not isinstance(key, str):
             raise _UnsupportedError
-        start = first_prefix if (i == 0 and first_prefix is not None) else pad
-        _entry(f"{start}{_key(key)}:", value, indent, out)
-
-
-def _entry(head: str, value: object, indent: int, out: list[str]) -> None:
-    if _leaf(value):
-        text, block = _leaf_text(value)
-        out.append(f"{head} {text}")
-        pad = " " * indent
-        out.extend(f"{pad}{line}" if line else "" for line in block)
-    elif isinstance(value, dict):
-        out.append(head)
-        _mapping(value, indent + 2, out)
-    else:
-        out.append(head)
-        _sequence(value, indent + 2, out)
+        head = start + _key(key) + ":"
+        start = pad
+        if type(value) is str:  # most values: checked first
+            text, block = _scalar(value)
+        elif isinstance(value, dict) and value:
+            out.append(head)
+            _mapping(value, inner, out)
+            continue
+        elif isinstance(value, list) and value:
+            out.append(head)
+            _sequence(value, inner, out)
+            continue
+        else:
+            text, block = _leaf_text(value)
+        out.append(head + " " + text)
+        if block:
+            out.extend([pad + line if line else "" for line in block])
 
 
 def _sequence(items: list, indent: int, out: list[str]) -> None:
     pad = " " * indent
+    dash = pad + "- "
+    inner = indent + 2
     for item in items:
         if isinstance(item, dict) and item:
-            _mapping(item, indent + 2, out, first_prefix=f"{pad}- ")
+            _mapping(item, inner, out, first_prefix=dash)
         elif isinstance(item, list) and item:
             raise _UnsupportedError
         else:
-            text, block = _leaf_text(item)
-            out.append(f"{pad}- {text}")
-            out.extend(f"{pad}{line}" if line else "" for line in block)
+            text, block = _scalar(item) if type(item) is str else _leaf_text(item)
+            out.append(dash + text)
+            if block:
+                out.extend([pad + line if line else "" for line in block])
 
 
 def _layout(document: dict) -> str:
@@ -213,18 +286,18 @@ def dump(document: dict, header: str) -> bytes:
         text = _layout(document) if document else _pyyaml(document)
     except _UnsupportedError:
         text = _pyyaml(document)
-    lines = []
-    for line in text.splitlines():
-        uses = _USES.match(line)
-        if uses and PINS.get(uses.group(2), ("",))[0] == uses.group(3):
-            line = f"{line}  # {PINS[uses.group(2)][1]}"
-        write = _WRITE.match(line)
-        if write:
-            line = f"{line}  # {PERMISSION_REASONS[(write.group(2), write.group(3))]}"
-        if line == "  workflow_run:":
-            lines.append("  # Safe use of workflow_run: the job only downloads the report artifact as data; it never")
-            lines.append("  # checks out or runs the pull request's code (see mlspec pr-comment).")
-            line += "  # zizmor: ignore[dangerous-triggers]"
-        lines.append(line)
     comment = "".join(f"# {h}\n" if h else "#\n" for h in header.splitlines())
-    return (comment + "\n".join(lines) + "\n").encode("ascii")
+    return (comment + _comment(text)).encode("ascii")
+
+
+def _comment(text: str) -> str:
+    """`text` with the comments added to the lines that take one; ends in one newline.
+
+    The rules are exclusive (a line takes at most one), so applying them one after the other over the
+    whole text adds the same comments as checking each line against all three.
+    """
+    body = "\n".join(text.splitlines())
+    body = _USES_TAIL.sub(_pin_comment, body)
+    body = _WRITE_TAIL.sub(_reason_comment, body)
+    body = _WORKFLOW_RUN_TAIL.sub(_workflow_run_comment, body)
+    return body + "\n"
