@@ -81,7 +81,7 @@ def worker_compile(root: Path) -> dict:
     import mlspec.graph.build
     import mlspec.resolve
     import mlspec.spec.sourcemap  # noqa: F401
-    from mlspec import api
+    from mlspec import api, gcpause
     from mlspec.cli.main import cli
     from mlspec.emit.tree import emit
     from mlspec.sync import apply, compare
@@ -98,6 +98,8 @@ def worker_compile(root: Path) -> dict:
             timings["load_validate"] = time.perf_counter() - start
 
     api.validate_project = timed_validate
+    paused = gcpause.paused()  # as `mlspec compile` does, for the whole command
+    paused.__enter__()
     cpu = time.process_time()
     start = time.perf_counter()
     project = api.load(root)
@@ -114,6 +116,7 @@ def worker_compile(root: Path) -> dict:
     timings["write"] = time.perf_counter() - emitted
     total = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    paused.__exit__(None, None, None)
 
     written = _outputs(root)
     assert len(written) == len(files) == len(changes.created), (len(written), len(files))

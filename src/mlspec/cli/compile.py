@@ -14,6 +14,16 @@ EXIT_STALE = 2
 @click.pass_context
 def compile_command(ctx: click.Context, check: bool) -> None:
     """Generate .github/workflows/mlspec-*.yml and generated/ from the specs."""
+    from mlspec import gcpause
+
+    # Load and emit each pause the cyclic collector; paused across the whole command instead, its
+    # passes over the loaded project between phases (0.2 s at 1,000 models) are not made at all, and
+    # the project is freed by reference counting when the command returns.
+    with gcpause.paused():
+        _compile(ctx, check)
+
+
+def _compile(ctx: click.Context, check: bool) -> None:
     from mlspec.emit.tree import emit
     from mlspec.sync import UnsafePathError, apply, compare, user_owned
 

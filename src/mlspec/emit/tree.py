@@ -6,7 +6,7 @@ Pure: the same manifest gives the same bytes on every machine. Nothing here touc
 
 from __future__ import annotations
 
-from mlspec import gcpause
+from mlspec import forkjoin, gcpause
 from mlspec.emit import ACTIONLINT_PATH, MANIFEST_PATH, WORKFLOW_DIR, lintconfig, scripts, workflows, yamlout
 from mlspec.manifest import Manifest
 
@@ -29,13 +29,30 @@ def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset()) -> dict[s
         return _emit(manifest, user_owned)
 
 
+# Below this many nodes a fork costs more than it saves.
+_FORK_FROM_NODES = 2_000
+
+
 def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
-    files: dict[str, bytes] = dict(scripts.scripts(manifest))
-    for name, (document, sources) in workflows.all_workflows(manifest).items():
-        files[f"{WORKFLOW_DIR}/{name}"] = yamlout.dump(document, _header(sources))
+    documents = {f"{WORKFLOW_DIR}/{name}": (document, _header(sources))
+                 for name, (document, sources) in workflows.all_workflows(manifest).items()}
     config = lintconfig.actionlint_config(manifest)
     if config is not None and ACTIONLINT_PATH not in user_owned:
-        files[ACTIONLINT_PATH] = yamlout.dump(config[0], _header(config[1]))
-    listed = sorted([*files, MANIFEST_PATH])
-    files[MANIFEST_PATH] = manifest.model_copy(update={"files": listed}).to_json().encode("ascii")
-    return dict(sorted(files.items()))
+        documents[ACTIONLINT_PATH] = (config[0], _header(config[1]))
+
+    def yaml_files() -> dict[str, bytes]:
+        return {path: yamlout.dump(document, header) for path, (document, header) in documents.items()}
+
+    def other_files() -> dict[str, bytes]:
+        files = dict(scripts.scripts(manifest))
+        listed = sorted([*files, *documents, MANIFEST_PATH])
+        files[MANIFEST_PATH] = manifest.model_copy(update={"files": listed}).to_json().encode("ascii")
+        return files
+
+    # the YAML of the workflows and the manifest's JSON take about as long as each other: on a large
+    # project they are made on two cores (same bytes either way)
+    if len(manifest.nodes) >= _FORK_FROM_NODES:
+        yaml, other = forkjoin.beside(yaml_files, other_files)
+    else:
+        yaml, other = yaml_files(), other_files()
+    return dict(sorted({**yaml, **other}.items()))

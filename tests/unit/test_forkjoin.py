@@ -1,0 +1,97 @@
+"""`mlspec.forkjoin.beside`: the same results as plain calls, on two cores or one, whatever fails.
+
+Also: compile's output is byte-identical whether emit forks or not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlspec import api, forkjoin
+from mlspec.emit import tree
+
+REPO = Path(__file__).resolve().parents[2]
+linux_only = pytest.mark.skipif(not forkjoin.usable(), reason="fork is used on Linux, single-threaded, only")
+
+
+@linux_only
+def test_the_child_runs_in_another_process_and_both_results_come_back() -> None:
+    parent = os.getpid()
+    big = bytes(range(256)) * 200_000  # 51 MB: far more than a pipe holds
+    (child_pid, child_data), here = forkjoin.beside(lambda: (os.getpid(), big), lambda: [os.getpid(), "here"])
+    assert child_pid != parent
+    assert child_data == big
+    assert here == [parent, "here"]
+
+
+def test_with_another_thread_alive_nothing_forks() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not forkjoin.usable()
+        child_pid, here_pid = forkjoin.beside(os.getpid, os.getpid)
+    finally:
+        stop.set()
+        other.join()
+    assert child_pid == here_pid == os.getpid()
+
+
+@linux_only
+def test_an_exception_in_the_child_is_raised_by_a_plain_call_here() -> None:
+    calls = []
+
+    def child():
+        calls.append(os.getpid())
+        raise ValueError("bad spec value")
+
+    with pytest.raises(ValueError, match="bad spec value"):
+        forkjoin.beside(child, lambda: "here")
+    assert calls == [os.getpid()]  # the child's own attempt is not visible here; the retry here is
+
+
+@linux_only
+def test_an_exception_here_does_not_wait_forever_for_a_child_with_a_full_pipe() -> None:
+    """Run in a fresh interpreter with a timeout: a deadlock would hang the test run otherwise."""
+    code = textwrap.dedent("""
+        from mlspec import forkjoin
+        def here():
+            raise KeyError("here failed")
+        try:
+            forkjoin.beside(lambda: b"x" * 50_000_000, here)
+        except KeyError:
+            print("raised")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout == "raised\n"
+
+
+@linux_only
+def test_buffered_output_and_exit_handlers_of_the_parent_do_not_run_twice() -> None:
+    code = textwrap.dedent("""
+        import atexit, sys
+        from mlspec import forkjoin
+        atexit.register(lambda: print("exit handler"))
+        sys.stdout.write("buffered before the fork|")
+        print(forkjoin.beside(lambda: 1, lambda: 2))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout == "buffered before the fork|(1, 2)\nexit handler\n"
+
+
+def test_compile_output_is_the_same_whether_emit_forks_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    project = api.load(REPO / "tests" / "golden" / "everything")
+    assert project.ok, project.diagnostics
+    monkeypatch.setattr(tree, "_FORK_FROM_NODES", 0)
+    forked = tree.emit(project.manifest)
+    monkeypatch.setattr(tree, "_FORK_FROM_NODES", 10**9)
+    plain = tree.emit(project.manifest)
+    assert list(forked) == list(plain)
+    assert forked == plain
