@@ -49,6 +49,7 @@ RATIO_GOAL = 1.5
 BIG = 10_000
 PHASES = ("load_validate", "resolve_graph", "emit_render", "write")
 FLOORS = ("parse", "render", "write")
+SINGLE_FILE_MAX_MODELS = 2_500  # about 1.5 KB of YAML per model: more would pass the 4 MB limit of one spec file
 
 # ------------------------------------------------------------------------------------------------
 # workers: each runs in a fresh interpreter and prints one JSON object
@@ -235,7 +236,10 @@ def measure(models: int, runs: int, seed: int, folder: Path, layout: str) -> dic
         "files": compiles[0]["files"], "bytes": compiles[0]["bytes"], "spec_bytes": spec_bytes,
         "phases": phases, "total": total, "compile_cpu": cpu, "floors": floor,
         "floor_sum": floor_sum,
-        "ratio": total / floor_sum, "goal": RATIO_GOAL, "meets_goal": total / floor_sum <= RATIO_GOAL,
+        "ratio": total / floor_sum,
+        # writes swing 10x with the filesystem's state (ext4 after mass deletes), the floor's as much
+        "ratio_without_writes": (total - phases["write"]) / (floor["parse"] + floor["render"]),
+        "goal": RATIO_GOAL, "meets_goal": total / floor_sum <= RATIO_GOAL,
         "recompile": median(c["recompile"] for c in compiles),
         "recompile_rewrites_nothing": all(c["recompile_ok"] for c in compiles),
         "recompile_output": compiles[0]["recompile_output"],
@@ -246,7 +250,8 @@ def measure(models: int, runs: int, seed: int, folder: Path, layout: str) -> dic
 def _table(results: list[dict]) -> str:
     head = ("| models | spec files (MB) | files | load+validate | resolve+graph | emit/render | write | "
             "**compile total** | parse floor | render floor (same output) | write floor | **floor sum** | "
-            "**ratio** (goal <= 1.5) | no-change recompile | rewrites none | (write+fsync) | (trivial render) |")
+            "**ratio** (goal <= 1.5) | ratio without the writes | no-change recompile | rewrites none | "
+            "(write+fsync) | (trivial render) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         p, f = r["phases"], r["floors"]
@@ -255,6 +260,7 @@ def _table(results: list[dict]) -> str:
             f"{p['load_validate']:.2f} s | {p['resolve_graph']:.2f} s | "
             f"{p['emit_render']:.2f} s | {p['write']:.2f} s | **{r['total']:.2f} s** | {f['parse']:.2f} s | "
             f"{f['render']:.3f} s | {f['write']:.2f} s | **{r['floor_sum']:.2f} s** | **{r['ratio']:.1f}x** | "
+            f"{r['ratio_without_writes']:.1f}x | "
             f"{r['recompile']:.2f} s | {'yes' if r['recompile_rewrites_nothing'] else 'NO'} | "
             f"{f['write_fsync']:.2f} s | {f['render_trivial']:.3f} s |")
     return "\n".join(lines)
@@ -286,6 +292,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as tmp:
         for layout in [s.strip() for s in args.layouts.split(",") if s.strip()]:
             for models in sizes:
+                if layout == "single" and models > SINGLE_FILE_MAX_MODELS:
+                    print(f"  {models} models in one file: skipped, over the 4 MB limit of a spec file (MLS002)",
+                          file=sys.stderr)
+                    continue
                 runs = args.big_runs if models >= BIG else args.runs
                 results.append(measure(models, runs, args.seed, Path(tmp), layout))
                 print(_table(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)

@@ -40,7 +40,7 @@ def beside(child: Callable[[], T], here: Callable[[], U]) -> tuple[T, U]:
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
-    except OSError:
+    except Exception:  # OSError, or a warning turned into an error
         os.close(read_end)
         os.close(write_end)
         return child(), here()
@@ -59,11 +59,19 @@ def beside(child: Callable[[], T], here: Callable[[], U]) -> tuple[T, U]:
         mine = here()
     except BaseException:
         os.close(read_end)  # a child blocked on a full pipe gets EPIPE and ends
-        os.waitpid(pid, 0)
+        _reap(pid)
         raise
     with os.fdopen(read_end, "rb") as pipe:
         payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if _reap(pid) != 0:
         return child(), mine  # the child failed: a plain call gives the real result or exception
     return pickle.loads(payload), mine  # noqa: S301 - bytes our own forked child wrote a moment ago
+
+
+def _reap(pid: int) -> int:
+    """The child's exit code (-1 when it cannot be known, e.g. SIGCHLD ignored: then it counts as failed)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return -1
+    return os.waitstatus_to_exitcode(status)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -82,27 +81,27 @@ def test_a_bug_in_the_process_brings_back_its_traceback(tmp_path: Path, pool) ->
         pool.train(1, manifest.model_dump_json(), root, "model.missing", 1, None)
 
 
-def test_a_process_killed_while_training_is_reported_and_leaves_no_candidate(tmp_path: Path, pool) -> None:
-    root = make_project(tmp_path, frame=make_frame(rows=60_000))
+def test_a_process_that_died_is_reported_leaves_no_candidate_and_is_replaced(tmp_path: Path, pool) -> None:
+    root = make_project(tmp_path)
     manifest = load(root)
     paths = steps.Paths.of(manifest, root)
-    dataset = checked(manifest, root)
-    # a first model, so that the process is done importing and the kill lands in training
-    _, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_lr", 1, dataset.fingerprint)
+    fingerprint = checked(manifest, root).fingerprint
+    _, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_lr", 1, fingerprint)
     assert error is None
-    process = pool._idle.get()
-    pool._idle.put(process)
-    killer = threading.Timer(0.2, process._process.kill)
-    killer.start()
-    try:
-        died = r"training process for model\.risk_gbm died \(killed by signal 9\)"
-        with pytest.raises(TrainingError, match=died) as caught:
-            pool.train(1, manifest.model_dump_json(), root, "model.risk_gbm", 1, dataset.fingerprint)
-    finally:
-        killer.cancel()
+    first = pool._idle.get()
+    pool._idle.put(first)
+    first._process.kill()  # as the kernel's OOM killer would
+    first._process.wait()
+    died = r"training process for model\.risk_gbm died \(killed by signal 9\)"
+    with pytest.raises(TrainingError, match=died) as caught:
+        pool.train(1, manifest.model_dump_json(), root, "model.risk_gbm", 1, fingerprint)
     assert "-j 1" in caught.value.hint
     assert not paths.candidate("risk_gbm").exists()
     assert paths.candidate("risk_lr").exists()  # what finished before stays
+    # the dead process is not lent again: the next model trains in a new one
+    record, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_gbm", 1, fingerprint)
+    assert error is None and record["model"] == "risk_gbm"
+    assert pool._all and first not in pool._all
 
 
 def test_an_unused_process_is_killed_and_a_used_one_exits_by_itself(tmp_path: Path) -> None:
@@ -125,12 +124,13 @@ def test_the_working_directory_cannot_shadow_a_module_in_the_process(tmp_path: P
     """The repository being run is untrusted (a pull request): a numpy.py in it must not be imported."""
     root = make_project(tmp_path / "repo")
     marker = tmp_path / "shadowed"
-    for name in ("numpy", "pandas", "sklearn", "skops"):
+    for name in ("json", "numpy", "pandas", "sklearn", "skops"):
         (root / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('{name}')\n", encoding="utf-8")
     manifest = load(root)
     dataset = checked(manifest, root)
     old = Path.cwd()
     os.chdir(root)
+    sys.path.insert(0, "")  # as under `python -c` or `python -m mlspec` run from the repository
     try:
         process = trainers.TrainerProcess()
         try:
@@ -138,6 +138,7 @@ def test_the_working_directory_cannot_shadow_a_module_in_the_process(tmp_path: P
         finally:
             process.close()
     finally:
+        sys.path.remove("")
         os.chdir(old)
     assert error is None
     assert not marker.exists()
@@ -172,7 +173,8 @@ def test_mlspec_run_through_the_console_entry_keeps_exit_codes_and_output(tmp_pa
     """The entry point skips the interpreter's teardown once pandas is loaded: output and codes must survive."""
     doc = spec_doc()
     root = make_project(tmp_path, doc)
-    first = subprocess.run([*MLSPEC, "-C", str(root), "run"], capture_output=True, text=True, check=False)
+    first = subprocess.run([*MLSPEC, "-C", str(root), "run"], capture_output=True, text=True, check=False,
+                           timeout=600)
     assert first.returncode == 0, first.stderr
     assert set(statuses(first.stderr).values()) == {"OK"}
     assert first.stderr.rstrip().endswith("(see: mlspec registry ls)")
@@ -181,7 +183,7 @@ def test_mlspec_run_through_the_console_entry_keeps_exit_codes_and_output(tmp_pa
     doc["gates"]["risk_lr_release"]["require"] = ["roc_auc >= 0.999"]
     make_project(tmp_path, doc)
     failed = subprocess.run([*MLSPEC, "-C", str(root), "run", "-s", "+gate:risk_lr_release"], capture_output=True,
-                            text=True, check=False)
+                            text=True, check=False, timeout=600)
     assert failed.returncode == 1
     assert statuses(failed.stderr)["gate.risk_lr_release"] == "FAIL"
     assert "Failures:" in failed.stderr and failed.stderr.rstrip().endswith("(see: mlspec registry ls)")

@@ -86,12 +86,38 @@ def test_buffered_output_and_exit_handlers_of_the_parent_do_not_run_twice() -> N
     assert result.stdout == "buffered before the fork|(1, 2)\nexit handler\n"
 
 
-def test_compile_output_is_the_same_whether_emit_forks_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+@linux_only
+def test_compile_output_is_the_same_whether_emit_forks_or_not(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
     project = api.load(REPO / "tests" / "golden" / "everything")
     assert project.ok, project.diagnostics
+    # every process that lays out YAML leaves its pid: a child's proves the fork ran and was used
+    pids = tmp_path / "pids"
+    real_dump = tree.yamlout.dump
+
+    def dump(*args):
+        with pids.open("a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return real_dump(*args)
+
+    monkeypatch.setattr(tree.yamlout, "dump", dump)
     monkeypatch.setattr(tree, "_FORK_FROM_NODES", 0)
     forked = tree.emit(project.manifest)
+    laid_out_by = set(pids.read_text(encoding="utf-8").split())
+    assert laid_out_by and str(os.getpid()) not in laid_out_by  # the child's YAML, no fallback
     monkeypatch.setattr(tree, "_FORK_FROM_NODES", 10**9)
     plain = tree.emit(project.manifest)
     assert list(forked) == list(plain)
     assert forked == plain
+
+
+@linux_only
+def test_a_child_reaped_by_someone_else_counts_as_failed_and_falls_back() -> None:
+    """With SIGCHLD ignored, the kernel reaps the child itself and waitpid fails: a plain call decides."""
+    import signal
+
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert forkjoin.beside(lambda: os.getpid(), lambda: "here") == (os.getpid(), "here")
+    finally:
+        signal.signal(signal.SIGCHLD, previous)

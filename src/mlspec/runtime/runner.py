@@ -269,18 +269,20 @@ class Runner:
             results.append(result)
             self.on_event("end", index[result.node_id], total, result.node_id, result.action, result)
 
-        for node_id in [n for n in plan if n.startswith("source.")]:
-            self.on_event("start", index[node_id], total, node_id, "check", None)
-            finish(self._guard(node_id, "check", lambda n=node_id: self._run_source(n)))
-        models = [n for n in plan if n.startswith("model.")]
-        self._run_models(models, index, total, finish)
-        for node_id in [n for n in plan if n.startswith("gate.")]:
-            self.on_event("start", index[node_id], total, node_id, "gate", None)
-            finish(self._guard(node_id, "gate", lambda n=node_id: self._run_gate(n)))
-        if self._registry is not None:
-            self._registry.close()
-        if self._own_trainers:
-            self.trainers.close()
+        try:
+            for node_id in [n for n in plan if n.startswith("source.")]:
+                self.on_event("start", index[node_id], total, node_id, "check", None)
+                finish(self._guard(node_id, "check", lambda n=node_id: self._run_source(n)))
+            models = [n for n in plan if n.startswith("model.")]
+            self._run_models(models, index, total, finish)
+            for node_id in [n for n in plan if n.startswith("gate.")]:
+                self.on_event("start", index[node_id], total, node_id, "gate", None)
+                finish(self._guard(node_id, "gate", lambda n=node_id: self._run_gate(n)))
+        finally:
+            if self._registry is not None:
+                self._registry.close()
+            if self._own_trainers:
+                self.trainers.close()
         results.sort(key=lambda r: index[r.node_id])
         run = RunResults(results, time.perf_counter() - started)
         steps.write_atomic(self.paths.state / "run_results.json", dumps(run.to_dict()))

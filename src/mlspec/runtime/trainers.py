@@ -45,9 +45,10 @@ class TrainerProcess:
         ours, theirs = Pipe(duplex=True)
         try:
             # -P: the working directory is the user's repository and must not shadow a module; the
-            # parent's own import path is handed over instead, as multiprocessing's spawn does
+            # parent's import path is handed over instead, as multiprocessing's spawn does, without
+            # the entries that stand for the working directory
             self._process = subprocess.Popen(
-                [sys.executable, "-P", "-c", _BOOT, str(theirs.fileno()), json.dumps(sys.path)],
+                [sys.executable, "-P", "-c", _BOOT, str(theirs.fileno()), json.dumps(_import_path())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         finally:
             theirs.close()
@@ -55,6 +56,7 @@ class TrainerProcess:
         self._manifest: str | None = None  # the manifest text the process was sent
         self._sending: threading.Thread | None = None
         self.used = False
+        self.dead = False
 
     def send_manifest(self, manifest_json: str) -> None:
         """Hand the process the manifest now, so it imports the estimators' modules while the run goes on.
@@ -84,11 +86,14 @@ class TrainerProcess:
             self._conn.send(("train", str(root), node_id, threads, fingerprint))
             outcome = self._conn.recv()
         except (EOFError, OSError) as exc:
+            self.dead = True
             try:  # the connection can break a moment before the process is gone
                 code = self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 code = self._process.wait()
+            if code == 130:
+                raise TrainingError(f"training {node_id} was interrupted") from exc
             how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
             raise TrainingError(f"the training process for {node_id} died ({how})",
                                 hint="out of memory? try fewer parallel jobs (-j 1) or a smaller dataset") from exc
@@ -136,17 +141,28 @@ class TrainerPool:
 
     def train(self, size: int, manifest_json: str, root: Path, node_id: str, threads: int,
               fingerprint: str | None) -> tuple:
-        """Train in an idle process, starting one while fewer than `size` exist."""
+        """Train in an idle process, starting one while fewer than `size` exist.
+
+        A process that died is not lent again: the next training starts a fresh one.
+        """
         with self._lock:
-            if self._idle.empty() and len(self._all) < size:
-                process = TrainerProcess()
-                self._all.append(process)
-                self._idle.put(process)
-        process = self._idle.get()
+            try:
+                process = self._idle.get_nowait()
+            except queue.Empty:
+                process = TrainerProcess() if len(self._all) < size else None
+                if process is not None:
+                    self._all.append(process)
+        if process is None:
+            process = self._idle.get()
         try:
             return process.train(manifest_json, root, node_id, threads, fingerprint)
         finally:
-            self._idle.put(process)
+            if process.dead:
+                with self._lock:
+                    self._all.remove(process)
+                process.close()
+            else:
+                self._idle.put(process)
 
     def close(self) -> None:
         """Stop every process."""
@@ -240,10 +256,19 @@ def serve(conn: Connection) -> int:
         conn.send(outcome)
 
 
+def _import_path() -> list[str]:
+    """The parent's import path, without the entries that mean the working directory ("" and its path)."""
+    here = str(Path.cwd())
+    return [os.fspath(p) for p in sys.path
+            if isinstance(p, str | os.PathLike) and os.fspath(p) not in ("", ".", here)]
+
+
 def main() -> None:
     """The process's entry point (see `_BOOT`): serve the connection passed as the first argument."""
+    fd = int(sys.argv[1])
+    os.set_inheritable(fd, False)  # a process forked from here (joblib...) must not hold the parent's socket
     try:
-        code = serve(Connection(int(sys.argv[1])))
+        code = serve(Connection(fd))
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports it
         code = 130
     # Every result was written and sent already. Skipping the interpreter's teardown of pandas and
