@@ -121,3 +121,47 @@ def test_a_child_reaped_by_someone_else_counts_as_failed_and_falls_back() -> Non
         assert forkjoin.beside(lambda: os.getpid(), lambda: "here") == (os.getpid(), "here")
     finally:
         signal.signal(signal.SIGCHLD, previous)
+
+
+@linux_only
+def test_validation_is_the_same_whether_the_files_are_parsed_on_two_cores_or_one(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mlspec.spec import loader, validate
+    from tests.spec_factory import generate_project
+
+    project = tmp_path / "project"
+    texts = generate_project(3, 400)
+    names = sorted(texts)
+    # findings in files of both halves: a syntax error, a YAML 1.1 ambiguity, an unknown key
+    texts[names[1]] = texts[names[1]].replace("apiVersion:", "apiVersion: [", 1)
+    texts[names[-1]] = texts[names[-1]] + "\nextra_section: no\n"
+    for path, text in texts.items():
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(text, encoding="utf-8")
+    pids = tmp_path / "pids"
+    real_parse = loader.parse
+
+    def parse(name, text):
+        with pids.open("a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return real_parse(name, text)
+
+    monkeypatch.setattr(loader, "parse", parse)
+    monkeypatch.setattr(validate, "_FORK_FROM_CHARS", 0)
+    forked = validate.validate_project(project)
+    assert len(set(pids.read_text(encoding="utf-8").split()) - {str(os.getpid())}) == 1  # a child parsed some
+    monkeypatch.setattr(validate, "_FORK_FROM_CHARS", 10**12)
+    plain = validate.validate_project(project)
+    assert {d.code for d in plain.diagnostics} >= {"MLS005", "MLS011"}
+    assert forked.diagnostics == plain.diagnostics
+    assert forked.spec == plain.spec and forked.facts == plain.facts
+
+    clean = tmp_path / "clean"
+    for path, text in generate_project(3, 400).items():
+        (clean / path).parent.mkdir(parents=True, exist_ok=True)
+        (clean / path).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(validate, "_FORK_FROM_CHARS", 0)
+    forked = validate.validate_project(clean)
+    monkeypatch.setattr(validate, "_FORK_FROM_CHARS", 10**12)
+    plain = validate.validate_project(clean)
+    assert forked.ok and forked.spec == plain.spec and forked.facts == plain.facts
