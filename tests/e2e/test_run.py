@@ -372,6 +372,15 @@ def test_a_different_seed_gives_a_different_model(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+def assert_only_the_gates_ran_and_registered_v1(result) -> None:
+    """Nothing retrained, and both gates registered their unchanged candidate as v1 champion."""
+    assert statuses(result.stderr) == {"source.events": "SKIP", "model.risk_lr": "SKIP", "model.risk_gbm": "SKIP",
+                                       "gate.risk_lr_release": "OK", "gate.risk_gbm_release": "OK"}
+    said = messages(result.stderr)
+    assert said["gate.risk_lr_release"] == "passed; registered risk_lr v1 as champion"
+    assert said["gate.risk_gbm_release"] == "passed; registered risk_gbm v1 as champion"
+
+
 def test_a_new_registry_gets_the_models_registered(tmp_path: Path) -> None:
     doc = spec_doc()
     root = make_project(tmp_path, doc)
@@ -380,11 +389,7 @@ def test_a_new_registry_gets_the_models_registered(tmp_path: Path) -> None:
     write_spec(root, doc)
     result = mlspec(root, "run", "-j", "1")
     assert result.code == 0, result.stderr
-    assert statuses(result.stderr) == {"source.events": "SKIP", "model.risk_lr": "SKIP", "model.risk_gbm": "SKIP",
-                                       "gate.risk_lr_release": "OK", "gate.risk_gbm_release": "OK"}
-    said = messages(result.stderr)
-    assert said["gate.risk_lr_release"] == "passed; registered risk_lr v1 as champion"
-    assert said["gate.risk_gbm_release"] == "passed; registered risk_gbm v1 as champion"
+    assert_only_the_gates_ran_and_registered_v1(result)
     assert (root / "registries" / "new.db").is_file()
     assert registry_rows(root) == [{"model": "risk_gbm", "version": 1, "aliases": ["champion"]},
                                    {"model": "risk_lr", "version": 1, "aliases": ["champion"]}]
@@ -412,11 +417,7 @@ def test_a_registry_restored_from_backup_gets_the_models_registered(tmp_path: Pa
 
     result = mlspec(root, "run", "-j", "1")
     assert result.code == 0, result.stderr
-    assert statuses(result.stderr) == {"source.events": "SKIP", "model.risk_lr": "SKIP", "model.risk_gbm": "SKIP",
-                                       "gate.risk_lr_release": "OK", "gate.risk_gbm_release": "OK"}
-    said = messages(result.stderr)
-    assert said["gate.risk_lr_release"] == "passed; registered risk_lr v1 as champion"
-    assert said["gate.risk_gbm_release"] == "passed; registered risk_gbm v1 as champion"
+    assert_only_the_gates_ran_and_registered_v1(result)
     assert show(root, "risk_lr")["artifact_sha256"] == shown["artifact_sha256"]
     assert mlspec(root, "registry", "verify").code == 0
 

@@ -144,10 +144,11 @@ def _parse_all(names: list[str], texts: dict[str, str]) -> list[tuple[object | N
         return [loader.parse(name, texts[name]) for name in part]
 
     sizes = [len(texts[name]) for name in names]
-    if len(names) < 2 or sum(sizes) < _FORK_FROM_CHARS:
+    total = sum(sizes)
+    if len(names) < 2 or total < _FORK_FROM_CHARS:
         return parse(names)
     half, running = 0, 0
-    while running * 2 < sum(sizes):
+    while running * 2 < total:
         running += sizes[half]
         half += 1
     later, earlier = forkjoin.beside(lambda: parse(names[half:]), lambda: parse(names[:half]))
