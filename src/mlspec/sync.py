@@ -13,6 +13,7 @@ so the tree is entirely old or entirely new. Backups are removed only after ever
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -66,27 +67,37 @@ def check_safe(root: Path, path: str, _folders: set[str] | None = None) -> Path:
     apply: every generated file lies in one of three folders, so each is checked once per call, not
     once per file (thousands of lstat calls on large projects).
     """
+    target, _mode = _target(os.fspath(root), path, set() if _folders is None else _folders)
+    return Path(target)
+
+
+def _target(base: str, path: str, folders: set[str]) -> tuple[str, int | None]:
+    """`check_safe` on plain strings: the target's path and its mode (None when nothing is there).
+
+    Plain strings because a large compile handles thousands of paths, and pathlib objects cost
+    more than the system calls they wrap.
+    """
     if not allowed(path):
         raise UnsafePathError(f"refusing to write {path}: outside generated/ and .github/workflows/mlspec-*.yml")
-    target = root / path
-    *folders, _name = path.split("/")
-    for i in range(len(folders)):
-        folder = "/".join(folders[: i + 1])
-        if _folders is not None and folder in _folders:
-            continue
-        if (root / folder).is_symlink():
+    unchecked = []  # the folders on the way not yet checked, innermost first
+    cut = path.rfind("/")
+    while cut > 0 and path[:cut] not in folders:
+        unchecked.append(path[:cut])
+        cut = path.rfind("/", 0, cut)
+    for folder in reversed(unchecked):
+        if os.path.islink(os.path.join(base, folder)):
             raise UnsafePathError(f"refusing to write {path}: {folder} is a symbolic link")
-        if _folders is not None:
-            _folders.add(folder)
+    folders.update(unchecked)
+    target = os.path.join(base, path)
     mode = _lstat_mode(target)
     if mode is not None and stat.S_ISLNK(mode):
         raise UnsafePathError(f"refusing to write {path}: {path} is a symbolic link")
     if mode is not None and not stat.S_ISREG(mode):
         raise UnsafePathError(f"refusing to write {path}: something other than a file is in its place")
-    return target
+    return target, mode
 
 
-def _lstat_mode(path: Path) -> int | None:
+def _lstat_mode(path: str | Path) -> int | None:
     """The file type and mode of `path` itself (a link is not followed), or None when nothing is there."""
     try:
         return os.lstat(path).st_mode
@@ -124,13 +135,19 @@ def compare(root: Path, files: dict[str, bytes]) -> Changes:
     """What writing `files` would change, with a unified diff per changed text file."""
     changes = Changes()
     folders: set[str] = set()
+    base = os.fspath(root)
     for path, content in files.items():
-        target = check_safe(root, path, folders)
-        try:
-            current = target.read_bytes()  # a regular file, or nothing: check_safe refused anything else
-        except (FileNotFoundError, NotADirectoryError):
+        target, mode = _target(base, path, folders)
+        if mode is None:
             changes.created.append(path)
             continue
+        try:  # a regular file (_target refused anything else), unless it went away meanwhile
+            fd = os.open(target, _READ)
+        except FileNotFoundError:
+            changes.created.append(path)
+            continue
+        with open(fd, "rb") as handle:
+            current = handle.read()
         if current == content:
             changes.unchanged.append(path)
             continue
@@ -140,17 +157,18 @@ def compare(root: Path, files: dict[str, bytes]) -> Changes:
             content.decode("utf-8", "replace").splitlines(keepends=True), f"a/{path}", f"b/{path}"))
     keep = user_owned(root)
     for path in previous_files(root):
-        if path not in files and path not in keep and (root / path).is_file():
-            check_safe(root, path, folders)  # refuse, here already, to delete through a link
+        if path not in files and path not in keep and os.path.isfile(os.path.join(base, path)):
+            _target(base, path, folders)  # refuse, here already, to delete through a link
             changes.deleted.append(path)
     return changes
 
 
+_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 # O_EXCL | O_NOFOLLOW: create a new file, and never write through a link that appeared meanwhile
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
-def _write_file(path: Path, content: bytes) -> None:
+def _write_file(path: str, content: bytes) -> None:
     """Create `path` afresh with `content`; its folder is made if missing.
 
     The common case is a single open: a missing folder or a leftover entry is dealt with when the
@@ -159,10 +177,10 @@ def _write_file(path: Path, content: bytes) -> None:
     try:
         fd = os.open(path, _CREATE, 0o644)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(path, _CREATE, 0o644)
     except FileExistsError:
-        path.unlink()  # a leftover (or planted) staging file: remove the entry itself, never follow it
+        os.unlink(path)  # a leftover (or planted) staging file: remove the entry itself, never follow it
         fd = os.open(path, _CREATE, 0o644)
     try:
         view = memoryview(content)
@@ -172,7 +190,7 @@ def _write_file(path: Path, content: bytes) -> None:
         os.close(fd)
 
 
-def _flush(paths: list[Path]) -> None:
+def _flush(paths: list[str]) -> None:
     """Make the staged files durable before any of them replaces a target.
 
     One sync(2) for the whole batch (as git's batched fsync does) instead of one fsync per file, which
@@ -190,45 +208,57 @@ def _flush(paths: list[Path]) -> None:
 
 
 def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write_file) -> None:
-    """Make the tree match `files`; on any failure, restore the old tree and re-raise."""
-    staged: list[tuple[Path, Path]] = []
+    """Make the tree match `files`; on any failure, restore the old tree and re-raise.
+
+    Every rename goes through `os.replace`, which replaces a directory entry itself: a link that
+    appeared at a target since `compare` is moved aside, never written through. The folders on the
+    way are checked for links again.
+    """
+    base = os.fspath(root)
+    staged: list[tuple[str, str]] = []
     folders: set[str] = set()
     try:
         for path in [*changes.created, *changes.updated]:
-            target = check_safe(root, path, folders)
-            temp = target.with_name(target.name + NEW_SUFFIX)
+            target, _mode = _target(base, path, folders)
+            temp = target + NEW_SUFFIX
             staged.append((temp, target))  # before writing, so a failed write is cleaned up too
             write(temp, files[path])
         if staged:
             _flush([temp for temp, _ in staged])
     except BaseException:
         for temp, _ in staged:
-            if temp.is_symlink() or temp.is_file():
-                temp.unlink()
+            if os.path.islink(temp) or os.path.isfile(temp):
+                os.unlink(temp)
         raise
-    swapped: list[tuple[Path, Path | None]] = []  # (target, backup or None when it did not exist)
+    swapped: list[tuple[str, str | None]] = []  # (target, backup or None when it did not exist)
     try:
         for temp, target in staged:
             backup = None
-            if target.exists():
-                backup = target.with_name(target.name + OLD_SUFFIX)
-                target.replace(backup)
+            if os.path.lexists(target):
+                backup = target + OLD_SUFFIX
+                os.replace(target, backup)
             swapped.append((target, backup))
-            temp.replace(target)
+            os.replace(temp, target)
         for path in changes.deleted:
-            target = check_safe(root, path, folders)
-            backup = target.with_name(target.name + OLD_SUFFIX)
-            target.replace(backup)
+            target, _mode = _target(base, path, folders)
+            backup = target + OLD_SUFFIX
+            os.replace(target, backup)
             swapped.append((target, backup))
     except BaseException:
         for target, backup in reversed(swapped):
-            if backup is not None and backup.exists():
-                backup.replace(target)
+            if backup is not None and os.path.lexists(backup):
+                os.replace(backup, target)
             elif backup is None:
-                target.unlink(missing_ok=True)
+                _remove(target)
         for temp, _ in staged:
-            temp.unlink(missing_ok=True)
+            _remove(temp)
         raise
     for _, backup in swapped:
         if backup is not None:
-            backup.unlink(missing_ok=True)
+            _remove(backup)
+
+
+def _remove(path: str) -> None:
+    """Unlink `path` if it is there."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -3,14 +3,13 @@ old generation (byte for byte, no `*.mlspec-new` / `*.mlspec-old` left); without
 
 The old generation is the golden `everything` project compiled; the new one removes a model with its
 gate and monitor (deletes), adds a model with a gate (creates) and edits descriptions (updates). The
-write points: the `write` callable for each staged file, and every `Path.replace` call (swaps into
+write points: the `write` callable for each staged file, and every `os.replace` call (swaps into
 place, backups, and deletions), failed one at a time: N = 1 .. the number of calls a clean run makes.
 """
 
 from __future__ import annotations
 
 import os
-import pathlib
 import shutil
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tests.conftest import REPO, run_cli, tree_snapshot
 from tests.spec_factory import dump
 
 GOLDEN_SPECS = REPO / "tests" / "golden" / "everything" / "specs"
-REAL_REPLACE = pathlib.Path.replace
+REAL_REPLACE = os.replace
 
 
 class InjectedError(OSError):
@@ -86,15 +85,15 @@ def _leftovers(root: Path) -> list[str]:
 def _count_replace_calls(template_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     calls = []
 
-    def counting(self: Path, target):
-        calls.append((self, target))
-        return REAL_REPLACE(self, target)
+    def counting(src, dst, **kwargs):
+        calls.append((src, dst))
+        return REAL_REPLACE(src, dst, **kwargs)
 
     root = _fresh(template_root, tmp_path, 0)
     files, changes = _plan(root)
-    monkeypatch.setattr(pathlib.Path, "replace", counting)
+    monkeypatch.setattr(os, "replace", counting)
     apply(root, files, changes)
-    monkeypatch.setattr(pathlib.Path, "replace", REAL_REPLACE)
+    monkeypatch.setattr(os, "replace", REAL_REPLACE)
     return len(calls)
 
 
@@ -122,19 +121,19 @@ def test_failing_replace_at_every_call_restores_the_old_tree(template, tmp_path:
         files, changes = _plan(root)
         calls = 0
 
-        def failing(self: Path, target, n=n):
+        def failing(src, dst, n=n, **kwargs):
             nonlocal calls
             calls += 1
             if calls == n:
-                raise InjectedError(f"injected failure at Path.replace call {n}")
-            return REAL_REPLACE(self, target)
+                raise InjectedError(f"injected failure at os.replace call {n}")
+            return REAL_REPLACE(src, dst, **kwargs)
 
-        monkeypatch.setattr(pathlib.Path, "replace", failing)
+        monkeypatch.setattr(os, "replace", failing)
         try:
             with pytest.raises(InjectedError):
                 apply(root, files, changes)
         finally:
-            monkeypatch.setattr(pathlib.Path, "replace", REAL_REPLACE)
+            monkeypatch.setattr(os, "replace", REAL_REPLACE)
         assert _leftovers(root) == [], f"call {n}/{total}"
         assert tree_snapshot(root) == old, f"call {n}/{total}: the tree is not the old generation"
         shutil.rmtree(root)
