@@ -111,6 +111,39 @@ def test_comment_rules_on_a_workflow() -> None:
     assert yamlout._comment(text).count(f"  # {_VERSION}") == 2
 
 
+def _plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(keys, st.recursive(leaves, _containers, max_leaves=6), min_size=1, max_size=3),
+                min_size=1, max_size=3),
+       st.lists(st.tuples(st.sampled_from(["steps", "jobs", "a"]), st.integers(0, 3)), min_size=1, max_size=4))
+def test_shared_blocks_give_the_bytes_of_the_same_data_written_out(blocks: list[dict], places) -> None:
+    """Shared mappings (laid out and commented once, reused) at several depths and list positions: the
+    same bytes as plain dicts, on the fast path and on PyYAML's; a block with a pinned `uses:` line is
+    commented everywhere it appears."""
+    shared = [yamlout.Shared(block) for block in blocks]
+    shared.append(yamlout.Shared({"name": "Check out", "uses": f"{_ACTION}@{_SHA}"}))
+    document: dict = {}
+    for depth, (key, nest) in enumerate(places):
+        inner: dict = document
+        for level in range(nest):
+            inner = inner.setdefault(f"{key}{level}", {})
+        inner[f"{key}_{depth}"] = [*shared, "x", *reversed(shared)]
+    expected = yamlout.dump(_plain(document), "h")
+    assert yamlout.dump(document, "h") == expected  # with the layouts made on the way
+    assert yamlout.dump(document, "h") == expected  # with the layouts reused
+    assert expected.count(f"@{_SHA}  # {_VERSION}".encode()) == 2 * len(places)
+    for block in shared:
+        block.layouts.clear()
+    assert yamlout._pyyaml(document) == yamlout._pyyaml(_plain(document))
+
+
 _ANALYSIS_ALPHABET = " \n:#-?,[]{}&*!|>'\"%@`.ab\t\x7f\u00e9"
 
 

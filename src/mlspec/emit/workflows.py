@@ -15,6 +15,7 @@ import functools
 import re
 
 from mlspec.emit.pins import uses
+from mlspec.emit.yamlout import Shared
 from mlspec.manifest import GateNode, Manifest, ModelNode, MonitorNode
 
 _ENV_REF = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
@@ -48,14 +49,19 @@ def _secrets_env(names: list[str]) -> dict[str, str]:
 
 
 def _setup(manifest: Manifest) -> list[dict]:
-    return [
-        {"name": "Check out the repository", "uses": uses("actions/checkout"),
-         "with": {"persist-credentials": False}},
-        {"name": "Set up Python", "uses": uses("actions/setup-python"),
-         "with": {"python-version": manifest.project.python}},
-        {"name": "Install mlspec", "env": {"MLSPEC_PACKAGE": manifest.project.install},
-         "run": 'python -m pip install "$MLSPEC_PACKAGE"'},
-    ]
+    return list(_setup_steps(manifest.project.python, manifest.project.install))
+
+
+@functools.lru_cache(maxsize=16)
+def _setup_steps(python: str, install: str) -> tuple[Shared, ...]:
+    # the same three steps open almost every job: built once, so their YAML is laid out once
+    return (
+        Shared({"name": "Check out the repository", "uses": uses("actions/checkout"),
+                "with": {"persist-credentials": False}}),
+        Shared({"name": "Set up Python", "uses": uses("actions/setup-python"), "with": {"python-version": python}}),
+        Shared({"name": "Install mlspec", "env": {"MLSPEC_PACKAGE": install},
+                "run": 'python -m pip install "$MLSPEC_PACKAGE"'}),
+    )
 
 
 def _script(kind: str, name: str) -> str:

@@ -99,6 +99,23 @@ class _UnsupportedError(Exception):
     """A shape the fast layout does not cover: dump the whole document with PyYAML."""
 
 
+class Shared(dict):
+    """A mapping that appears verbatim in many places (the setup steps of every job), laid out once.
+
+    The layout keeps its lines (comments included) per indentation and list position, so the mapping
+    and everything in it must not change once built; workflows build each such block once.
+    """
+
+    __slots__ = ("layouts",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.layouts: dict[tuple[int, str | None], list[str]] = {}
+
+
+_Dumper.add_representer(Shared, yaml.SafeDumper.represent_dict)
+
+
 # Strings PyYAML always writes plain, unless an implicit resolver reads them as something else (`yes`,
 # `null`): letters, digits and a few signs that are never indicators, starting with a letter, `_`, `/` or
 # `$`, with no `: `, ` #`, quotes, leading or trailing space (none of those characters are allowed).
@@ -262,7 +279,16 @@ def _sequence(items: list, indent: int, out: list[str]) -> None:
     dash = pad + "- "
     inner = indent + 2
     for item in items:
-        if isinstance(item, dict) and item:
+        if type(item) is Shared:
+            lines = item.layouts.get((inner, dash))
+            if lines is None:
+                block: list[str] = []
+                _mapping(item, inner, block, first_prefix=dash)
+                # the comment rules read one line at a time, and a line that has its comment no longer
+                # matches them: commenting the block now gives the same text as the pass over the whole
+                lines = item.layouts[inner, dash] = _comment("\n".join(block))[:-1].split("\n")
+            out.extend(lines)
+        elif isinstance(item, dict) and item:
             _mapping(item, inner, out, first_prefix=dash)
         elif isinstance(item, list) and item:
             raise _UnsupportedError
