@@ -23,18 +23,41 @@ class Project:
     root: Path
     validated: Validated
     manifest: Manifest | None = None
-    graph: object | None = None
-    order: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    _graph: object | None = field(default=None, repr=False)
+    _order: list[str] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         """True when the project validated and resolved without errors."""
         return self.manifest is not None and not has_errors(self.diagnostics)
 
+    @property
+    def graph(self):
+        """The lifecycle graph (a networkx DiGraph; None unless the project is ok), built on first use.
+
+        Commands that only emit files (`compile`) never need it: the cycle check runs on the
+        feature-to-feature edges alone.
+        """
+        if self._graph is None and self.manifest is not None:
+            from mlspec.graph import build as graph_build
+
+            with gcpause.paused():  # many small acyclic objects, as in loading
+                self._graph = graph_build.build(self.manifest)
+        return self._graph
+
+    @property
+    def order(self) -> list[str]:
+        """Every node id in dependency order (empty unless the project is ok), computed on first use."""
+        if self._order is None:
+            from mlspec.graph import build as graph_build
+
+            self._order = graph_build.order(self.graph) if self.graph is not None else []
+        return self._order
+
 
 def load(root: Path) -> Project:
-    """Validate the specs under `root`, resolve them into a manifest, and build the graph."""
+    """Validate the specs under `root` and resolve them into a manifest (the graph is built when first used)."""
     # Loading builds many small objects and no cycles: the cyclic garbage collector only costs time here
     # (about a third of the total on large projects), so it is paused for the duration.
     with gcpause.paused():
@@ -52,19 +75,17 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
         validated = validate_project(root)
         if not validated.ok:
             return validated, list(validated.diagnostics)
-        import networkx as nx
 
         from mlspec.graph import build as graph_build
         from mlspec.spec.sourcemap import SourceMap
 
-        graph = nx.DiGraph()
         origins = {}
         for name, deps in validated.facts.feature_deps.items():
             entry = validated.spec.features[name]
             for dep in deps:
-                graph.add_edge(f"feature.{dep}", f"feature.{name}")
                 origins[(f"feature.{dep}", f"feature.{name}")] = entry.at("features", "expr")
-        problems = SourceMap(validated.texts).locate(graph_build.cycles(graph, origins))
+        problems = SourceMap(validated.texts).locate(
+            graph_build.cycles(graph_build.feature_graph(origins), origins))
         return validated, sorted(validated.diagnostics + problems, key=sort_key)
 
 
@@ -78,15 +99,13 @@ def _load(root: Path) -> Project:
     from mlspec.spec.sourcemap import SourceMap
 
     resolved = resolve(validated.spec, validated.facts)
-    graph = graph_build.build(resolved.manifest)
-    problems = graph_build.cycles(graph, resolved.edge_origins)
+    # a cycle can only run through derived features: their edges are the ones resolve placed
+    problems = graph_build.cycles(graph_build.feature_graph(resolved.edge_origins), resolved.edge_origins)
     if problems:
         placed = SourceMap(validated.texts).locate(problems)
         project.diagnostics = sorted(project.diagnostics + placed, key=sort_key)
         return project
     project.manifest = resolved.manifest
-    project.graph = graph
-    project.order = graph_build.order(graph)
     return project
 
 

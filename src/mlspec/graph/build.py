@@ -7,7 +7,7 @@ same specs always give the same order whatever the insertion order or PYTHONHASH
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
@@ -22,6 +22,13 @@ def build(manifest: Manifest) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(manifest.nodes)
     graph.add_edges_from((dep, node.id) for node in manifest.nodes.values() for dep in node.depends_on)
+    return graph
+
+
+def feature_graph(edges: Iterable[tuple[str, str]]) -> nx.DiGraph:
+    """A graph of just the given feature-to-feature edges: all the cycle check needs."""
+    graph = nx.DiGraph()
+    graph.add_edges_from(edges)
     return graph
 
 
