@@ -184,6 +184,9 @@ def worker_floor(root: Path, models: int, sizes: list[int]) -> dict:
 
 
 def _worker(args: list[str]) -> dict:
+    # Each contender starts with nothing left to write back: compile's one sync(2) would otherwise also
+    # flush what the previous contender wrote (the write floor leaves thousands of files unsynced).
+    os.sync()
     result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False,
                             cwd=REPO)
     if result.returncode != 0:
