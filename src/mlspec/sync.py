@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlspec import forkjoin
 from mlspec.emit import ACTIONLINT_PATH, MANIFEST_PATH, WORKFLOW_DIR
 
 NEW_SUFFIX = ".mlspec-new"
@@ -207,6 +208,32 @@ def _flush(paths: list[str]) -> None:
             os.close(fd)
 
 
+# From this many files, staging is shared with a forked child (creating files is mostly kernel work,
+# which two processes do on two cores). Measured on 3,244 files, alternately: apply took 0.64 s
+# instead of 0.87 s (medians of 6) while this machine's disk was slow to create files, and the same
+# 0.15-0.2 s either way while it was fast.
+_FORK_FROM_FILES = 1_000
+
+
+def _stage(staged: list[tuple[str, str]], paths: list[str], files: dict[str, bytes], write) -> None:
+    """Write each staged file (`staged[i]` holds `paths[i]`); many files are written by two processes.
+
+    The child writes the workflows, this process the rest (the folders differ, so the two do not
+    queue on one folder's lock). Should the child fail, `forkjoin` writes its share here again.
+    """
+    def stage(indexes: list[int]) -> None:
+        for i in indexes:
+            write(staged[i][0], files[paths[i]])
+
+    if len(staged) < _FORK_FROM_FILES:
+        stage(list(range(len(staged))))
+        return
+    workflows = [i for i, path in enumerate(paths) if path.startswith(WORKFLOW_DIR + "/")]
+    chosen = set(workflows)
+    rest = [i for i in range(len(paths)) if i not in chosen]
+    forkjoin.beside(lambda: stage(workflows), lambda: stage(rest))
+
+
 def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write_file) -> None:
     """Make the tree match `files`; on any failure, restore the old tree and re-raise.
 
@@ -220,9 +247,8 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write
     try:
         for path in [*changes.created, *changes.updated]:
             target, _mode = _target(base, path, folders)
-            temp = target + NEW_SUFFIX
-            staged.append((temp, target))  # before writing, so a failed write is cleaned up too
-            write(temp, files[path])
+            staged.append((target + NEW_SUFFIX, target))  # all before writing: a failed write is cleaned up too
+        _stage(staged, [*changes.created, *changes.updated], files, write)
         if staged:
             _flush([temp for temp, _ in staged])
     except BaseException:

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlspec import api
+from mlspec import api, forkjoin, sync
 from mlspec.emit.tree import emit
-from mlspec.sync import NEW_SUFFIX, OLD_SUFFIX, Changes, apply, compare
+from mlspec.sync import NEW_SUFFIX, OLD_SUFFIX, Changes, _write_file, apply, compare
 from tests.conftest import REPO, run_cli, tree_snapshot
 from tests.spec_factory import dump
 
@@ -145,8 +145,6 @@ def test_failing_write_of_every_staged_file_restores_the_old_tree(template, tmp_
     staged = len(_plan(_fresh(template_root, tmp_path, -1))[1].created) + \
         len(_plan(_fresh(template_root, tmp_path, -2))[1].updated)
     assert staged > 2
-    from mlspec.sync import _write_file
-
     for n in range(1, staged + 1):
         root = _fresh(template_root, tmp_path, n)
         files, changes = _plan(root)
@@ -224,3 +222,73 @@ def test_directory_in_place_of_a_generated_file_changes_nothing(tmp_path: Path) 
     assert result.code != 0
     assert _leftovers(root) == []
     assert tree_snapshot(root) == before, "compile failed but changed the tree"
+
+
+linux_only = pytest.mark.skipif(not forkjoin.usable(), reason="fork is used on Linux, single-threaded, only")
+
+
+@linux_only
+def test_staging_shared_with_a_child_gives_the_same_tree(template, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many staged files are written by two processes: a child writes the workflows (its pid proves it
+    ran and was used), this process the rest; the tree is the clean apply's, byte for byte."""
+    template_root, _old, new = template
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+    writers = tmp_path / "writers"
+
+    def write(path: str, content: bytes) -> None:
+        with writers.open("a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {Path(path).parent.name}\n")
+        _write_file(path, content)
+
+    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
+    apply(root, files, changes, write=write)
+    assert tree_snapshot(root) == new
+    assert _leftovers(root) == []
+    by_pid: dict[str, set[str]] = {}
+    for line in writers.read_text(encoding="utf-8").splitlines():
+        pid, folder = line.split()
+        by_pid.setdefault(pid, set()).add(folder)
+    assert by_pid.pop(str(os.getpid())) == {"generated"}
+    assert list(by_pid.values()) == [{"workflows"}]
+
+
+@linux_only
+def test_a_child_that_fails_to_stage_leaves_its_share_to_this_process(template, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails only in the child (its disk quota, a signal): the files are written here."""
+    template_root, _old, new = template
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+    parent = os.getpid()
+
+    def write(path: str, content: bytes) -> None:
+        if os.getpid() != parent:
+            raise InjectedError("injected failure in the staging child")
+        _write_file(path, content)
+
+    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
+    apply(root, files, changes, write=write)
+    assert tree_snapshot(root) == new
+    assert _leftovers(root) == []
+
+
+@linux_only
+def test_a_failing_write_here_while_the_child_stages_restores_the_old_tree(template, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    template_root, old, _new = template
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+    parent = os.getpid()
+
+    def write(path: str, content: bytes) -> None:
+        if os.getpid() == parent and Path(path).parent.name == "generated":
+            raise InjectedError("injected failure writing a staged script")
+        _write_file(path, content)
+
+    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
+    with pytest.raises(InjectedError):
+        apply(root, files, changes, write=write)
+    assert _leftovers(root) == []  # the child's staged workflows too: it had finished before the cleanup
+    assert tree_snapshot(root) == old
