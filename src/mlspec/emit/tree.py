@@ -35,14 +35,16 @@ _FORK_FROM_NODES = 500
 
 
 def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
-    documents = {f"{WORKFLOW_DIR}/{name}": (document, _header(sources))
-                 for name, (document, sources) in workflows.all_workflows(manifest).items()}
+    documents = {f"{WORKFLOW_DIR}/{name}": (build, _header(sources))
+                 for name, (build, sources) in workflows.plan(manifest).items()}
     config = lintconfig.actionlint_config(manifest)
     if config is not None and ACTIONLINT_PATH not in user_owned:
-        documents[ACTIONLINT_PATH] = (config[0], _header(config[1]))
+        document = config[0]
+        documents[ACTIONLINT_PATH] = (lambda: document, _header(config[1]))
 
     def yaml_files() -> dict[str, bytes]:
-        return {path: yamlout.dump(document, header) for path, (document, header) in documents.items()}
+        # the workflows are built here too: on a large project, in the child
+        return {path: yamlout.dump(build(), header) for path, (build, header) in documents.items()}
 
     def other_files() -> dict[str, bytes]:
         files = dict(scripts.scripts(manifest))

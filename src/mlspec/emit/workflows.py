@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from functools import partial
 
 from mlspec.emit.pins import uses
 from mlspec.emit.yamlout import Shared
@@ -301,15 +303,24 @@ def monitor(manifest: Manifest, node: MonitorNode) -> dict:
     }
 
 
-def all_workflows(manifest: Manifest) -> dict[str, tuple[dict, list[str]]]:
-    """Every workflow: file name -> (document, spec files it comes from)."""
+def plan(manifest: Manifest) -> dict[str, tuple[Callable[[], dict], list[str]]]:
+    """Every workflow: file name -> (a function that builds its document, spec files it comes from).
+
+    Names and sources are cheap; the documents are built where they are laid out as YAML (on a
+    large project, in a child process beside the manifest's JSON: see `emit.tree`).
+    """
     every_file = sorted({n.file for n in manifest.nodes.values()})
-    out = {"mlspec-pr.yml": (pull_request(manifest), every_file),
-           "mlspec-pr-comment.yml": (pr_comment(manifest), every_file),
-           "mlspec-main.yml": (main(manifest), every_file)}
+    out = {"mlspec-pr.yml": (partial(pull_request, manifest), every_file),
+           "mlspec-pr-comment.yml": (partial(pr_comment, manifest), every_file),
+           "mlspec-main.yml": (partial(main, manifest), every_file)}
     for model in manifest.of_kind("model"):
         files = sorted({model.file, *(g.file for g in _gates_of(manifest, model.name))})
-        out[f"mlspec-retrain-{model.name}.yml"] = (retrain(manifest, model), files)
+        out[f"mlspec-retrain-{model.name}.yml"] = (partial(retrain, manifest, model), files)
     for node in manifest.of_kind("monitor"):
-        out[f"mlspec-monitor-{node.name}.yml"] = (monitor(manifest, node), [node.file])
+        out[f"mlspec-monitor-{node.name}.yml"] = (partial(monitor, manifest, node), [node.file])
     return out
+
+
+def all_workflows(manifest: Manifest) -> dict[str, tuple[dict, list[str]]]:
+    """Every workflow: file name -> (document, spec files it comes from)."""
+    return {name: (build(), sources) for name, (build, sources) in plan(manifest).items()}
