@@ -61,21 +61,13 @@ def allowed(path: str) -> bool:
     return path.startswith(WORKFLOW_DIR + "/mlspec-") and path.endswith(".yml") and len(parts) == 3
 
 
-def check_safe(root: Path, path: str, _folders: set[str] | None = None) -> Path:
-    """The absolute target for `path`, after refusing escapes and symbolic links on the way.
-
-    `_folders` (internal) holds folders already found not to be links during the same compare or
-    apply: every generated file lies in one of three folders, so each is checked once per call, not
-    once per file (thousands of lstat calls on large projects).
-    """
-    target, _mode = _target(os.fspath(root), path, set() if _folders is None else _folders)
-    return Path(target)
-
-
 def _target(base: str, path: str, folders: set[str]) -> tuple[str, int | None]:
-    """`check_safe` on plain strings: the target's path and its mode (None when nothing is there).
+    """The absolute target for `path` and its mode (None when nothing is there), after refusing escapes
+    and symbolic links on the way.
 
-    Plain strings because a large compile handles thousands of paths, and pathlib objects cost
+    `folders` holds folders already found not to be links during the same compare or apply: every
+    generated file lies in one of three folders, so each is checked once per call, not once per file.
+    Plain strings, not pathlib: a large compile handles thousands of paths, and pathlib objects cost
     more than the system calls they wrap.
     """
     if not allowed(path):
