@@ -120,7 +120,7 @@ def _plain(value: object) -> object:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.dictionaries(keys, st.recursive(leaves, _containers, max_leaves=6), min_size=1, max_size=3),
+@given(st.lists(st.dictionaries(keys, st.recursive(leaves, _containers, max_leaves=6), max_size=3),
                 min_size=1, max_size=3),
        st.lists(st.tuples(st.sampled_from(["steps", "jobs", "a"]), st.integers(0, 3)), min_size=1, max_size=4))
 def test_shared_blocks_give_the_bytes_of_the_same_data_written_out(blocks: list[dict], places) -> None:

@@ -279,7 +279,7 @@ def _sequence(items: list, indent: int, out: list[str]) -> None:
     dash = pad + "- "
     inner = indent + 2
     for item in items:
-        if type(item) is Shared:
+        if type(item) is Shared and item:
             lines = item.layouts.get((inner, dash))
             if lines is None:
                 block: list[str] = []
