@@ -9,9 +9,15 @@ non-string keys, tuples and subclasses; the text (or the exception) must be the 
 from __future__ import annotations
 
 import collections
+import datetime
+import enum
 import json
+import uuid
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
+import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +28,10 @@ from tests.conftest import REPO
 
 def _reference(value: object) -> str:
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=True, separators=(",", ": "), allow_nan=False)
+
+
+class _Color(enum.Enum):
+    RED = "red"
 
 
 class _Text(str):
@@ -93,3 +103,120 @@ def test_the_golden_manifests_are_rewritten_unchanged() -> None:
         text = path.read_text(encoding="ascii")
         assert Manifest.model_validate_json(text).to_json() == text, path
         assert canonical_json(json.loads(text)) + "\n" == text
+
+
+# ------------------------------------------------------------------------------------------------
+# dumps_models: pydantic models written from their fields
+# ------------------------------------------------------------------------------------------------
+
+class _Inner(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    name: str
+    values: list[int | float] | None = None
+
+
+class _Plain(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    text: str
+    number: float
+    either: int | float | None = None
+    data: dict[str, Any] = {}
+    inner: _Inner
+    inners: dict[str, _Inner] = {}
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+any_values = st.recursive(
+    st.one_of(texts, finite, st.floats(), st.integers(), st.booleans(), st.none(),
+              st.sampled_from([(1, 2), frozenset({1}), b"x", datetime.date(2026, 1, 1), uuid.UUID(int=7),
+                               _Color.RED])),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(texts, children, max_size=3)),
+    max_leaves=12)
+inners = st.builds(_Inner, name=texts, values=st.none() | st.lists(st.integers() | finite, max_size=4))
+models = st.builds(_Plain, text=texts, number=finite, either=st.none() | st.integers() | finite,
+                   data=st.dictionaries(texts, any_values, max_size=4), inner=inners,
+                   inners=st.dictionaries(texts, inners, max_size=3))
+
+
+def _model_reference(model: pydantic.BaseModel) -> str | None:
+    try:
+        return _reference(model.model_dump(mode="json"))
+    except (ValueError, TypeError):
+        return None
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models)
+def test_a_model_s_fields_give_its_json_dump_s_text_or_nothing(model: _Plain) -> None:
+    """Floats with and without exponents, non-ASCII and DEL, sets, bytes, dates, enums, UUIDs and tuples
+    inside `Any`: the fast text is the standard library's text of the JSON-mode dump, or None."""
+    text = jsontext.dumps_models(model)
+    if text is not None:
+        assert text == _model_reference(model)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.builds(_Plain, text=_ASCII, number=st.integers(-10**6, 10**6).map(float),
+                 inner=st.builds(_Inner, name=_ASCII),
+                 data=st.dictionaries(_ASCII, st.one_of(_ASCII, st.integers(-(2**63), 2**63 - 1)), max_size=4)))
+def test_plain_model_data_takes_the_fast_path(model: _Plain) -> None:
+    assert jsontext.dumps_models(model) == _model_reference(model)
+
+
+class _Aliased(_Inner):
+    other: str = pydantic.Field("x", serialization_alias="Other")
+
+
+class _Serialized(_Inner):
+    @pydantic.field_serializer("name")
+    def _upper(self, value: str) -> str:
+        return value.upper()
+
+
+class _Computed(_Inner):
+    @pydantic.computed_field
+    @property
+    def size(self) -> int:
+        return len(self.name)
+
+
+class _Extra(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="allow", allow_inf_nan=False)
+    name: str
+
+
+class _AllowsNaN(pydantic.BaseModel):
+    number: float
+
+
+@pytest.mark.parametrize("model", [_Aliased(name="a"), _Serialized(name="a"), _Computed(name="a"),
+                                   _Extra(name="a", more=1), _AllowsNaN(number=float("nan")),
+                                   {"wrapped": _AllowsNaN(number=1.0)}])
+def test_models_whose_fields_are_not_their_dump_are_left_to_the_caller(model) -> None:
+    assert jsontext.dumps_models(model) is None
+
+
+def test_every_manifest_model_takes_the_fast_path() -> None:
+    """The manifest's own classes are plain: none of them drops it to the slow path by its shape."""
+    import mlspec.manifest as manifest_module
+
+    classes = [c for c in vars(manifest_module).values() if isinstance(c, type)
+               and issubclass(c, pydantic.BaseModel) and c.__module__ == manifest_module.__name__]
+    assert len(classes) > 10
+    assert [c.__name__ for c in classes if not jsontext._plain(c)] == []
+
+
+def test_a_generated_project_s_manifest_is_written_by_the_fast_path_exactly(tmp_path: Path) -> None:
+    from mlspec import api
+    from tests.spec_factory import generate_project
+
+    root = tmp_path
+    for path, text in generate_project(5, 60).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    manifest = api.load(root).manifest
+    fast = jsontext.dumps_models(manifest)
+    assert fast is not None
+    assert fast == canonical_json(manifest.model_dump(mode="json"))

@@ -19,7 +19,8 @@ SCHEMA_VERSION = 1
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # finite numbers only: JSON has no NaN or infinity (and the spec loader refuses them already)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ProjectSettings(_Frozen):
@@ -201,7 +202,8 @@ class Manifest(_Frozen):
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, two-space indent, ASCII, trailing newline."""
-        return canonical_json(self.model_dump(mode="json")) + "\n"
+        text = jsontext.dumps_models(self)  # the same text, without a copy of the data (see there)
+        return (text if text is not None else canonical_json(self.model_dump(mode="json"))) + "\n"
 
 
 def canonical_json(value: object, indent: int | None = 2) -> str:
