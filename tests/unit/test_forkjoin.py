@@ -91,20 +91,26 @@ def test_compile_output_is_the_same_whether_emit_forks_or_not(monkeypatch: pytes
                                                                 tmp_path: Path) -> None:
     project = api.load(REPO / "tests" / "golden" / "everything")
     assert project.ok, project.diagnostics
-    # every process that lays out YAML leaves its pid: a child's proves the fork ran and was used
+    # every process that lays out YAML leaves its pid and the workflow's name: a child's proves the fork
+    # ran and was used; this process lays out only the pull-request workflows
     pids = tmp_path / "pids"
     real_dump = tree.yamlout.dump
 
-    def dump(*args):
+    def dump(document, header):
         with pids.open("a", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()}\n")
-        return real_dump(*args)
+            handle.write(f"{os.getpid()}\t{document.get('name')}\n")
+        return real_dump(document, header)
 
     monkeypatch.setattr(tree.yamlout, "dump", dump)
     monkeypatch.setattr(tree, "_FORK_FROM_NODES", 0)
     forked = tree.emit(project.manifest)
-    laid_out_by = set(pids.read_text(encoding="utf-8").split())
-    assert laid_out_by and str(os.getpid()) not in laid_out_by  # the child's YAML, no fallback
+    laid_out_by: dict[str, set[str]] = {}
+    for line in pids.read_text(encoding="utf-8").splitlines():
+        pid, name = line.split("\t")
+        laid_out_by.setdefault(pid, set()).add(name)
+    assert laid_out_by.pop(str(os.getpid())) == {"mlspec: pull request", "mlspec: pull request comment"}
+    [theirs] = laid_out_by.values()  # one child, with everything else: no fallback
+    assert "mlspec: train and release" in theirs and len(theirs) > 3
     monkeypatch.setattr(tree, "_FORK_FROM_NODES", 10**9)
     plain = tree.emit(project.manifest)
     assert list(forked) == list(plain)
