@@ -18,7 +18,7 @@ import yaml
 
 from mlspec import api, forkjoin, sync
 from mlspec.emit.tree import emit
-from mlspec.sync import NEW_SUFFIX, OLD_SUFFIX, Changes, _write_file, apply, compare
+from mlspec.sync import NEW_SUFFIX, OLD_SUFFIX, Changes, _write_file, apply, compare, recover
 from tests.conftest import REPO, run_cli, tree_snapshot
 from tests.spec_factory import dump
 
@@ -292,3 +292,104 @@ def test_a_failing_write_here_while_the_child_stages_restores_the_old_tree(templ
         apply(root, files, changes, write=write)
     assert _leftovers(root) == []  # the child's staged workflows too: it had finished before the cleanup
     assert tree_snapshot(root) == old
+
+
+REAL_UNLINK = os.unlink
+
+
+def _dying_at(n: int):
+    """os.replace and os.unlink that end the process, as kill -9 would, at their n-th call together."""
+    calls = 0
+
+    def wrap(real):
+        def call(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls == n:
+                os._exit(9)
+            return real(*args, **kwargs)
+        return call
+
+    return wrap(REAL_REPLACE), wrap(REAL_UNLINK)
+
+
+def _renames_and_removals(template_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    calls = []
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+    monkeypatch.setattr(os, "replace", lambda *a, **k: calls.append(a) or REAL_REPLACE(*a, **k))
+    monkeypatch.setattr(os, "unlink", lambda *a, **k: calls.append(a) or REAL_UNLINK(*a, **k))
+    apply(root, files, changes)
+    monkeypatch.setattr(os, "replace", REAL_REPLACE)
+    monkeypatch.setattr(os, "unlink", REAL_UNLINK)
+    return len(calls)
+
+
+@linux_only
+def test_a_compile_killed_at_any_rename_or_removal_is_undone_by_the_next(template, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 at every rename and removal of a compile's swap: `recover` (what the next `mlspec compile`
+    runs first) leaves the tree entirely old, or entirely new once the swap had finished; then the
+    compile completes. No journal, staged file or backup is left."""
+    template_root, old, new = template
+    total = _renames_and_removals(template_root, tmp_path, monkeypatch)
+    assert total > 10
+    outcomes = []
+    for n in range(1, total + 1):
+        root = _fresh(template_root, tmp_path, n)
+        files, changes = _plan(root)
+        pid = os.fork()
+        if pid == 0:  # the compile that dies
+            try:
+                os.replace, os.unlink = _dying_at(n)
+                apply(root, files, changes)
+            finally:
+                os._exit(0)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9, f"no kill at call {n} of {total}"
+        assert sync.interrupted(root) or tree_snapshot(root) != old
+        recover(root)
+        after = tree_snapshot(root)
+        assert after in (old, new), f"a mix after a kill at call {n} of {total}"
+        assert _leftovers(root) == [] and not sync.interrupted(root), f"call {n} of {total}"
+        outcomes.append("old" if after == old else "new")
+        files, changes = _plan(root)
+        apply(root, files, changes)
+        assert tree_snapshot(root) == new
+        shutil.rmtree(root)
+    # killed before the journal was removed: old; after (while removing backups): new
+    assert outcomes[0] == "old" and outcomes[-1] == "new" and outcomes == sorted(outcomes, reverse=True)
+
+
+def test_recover_does_nothing_through_a_linked_generated_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".mlspec-journal").write_text('{"swaps": [["generated/a.py", true]], "deleted": []}',
+                                               encoding="utf-8")
+    (elsewhere / "a.py.mlspec-old").write_text("x", encoding="utf-8")
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "generated").symlink_to(elsewhere, target_is_directory=True)
+    assert recover(root) == []
+    assert sorted(p.name for p in elsewhere.iterdir()) == [".mlspec-journal", "a.py.mlspec-old"]
+
+
+def test_a_compile_after_a_kill_says_it_put_the_old_files_back(template, tmp_path: Path) -> None:
+    """Through the CLI: `--check` warns about the interrupted compile, `compile` recovers and finishes."""
+    template_root, _old, _new = template
+    root = _fresh(template_root, tmp_path, 0)
+    files, changes = _plan(root)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.replace, os.unlink = _dying_at(4)
+            apply(root, files, changes)
+        finally:
+            os._exit(0)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9
+    check = run_cli("-C", str(root), "compile", "--check")
+    assert check.code == 2 and "interrupted" in check.stderr
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 0, result.stderr
+    assert "Recovered from an interrupted compile" in result.stderr
+    assert _leftovers(root) == [] and not sync.interrupted(root)
+    assert run_cli("-C", str(root), "compile", "--check").code == 0

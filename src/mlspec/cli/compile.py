@@ -25,7 +25,7 @@ def compile_command(ctx: click.Context, check: bool) -> None:
 
 def _compile(ctx: click.Context, check: bool) -> None:
     from mlspec.emit.tree import emit
-    from mlspec.sync import UnsafePathError, apply, compare, user_owned
+    from mlspec.sync import UnsafePathError, apply, compare, interrupted, recover, user_owned
 
     project = _load_or_exit(ctx)
     if project.manifest.project.registry_uri.startswith("sqlite:"):
@@ -36,6 +36,18 @@ def _compile(ctx: click.Context, check: bool) -> None:
     keep = user_owned(project.root)
     files = emit(project.manifest, keep)
     _check_user_lint_config(project, keep)
+    if check and interrupted(project.root):
+        click.echo("warning: an earlier `mlspec compile` was interrupted while replacing files, so generated "
+                   "files may be a mix of two versions; `mlspec compile` puts the old ones back first.", err=True)
+    if not check:
+        try:
+            restored = recover(project.root)  # a compile killed while swapping files in is undone first
+        except OSError as exc:
+            click.echo(f"mlspec: could not undo an interrupted compile: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        if restored:
+            click.echo(f"Recovered from an interrupted compile: {len(restored)} files put back as they were.",
+                       err=True)
     try:
         changes = compare(project.root, files)
     except UnsafePathError as exc:
