@@ -238,13 +238,14 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write
     way are checked for links again.
     """
     base = os.fspath(root)
+    paths = [*changes.created, *changes.updated]
     staged: list[tuple[str, str]] = []
     folders: set[str] = set()
     try:
-        for path in [*changes.created, *changes.updated]:
+        for path in paths:
             target, _mode = _target(base, path, folders)
             staged.append((target + NEW_SUFFIX, target))  # all before writing: a failed write is cleaned up too
-        _stage(staged, [*changes.created, *changes.updated], files, write)
+        _stage(staged, paths, files, write)
         if staged:
             _flush([temp for temp, _ in staged])
     except BaseException:
@@ -253,10 +254,12 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write
                 os.unlink(temp)
         raise
     swapped: list[tuple[str, str | None]] = []  # (target, backup or None when it did not exist)
-    deleted = [_target(base, path, folders)[0] for path in changes.deleted]
+    deleted: list[str] = []
     try:
+        deleted = [_target(base, path, folders)[0] for path in changes.deleted]
         if staged or deleted:
-            _write_journal(base, [(target, os.path.lexists(target)) for _, target in staged], deleted, folders)
+            swaps = [[path, os.path.lexists(target)] for path, (_, target) in zip(paths, staged, strict=True)]
+            _write_journal(base, swaps, changes.deleted, folders)
         for temp, target in staged:
             backup = None
             if os.path.lexists(target):
@@ -285,11 +288,10 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write
             _remove(backup)
 
 
-def _write_journal(base: str, swaps: list[tuple[str, bool]], deleted: list[str], folders: set[str]) -> None:
-    """Record, durably, the swaps about to be made, so that `recover` can undo them after a crash."""
-    entries = {"version": 1,
-               "swaps": [[os.path.relpath(target, base).replace(os.sep, "/"), existed] for target, existed in swaps],
-               "deleted": [os.path.relpath(target, base).replace(os.sep, "/") for target in deleted]}
+def _write_journal(base: str, swaps: list[list], deleted: list[str], folders: set[str]) -> None:
+    """Record, durably, the swaps about to be made ([path, existed]) and the paths about to be deleted,
+    so that `recover` can undo them after a crash."""
+    entries = {"version": 1, "swaps": swaps, "deleted": deleted}
     path, _mode = _target(base, JOURNAL_PATH, folders)  # refuses a link in its place or on the way
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _write_file(path + NEW_SUFFIX, json.dumps(entries, sort_keys=True).encode("ascii"))
