@@ -48,7 +48,10 @@ def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
     def other_files() -> dict[str, bytes]:
         files = dict(scripts.scripts(manifest))
         listed = sorted([*files, *documents, MANIFEST_PATH])
-        files[MANIFEST_PATH] = manifest.model_copy(update={"files": listed}).to_json().encode("ascii")
+        # a validated copy (model_copy would not validate `files`), as the manifest's JSON writer requires
+        final = Manifest(schema_version=manifest.schema_version, project=manifest.project, nodes=manifest.nodes,
+                         files=listed)
+        files[MANIFEST_PATH] = final.to_json().encode("ascii")
         return files
 
     if len(manifest.nodes) < _FORK_FROM_NODES:

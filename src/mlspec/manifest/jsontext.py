@@ -83,25 +83,47 @@ if orjson is not None:
 
 def _fields(value: object) -> dict:
     """orjson's fallback for types it does not write itself: a plain model's fields, else refuse."""
-    if _plain(type(value)):
-        return value.__dict__
+    fields = getattr(value, "__dict__", None)
+    # more entries than fields: something else lives there (a cached_property, say)
+    if _plain(type(value)) and len(fields) == len(type(value).model_fields):
+        return fields
     raise TypeError(f"not written by the fast path: {type(value).__name__}")
+
+
+# Core-schema keys that make a dump differ from a model's `__dict__`: custom serializers (on fields, in
+# `Annotated` metadata or on the model), aliases, exclusions and computed fields.
+_NOT_PLAIN_KEYS = frozenset({"serialization", "serialization_alias", "serialization_exclude",
+                             "serialization_exclude_if", "computed_fields"})
 
 
 @functools.cache
 def _plain(cls: type) -> bool:
     """Whether a model's `__dict__` is exactly its JSON-mode dump, field for field.
 
-    A pydantic model whose fields have no aliases, exclusions or serializers, with no computed fields
-    or extra values, that refuses NaN and infinity (which `model_dump(mode="json")` keeps as floats
-    and the standard library refuses to write, where orjson would write null).
+    Read off the model's core schema, where pydantic records everything that changes a dump: no
+    custom serializer anywhere (field, type metadata, model), no alias, exclusion or computed field;
+    every model class in it has no subclass (a subclass instance in a field is dumped as the declared
+    class, but its `__dict__` holds more); no extra values; NaN and infinity refused, and written as
+    null where they slip into `Any` (orjson writes null, and `model_dump(mode="json")` keeps a float
+    field's NaN, which the standard library refuses). Values must have passed validation: an int put
+    into a float field by `model_construct` is dumped as a float but written as an int here.
     """
     if not (isinstance(cls, type) and issubclass(cls, pydantic.BaseModel)) or issubclass(cls, pydantic.RootModel):
         return False
     config = cls.model_config
-    decorators = cls.__pydantic_decorators__
-    return (config.get("extra") != "allow" and config.get("allow_inf_nan") is False
-            and not cls.model_computed_fields and not decorators.field_serializers
-            and not decorators.model_serializers
-            and all(f.alias is None and f.serialization_alias is None and not f.exclude
-                    for f in cls.model_fields.values()))
+    if config.get("extra") == "allow" or config.get("allow_inf_nan") is not False \
+            or config.get("ser_json_inf_nan", "null") != "null":
+        return False
+    stack: list[object] = [cls.__pydantic_core_schema__]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if _NOT_PLAIN_KEYS.intersection(node) and any(node[key] for key in _NOT_PLAIN_KEYS.intersection(node)):
+                return False
+            model = node.get("cls") if node.get("type") == "model" else None
+            if model is not None and model.__subclasses__():
+                return False
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return True
