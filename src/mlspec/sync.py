@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import json
 import os
+import re
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 from mlspec import forkjoin
 from mlspec.emit import ACTIONLINT_PATH, MANIFEST_PATH, WORKFLOW_DIR
@@ -56,7 +64,7 @@ class Changes:
 def allowed(path: str) -> bool:
     """Whether compile may write or delete `path` (a relative POSIX path)."""
     parts = path.split("/")
-    if ".." in parts or path.startswith("/") or "\\" in path:
+    if ".." in parts or "" in parts or "." in parts or "\\" in path or "\x00" in path:
         return False
     if parts[0] == "generated" and len(parts) >= 2:
         return True
@@ -217,8 +225,12 @@ def _stage(staged: list[tuple[str, str]], paths: list[str], files: dict[str, byt
     The child writes the workflows, this process the rest (the folders differ, so the two do not
     queue on one folder's lock). Should the child fail, `forkjoin` writes its share here again.
     """
+    parent = os.getpid()
+
     def stage(indexes: list[int]) -> None:
         for i in indexes:
+            if os.getpid() != parent and os.getppid() != parent:
+                raise SystemExit(1)  # the compile that forked this child is gone: stop writing at once
             write(staged[i][0], files[paths[i]])
 
     if len(staged) < _FORK_FROM_FILES:
@@ -258,7 +270,11 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write
     try:
         deleted = [_target(base, path, folders)[0] for path in changes.deleted]
         if staged or deleted:
-            swaps = [[path, os.path.lexists(target)] for path, (_, target) in zip(paths, staged, strict=True)]
+            swaps = []
+            for path, (_, target) in zip(paths, staged, strict=True):
+                existed = os.path.lexists(target)
+                # a created file is deleted by `recover` only if it still holds what this compile wrote
+                swaps.append([path, existed, None if existed else hashlib.sha256(files[path]).hexdigest()])
             _write_journal(base, swaps, changes.deleted, folders)
         for temp, target in staged:
             backup = None
@@ -289,8 +305,8 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=_write
 
 
 def _write_journal(base: str, swaps: list[list], deleted: list[str], folders: set[str]) -> None:
-    """Record, durably, the swaps about to be made ([path, existed]) and the paths about to be deleted,
-    so that `recover` can undo them after a crash."""
+    """Record, durably, the swaps about to be made ([path, existed, sha256 of a created file's content])
+    and the paths about to be deleted, so that `recover` can undo them after a crash."""
     entries = {"version": 1, "swaps": swaps, "deleted": deleted}
     path, _mode = _target(base, JOURNAL_PATH, folders)  # refuses a link in its place or on the way
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -315,6 +331,13 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
+class RecoveryError(Exception):
+    """The journal of an interrupted compile cannot be trusted or read: nothing was changed."""
+
+    hint = ("restore the generated files from git (git checkout -- generated .github/workflows), "
+            f"then delete {JOURNAL_PATH}")
+
+
 def recover(root: Path) -> list[str]:
     """Undo what a compile killed while swapping files in left behind; returns the paths restored.
 
@@ -322,38 +345,40 @@ def recover(root: Path) -> list[str]:
     rename until the last; backups of replaced and deleted files stay until the journal is gone.
     With a journal here, every swap it lists is undone: the tree is the old one again. Staged files
     and backups left over without a journal (a kill while staging, or while removing backups after
-    the new tree was complete) are removed. Only generated paths are touched, never through a link.
+    the new tree was complete) are removed.
+
+    The journal is a file in the repository, so it is not trusted: every entry must be a generated
+    path, a repository's own `.github/actionlint.yaml` is never touched, a created file is deleted
+    only while it holds exactly what the interrupted compile wrote (its sha256 is in the journal),
+    and nothing is done through a link. A journal that cannot be read or is not one mlspec writes
+    raises `RecoveryError` before anything changes (the backups stay). Callers hold `lock(root)`.
     """
     base = os.fspath(root)
     journal = os.path.join(base, JOURNAL_PATH)
-    restored: list[str] = []
     folders: set[str] = set()
     if _target_or_missing(base, JOURNAL_PATH, folders) is None:
         return []  # generated/ (or the journal) is a link: never read or write through it
     try:
         with open(journal, "rb") as handle:
-            entries = json.loads(handle.read())
-    except FileNotFoundError:
-        entries = None
-    except (OSError, ValueError):
-        entries = {}  # unreadable (a crash while writing it, before any rename): only leftovers to clear
-    if entries is not None:
-        swaps = entries.get("swaps") if isinstance(entries, dict) else None
-        deleted = entries.get("deleted") if isinstance(entries, dict) else None
-        existed = {s[0]: s[1] is True for s in (swaps if isinstance(swaps, list) else [])
-                   if isinstance(s, list) and len(s) == 2 and isinstance(s[0], str)}
-        undo = [*reversed(existed), *reversed([d for d in (deleted if isinstance(deleted, list) else [])
-                                                if isinstance(d, str)])]
-        for path in undo:
-            target = _target_or_missing(base, path, folders) if allowed(path) else None
+            text = handle.read(_JOURNAL_LIMIT + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        text = None
+    except OSError as exc:
+        raise RecoveryError(f"cannot read {JOURNAL_PATH}, left by an interrupted compile: {exc}") from exc
+    restored: list[str] = []
+    if text is not None:
+        swaps, deleted = _journal_entries(text)
+        keep = user_owned(root)
+        created = {path: digest for path, existed, digest in swaps if not existed}
+        for path in [*(s[0] for s in reversed(swaps)), *reversed(deleted)]:
+            target = _target_or_missing(base, path, folders) if path not in keep else None
             if target is None:
                 continue
             if os.path.lexists(target + OLD_SUFFIX):  # replaced or deleted: its backup goes back
                 os.replace(target + OLD_SUFFIX, target)
                 restored.append(path)
-            elif not existed.get(path, True) and not os.path.lexists(target + NEW_SUFFIX) \
-                    and os.path.lexists(target):
-                os.unlink(target)  # created by the interrupted compile
+            elif path in created and not os.path.lexists(target + NEW_SUFFIX) and _holds(target, created[path]):
+                os.unlink(target)  # created by the interrupted compile, and still as it wrote it
                 restored.append(path)
         _remove(journal)
     _remove(journal + NEW_SUFFIX)
@@ -362,12 +387,77 @@ def recover(root: Path) -> list[str]:
     return sorted(set(restored))
 
 
+_JOURNAL_LIMIT = 64 * 1024 * 1024
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _journal_entries(text: bytes) -> tuple[list[tuple[str, bool, str | None]], list[str]]:
+    """The swaps and deletions a journal lists, all checked; RecoveryError for anything else."""
+    def refuse(why: str) -> RecoveryError:
+        return RecoveryError(f"{JOURNAL_PATH} is not a journal of mlspec's: {why}")
+
+    if len(text) > _JOURNAL_LIMIT:
+        raise refuse("too large")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise refuse("not valid JSON") from exc
+    if not isinstance(data, dict) or data.get("version") != 1 or set(data) != {"version", "swaps", "deleted"} \
+            or not isinstance(data["swaps"], list) or not isinstance(data["deleted"], list):
+        raise refuse("unexpected structure")
+    swaps = []
+    for entry in data["swaps"]:
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str) and allowed(entry[0])
+                and isinstance(entry[1], bool)
+                and (entry[2] is None if entry[1] else isinstance(entry[2], str) and _SHA256.fullmatch(entry[2]))):
+            raise refuse(f"bad entry {str(entry)[:200]}")
+        swaps.append((entry[0], entry[1], entry[2]))
+    if not all(isinstance(path, str) and allowed(path) for path in data["deleted"]):
+        raise refuse("a deleted path outside the generated files")
+    return swaps, list(data["deleted"])
+
+
+def _holds(path: str, digest: str) -> bool:
+    """Whether the regular file `path` holds content with this sha256."""
+    try:
+        fd = os.open(path, _READ)
+    except OSError:
+        return False
+    with open(fd, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest() == digest
+
+
 def _target_or_missing(base: str, path: str, folders: set[str]) -> str | None:
     """`_target`'s path, or None for a path unsafe to touch (a link on the way or in its place)."""
     try:
         return _target(base, path, folders)[0]
     except UnsafePathError:
         return None
+
+
+@contextlib.contextmanager
+def lock(root: Path, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Hold the repository's compile lock (an flock on its folder) for the block; `on_wait` is called
+    first if another compile holds it, which this then waits for.
+
+    Two compiles at once would undo each other: `recover` in one would take the other's swap for an
+    interrupted one. Children forked while writing hold the lock too (it belongs to the open folder),
+    so a compile killed while its child still stages files keeps the next one waiting until the child
+    has stopped. Where there is no flock (Windows), nothing is locked.
+    """
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(os.fspath(root), os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock (with any forked child's copy gone)
 
 
 def interrupted(root: Path) -> bool:
@@ -380,7 +470,9 @@ def _leftovers(base: str) -> list[str]:
     found = []
     for folder in ("generated", WORKFLOW_DIR, ".github"):
         path = os.path.join(base, folder)
-        if os.path.islink(path) or not os.path.isdir(path):
+        parts = folder.split("/")
+        if any(os.path.islink(os.path.join(base, *parts[:i + 1])) for i in range(len(parts))) \
+                or not os.path.isdir(path):
             continue
         with os.scandir(path) as entries:
             for entry in entries:
@@ -393,5 +485,5 @@ def _leftovers(base: str) -> list[str]:
 
 def _remove(path: str) -> None:
     """Unlink `path` if it is there."""
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         os.unlink(path)

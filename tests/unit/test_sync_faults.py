@@ -393,3 +393,171 @@ def test_a_compile_after_a_kill_says_it_put_the_old_files_back(template, tmp_pat
     assert "Recovered from an interrupted compile" in result.stderr
     assert _leftovers(root) == [] and not sync.interrupted(root)
     assert run_cli("-C", str(root), "compile", "--check").code == 0
+
+
+def _killed_mid_swap(template_root: Path, tmp_path: Path, n: int, at: int = 4) -> Path:
+    """A copy of the template whose compile was killed at the `at`-th rename or removal of its swap."""
+    root = _fresh(template_root, tmp_path, n)
+    files, changes = _plan(root)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.replace, os.unlink = _dying_at(at)
+            apply(root, files, changes)
+        finally:
+            os._exit(0)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9
+    assert sync.interrupted(root)
+    return root
+
+
+def _journal(root: Path) -> Path:
+    return root / sync.JOURNAL_PATH
+
+
+@linux_only
+@pytest.mark.parametrize("planted", [
+    '{"version": 1, "swaps": [["generated/user_notes.txt", false, "%s"]], "deleted": []}' % ("0" * 64),
+    '{"version": 1, "swaps": [[".github/actionlint.yaml", false, "%s"]], "deleted": []}' % ("0" * 64),
+])
+def test_a_planted_journal_cannot_delete_a_user_s_file(template, tmp_path: Path, planted: str) -> None:
+    """A journal committed in a pull request names a user's file as created by the interrupted compile:
+    the file holds other bytes than the journal's hash (or is the repository's own lint config), so it
+    stays."""
+    template_root, _old, _new = template
+    root = _fresh(template_root, tmp_path, 0)
+    (root / ".github").mkdir(exist_ok=True)
+    (root / ".github" / "actionlint.yaml").write_text("self-hosted-runner:\n  labels: [gpu]\n", encoding="utf-8")
+    before = tree_snapshot(root)
+    _journal(root).write_text(planted, encoding="utf-8")
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 0, result.stderr
+    assert "Recovered" not in result.stderr
+    after = tree_snapshot(root)
+    assert after["generated/user_notes.txt"] == before["generated/user_notes.txt"]
+    assert after[".github/actionlint.yaml"] == before[".github/actionlint.yaml"]
+    assert not sync.interrupted(root)
+
+
+@linux_only
+@pytest.mark.parametrize("journal", ["[" * 100_000, '{"version": 1, "swaps": [["generated/a\\u0000b", true, null]], '
+                                     '"deleted": []}', '{"version": 1, "swaps": [["../outside", true, null]], '
+                                     '"deleted": []}', "not json", '{"version": 2, "swaps": [], "deleted": []}'])
+def test_a_journal_mlspec_did_not_write_stops_compile_and_changes_nothing(template, tmp_path: Path,
+                                                                           journal: str) -> None:
+    template_root, _old, _new = template
+    root = _killed_mid_swap(template_root, tmp_path, 0)
+    _journal(root).write_text(journal, encoding="utf-8")
+    before = tree_snapshot(root)
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 2
+    assert "is not a journal of mlspec's" in result.stderr and "git checkout -- generated" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree_snapshot(root) == before  # the backups stay, for the user to decide
+
+
+@linux_only
+def test_an_unreadable_journal_keeps_the_backups(template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    template_root, _old, _new = template
+    root = _killed_mid_swap(template_root, tmp_path, 0)
+    before = tree_snapshot(root)
+    real_open = open
+
+    def failing_open(path, *args, **kwargs):
+        if str(path).endswith(sync.JOURNAL_PATH.rsplit("/", 1)[1]):
+            raise PermissionError(13, "Permission denied (injected)", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", failing_open)
+    with pytest.raises(sync.RecoveryError):
+        recover(root)
+    monkeypatch.setattr("builtins.open", real_open)
+    assert tree_snapshot(root) == before
+
+
+@linux_only
+def test_recover_clears_leftovers_only_outside_links(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "workflows").mkdir(parents=True)
+    (shared / "workflows" / "mlspec-x.yml.mlspec-old").write_text("someone else's\n", encoding="utf-8")
+    root = tmp_path / "project"
+    (root / "generated").mkdir(parents=True)
+    (root / "generated" / "model_a.py.mlspec-new").write_text("left by a kill\n", encoding="utf-8")
+    (root / ".github").symlink_to(shared, target_is_directory=True)
+    assert recover(root) == []
+    assert not (root / "generated" / "model_a.py.mlspec-new").exists()
+    assert (shared / "workflows" / "mlspec-x.yml.mlspec-old").exists()
+
+
+@linux_only
+def test_a_second_compile_waits_for_the_first(template, tmp_path: Path) -> None:
+    """While a compile holds the repository's lock, another waits (and says so), then compiles."""
+    import subprocess
+    import sys
+    import time
+
+    template_root, _old, new = template
+    root = _fresh(template_root, tmp_path, 0)
+    with sync.lock(root):
+        second = subprocess.Popen([sys.executable, "-m", "mlspec", "-C", str(root), "compile"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)  # time to start, load, and reach the lock
+        assert second.poll() is None, "the second compile did not wait for the lock"
+        assert tree_snapshot(root) != new
+    _out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert "Waiting for another `mlspec compile`" in err
+    assert tree_snapshot(root) == new
+
+
+@linux_only
+def test_a_staging_child_stops_when_its_compile_is_killed(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 of a compile whose child stages the workflows: the child stops at its next file, so the
+    lock is free at once, and the next compile recovers and writes the new tree."""
+    import fcntl
+    import signal
+    import time
+
+    root = tmp_path / "project"  # a first compile: every workflow is created, by the child
+    shutil.copytree(GOLDEN_SPECS, root / "specs")
+    files, changes = _plan(root)
+    assert len([p for p in changes.created if p.startswith(".github/workflows/")]) >= 6
+    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
+    started = tmp_path / "started"
+
+    def slow_write(path: str, content: bytes) -> None:
+        started.touch()
+        time.sleep(0.5)
+        _write_file(path, content)
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with sync.lock(root):
+                apply(root, files, changes, write=slow_write)
+        finally:
+            os._exit(0)
+    while not started.exists():
+        time.sleep(0.01)
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + 1.5  # the child stops within one file (0.5 s here), not after all of them
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the orphaned staging child still holds the lock"
+                time.sleep(0.05)
+        staged = sorted(p.name for p in root.rglob(f"*{NEW_SUFFIX}"))
+        time.sleep(0.5)
+        assert sorted(p.name for p in root.rglob(f"*{NEW_SUFFIX}")) == staged, "the child kept writing"
+    finally:
+        os.close(fd)
+    assert run_cli("-C", str(root), "compile").code == 0
+    assert not compare(root, files).stale
+    assert _leftovers(root) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlspec.cli.main import EXIT_FINDINGS, EXIT_USAGE, _load_or_exit, cli
+from mlspec.cli.main import EXIT_FINDINGS, EXIT_USAGE, _load_or_exit, _project_root, cli
 
 EXIT_STALE = 2
 
@@ -20,12 +20,40 @@ def compile_command(ctx: click.Context, check: bool) -> None:
     # passes over the loaded project between phases (0.2 s at 1,000 models) are not made at all, and
     # the project is freed by reference counting when the command returns.
     with gcpause.paused():
-        _compile(ctx, check)
+        if check:
+            _compile(ctx, check)
+            return
+        from mlspec.sync import lock
+
+        root = _project_root(ctx)
+        if not root.is_dir():
+            _compile(ctx, check)  # reports the missing project like every command
+            return
+        with lock(root, on_wait=lambda: click.echo("Waiting for another `mlspec compile` in this repository...",
+                                                   err=True)):
+            _recover_or_exit(ctx, root)
+            _compile(ctx, check)
+
+
+def _recover_or_exit(ctx: click.Context, root) -> None:
+    """Undo a compile that was killed while swapping files in, before anything reads the tree."""
+    from mlspec.sync import RecoveryError, recover
+
+    try:
+        restored = recover(root)
+    except RecoveryError as exc:
+        click.echo(f"mlspec: {exc}\n  hint: {exc.hint}", err=True)
+        ctx.exit(EXIT_USAGE)
+    except OSError as exc:
+        click.echo(f"mlspec: could not undo an interrupted compile: {exc}\n  hint: {RecoveryError.hint}", err=True)
+        ctx.exit(EXIT_USAGE)
+    if restored:
+        click.echo(f"Recovered from an interrupted compile: {len(restored)} files put back as they were.", err=True)
 
 
 def _compile(ctx: click.Context, check: bool) -> None:
     from mlspec.emit.tree import emit
-    from mlspec.sync import UnsafePathError, apply, compare, interrupted, recover, user_owned
+    from mlspec.sync import UnsafePathError, apply, compare, interrupted, user_owned
 
     project = _load_or_exit(ctx)
     if project.manifest.project.registry_uri.startswith("sqlite:"):
@@ -39,15 +67,6 @@ def _compile(ctx: click.Context, check: bool) -> None:
     if check and interrupted(project.root):
         click.echo("warning: an earlier `mlspec compile` was interrupted while replacing files, so generated "
                    "files may be a mix of two versions; `mlspec compile` puts the old ones back first.", err=True)
-    if not check:
-        try:
-            restored = recover(project.root)  # a compile killed while swapping files in is undone first
-        except OSError as exc:
-            click.echo(f"mlspec: could not undo an interrupted compile: {exc}", err=True)
-            ctx.exit(EXIT_USAGE)
-        if restored:
-            click.echo(f"Recovered from an interrupted compile: {len(restored)} files put back as they were.",
-                       err=True)
     try:
         changes = compare(project.root, files)
     except UnsafePathError as exc:
