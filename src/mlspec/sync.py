@@ -370,12 +370,22 @@ def recover(root: Path) -> list[str]:
         swaps, deleted = _journal_entries(text)
         keep = user_owned(root)
         created = {path: digest for path, existed, digest in swaps if not existed}
-        for path in [*(s[0] for s in reversed(swaps)), *reversed(deleted)]:
-            target = _target_or_missing(base, path, folders) if path not in keep else None
+        undo = [path for path in [*(s[0] for s in reversed(swaps)), *reversed(deleted)] if path not in keep]
+        for path in undo:  # every path must be one the system can name, before anything moves
+            try:
+                _lstat_mode(os.path.join(base, path) + OLD_SUFFIX)
+            except (OSError, ValueError) as exc:
+                raise RecoveryError(f"{JOURNAL_PATH} is not a journal of mlspec's: cannot use {path!r}: {exc}") \
+                    from exc
+        for path in undo:
+            # checked afresh for each entry: an earlier entry's restore may have put a link on the way
+            target = _target_or_missing(base, path, set())
             if target is None:
                 continue
-            if os.path.lexists(target + OLD_SUFFIX):  # replaced or deleted: its backup goes back
-                os.replace(target + OLD_SUFFIX, target)
+            backup = target + OLD_SUFFIX
+            backup_mode = _lstat_mode(backup)
+            if backup_mode is not None and stat.S_ISREG(backup_mode):  # replaced or deleted: it goes back
+                os.replace(backup, target)
                 restored.append(path)
             elif path in created and not os.path.lexists(target + NEW_SUFFIX) and _holds(target, created[path]):
                 os.unlink(target)  # created by the interrupted compile, and still as it wrote it
@@ -396,6 +406,9 @@ def _journal_entries(text: bytes) -> tuple[list[tuple[str, bool, str | None]], l
     def refuse(why: str) -> RecoveryError:
         return RecoveryError(f"{JOURNAL_PATH} is not a journal of mlspec's: {why}")
 
+    def generated(path: object) -> bool:
+        return isinstance(path, str) and path.isascii() and path.isprintable() and allowed(path)
+
     if len(text) > _JOURNAL_LIMIT:
         raise refuse("too large")
     try:
@@ -407,12 +420,12 @@ def _journal_entries(text: bytes) -> tuple[list[tuple[str, bool, str | None]], l
         raise refuse("unexpected structure")
     swaps = []
     for entry in data["swaps"]:
-        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str) and allowed(entry[0])
+        if not (isinstance(entry, list) and len(entry) == 3 and generated(entry[0])
                 and isinstance(entry[1], bool)
                 and (entry[2] is None if entry[1] else isinstance(entry[2], str) and _SHA256.fullmatch(entry[2]))):
             raise refuse(f"bad entry {str(entry)[:200]}")
         swaps.append((entry[0], entry[1], entry[2]))
-    if not all(isinstance(path, str) and allowed(path) for path in data["deleted"]):
+    if not all(generated(path) for path in data["deleted"]):
         raise refuse("a deleted path outside the generated files")
     return swaps, list(data["deleted"])
 
@@ -436,14 +449,16 @@ def _target_or_missing(base: str, path: str, folders: set[str]) -> str | None:
 
 
 @contextlib.contextmanager
-def lock(root: Path, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+def lock(root: Path, on_wait: Callable[[], None] = lambda: None,
+         on_unsupported: Callable[[OSError], None] = lambda exc: None) -> Iterator[None]:
     """Hold the repository's compile lock (an flock on its folder) for the block; `on_wait` is called
     first if another compile holds it, which this then waits for.
 
     Two compiles at once would undo each other: `recover` in one would take the other's swap for an
     interrupted one. Children forked while writing hold the lock too (it belongs to the open folder),
     so a compile killed while its child still stages files keeps the next one waiting until the child
-    has stopped. Where there is no flock (Windows), nothing is locked.
+    has stopped. Where folders cannot be locked (Windows; NFS, where flock needs a file open for
+    writing), `on_unsupported` is told and the block runs unlocked.
     """
     if fcntl is None:
         yield
@@ -455,6 +470,8 @@ def lock(root: Path, on_wait: Callable[[], None] = lambda: None) -> Iterator[Non
         except BlockingIOError:
             on_wait()
             fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            on_unsupported(exc)
         yield
     finally:
         os.close(fd)  # releases the lock (with any forked child's copy gone)

@@ -275,3 +275,38 @@ def test_a_generated_project_s_manifest_is_written_by_the_fast_path_exactly(tmp_
     fast = jsontext.dumps_models(manifest)
     assert fast is not None
     assert fast == canonical_json(manifest.model_dump(mode="json"))
+
+
+class _FieldAllowsNaN(pydantic.BaseModel):
+    model_config = _STRICT
+    number: float = pydantic.Field(allow_inf_nan=True)
+
+
+class _TypeAllowsNaN(pydantic.BaseModel):
+    model_config = _STRICT
+    number: Annotated[float, pydantic.AllowInfNan(True)]
+
+
+@pytest.mark.parametrize("model", [_FieldAllowsNaN(number=float("nan")), _TypeAllowsNaN(number=float("inf"))],
+                         ids=lambda model: type(model).__name__)
+def test_nan_allowed_on_one_field_is_left_to_the_caller(model) -> None:
+    with pytest.raises(ValueError):
+        _reference(model.model_dump(mode="json"))
+    assert jsontext.dumps_models(model) is None
+
+
+def test_a_subclass_defined_after_the_first_dump_is_noticed() -> None:
+    class Base(pydantic.BaseModel):
+        model_config = _STRICT
+        name: str
+
+    class Holder(pydantic.BaseModel):
+        model_config = _STRICT
+        item: Base
+
+    assert jsontext.dumps_models(Holder(item=Base(name="a"))) == _model_reference(Holder(item=Base(name="a")))
+
+    class Sub(Base):
+        secret: str = "s3cr3t"
+
+    assert jsontext.dumps_models(Holder(item=Sub(name="a"))) is None

@@ -9,6 +9,7 @@ place, backups, and deletions), failed one at a time: N = 1 .. the number of cal
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -561,3 +562,60 @@ def test_a_staging_child_stops_when_its_compile_is_killed(tmp_path: Path,
     assert run_cli("-C", str(root), "compile").code == 0
     assert not compare(root, files).stale
     assert _leftovers(root) == []
+
+
+@linux_only
+def test_a_planted_link_restored_by_recover_is_never_followed(tmp_path: Path) -> None:
+    """A pull request plants `generated/d.mlspec-old` as a link to a folder outside the repository and a
+    journal whose entries would restore it as `generated/d` and then delete `generated/d/HEAD` through
+    it: backups that are links are not restored, and every entry is checked afresh."""
+    import hashlib
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    root = tmp_path / "project"
+    (root / "generated").mkdir(parents=True)
+    (root / "generated" / "d.mlspec-old").symlink_to("../../victim")
+    digest = hashlib.sha256(b"ref: refs/heads/main\n").hexdigest()
+    _journal(root).write_text(json.dumps({"version": 1, "deleted": [], "swaps": [
+        ["generated/d/HEAD", False, digest], ["generated/d", True, None], ["generated/d/probe", True, None]]}),
+        encoding="utf-8")
+    recover(root)
+    assert (victim / "HEAD").read_text(encoding="utf-8") == "ref: refs/heads/main\n"
+    assert not (root / "generated" / "d").exists()
+    assert not sync.interrupted(root)
+
+
+@linux_only
+@pytest.mark.parametrize("path", ["generated/\\ud800", "generated/" + "x" * 300])
+def test_a_journal_naming_an_impossible_path_changes_nothing(template, tmp_path: Path, path: str) -> None:
+    template_root, _old, _new = template
+    root = _killed_mid_swap(template_root, tmp_path, 0)
+    entries = json.loads(_journal(root).read_text(encoding="utf-8"))
+    entries["deleted"].insert(0, json.loads(f'"{path}"'))  # undone last: every other entry would go first
+    _journal(root).write_text(json.dumps(entries), encoding="utf-8")
+    before = tree_snapshot(root)
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 2, result.stderr
+    assert "is not a journal of mlspec's" in result.stderr and "Traceback" not in result.stderr
+    assert tree_snapshot(root) == before
+
+
+def test_a_repository_that_cannot_be_locked_still_compiles(template, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """On NFS, flock on a folder fails (EBADF): compile warns and goes on without the lock."""
+    import errno
+    import fcntl
+
+    template_root, _old, new = template
+    root = _fresh(template_root, tmp_path, 0)
+
+    def failing_flock(fd: int, operation: int) -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor (injected)")
+
+    monkeypatch.setattr(fcntl, "flock", failing_flock)
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 0, result.stderr
+    assert "cannot lock" in result.stderr
+    assert tree_snapshot(root) == new

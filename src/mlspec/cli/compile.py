@@ -29,8 +29,12 @@ def compile_command(ctx: click.Context, check: bool) -> None:
         if not root.is_dir():
             _compile(ctx, check)  # reports the missing project like every command
             return
+        def unsupported(exc: OSError) -> None:
+            click.echo(f"warning: cannot lock {root} ({exc.strerror}); do not run two `mlspec compile` at once here.",
+                       err=True)
+
         with lock(root, on_wait=lambda: click.echo("Waiting for another `mlspec compile` in this repository...",
-                                                   err=True)):
+                                                   err=True), on_unsupported=unsupported):
             _recover_or_exit(ctx, root)
             _compile(ctx, check)
 

@@ -66,14 +66,29 @@ def dumps_models(value: object) -> str | None:
     """
     if orjson is None:
         return None
+    checked: dict[type, bool] = {}  # per call: a subclass defined since the schema was read counts
+
+    def fields(model: object) -> dict:
+        """orjson's fallback for types it does not write itself: a plain model's fields, else refuse."""
+        cls = type(model)
+        plain = checked.get(cls)
+        if plain is None:
+            shape = _schema_shape(cls)
+            plain = checked[cls] = shape is not None and not any(c.__subclasses__() for c in shape)
+        attributes = getattr(model, "__dict__", None)
+        # more entries than fields: something else lives there (a cached_property, say)
+        if plain and len(attributes) == len(cls.model_fields):
+            return attributes
+        raise TypeError(f"not written by the fast path: {cls.__name__}")
+
     try:
-        compact = orjson.dumps(value, default=_fields, option=_MODEL_OPTIONS)
+        compact = orjson.dumps(value, default=fields, option=_MODEL_OPTIONS)
     except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
         return None
     if not compact.startswith((b"{", b"[")) or not compact.isascii() or b"\x7f" in compact \
             or _PYTHON_EXPONENT.search(compact) is not None:
         return None
-    return orjson.dumps(value, default=_fields, option=_MODEL_OPTIONS | orjson.OPT_INDENT_2).decode("ascii")
+    return orjson.dumps(value, default=fields, option=_MODEL_OPTIONS | orjson.OPT_INDENT_2).decode("ascii")
 
 
 if orjson is not None:
@@ -81,49 +96,51 @@ if orjson is not None:
                       | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
-def _fields(value: object) -> dict:
-    """orjson's fallback for types it does not write itself: a plain model's fields, else refuse."""
-    fields = getattr(value, "__dict__", None)
-    # more entries than fields: something else lives there (a cached_property, say)
-    if _plain(type(value)) and len(fields) == len(type(value).model_fields):
-        return fields
-    raise TypeError(f"not written by the fast path: {type(value).__name__}")
-
-
 # Core-schema keys that make a dump differ from a model's `__dict__`: custom serializers (on fields, in
 # `Annotated` metadata or on the model), aliases, exclusions and computed fields.
 _NOT_PLAIN_KEYS = frozenset({"serialization", "serialization_alias", "serialization_exclude",
                              "serialization_exclude_if", "computed_fields"})
+# Schemas whose values are not models or JSON data as such (their own configs and rules apply).
+_NOT_PLAIN_TYPES = frozenset({"typed-dict", "dataclass", "dataclass-args", "model-fields-extra"})
 
 
 @functools.cache
-def _plain(cls: type) -> bool:
-    """Whether a model's `__dict__` is exactly its JSON-mode dump, field for field.
+def _schema_shape(cls: type) -> tuple[type, ...] | None:
+    """The model classes in a plain model's core schema (None when the model is not plain).
 
-    Read off the model's core schema, where pydantic records everything that changes a dump: no
-    custom serializer anywhere (field, type metadata, model), no alias, exclusion or computed field;
-    every model class in it has no subclass (a subclass instance in a field is dumped as the declared
-    class, but its `__dict__` holds more); no extra values; NaN and infinity refused, and written as
-    null where they slip into `Any` (orjson writes null, and `model_dump(mode="json")` keeps a float
-    field's NaN, which the standard library refuses). Values must have passed validation: an int put
-    into a float field by `model_construct` is dumped as a float but written as an int here.
+    Plain: its `__dict__` is exactly its JSON-mode dump, field for field, as far as the schema says
+    (pydantic records there everything that changes a dump): no custom serializer anywhere (field,
+    type metadata, model), no alias, exclusion or computed field, no typed dict or dataclass, no extra
+    values; NaN and infinity refused everywhere (orjson writes null, `model_dump(mode="json")` keeps
+    a float field's NaN, which the standard library refuses). A model class in it must also have no
+    subclass (checked per call by the caller: one may be defined later), since a subclass instance in
+    a field is dumped as the declared class. Values must have passed validation: an int put into a
+    float field by `model_construct` is dumped as a float but written as an int here.
     """
     if not (isinstance(cls, type) and issubclass(cls, pydantic.BaseModel)) or issubclass(cls, pydantic.RootModel):
-        return False
+        return None
     config = cls.model_config
     if config.get("extra") == "allow" or config.get("allow_inf_nan") is not False \
             or config.get("ser_json_inf_nan", "null") != "null":
-        return False
+        return None
+    models: list[type] = []
     stack: list[object] = [cls.__pydantic_core_schema__]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if _NOT_PLAIN_KEYS.intersection(node) and any(node[key] for key in _NOT_PLAIN_KEYS.intersection(node)):
-                return False
-            model = node.get("cls") if node.get("type") == "model" else None
-            if model is not None and model.__subclasses__():
-                return False
+            kind = node.get("type") if isinstance(node.get("type"), str) else None
+            if any(node[key] for key in _NOT_PLAIN_KEYS.intersection(node)) or node.get("allow_inf_nan") is True \
+                    or kind in _NOT_PLAIN_TYPES or node.get("extra_behavior") == "allow":
+                return None
+            if kind == "model" and isinstance(node.get("cls"), type):
+                models.append(node["cls"])
             stack.extend(node.values())
         elif isinstance(node, list | tuple):
             stack.extend(node)
-    return True
+    return tuple(dict.fromkeys(models))
+
+
+def _plain(cls: type) -> bool:
+    """Whether a model's `__dict__` is exactly its JSON-mode dump (see `_schema_shape`)."""
+    shape = _schema_shape(cls)
+    return shape is not None and not any(c.__subclasses__() for c in shape)
