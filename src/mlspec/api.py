@@ -240,8 +240,8 @@ def base_manifest(root: Path, ref: str | None = None, state: Path | None = None)
 def plan(project: Project, base: Manifest | None, notes: list[str]):
     """The plan from `base` to the project's current manifest, including generated-file changes."""
     from mlspec.emit.tree import emit
+    from mlspec.outputs import user_owned
     from mlspec.plan import make_plan
-    from mlspec.sync import user_owned
 
     keep = user_owned(project.root)
     head_files = emit(project.manifest, keep)

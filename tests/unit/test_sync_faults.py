@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlspec import api, forkjoin, sync
+from mlspec import api, forkjoin, recovery, sync
 from mlspec.emit.tree import emit
-from mlspec.sync import NEW_SUFFIX, OLD_SUFFIX, Changes, _write_file, apply, compare, recover
+from mlspec.outputs import NEW_SUFFIX, OLD_SUFFIX
+from mlspec.outputs import write_new as _write_file
+from mlspec.recovery import recover
+from mlspec.sync import Changes, apply, compare
 from tests.conftest import REPO, run_cli, tree_snapshot
 from tests.spec_factory import dump
 
@@ -347,11 +350,11 @@ def test_a_compile_killed_at_any_rename_or_removal_is_undone_by_the_next(templat
             finally:
                 os._exit(0)
         assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9, f"no kill at call {n} of {total}"
-        assert sync.interrupted(root) or tree_snapshot(root) != old
+        assert recovery.interrupted(root) or tree_snapshot(root) != old
         recover(root)
         after = tree_snapshot(root)
         assert after in (old, new), f"a mix after a kill at call {n} of {total}"
-        assert _leftovers(root) == [] and not sync.interrupted(root), f"call {n} of {total}"
+        assert _leftovers(root) == [] and not recovery.interrupted(root), f"call {n} of {total}"
         outcomes.append("old" if after == old else "new")
         files, changes = _plan(root)
         apply(root, files, changes)
@@ -392,7 +395,7 @@ def test_a_compile_after_a_kill_says_it_put_the_old_files_back(template, tmp_pat
     result = run_cli("-C", str(root), "compile")
     assert result.code == 0, result.stderr
     assert "Recovered from an interrupted compile" in result.stderr
-    assert _leftovers(root) == [] and not sync.interrupted(root)
+    assert _leftovers(root) == [] and not recovery.interrupted(root)
     assert run_cli("-C", str(root), "compile", "--check").code == 0
 
 
@@ -408,12 +411,12 @@ def _killed_mid_swap(template_root: Path, tmp_path: Path, n: int, at: int = 4) -
         finally:
             os._exit(0)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9
-    assert sync.interrupted(root)
+    assert recovery.interrupted(root)
     return root
 
 
 def _journal(root: Path) -> Path:
-    return root / sync.JOURNAL_PATH
+    return root / recovery.JOURNAL_PATH
 
 
 @linux_only
@@ -437,7 +440,7 @@ def test_a_planted_journal_cannot_delete_a_user_s_file(template, tmp_path: Path,
     after = tree_snapshot(root)
     assert after["generated/user_notes.txt"] == before["generated/user_notes.txt"]
     assert after[".github/actionlint.yaml"] == before[".github/actionlint.yaml"]
-    assert not sync.interrupted(root)
+    assert not recovery.interrupted(root)
 
 
 @linux_only
@@ -465,12 +468,12 @@ def test_an_unreadable_journal_keeps_the_backups(template, tmp_path: Path, monke
     real_open = open
 
     def failing_open(path, *args, **kwargs):
-        if str(path).endswith(sync.JOURNAL_PATH.rsplit("/", 1)[1]):
+        if str(path).endswith(recovery.JOURNAL_PATH.rsplit("/", 1)[1]):
             raise PermissionError(13, "Permission denied (injected)", str(path))
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", failing_open)
-    with pytest.raises(sync.RecoveryError):
+    with pytest.raises(recovery.RecoveryError):
         recover(root)
     monkeypatch.setattr("builtins.open", real_open)
     assert tree_snapshot(root) == before
@@ -499,7 +502,7 @@ def test_a_second_compile_waits_for_the_first(template, tmp_path: Path) -> None:
 
     template_root, _old, new = template
     root = _fresh(template_root, tmp_path, 0)
-    with sync.lock(root):
+    with recovery.lock(root):
         second = subprocess.Popen([sys.executable, "-m", "mlspec", "-C", str(root), "compile"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(2.0)  # time to start, load, and reach the lock
@@ -535,7 +538,7 @@ def test_a_staging_child_stops_when_its_compile_is_killed(tmp_path: Path,
     pid = os.fork()
     if pid == 0:
         try:
-            with sync.lock(root):
+            with recovery.lock(root):
                 apply(root, files, changes, write=slow_write)
         finally:
             os._exit(0)
@@ -584,7 +587,7 @@ def test_a_planted_link_restored_by_recover_is_never_followed(tmp_path: Path) ->
     recover(root)
     assert (victim / "HEAD").read_text(encoding="utf-8") == "ref: refs/heads/main\n"
     assert not (root / "generated" / "d").exists()
-    assert not sync.interrupted(root)
+    assert not recovery.interrupted(root)
 
 
 @linux_only

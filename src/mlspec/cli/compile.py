@@ -23,7 +23,7 @@ def compile_command(ctx: click.Context, check: bool) -> None:
         if check:
             _compile(ctx, check)
             return
-        from mlspec.sync import lock
+        from mlspec.recovery import lock
 
         root = _project_root(ctx)
         if not root.is_dir():
@@ -41,7 +41,7 @@ def compile_command(ctx: click.Context, check: bool) -> None:
 
 def _recover_or_exit(ctx: click.Context, root) -> None:
     """Undo a compile that was killed while swapping files in, before anything reads the tree."""
-    from mlspec.sync import RecoveryError, recover
+    from mlspec.recovery import RecoveryError, recover
 
     try:
         restored = recover(root)
@@ -57,7 +57,9 @@ def _recover_or_exit(ctx: click.Context, root) -> None:
 
 def _compile(ctx: click.Context, check: bool) -> None:
     from mlspec.emit.tree import emit
-    from mlspec.sync import UnsafePathError, apply, compare, interrupted, user_owned
+    from mlspec.outputs import UnsafePathError, user_owned
+    from mlspec.recovery import interrupted
+    from mlspec.sync import apply, compare
 
     project = _load_or_exit(ctx)
     if project.manifest.project.registry_uri.startswith("sqlite:"):
