@@ -138,14 +138,15 @@ def _log_alert(root: Path, name: str, report: dict) -> None:
 
 def _retrain_here(manifest: Manifest, root: Path, model: str, reason: str) -> int:
     from mlspec.cli.output import _event
-    from mlspec.runtime.runner import Runner, RunOptions
+    from mlspec.runtime.runner import Runner, RunOptions, default_jobs
 
     os.environ["MLSPEC_REASON"] = reason
     click.echo(f"    retraining {model} through its gates ({reason})", err=True)
     plan = [n for n in manifest.nodes if n == f"model.{model}"
             or (n.startswith("gate.") and manifest.nodes[n].model == model)]
     source = f"source.{manifest.nodes[f'model.{model}'].source}"
-    results = Runner(manifest, root, RunOptions(force=True), _event).run([source, *sorted(plan)])
+    # the same training settings as `mlspec run`, so an unchanged model retrains to the same bytes
+    results = Runner(manifest, root, RunOptions(force=True, jobs=default_jobs()), _event).run([source, *sorted(plan)])
     return 0 if results.ok else EXIT_FINDINGS
 
 

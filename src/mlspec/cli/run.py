@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -28,14 +27,14 @@ def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: i
         state: str | None) -> None:
     """Run the lifecycle: check data, train, evaluate, gate, register and promote."""
     from mlspec.runtime import trainers
-    from mlspec.runtime.runner import Runner, RunOptions
+    from mlspec.runtime.runner import Runner, RunOptions, default_jobs
 
     # started first, so that its imports overlap loading the specs and checking the data; killed if unused
     pool = trainers.start()
     try:
         project = _load_or_exit(ctx)
         nodes = _select_or_exit(ctx, project, select, exclude, base, state)
-        jobs = jobs or min(2, os.cpu_count() or 1)
+        jobs = jobs or default_jobs()
         runner = Runner(project.manifest, project.root, RunOptions(force=force, approve=approve, jobs=jobs),
                         _event, pool)
         results = runner.run(nodes)

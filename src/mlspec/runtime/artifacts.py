@@ -2,9 +2,9 @@
 
 skops writes a zip whose entry names are Python object ids and whose timestamps are the current
 time, so the same model would hash differently on every save. `dumps` rewrites the archive
-canonically (ids renumbered in order of appearance, fixed timestamps, sorted entries), so identical
-inputs give an identical sha256. `load` refuses any file whose sha256 differs from the registry's
-before skops reads a byte of it.
+canonically (ids renumbered in order of appearance, one per occurrence for immutable JSON values,
+fixed timestamps, sorted entries), so identical inputs give an identical sha256. `load` refuses
+any file whose sha256 differs from the registry's before skops reads a byte of it.
 """
 
 from __future__ import annotations
@@ -37,9 +37,12 @@ def _canonical(raw: bytes) -> bytes:
     def walk(node: object) -> object:
         if isinstance(node, dict):
             out = {}
+            # a JSON value (str, int, float...) is immutable: whether two equal ones were one object
+            # depends on interning and caches, not on the model; each occurrence gets its own id
+            fresh = node.get("__loader__") == "JsonNode"
             for key, value in node.items():
                 if key == "__id__":
-                    out[key] = int(new_id(value))
+                    out[key] = int(new_id(("occurrence", len(renumber)) if fresh else value))
                 elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
                     out[key] = new_id(value[: -len(".npy")]) + ".npy"
                 else:

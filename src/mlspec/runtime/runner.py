@@ -33,6 +33,25 @@ class RunOptions:
     jobs: int = 1
 
 
+def default_jobs() -> int:
+    """Training processes when `-j` is not given: two where there are two cores."""
+    import os
+
+    return min(2, os.cpu_count() or 1)
+
+
+def training_threads(jobs: int) -> int:
+    """BLAS/OpenMP threads for each training, from the `-j` setting alone.
+
+    Some estimators record their thread count in the fitted model (HistGradientBoosting's bin mapper
+    does), so it must not depend on how many models happen to train at once: the same data, specs
+    and `-j` then give the same artifact bytes, in a training process or in this one.
+    """
+    import os
+
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
 @dataclass
 class NodeResult:
     """The outcome of one node."""
@@ -306,9 +325,12 @@ class Runner:
             finish(self._guard(node_id, "train", lambda n=node_id: self._train_here(n)))
 
     def _train_here(self, node_id: str) -> NodeResult:
+        from threadpoolctl import threadpool_limits
+
         started = time.perf_counter()
         model = self.manifest.nodes[node_id]
-        record = steps.train_model(self.manifest, model, self.paths, self.frames.get(model.source))
+        with threadpool_limits(limits=training_threads(self.options.jobs)):  # as in a training process
+            record = steps.train_model(self.manifest, model, self.paths, self.frames.get(model.source))
         return self._model_done(node_id, record, time.perf_counter() - started)
 
     def _manifest_text(self) -> str:
@@ -318,11 +340,10 @@ class Runner:
 
     def _train_in_processes(self, pending: list[str], index: dict, total: int, finish) -> None:
         """Train in training processes, up to `jobs` at once, each on the data this run checked."""
-        import os
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
         size = min(self.options.jobs, len(pending))
-        threads = max(1, (os.cpu_count() or 1) // size)  # BLAS/OpenMP threads per process: no oversubscription
+        threads = training_threads(self.options.jobs)  # per process: no oversubscription at -j processes
         with ThreadPoolExecutor(max_workers=size) as pool:
             futures = {}
             for node_id in pending:
