@@ -122,6 +122,27 @@ def write_new(path: str, content: bytes) -> None:
         os.close(fd)
 
 
+def read_regular(path: str) -> bytes:
+    """The bytes of the file at `path`, never read through a link (FileNotFoundError when it is gone)."""
+    with open(os.open(path, READ), "rb") as handle:
+        return handle.read()
+
+
+def fsync(path: str) -> None:
+    """fsync a file, or a folder's entries (where the platform can open folders)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (IsADirectoryError, PermissionError):  # Windows cannot open a folder: nothing to flush there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not os.path.isdir(path):
+            raise
+    finally:
+        os.close(fd)
+
+
 def remove(path: str) -> None:
     """Unlink `path` if it is there."""
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):

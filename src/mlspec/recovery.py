@@ -23,9 +23,10 @@ from mlspec.emit import WORKFLOW_DIR
 from mlspec.outputs import (
     NEW_SUFFIX,
     OLD_SUFFIX,
-    READ,
     allowed,
+    fsync,
     lstat_mode,
+    read_regular,
     remove,
     safe_target,
     safe_target_or_none,
@@ -48,24 +49,9 @@ def write_journal(base: str, swaps: list[list], deleted: list[str], folders: set
     path, _mode = safe_target(base, JOURNAL_PATH, folders)  # refuses a link in its place or on the way
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_new(path + NEW_SUFFIX, json.dumps(entries, sort_keys=True).encode("ascii"))
-    _fsync(path + NEW_SUFFIX)
+    fsync(path + NEW_SUFFIX)
     os.replace(path + NEW_SUFFIX, path)
-    _fsync(os.path.dirname(path))  # the journal's name is on disk before any target is renamed
-
-
-def _fsync(path: str) -> None:
-    """fsync a file, or a folder's entries (where the platform can open folders)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except (IsADirectoryError, PermissionError):  # Windows cannot open a folder: nothing to flush there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        if not os.path.isdir(path):
-            raise
-    finally:
-        os.close(fd)
+    fsync(os.path.dirname(path))  # the journal's name is on disk before any target is renamed
 
 
 class RecoveryError(Exception):
@@ -170,11 +156,9 @@ def _journal_entries(text: bytes) -> tuple[list[tuple[str, bool, str | None]], l
 def _holds(path: str, digest: str) -> bool:
     """Whether the regular file `path` holds content with this sha256."""
     try:
-        fd = os.open(path, READ)
+        return hashlib.sha256(read_regular(path)).hexdigest() == digest
     except OSError:
         return False
-    with open(fd, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest() == digest
 
 
 @contextlib.contextmanager

@@ -22,7 +22,17 @@ from pathlib import Path
 
 from mlspec import forkjoin
 from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR
-from mlspec.outputs import NEW_SUFFIX, OLD_SUFFIX, READ, allowed, remove, safe_target, user_owned, write_new
+from mlspec.outputs import (
+    NEW_SUFFIX,
+    OLD_SUFFIX,
+    allowed,
+    fsync,
+    read_regular,
+    remove,
+    safe_target,
+    user_owned,
+    write_new,
+)
 from mlspec.recovery import JOURNAL_PATH, write_journal
 
 
@@ -62,13 +72,11 @@ def compare(root: Path, files: dict[str, bytes]) -> Changes:
         if mode is None:
             changes.created.append(path)
             continue
-        try:  # a regular file (_target refused anything else), unless it went away meanwhile
-            fd = os.open(target, READ)
+        try:  # a regular file (safe_target refused anything else), unless it went away meanwhile
+            current = read_regular(target)
         except FileNotFoundError:
             changes.created.append(path)
             continue
-        with open(fd, "rb") as handle:
-            current = handle.read()
         if current == content:
             changes.unchanged.append(path)
             continue
@@ -94,11 +102,7 @@ def _flush(paths: list[str]) -> None:
         os.sync()
         return
     for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync(path)
 
 
 # From this many files, staging is shared with a forked child (creating files is mostly kernel work,
@@ -158,17 +162,15 @@ def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=write_
     deleted: list[str] = []
     try:
         deleted = [safe_target(base, path, folders)[0] for path in changes.deleted]
+        existed = [os.path.lexists(target) for _, target in staged]
         if staged or deleted:
-            swaps = []
-            for path, (_, target) in zip(paths, staged, strict=True):
-                existed = os.path.lexists(target)
-                # a created file is deleted by `recover` only if it still holds what this compile wrote
-                swaps.append([path, existed, None if existed else hashlib.sha256(files[path]).hexdigest()])
+            # a created file is deleted by `recover` only if it still holds what this compile wrote
+            swaps = [[path, there, None if there else hashlib.sha256(files[path]).hexdigest()]
+                     for path, there in zip(paths, existed, strict=True)]
             write_journal(base, swaps, changes.deleted, folders)
-        for temp, target in staged:
-            backup = None
-            if os.path.lexists(target):
-                backup = target + OLD_SUFFIX
+        for (temp, target), there in zip(staged, existed, strict=True):
+            backup = target + OLD_SUFFIX if there else None
+            if backup is not None:
                 os.replace(target, backup)
             swapped.append((target, backup))
             os.replace(temp, target)

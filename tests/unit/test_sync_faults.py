@@ -231,14 +231,20 @@ def test_directory_in_place_of_a_generated_file_changes_nothing(tmp_path: Path) 
 linux_only = pytest.mark.skipif(not forkjoin.usable(), reason="fork is used on Linux, single-threaded, only")
 
 
+@pytest.fixture
+def forked_staging(template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict, Changes]:
+    """A fresh copy of the old generation and its plan, with staging shared with a child for any size."""
+    root = _fresh(template[0], tmp_path, 0)
+    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
+    return root, *_plan(root)
+
+
 @linux_only
-def test_staging_shared_with_a_child_gives_the_same_tree(template, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_staging_shared_with_a_child_gives_the_same_tree(template, forked_staging, tmp_path: Path) -> None:
     """Many staged files are written by two processes: a child writes the workflows (its pid proves it
     ran and was used), this process the rest; the tree is the clean apply's, byte for byte."""
-    template_root, _old, new = template
-    root = _fresh(template_root, tmp_path, 0)
-    files, changes = _plan(root)
+    _template_root, _old, new = template
+    root, files, changes = forked_staging
     writers = tmp_path / "writers"
 
     def write(path: str, content: bytes) -> None:
@@ -246,7 +252,6 @@ def test_staging_shared_with_a_child_gives_the_same_tree(template, tmp_path: Pat
             handle.write(f"{os.getpid()} {Path(path).parent.name}\n")
         _write_file(path, content)
 
-    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
     apply(root, files, changes, write=write)
     assert tree_snapshot(root) == new
     assert _leftovers(root) == []
@@ -259,12 +264,10 @@ def test_staging_shared_with_a_child_gives_the_same_tree(template, tmp_path: Pat
 
 
 @linux_only
-def test_a_child_that_fails_to_stage_leaves_its_share_to_this_process(template, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_child_that_fails_to_stage_leaves_its_share_to_this_process(template, forked_staging) -> None:
     """A write that fails only in the child (its disk quota, a signal): the files are written here."""
-    template_root, _old, new = template
-    root = _fresh(template_root, tmp_path, 0)
-    files, changes = _plan(root)
+    _template_root, _old, new = template
+    root, files, changes = forked_staging
     parent = os.getpid()
 
     def write(path: str, content: bytes) -> None:
@@ -272,18 +275,15 @@ def test_a_child_that_fails_to_stage_leaves_its_share_to_this_process(template, 
             raise InjectedError("injected failure in the staging child")
         _write_file(path, content)
 
-    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
     apply(root, files, changes, write=write)
     assert tree_snapshot(root) == new
     assert _leftovers(root) == []
 
 
 @linux_only
-def test_a_failing_write_here_while_the_child_stages_restores_the_old_tree(template, tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    template_root, old, _new = template
-    root = _fresh(template_root, tmp_path, 0)
-    files, changes = _plan(root)
+def test_a_failing_write_here_while_the_child_stages_restores_the_old_tree(template, forked_staging) -> None:
+    _template_root, old, _new = template
+    root, files, changes = forked_staging
     parent = os.getpid()
 
     def write(path: str, content: bytes) -> None:
@@ -291,7 +291,6 @@ def test_a_failing_write_here_while_the_child_stages_restores_the_old_tree(templ
             raise InjectedError("injected failure writing a staged script")
         _write_file(path, content)
 
-    monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
     with pytest.raises(InjectedError):
         apply(root, files, changes, write=write)
     assert _leftovers(root) == []  # the child's staged workflows too: it had finished before the cleanup

@@ -20,23 +20,25 @@ def compile_command(ctx: click.Context, check: bool) -> None:
     # passes over the loaded project between phases (0.2 s at 1,000 models) are not made at all, and
     # the project is freed by reference counting when the command returns.
     with gcpause.paused():
-        if check:
+        root = _project_root(ctx)
+        if check or not root.is_dir():  # --check writes nothing; a missing project is reported as usual
             _compile(ctx, check)
             return
-        from mlspec.recovery import lock
-
-        root = _project_root(ctx)
-        if not root.is_dir():
-            _compile(ctx, check)  # reports the missing project like every command
-            return
-        def unsupported(exc: OSError) -> None:
-            click.echo(f"warning: cannot lock {root} ({exc.strerror}); do not run two `mlspec compile` at once here.",
-                       err=True)
-
-        with lock(root, on_wait=lambda: click.echo("Waiting for another `mlspec compile` in this repository...",
-                                                   err=True), on_unsupported=unsupported):
+        with _locked(root):
             _recover_or_exit(ctx, root)
             _compile(ctx, check)
+
+
+def _locked(root):
+    """The repository's compile lock, saying when it waits or cannot lock."""
+    from mlspec.recovery import lock
+
+    def unsupported(exc: OSError) -> None:
+        click.echo(f"warning: cannot lock {root} ({exc.strerror}); do not run two `mlspec compile` at once here.",
+                   err=True)
+
+    return lock(root, on_wait=lambda: click.echo("Waiting for another `mlspec compile` in this repository...",
+                                                 err=True), on_unsupported=unsupported)
 
 
 def _recover_or_exit(ctx: click.Context, root) -> None:

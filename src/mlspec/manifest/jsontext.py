@@ -60,9 +60,9 @@ def dumps_models(value: object) -> str | None:
     manifest of 1,000 models). orjson writes everything here; the text is returned only when nothing
     in it can differ from the standard library's: ASCII without DEL (strings are escaped alike), no
     float Python would write with an exponent, no NaN or infinity (orjson writes null, Python
-    refuses: plain models must forbid them, see `_plain`), and no value orjson would write that
-    json.dumps refuses (sets, bytes, dates, dataclasses and subclasses reach `_fields` and are
-    refused there). None tells the caller to dump the model's data itself.
+    refuses: plain models must forbid them, see `_schema_shape`), and no value orjson would write
+    that json.dumps refuses (sets, bytes, dates, dataclasses and subclasses reach the `fields` hook
+    and are refused there). None tells the caller to dump the model's data itself.
     """
     if orjson is None:
         return None
@@ -73,8 +73,7 @@ def dumps_models(value: object) -> str | None:
         cls = type(model)
         plain = checked.get(cls)
         if plain is None:
-            shape = _schema_shape(cls)
-            plain = checked[cls] = shape is not None and not any(c.__subclasses__() for c in shape)
+            plain = checked[cls] = _plain(cls)
         attributes = getattr(model, "__dict__", None)
         # more entries than fields: something else lives there (a cached_property, say)
         if plain and len(attributes) == len(cls.model_fields):

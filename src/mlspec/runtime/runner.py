@@ -8,6 +8,7 @@ nodes. The runner never prints: it reports progress through a callback and retur
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,8 +36,6 @@ class RunOptions:
 
 def default_jobs() -> int:
     """Training processes when `-j` is not given: two where there are two cores."""
-    import os
-
     return min(2, os.cpu_count() or 1)
 
 
@@ -47,8 +46,6 @@ def training_threads(jobs: int) -> int:
     does), so it must not depend on how many models happen to train at once: the same data, specs
     and `-j` then give the same artifact bytes, in a training process or in this one.
     """
-    import os
-
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
