@@ -10,20 +10,24 @@ from yaml.events import MappingEndEvent, MappingStartEvent, ScalarEvent, Sequenc
 
 from mlspec.diagnostics import KeyPath, Span
 
+from yaml.parser import Parser as _ParserBase
+from yaml.reader import Reader as _Reader
+from yaml.scanner import Scanner as _Scanner
+
+
+class PurePythonParser(_Reader, _Scanner, _ParserBase):
+    """The pure-Python parser, assembled like PyYAML's own loaders (no libyaml limits, slower)."""
+
+    def __init__(self, stream: str) -> None:
+        _Reader.__init__(self, stream)
+        _Scanner.__init__(self)
+        _ParserBase.__init__(self)
+
+
 try:  # the C parser when PyYAML has libyaml
     from yaml._yaml import CParser as Parser
 except ImportError:  # pragma: no cover
-    from yaml.parser import Parser as _ParserBase
-    from yaml.reader import Reader as _Reader
-    from yaml.scanner import Scanner as _Scanner
-
-    class Parser(_Reader, _Scanner, _ParserBase):  # type: ignore[no-redef]
-        """The pure-Python parser, assembled like PyYAML's own loaders."""
-
-        def __init__(self, stream: str) -> None:
-            _Reader.__init__(self, stream)
-            _Scanner.__init__(self)
-            _ParserBase.__init__(self)
+    Parser = PurePythonParser  # type: ignore[misc,assignment]
 
 
 # key span, value span, scalar style of the value, and the value's start/end character index

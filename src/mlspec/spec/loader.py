@@ -31,6 +31,7 @@ from yaml.events import (
 
 from mlspec.diagnostics import Diagnostic, Related, Span
 from mlspec.positions import Parser as _Parser
+from mlspec.positions import PurePythonParser as _PurePythonParser
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
@@ -198,6 +199,17 @@ def parse(path: str, text: str) -> tuple[object | None, list[Diagnostic]]:
     except _AbortError:
         return None, diags
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):
+            # libyaml (PyYAML >= 6.0.4) refuses deep nesting while scanning ahead, before mlspec's own,
+            # lower limit sees the events; the pure-Python parser has no such limit, so it finds the
+            # exact place mlspec's limit is passed (MLS014), whatever libyaml version is installed
+            diags.clear()
+            try:
+                return _build(path, text, diags, _PurePythonParser), diags
+            except _AbortError:
+                return None, diags
+            except yaml.MarkedYAMLError as again:
+                exc = again
         diags.append(_syntax_error(path, text, exc))
         return None, diags
     except yaml.YAMLError as exc:  # errors without a position (reader errors)
@@ -271,8 +283,8 @@ def _raw_token(text: str, mark) -> str | None:
     return token[0] if token else None
 
 
-def _build(path: str, text: str, diags: list[Diagnostic]) -> object:
-    parser = _Parser(text)
+def _build(path: str, text: str, diags: list[Diagnostic], parser_class=_Parser) -> object:
+    parser = parser_class(text)
     get = parser.get_event
     check = parser.check_event
     # Each frame: [container, is_mapping, pending_key, key_marks]
