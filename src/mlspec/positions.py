@@ -7,12 +7,11 @@ at run time. It scans the file's parse events once and maps every key path to sp
 from __future__ import annotations
 
 from yaml.events import MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent
-
-from mlspec.diagnostics import KeyPath, Span
-
 from yaml.parser import Parser as _ParserBase
 from yaml.reader import Reader as _Reader
 from yaml.scanner import Scanner as _Scanner
+
+from mlspec.diagnostics import KeyPath, Span
 
 
 class PurePythonParser(_Reader, _Scanner, _ParserBase):
