@@ -4,17 +4,24 @@ Column checks (nulls, ranges, allowed values, uniqueness, finiteness) run throug
 lazy validation, so every failure is collected; row checks from the spec's expression language run
 as dataframe-level checks. Failures are grouped per column and check, with a count and up to five
 sample values, and each names the line of the spec that declared the rule.
+
+Given the features that models train on, the check also refuses training data in which such a
+feature would have no value at all (a column that is empty in every row): scikit-learn would fail
+later with a message about arrays, not about the data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlspec.expressions import columns_of
-from mlspec.manifest import SourceNode
-from mlspec.runtime.data import Dataset, Failure
+from mlspec.manifest import FeatureNode, SourceNode
+from mlspec.runtime.data import Dataset, Failure, described
 from mlspec.runtime.errors import DataError
-from mlspec.runtime.exprs import evaluate, truth
+from mlspec.runtime.exprs import ExpressionRuntimeError, as_feature, evaluate, truth
+
+EMPTY = "has a value in some row"
 
 
 def _schema(node: SourceNode, frame):
@@ -51,8 +58,13 @@ def _schema(node: SourceNode, frame):
     return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False)
 
 
-def check(node: SourceNode, dataset: Dataset) -> list[Failure]:
-    """Every contract failure of `dataset` (conversion failures included), grouped and sampled."""
+def check(node: SourceNode, dataset: Dataset, features: Sequence[FeatureNode] = ()) -> list[Failure]:
+    """Every contract failure of `dataset` (conversion failures included), grouped and sampled.
+
+    `features` are the features models train on from this source (see `features.source_features`);
+    one that would have no value in any row is a failure too. Scoring and monitoring pass none: a
+    fitted imputer fills an empty column of a new batch.
+    """
     import pandera.pandas as pa
 
     failures = list(dataset.failures)
@@ -69,7 +81,71 @@ def check(node: SourceNode, dataset: Dataset) -> list[Failure]:
         _schema(node, checked).validate(checked, lazy=True)
     except pa.errors.SchemaErrors as exc:
         failures.extend(_group(exc.failure_cases, node))
+    if features:
+        all_null = {f.column for f in failures if f.check == "not null" and f.count == len(frame)}
+        failures.extend(_empty_features(node, checked, features, all_null))
     return failures
+
+
+def _empty_features(node: SourceNode, frame, features: Sequence[FeatureNode], reported: set[str]) -> list[Failure]:
+    """Features that would have no value in any row of `frame`, grouped by the empty column they read.
+
+    A column feature is empty when its column is; a derived feature when its expression gives no
+    value anywhere (evaluated as training would). Imputing does not help: scikit-learn's imputers
+    drop a column with no value at all, whatever the strategy. Columns whose emptiness is reported
+    already (a `nullable: false` column failing 'not null' in every row) are not reported twice.
+    """
+    empty_columns = {c for c in frame.columns if not frame[c].notna().any()}
+    values = {c: frame[c].to_numpy() for c in frame.columns}
+    readers: dict[str, list[str]] = {}
+    orphans: list[FeatureNode] = []
+    for feature in features:  # dependencies first, so a derived feature can read another
+        if not set(feature.inputs) <= set(frame.columns):
+            continue  # a column it reads is missing or failed its type check, which is reported already
+        if feature.expr is None:
+            if feature.column in empty_columns:
+                readers.setdefault(feature.column, []).append(feature.name)
+            continue
+        if any(f"__f_{d}" not in values for d in feature.derived_inputs):
+            continue
+        named = {**values, **{d: values[f"__f_{d}"] for d in feature.derived_inputs}}
+        try:
+            result = as_feature(evaluate(feature.expr, named, len(frame)))
+        except (ExpressionRuntimeError, TypeError, ValueError):
+            continue  # training reports it with the expression's own message
+        values[f"__f_{feature.name}"] = result
+        if not (result == result).any():  # NaN everywhere
+            empty = [c for c in feature.inputs if c in empty_columns]
+            if empty:
+                for column in empty:
+                    readers.setdefault(column, []).append(feature.name)
+            else:
+                orphans.append(feature)
+    where = described(node)
+    failures = []
+    for column in sorted(readers):
+        if column in reported:
+            continue
+        names = _quoted(readers[column])
+        failures.append(Failure(
+            column, EMPTY, len(frame),
+            note=f"it is empty in all {len(frame)} rows of {where}, and {names} "
+                 f"{'reads' if len(readers[column]) == 1 else 'read'} it",
+            hint=f"column '{column}' is entirely empty in this data: check the extract that produced {where}; "
+                 f"if it is meant to be empty, drop {names} from the models (imputing cannot help: there is "
+                 "no value to learn from)"))
+    for feature in orphans:
+        failures.append(Failure(
+            "*", EMPTY, len(frame),
+            note=f"feature '{feature.name}' ({feature.expr_text}) gives no value in any of the {len(frame)} rows",
+            hint=f"check feature '{feature.name}''s expression against this data"))
+    return failures
+
+
+def _quoted(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    text = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return ("feature " if len(quoted) == 1 else "features ") + text
 
 
 def _group(cases, node: SourceNode) -> list[Failure]:
@@ -114,12 +190,17 @@ def raise_on_failures(node: SourceNode, failures: list[Failure], root: Path) -> 
     lines = []
     for f in failures:
         where = _spec_line(node, f.column, root)
-        samples = f"; e.g. {', '.join(repr(s) for s in f.samples)}" if f.samples else ""
         column = "dataset" if f.column == "*" else f"column '{f.column}'"
+        if f.note is not None:
+            lines.append(f"{column}: check '{f.check}' failed: {f.note}  ({where})")
+            continue
+        samples = f"; e.g. {', '.join(repr(s) for s in f.samples)}" if f.samples else ""
         lines.append(f"{column}: check '{f.check}' failed for {f.count} row(s){samples}  ({where})")
+    hints = list(dict.fromkeys(f.hint for f in failures if f.hint))
+    if any(f.hint is None for f in failures):
+        hints.append("fix the data, or change the contract in the spec if the data is right")
     raise DataError(f"source '{node.name}' breaks its data contract ({len(failures)} failed check(s))",
-                    details=lines, where=_spec_line(node, None, root),
-                    hint="fix the data, or change the contract in the spec if the data is right")
+                    details=lines, where=_spec_line(node, None, root), hint="; ".join(hints))
 
 
 def _spec_line(node: SourceNode, column: str | None, root: Path) -> str:

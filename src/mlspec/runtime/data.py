@@ -20,16 +20,26 @@ from mlspec.manifest import SourceNode
 from mlspec.runtime.errors import DataError
 
 _ENV_REF = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
+_MANGLED = re.compile(r"^(?P<name>.+)\.(?P<n>[1-9][0-9]*)$")  # how pandas renames a repeated CSV header
+
+MISSING_COLUMN = "column missing from the data"
+DUPLICATE_COLUMN = "one column of this name"
 
 
 @dataclass
 class Failure:
-    """One failed check: which column, which check, how many rows, and a few sample values."""
+    """One failed check: which column, which check, how many rows, and a few sample values.
+
+    `note` replaces the row count and samples for a failure that is not about some rows (a repeated
+    header, an empty column); `hint` is what to do when the contract's general advice does not fit.
+    """
 
     column: str
     check: str
     count: int
     samples: list[str] = field(default_factory=list)
+    note: str | None = None
+    hint: str | None = None
 
 
 @dataclass
@@ -106,16 +116,63 @@ def load(node: SourceNode, root: Path) -> Dataset:
     failures: list[Failure] = []
     missing = [c for c in node.columns if c not in frame.columns]
     for column in missing:
-        failures.append(Failure(column, "column missing from the data", len(frame)))
+        failures.append(Failure(column, MISSING_COLUMN, len(frame)))
+    repeated = _repeated_columns(node, frame, raw if node.format == "csv" else None)
+    for column, positions in repeated.items():
+        where = described(node)
+        failures.append(Failure(
+            column, DUPLICATE_COLUMN, len(frame),
+            note=f"{where} has {len(positions)} columns named '{column}' (columns "
+                 f"{', '.join(map(str, positions[:-1]))} and {positions[-1]}), so the contract cannot tell "
+                 "which one it describes",
+            hint=f"rename or remove the extra '{column}' column{'s' if len(positions) > 2 else ''} in {where} "
+                 "(check the export that wrote it)"))
     typed = {}
     for name, contract in node.columns.items():
-        if name in missing:
+        if name in missing or name in repeated:
             continue
         values, failure = _convert(frame[name], contract.type)
         typed[name] = values
         if failure is not None:
             failures.append(Failure(name, failure[0], failure[1], failure[2]))
     return Dataset(pd.DataFrame(typed, index=pd.RangeIndex(len(frame))), fingerprint, failures)
+
+
+def described(node: SourceNode) -> str:
+    """How messages name the data a source reads: its file, or its table or query."""
+    if node.format != "sql":
+        return node.path
+    return f"table {node.table}" if node.table is not None else "the query's result"
+
+
+def _repeated_columns(node: SourceNode, frame, raw: bytes | None) -> dict[str, list[int]]:
+    """Declared columns that appear more than once in the data -> their 1-based positions.
+
+    pandas keeps repeated names in Parquet and SQL results, but renames a repeated CSV header
+    (`x`, `x.1`), so the first column would silently win; a CSV's header is read again, as it is,
+    only when a name looks renamed. Repeated columns the contract does not declare are ignored,
+    like any undeclared column.
+    """
+    names = [str(c) for c in frame.columns]
+    if raw is not None:
+        renamed = any((m := _MANGLED.match(n)) and m["name"] in node.columns for n in names)
+        if not renamed:
+            return {}
+        names = _csv_header(node, raw)
+    positions: dict[str, list[int]] = {}
+    for index, name in enumerate(names, start=1):
+        if name in node.columns:
+            positions.setdefault(name, []).append(index)
+    return {name: found for name, found in positions.items() if len(found) > 1}
+
+
+def _csv_header(node: SourceNode, raw: bytes) -> list[str]:
+    """A CSV file's header names exactly as written (pandas renames repeated ones when it reads a header)."""
+    import pandas as pd
+
+    first = pd.read_csv(io.BytesIO(raw), sep=node.delimiter or ",", header=None, nrows=1, dtype="string",
+                        keep_default_na=False, encoding="utf-8")
+    return [str(v) for v in first.iloc[0].tolist()]
 
 
 def _read_csv(node: SourceNode, raw: bytes):

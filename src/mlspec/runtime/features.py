@@ -21,6 +21,26 @@ def feature_nodes(model: ModelNode, manifest: Manifest) -> list[FeatureNode]:
     return [manifest.nodes[f"feature.{name}"] for name in model.features]
 
 
+def source_features(manifest: Manifest, source: str) -> list[FeatureNode]:
+    """The features models train on from `source` (derived ones after what they read), for its contract check."""
+    ordered: list[FeatureNode] = []
+    seen: set[str] = set()
+
+    def visit(node: FeatureNode) -> None:
+        if node.name in seen:
+            return
+        seen.add(node.name)
+        for dep in node.derived_inputs:
+            visit(manifest.nodes[f"feature.{dep}"])
+        ordered.append(node)
+
+    for model in sorted((n for n in manifest.nodes.values() if n.kind == "model" and n.source == source),
+                        key=lambda n: n.name):
+        for node in feature_nodes(model, manifest):
+            visit(node)
+    return ordered
+
+
 def raw_columns(model: ModelNode, manifest: Manifest) -> list[str]:
     """Source columns the model's features read (sorted)."""
     return sorted({c for f in feature_nodes(model, manifest) for c in f.inputs})

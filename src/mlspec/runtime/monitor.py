@@ -102,7 +102,7 @@ def _quality(node: MonitorNode, failures: list, rows: int) -> dict:
     worst = max((f.count for f in failures), default=0)
     share = worst / rows if rows else 1.0
     checks = [{"column": f.column, "check": f.check, "rows": f.count, "samples": f.samples} for f in failures]
-    schema_changes = [f.column for f in failures if f.check == "column missing from the data"]
+    schema_changes = [f.column for f in failures if f.check in (data.MISSING_COLUMN, data.DUPLICATE_COLUMN)]
     alert = bool(schema_changes) or share > node.quality["max_failed_rows"]
     return {"verdict": "alert" if alert else "ok", "failed_share": share, "checks": checks,
             "schema_changes": schema_changes}

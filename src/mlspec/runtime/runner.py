@@ -193,7 +193,7 @@ class Runner:
         if cached is not None:
             return NodeResult(node_id, "check", "skipped", f"unchanged (data sha256 {cached['fingerprint'][:12]})",
                               outputs=cached)
-        dataset = steps.check_source(node, self.paths.root)
+        dataset = steps.check_source(node, self.paths.root, self.manifest)
         self.frames[node.name] = dataset
         self.keys[node_id] = key(node.config_hash, dataset.fingerprint)
         self.cache.put(node_id, self.keys[node_id], {"rows": dataset.rows, "fingerprint": dataset.fingerprint})

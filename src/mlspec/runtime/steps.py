@@ -57,16 +57,21 @@ def source_fingerprint(node: SourceNode, root: Path) -> str | None:
     return file_fingerprint(source_path(node, root))
 
 
-def check_source(node: SourceNode, root: Path):
-    """Load a source and enforce its contract; return the dataset (RunError when it breaks)."""
+def check_source(node: SourceNode, root: Path, manifest: Manifest | None = None):
+    """Load a source and enforce its contract; return the dataset (RunError when it breaks).
+
+    With `manifest`, the features its models train on from this source must have a value in some row.
+    """
     from mlspec.runtime import contract, data
+    from mlspec.runtime.features import source_features
 
     dataset = data.load(node, root)
-    contract.raise_on_failures(node, contract.check(node, dataset), root)
+    features = source_features(manifest, node.name) if manifest is not None else ()
+    contract.raise_on_failures(node, contract.check(node, dataset, features), root)
     return dataset
 
 
-def reload_checked(node: SourceNode, root: Path, fingerprint: str | None):
+def reload_checked(node: SourceNode, root: Path, fingerprint: str | None, manifest: Manifest | None = None):
     """A source's data again, in another process, exactly as this run checked it (else checked now).
 
     A file is read again and must still have the fingerprint the run checked, so its contract is not
@@ -78,7 +83,7 @@ def reload_checked(node: SourceNode, root: Path, fingerprint: str | None):
     from mlspec.runtime import data
 
     if fingerprint is None or node.format == "sql":
-        return check_source(node, root)
+        return check_source(node, root, manifest)
     dataset = data.load(node, root)
     if dataset.fingerprint != fingerprint:
         raise DataError(f"source '{node.name}': {node.path} changed while the run was using it",
@@ -92,7 +97,7 @@ def train_model(manifest: Manifest, model: ModelNode, paths: Paths, dataset=None
 
     source = manifest.nodes[f"source.{model.source}"]
     if dataset is None:
-        dataset = check_source(source, paths.root)
+        dataset = check_source(source, paths.root, manifest)
     candidate = train(model, manifest, dataset.frame)
     artifacts.store(paths.artifacts, candidate.artifact)
     record = {

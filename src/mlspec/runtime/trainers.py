@@ -225,7 +225,8 @@ def _train(manifest, root: str, node_id: str, threads: int, fingerprint: str | N
     model = manifest.nodes[node_id]
     with threadpool_limits(limits=threads):
         try:
-            dataset = steps.reload_checked(manifest.nodes[f"source.{model.source}"], paths.root, fingerprint)
+            dataset = steps.reload_checked(manifest.nodes[f"source.{model.source}"], paths.root, fingerprint,
+                                           manifest)
             record = steps.train_model(manifest, model, paths, dataset)
         except RunError as exc:
             return "done", None, 0.0, exc
