@@ -9,10 +9,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Install mlspec and run the whole lifecycle on the bundled fraud example. --approve stands in for the
+# Install mlspec with its runtime and run the whole lifecycle on the bundled fraud example. --approve stands in for the
 # reviewer of the gate's GitHub Environment; a second `make demo` is a no-op thanks to the step cache.
 demo: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[runtime]'
 	$(BIN)/mlspec validate
 	$(BIN)/mlspec run --approve
 	$(BIN)/mlspec registry ls
