@@ -301,7 +301,10 @@ def test_registry_opens_while_another_process_creates_its_tables(tmp_path: Path,
 
     def open_registry() -> None:
         try:
-            Registry(in_schema(URL, schema) + f"&application_name={app}", tmp_path / "a", tmp_path).close()
+            registry = Registry(in_schema(URL, schema) + f"&application_name={app}", tmp_path / "a", tmp_path)
+            registry.register("m", b"artifact", metrics={}, params={}, lineage={}, profile={}, alias=None,
+                              reason="first write creates the tables")
+            registry.close()
             outcome["ok"] = True
         except Exception as exc:
             outcome["error"] = exc
@@ -330,7 +333,11 @@ def test_registry_opens_while_another_process_creates_its_tables(tmp_path: Path,
 
 def test_documented_postgresql_url_works(tmp_path: Path, schema: str) -> None:
     plain = "postgresql://" + PG_URL.split("://", 1)[1]
-    Registry(in_schema(plain, schema), tmp_path / "artifacts", tmp_path).close()
+    registry = Registry(in_schema(plain, schema), tmp_path / "artifacts", tmp_path)
+    assert registry.register("m", b"artifact", metrics={}, params={}, lineage={}, profile={}, alias="champion",
+                             reason="documented URL") == 1
+    assert registry.alias("m", "champion") == 1
+    registry.close()
 
 
 @pytest.mark.slow

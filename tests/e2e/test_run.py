@@ -23,6 +23,7 @@ from mlspec import api
 from mlspec.manifest import Manifest
 from mlspec.runtime import artifacts, steps
 from mlspec.runtime.errors import RegistryError
+from mlspec.runtime.registry import Registry
 from tests.conftest import REPO, run_cli, tree_snapshot
 from tests.spec_factory import dump
 
@@ -402,7 +403,9 @@ def test_a_registry_restored_from_backup_gets_the_models_registered(tmp_path: Pa
     root = make_project(tmp_path / "project")
     registry = root / ".mlspec" / "registry.db"
     backup = tmp_path / "backup.db"
-    assert_nothing_registered(root)  # creates the empty registry
+    assert_nothing_registered(root)
+    assert not registry.exists()  # reading a registry never creates it
+    Registry(f"sqlite:///{registry}", root / ".mlspec" / "artifacts", root)._prepare(create=True)  # an empty one
     shutil.copyfile(registry, backup)
     first = mlspec(root, "run", "-j", "1")
     assert first.code == 0, first.stderr
@@ -412,7 +415,6 @@ def test_a_registry_restored_from_backup_gets_the_models_registered(tmp_path: Pa
         shutil.copyfile(backup, registry)  # overwritten in place: the same file, an older content
     else:
         registry.unlink()
-        assert_nothing_registered(root)  # recreated, empty (the operating system may reuse the inode)
     assert_nothing_registered(root)
 
     result = mlspec(root, "run", "-j", "1")

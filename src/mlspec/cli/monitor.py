@@ -1,7 +1,7 @@
 """`mlspec monitor` and `mlspec score`: watch live data, close the retrain loop, score batches.
 
-Exit codes of `mlspec monitor`: 0 ok (or too little data, said plainly), 1 alert, 2 usage or
-internal error, 3 a monitor could not be evaluated (no champion, unreadable data).
+Exit codes of `mlspec monitor` (README's table): 0 ok (or too little data, said plainly); 1 an alert,
+or a monitor that could not be evaluated (no champion, unreadable data); 2 usage or internal error.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _select_or_exit, cli
+from mlspec.cli.main import EXIT_FINDINGS, EXIT_USAGE, _load_or_exit, _select_or_exit, cli
 from mlspec.cli.output import _style
 from mlspec.manifest import Manifest
 
-EXIT_ALERT, EXIT_MONITOR_ERROR = 1, 3
+EXIT_ALERT = EXIT_MONITOR_ERROR = EXIT_FINDINGS  # both are findings: the output says which
 _WORDS = {"ok": ("OK", "green"), "alert": ("ALERT", "red"), "insufficient_data": ("NODATA", "yellow")}
 
 
@@ -76,19 +76,23 @@ def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list
                  retrain_locally: bool = False, data_source: str | None = None) -> int:
     """Evaluate monitors, write their reports, apply their actions; return the exit code."""
     from mlspec.runtime import monitor
+    from mlspec.runtime.artifacts import append_whole
     from mlspec.runtime.errors import RunError
     from mlspec.runtime.monitor_report import markdown
-    from mlspec.runtime.registry import Registry
-    from mlspec.runtime.steps import Paths
+    from mlspec.runtime.steps import Paths, open_registry
 
     summary = None
     if argv:
         if len(argv) != 2 or argv[0] != "--summary":
             click.echo(f"mlspec: unknown arguments: {' '.join(argv)} (expected --summary FILE)", err=True)
-            return 2
+            return EXIT_USAGE
         summary = Path(argv[1])
     paths = Paths.of(manifest, root)
-    registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
+    try:
+        registry = open_registry(manifest, paths)
+    except RunError as exc:
+        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        return 1
     in_ci = os.environ.get("GITHUB_ACTIONS") == "true"
     code = 0
     try:
@@ -100,7 +104,7 @@ def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list
             except RunError as exc:
                 click.echo(f"{time.strftime('%H:%M:%S')}  {i} of {len(node_ids)} {_style('ERROR', 'red')} monitor "
                            f"{node_id}: {exc.message}" + (f"\n    help: {exc.hint}" if exc.hint else ""), err=True)
-                code = max(code, EXIT_MONITOR_ERROR)
+                code = EXIT_MONITOR_ERROR
                 continue
             folder = _write_reports(root, node.name, report)
             word, color = _WORDS[report["verdict"]]
@@ -109,11 +113,10 @@ def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list
                        f"{node_id} [{time.perf_counter() - started:.2f}s] {detail}", err=True)
             click.echo(f"    report: {folder.relative_to(root).as_posix()}/report.html", err=True)
             if summary is not None:
-                with summary.open("a", encoding="utf-8") as handle:
-                    handle.write(markdown(report))
+                append_whole(summary, markdown(report).encode())
             if report["verdict"] != "alert":
                 continue
-            code = max(code, EXIT_ALERT) if code != EXIT_MONITOR_ERROR else code
+            code = EXIT_ALERT
             _log_alert(root, node.name, report)
             reason = f"monitor {node.name}: " + "; ".join(report["reasons"])
             if in_ci:
@@ -129,11 +132,10 @@ def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list
 
 
 def _log_alert(root: Path, name: str, report: dict) -> None:
-    log = root / ".mlspec" / "alerts.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "monitor": name,
-                                 "reasons": report["reasons"]}) + "\n")
+    from mlspec.runtime.artifacts import append_whole
+
+    line = json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "monitor": name, "reasons": report["reasons"]})
+    append_whole(root / ".mlspec" / "alerts.log", (line + "\n").encode())  # a whole line or none
 
 
 def _retrain_here(manifest: Manifest, root: Path, model: str, reason: str) -> int:

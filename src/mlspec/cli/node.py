@@ -28,17 +28,33 @@ def _manifest_path() -> Path:
 
 
 def main(node_id: str, argv: list[str]) -> int:
-    """Run `node_id`'s action; return the process exit code (0 ok, 1 failed, 2 usage)."""
+    """Run `node_id`'s action; return the process exit code (README's table: 0 ok, 1 failed, 2 usage).
+
+    A missing, unreadable or stale manifest is a finding about the generated files (1), as with
+    `mlspec compile --check`; wrong arguments are a usage error (2). Anything unexpected is handled
+    as `mlspec` handles it: a full disk is a message and 1, a bug one line and 2, never a traceback.
+    """
+    try:
+        return _main(node_id, argv)
+    except Exception as exc:
+        from mlspec.cli.main import report_exception
+
+        return report_exception(exc)
+
+
+def _main(node_id: str, argv: list[str]) -> int:
     path = _manifest_path()
     try:
         manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        click.echo(f"mlspec: cannot read {path}: {exc}", err=True)
-        return 2
+        click.echo(f"mlspec: cannot read {path}: {exc}\n  help: run `mlspec compile` and commit the result",
+                   err=True)
+        return 1
     root = path.parent.parent
     if node_id not in manifest.nodes:
-        click.echo(f"mlspec: {node_id} is not in {path}; run `mlspec compile`", err=True)
-        return 2
+        click.echo(f"mlspec: {node_id} is not in {path}\n  help: run `mlspec compile` and commit the result",
+                   err=True)
+        return 1
     kind = manifest.nodes[node_id].kind
     argv, affected = _take_plan(argv)
     if affected is not None and kind in ("model", "gate"):
@@ -111,7 +127,6 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
     from mlspec.runtime import gates, steps
     from mlspec.runtime.errors import RunError
     from mlspec.runtime.markdown import gate_report
-    from mlspec.runtime.registry import Registry
 
     gate = manifest.nodes[node_id]
     paths = steps.Paths.of(manifest, root)
@@ -120,7 +135,7 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
         if action == "report":
             champion, note = None, None
             try:
-                registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
+                registry = steps.open_registry(manifest, paths)
                 found = registry.champion(gate.model)
                 registry.close()
                 champion = found
@@ -137,7 +152,7 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
                 with Path(summary).open("a", encoding="utf-8") as handle:
                     handle.write(text)
             return 0
-        registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
+        registry = steps.open_registry(manifest, paths)
         try:
             versions = [v for v in registry.versions(gate.model) if v.artifact_sha256 == candidate["sha256"]]
             if not versions:

@@ -77,26 +77,21 @@ def registry() -> None:
     """Inspect and manage registered model versions and their aliases."""
 
 
-def _open_registry(ctx: click.Context):
-    from mlspec.runtime.registry import Registry
-    from mlspec.runtime.steps import Paths
-
-    project = _load_or_exit(ctx)
-    paths = Paths.of(project.manifest, _project_root(ctx))
-    return Registry(project.manifest.project.registry_uri, paths.artifacts, paths.root)
-
-
 def _registry_call(ctx: click.Context, action):
     from mlspec.runtime.errors import RunError
+    from mlspec.runtime.steps import Paths, open_registry
 
-    reg = _open_registry(ctx)
+    project = _load_or_exit(ctx)
+    reg = None
     try:
+        reg = open_registry(project.manifest, Paths.of(project.manifest, _project_root(ctx)))
         return action(reg)
     except RunError as exc:
         click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
         ctx.exit(EXIT_FINDINGS)
     finally:
-        reg.close()
+        if reg is not None:
+            reg.close()
 
 
 @registry.command("ls")
@@ -176,7 +171,7 @@ def registry_verify(ctx: click.Context) -> None:
     for problem in problems:
         click.echo(f"problem: {problem}")
     for orphan in orphans:
-        click.echo(f"note: unreferenced artifact {orphan.name} (left by an interrupted registration; harmless)")
+        click.echo(f"note: unreferenced artifact {orphan} (left by an interrupted registration; harmless)")
     if problems:
         ctx.exit(EXIT_FINDINGS)
     click.echo("Registry OK.")

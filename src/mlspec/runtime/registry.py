@@ -1,31 +1,44 @@
-"""The model registry: immutable, contiguous versions, alias pointers with history, and lineage.
+"""The model registry on a SQL database, and `open_registry`, which picks the backend for a URI.
 
 Any SQLAlchemy URL works: a SQLite file by default, PostgreSQL for teams. Every write is one
 transaction that first takes a write lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL an advisory lock),
-so concurrent writers queue instead of racing and versions stay contiguous. Artifacts are stored
-(fsynced, content-addressed) before the transaction that references them, so a crash at any moment
-leaves either no new version or a complete one; at worst an unreferenced artifact file, which
-`verify` reports and which is harmless.
+so concurrent writers queue instead of racing and versions stay contiguous; whether an artifact is
+already registered is decided inside that lock, so concurrent gates on one candidate register it
+once. Artifacts are stored (content-addressed) before the transaction that references them, and a
+copy of their bytes lives in the database itself, so a crash at any moment leaves either no new
+version or a complete one; at worst an unreferenced artifact, which `verify` reports.
+
+Object-store URLs (s3://, gs://, az://, file://) open the log registry of `registry_log` instead.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from mlspec.runtime import artifacts
 from mlspec.runtime.data import expand_env, sqlite_relative_to
 from mlspec.runtime.errors import RegistryError
 from mlspec.runtime.jsonio import dumps
+from mlspec.runtime.registry_base import (
+    ALIASES,
+    ANY,
+    RegistryBase,
+    Version,
+    _Any,
+    actor,
+    changed_since,
+    check_alias,
+    now,
+)
+from mlspec.state.artifacts import ArtifactStore, digest
+from mlspec.state.stores import LocalStore, StoreError, is_store_url, open_store
 
-ALIASES = ("champion", "challenger")
+__all__ = ["ALIASES", "Registry", "Version", "actor", "open_registry"]
 _LOCK_KEY = 0x6D6C73706563  # "mlspec": the PostgreSQL advisory lock id for registry writes
+_TABLES = ("mlspec_versions", "mlspec_aliases", "mlspec_artifacts", "mlspec_alias_history")
 
 metadata = sa.MetaData()
 versions = sa.Table(
@@ -66,56 +79,52 @@ alias_history = sa.Table(
 )
 
 
-@dataclass(frozen=True)
-class Version:
-    """One registered model version."""
 
-    model: str
-    version: int
-    artifact_sha256: str
-    created_at: str
-    created_by: str
-    metrics: dict
-    params: dict
-    lineage: dict
-    profile: dict
+def _problem(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).split("\n", 1)[0][:300]
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def actor() -> str:
-    """Who is acting: the CI actor when in GitHub Actions, else the local user."""
-    import os
-
-    if os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_ACTOR"):
-        return f"github:{os.environ['GITHUB_ACTOR']}"
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _dumps(value: object) -> str:
-    return dumps(value, compact=True).decode()
-
-
-class Registry:
+class Registry(RegistryBase):
     """A registry database plus its artifact store."""
 
-    def __init__(self, uri: str, artifact_dir: Path, root: Path) -> None:
+    def __init__(self, uri: str, artifacts: ArtifactStore | Path, root: Path) -> None:
         self.uri = sqlite_relative_to(expand_env(uri, "the registry"), root)
-        self.artifact_dir = artifact_dir
+        self.artifacts = artifacts if isinstance(artifacts, ArtifactStore) else ArtifactStore(LocalStore(artifacts))
+        self.location = self._display(uri, root)
+        self._sqlite_file = None
         if self.uri.startswith("sqlite:///") and not self.uri.startswith("sqlite:///:memory:"):
-            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(self.uri, **self._engine_options())
+            self._sqlite_file = Path(self.uri[len("sqlite:///"):])
+            self._check_sqlite_file()
+        try:
+            self.engine = sa.create_engine(self.uri, **self._engine_options())
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise RegistryError(f"cannot open the registry {self.location}: {_problem(exc)}",
+                                hint="check project.registry.uri (a PostgreSQL registry needs "
+                                     "pip install 'mlspec-gitops[postgres]')") from exc
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             self._configure_sqlite()
-        # under the write lock, so two processes opening a new registry do not both create the tables
-        with self._writing() as conn:
-            metadata.create_all(conn)
+        self._ready = False
+
+    @staticmethod
+    def _display(uri: str, root: Path) -> str:
+        # never show a password: the spec's own text (with ${env:NAME}) is what the user wrote
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            return uri[len("sqlite:///"):]
+        return uri
+
+    def _check_sqlite_file(self) -> None:
+        path = self._sqlite_file
+        if path.exists() and not path.is_file():
+            raise RegistryError(f"the registry {self.location} is not a file",
+                                hint="point project.registry.uri at a SQLite file, or remove what is there")
+        if path.is_file():
+            with path.open("rb") as handle:
+                header = handle.read(16)
+            if header and header != b"SQLite format 3\x00":
+                raise RegistryError(f"the registry {self.location} is not a SQLite database",
+                                    hint="restore the registry from a backup, or point project.registry.uri "
+                                         "at another file")
 
     def _engine_options(self) -> dict:
         if self.uri.startswith("sqlite"):
@@ -141,6 +150,54 @@ class Registry:
         self.engine.dispose()
 
     @contextmanager
+    def _guard(self, action: str):
+        """Database failures as one clear RegistryError (never a traceback for a broken or absent database)."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            text = _problem(exc)
+            hint = "restore the registry from a backup, or point project.registry.uri at another database"
+            if "readonly" in text or "read-only" in text or "unable to open" in text:
+                hint = "the registry's folder must be writable (SQLite writes a journal beside the file)"
+            elif "connect" in text.lower() or "could not translate host" in text:
+                hint = "check that the database server is reachable and the credentials are set"
+            raise RegistryError(f"could not {action} the registry {self.location}: {text}", hint=hint) from exc
+
+    def _missing_tables(self, conn) -> list[str]:
+        present = set(sa.inspect(conn).get_table_names())
+        return [t for t in _TABLES if t not in present]
+
+    def _prepare(self, *, create: bool) -> bool:
+        """Check the tables once: a new registry gets them (only when writing); a registry missing some
+        is damaged and refused, never silently repaired. Returns whether the tables exist."""
+        if self._ready:
+            return True
+        if self._sqlite_file is not None and not self._sqlite_file.exists():
+            if not create:
+                return False  # reading a registry nobody has written to: do not create its file
+            try:
+                self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RegistryError(f"cannot create the registry {self.location}: {exc.strerror}",
+                                    hint="the project folder must be writable, or point project.registry.uri "
+                                         "elsewhere") from exc
+        with self._guard("read"), self.engine.connect() as conn:
+            missing = self._missing_tables(conn)
+        if missing and len(missing) < len(_TABLES):
+            raise RegistryError(f"the registry {self.location} is damaged: table(s) {', '.join(missing)} "
+                                f"are missing", hint="restore the registry from a backup; mlspec never "
+                                                     "recreates a dropped table, which would hide the loss")
+        if missing and not create:
+            return False
+        if missing:
+            with self._guard("create"), self._writing() as conn:
+                # under the write lock, so two processes opening a new registry do not both create the tables
+                if self._missing_tables(conn):
+                    metadata.create_all(conn)
+        self._ready = True
+        return True
+
+    @contextmanager
     def _writing(self):
         """A write transaction holding the registry's write lock; committed on success, else rolled back."""
         conn = self.engine.connect()
@@ -156,67 +213,78 @@ class Registry:
         finally:
             conn.close()
 
+    @contextmanager
+    def _reading(self):
+        with self._guard("read"), self.engine.connect() as conn:
+            yield conn
+
     # -- reads ------------------------------------------------------------------------------
 
     def versions(self, model: str | None = None) -> list[Version]:
         """All versions (of one model), oldest first."""
+        if not self._prepare(create=False):
+            return []
         query = sa.select(versions).order_by(versions.c.model, versions.c.version)
         if model is not None:
             query = query.where(versions.c.model == model)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [self._version(row) for row in conn.execute(query)]
 
     def get(self, model: str, version: int) -> Version:
         """One version; RegistryError when it does not exist."""
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(versions).where(versions.c.model == model,
-                                                         versions.c.version == version)).first()
+        row = None
+        if self._prepare(create=False):
+            with self._reading() as conn:
+                row = conn.execute(sa.select(versions).where(versions.c.model == model,
+                                                             versions.c.version == version)).first()
         if row is None:
             raise RegistryError(f"model '{model}' has no version {version}",
                                 hint="see `mlspec registry ls` for registered versions")
         return self._version(row)
 
-    def alias(self, model: str, alias: str) -> int | None:
-        """The version an alias points to, or None."""
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(aliases.c.version).where(aliases.c.model == model,
-                                                                   aliases.c.alias == alias)).scalar()
-
     def aliases(self) -> dict[str, dict[str, int]]:
         """model -> alias -> version."""
         out: dict[str, dict[str, int]] = {}
-        with self.engine.connect() as conn:
+        if not self._prepare(create=False):
+            return out
+        with self._reading() as conn:
             for row in conn.execute(sa.select(aliases).order_by(aliases.c.model, aliases.c.alias)):
                 out.setdefault(row.model, {})[row.alias] = row.version
         return out
 
     def history(self, model: str) -> list[dict]:
         """Every alias move of a model, oldest first."""
-        with self.engine.connect() as conn:
+        if not self._prepare(create=False):
+            return []
+        with self._reading() as conn:
             rows = conn.execute(sa.select(alias_history).where(alias_history.c.model == model)
                                 .order_by(alias_history.c.id))
             return [dict(row._mapping) for row in rows]
 
-    def champion(self, model: str) -> Version | None:
-        """The champion version, if any."""
-        number = self.alias(model, "champion")
-        return None if number is None else self.get(model, number)
-
-    @staticmethod
-    def _version(row) -> Version:
+    def _version(self, row) -> Version:
+        try:
+            fields = {name: json.loads(getattr(row, name)) for name in ("metrics", "params", "lineage", "profile")}
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(f"the registry {self.location} is damaged: {row.model} v{row.version} has "
+                                f"unreadable data", hint="restore the registry from a backup") from exc
         return Version(model=row.model, version=row.version, artifact_sha256=row.artifact_sha256,
-                       created_at=row.created_at, created_by=row.created_by, metrics=json.loads(row.metrics),
-                       params=json.loads(row.params), lineage=json.loads(row.lineage),
-                       profile=json.loads(row.profile))
+                       created_at=row.created_at, created_by=row.created_by, **fields)
 
     # -- writes -----------------------------------------------------------------------------
 
-    def register(self, model: str, artifact: bytes, *, metrics: dict, params: dict, lineage: dict,
-                 profile: dict, alias: str | None, reason: str, who: str | None = None) -> int:
-        """Store the artifact, then add the next version and (optionally) point an alias at it, atomically."""
-        sha = artifacts.store(self.artifact_dir, artifact)
+    def register_once(self, model: str, artifact: bytes, *, metrics: dict, params: dict, lineage: dict,
+                      profile: dict, alias: str | None, reason: str, who: str | None = None) -> tuple[int, bool]:
+        """Register the artifact as the next version unless one already holds it (decided under the lock)."""
+        if alias is not None:
+            check_alias(alias)
+        sha = self.artifacts.put(artifact)
         who = who or actor()
-        with self._writing() as conn:
+        self._prepare(create=True)
+        with self._guard("write"), self._writing() as conn:
+            existing = conn.execute(sa.select(versions.c.version).where(
+                versions.c.model == model, versions.c.artifact_sha256 == sha).order_by(versions.c.version)).first()
+            if existing is not None:
+                return existing.version, False
             current = conn.execute(sa.select(sa.func.max(versions.c.version))
                                    .where(versions.c.model == model)).scalar() or 0
             number = current + 1
@@ -224,51 +292,50 @@ class Registry:
             if stored is None:
                 conn.execute(artifact_blobs.insert().values(sha256=sha, data=artifact))
             conn.execute(versions.insert().values(
-                model=model, version=number, artifact_sha256=sha, created_at=_now(), created_by=who,
+                model=model, version=number, artifact_sha256=sha, created_at=now(), created_by=who,
                 metrics=_dumps(metrics), params=_dumps(params), lineage=_dumps(lineage), profile=_dumps(profile)))
             if alias is not None:
                 self._move(conn, model, alias, number, who, reason)
-        return number
+        return number, True
 
     def artifact(self, sha256: str) -> bytes:
-        """A registered artifact's bytes, verified: from the local cache, or (when the cache lacks it, as on a
-        fresh CI runner) from the database. A local copy that no longer matches its sha256 is refused."""
-        if artifacts.path_for(self.artifact_dir, sha256).exists():
-            return artifacts.read_verified(self.artifact_dir, sha256)  # a modified local copy is refused, loudly
+        """A registered artifact's bytes, verified: from the artifact store, or (when it lacks them, as on a
+        fresh CI runner with a local store) from the database's copy. A modified stored copy is refused."""
         try:
-            return artifacts.read_verified(self.artifact_dir, sha256)
-        except RegistryError as local_problem:
-            with self.engine.connect() as conn:
-                data = conn.execute(sa.select(artifact_blobs.c.data)
-                                    .where(artifact_blobs.c.sha256 == sha256)).scalar()
-            if data is None or artifacts.digest(bytes(data)) != sha256:
-                raise local_problem
-            artifacts.store(self.artifact_dir, bytes(data))  # refill the cache for next time
-            return bytes(data)
+            return self.artifacts.get(sha256)
+        except StoreError as problem:
+            if "modified" in problem.message:
+                raise  # a modified copy is refused, loudly
+            data = self._database_copy(sha256)
+            if data is None or digest(data) != sha256:
+                raise
+            self.artifacts.put(data)  # refill the store for next time
+            return data
 
-    def load_model(self, sha256: str):
-        """The model pipeline of a registered artifact (hash verified before skops reads it)."""
-        return artifacts.loads_verified(self.artifact(sha256), sha256)
+    def _database_copy(self, sha256: str) -> bytes | None:
+        if not self._prepare(create=False):
+            return None
+        with self._reading() as conn:
+            data = conn.execute(sa.select(artifact_blobs.c.data).where(artifact_blobs.c.sha256 == sha256)).scalar()
+        return None if data is None else bytes(data)
 
-    def set_alias(self, model: str, alias: str, version: int, reason: str, who: str | None = None) -> None:
-        """Point `alias` at `version` after verifying its artifact; the move is recorded."""
-        if alias not in ALIASES:
-            raise RegistryError(f"unknown alias '{alias}'", hint="aliases are champion and challenger")
+    def set_alias(self, model: str, alias: str, version: int, reason: str, who: str | None = None,
+                  expected: int | _Any | None = ANY) -> None:
+        """Point `alias` at `version` after verifying its artifact; the move is recorded. With `expected`,
+        only while the alias still points there (checked inside the write lock)."""
+        check_alias(alias)
         target = self.get(model, version)
         self.artifact(target.artifact_sha256)
-        with self._writing() as conn:
-            self._move(conn, model, alias, version, who or actor(), reason)
+        who = who or actor()
+        with self._guard("write"), self._writing() as conn:
+            if not isinstance(expected, _Any):
+                current = conn.execute(sa.select(aliases.c.version).where(aliases.c.model == model,
+                                                                          aliases.c.alias == alias)).scalar()
+                if current != expected:
+                    raise changed_since(model, alias, expected, current)
+            self._move(conn, model, alias, version, who, reason)
             if alias == "champion":
-                self._clear_challenger_if(conn, model, version, who or actor(), reason)
-
-    def rollback(self, model: str, reason: str, who: str | None = None) -> int:
-        """Move `champion` back to the version it pointed to before its last move."""
-        moves = [h for h in self.history(model) if h["alias"] == "champion"]
-        if not moves or moves[-1]["from_version"] is None:
-            raise RegistryError(f"model '{model}' has no earlier champion to roll back to")
-        previous = moves[-1]["from_version"]
-        self.set_alias(model, "champion", previous, reason, who)
-        return previous
+                self._clear_challenger_if(conn, model, version, who, reason)
 
     @staticmethod
     def _clear_challenger_if(conn, model: str, version: int, who: str, reason: str) -> None:
@@ -278,7 +345,7 @@ class Registry:
             conn.execute(aliases.delete().where(where))
             conn.execute(alias_history.insert().values(model=model, alias="challenger", from_version=version,
                                                        to_version=None, actor=who, reason=f"promoted: {reason}",
-                                                       at=_now()))
+                                                       at=now()))
 
     @staticmethod
     def _move(conn, model: str, alias: str, version: int, who: str, reason: str) -> None:
@@ -290,40 +357,46 @@ class Registry:
             conn.execute(aliases.update().where(aliases.c.model == model, aliases.c.alias == alias)
                          .values(version=version))
         conn.execute(alias_history.insert().values(model=model, alias=alias, from_version=old, to_version=version,
-                                                   actor=who, reason=reason, at=_now()))
+                                                   actor=who, reason=reason, at=now()))
 
     # -- integrity --------------------------------------------------------------------------
 
     def verify(self) -> list[str]:
-        """Problems found: gaps in versions, missing or modified artifacts, dangling aliases.
-
-        Unreferenced artifact files are not problems (see `orphans`)."""
-        problems = []
-        by_model: dict[str, list[Version]] = {}
+        """Everything the shared checks find, plus the database's own copies of the artifacts and its
+        tables. Never repairs anything."""
+        if self._sqlite_file is not None and not self._sqlite_file.exists():
+            return []
+        with self._reading() as conn:
+            missing = self._missing_tables(conn)
+        if len(missing) == len(_TABLES):
+            return []  # a registry nobody has written to yet
+        if missing:
+            return [f"table {table} is missing" for table in missing]
+        problems = super().verify()
+        with self._reading() as conn:
+            copies = {row.sha256: bytes(row.data) for row in conn.execute(sa.select(artifact_blobs))}
         for v in self.versions():
-            by_model.setdefault(v.model, []).append(v)
-        for model, rows in by_model.items():
-            numbers = [v.version for v in rows]
-            if numbers != list(range(1, len(numbers) + 1)):
-                problems.append(f"{model}: versions are not contiguous: {numbers}")
-            for v in rows:
-
-                try:
-                    artifacts.read_verified(self.artifact_dir, v.artifact_sha256)
-                except RegistryError as exc:
-                    problems.append(f"{model} v{v.version}: {exc.message}")
-        for model, table in self.aliases().items():
-            for alias, number in table.items():
-                if number not in {v.version for v in by_model.get(model, [])}:
-                    problems.append(f"{model}: alias {alias} points to missing version {number}")
+            data = copies.get(v.artifact_sha256)
+            if data is None:
+                problems.append(f"{v.model} v{v.version}: the database has no copy of artifact "
+                                f"{v.artifact_sha256[:12]}")
+            elif digest(data) != v.artifact_sha256:
+                problems.append(f"{v.model} v{v.version}: the database's copy of artifact "
+                                f"{v.artifact_sha256[:12]} has been modified")
         return problems
 
-    def orphans(self) -> list[Path]:
-        """Artifact files no version references (left by a crash between store and commit)."""
-        referenced = {v.artifact_sha256 for v in self.versions()}
-        root = self.artifact_dir / "sha256"
-        if not root.is_dir():
-            return []
-        finished = [p for p in root.glob("*/*.skops") if p.stem not in referenced]
-        interrupted = list(root.glob("*/.*.tmp"))  # a write killed before its rename
-        return sorted(finished + interrupted)
+
+def _dumps(value: object) -> str:
+    return dumps(value, compact=True).decode()
+
+
+def open_registry(registry_uri: str, artifacts_uri: str, root: Path, cache: Path | None = None) -> RegistryBase:
+    """The registry a project's URIs name: a SQL database (sqlite://, postgresql://...) or a log on a store
+    (s3://, gs://, az://, file://), with artifacts on the store `artifacts_uri` names (a remote store keeps
+    verified copies in `cache`)."""
+    artifact_store = ArtifactStore(open_store(artifacts_uri, root), cache)
+    if is_store_url(registry_uri):
+        from mlspec.runtime.registry_log import LogRegistry
+
+        return LogRegistry(open_store(registry_uri, root), artifact_store)
+    return Registry(registry_uri, artifact_store, root)

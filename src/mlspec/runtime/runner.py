@@ -114,9 +114,7 @@ class Runner:
     def registry(self):
         """The registry, opened on first use (SQLAlchemy is only imported when a gate runs)."""
         if self._registry is None:
-            from mlspec.runtime.registry import Registry
-
-            self._registry = Registry(self.manifest.project.registry_uri, self.paths.artifacts, self.paths.root)
+            self._registry = steps.open_registry(self.manifest, self.paths)
         return self._registry
 
     def _registry_identity(self) -> list:

@@ -17,8 +17,7 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str, out
     """Write predictions to `output` (CSV) and lineage beside it (`.json`); return the lineage."""
     import numpy as np
 
-    from mlspec.runtime.registry import Registry
-    from mlspec.runtime.steps import Paths
+    from mlspec.runtime.steps import Paths, open_registry
 
     model = manifest.nodes.get(f"model.{model_name}")
     source = manifest.nodes.get(f"source.{source_name}")
@@ -26,7 +25,7 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str, out
         raise RunError(f"unknown {'model' if model is None else 'source'} "
                        f"'{model_name if model is None else source_name}'")
     paths = Paths.of(manifest, root)
-    registry = Registry(manifest.project.registry_uri, paths.artifacts, root)
+    registry = open_registry(manifest, paths)
     try:
         champion = registry.champion(model_name)
         if champion is None:

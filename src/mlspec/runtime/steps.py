@@ -31,8 +31,16 @@ class Paths:
 
     @classmethod
     def of(cls, manifest: Manifest, root: Path) -> Paths:
-        """Paths for `manifest`'s project rooted at `root`."""
-        return cls(root, (root / manifest.project.artifacts_uri).resolve())
+        """Paths for `manifest`'s project rooted at `root`.
+
+        `artifacts` is always a local folder: the artifact store itself when it is local, else where
+        candidates wait for their gate and registered models are cached (verified) on this machine."""
+        uri = manifest.project.artifacts_uri
+        if uri.startswith("file://"):
+            return cls(root, Path(uri[len("file://"):]))
+        if "://" in uri:
+            return cls(root, (root / ".mlspec" / "artifacts").resolve())
+        return cls(root, (root / uri).resolve())
 
     @property
     def state(self) -> Path:
@@ -46,6 +54,14 @@ class Paths:
     def report(self, node_id: str) -> Path:
         """A node's JSON report."""
         return self.state / "reports" / f"{node_id}.json"
+
+
+def open_registry(manifest: Manifest, paths: Paths):
+    """The project's registry (SQL database or a log on a store) with its artifact store."""
+    from mlspec.runtime.registry import open_registry as open_uri
+
+    project = manifest.project
+    return open_uri(project.registry_uri, project.artifacts_uri, paths.root, cache=paths.artifacts)
 
 
 def source_fingerprint(node: SourceNode, root: Path) -> str | None:
@@ -152,13 +168,6 @@ def apply_gate(manifest: Manifest, gate: GateNode, paths: Paths, registry, *, ap
         lines = [f"{r.slice + ': ' if r.slice else ''}{r.text}: {r.reason}" for r in report.failures()]
         raise GateError(f"gate '{gate.name}' failed: {len(lines)} requirement(s) not met; nothing was registered",
                         details=lines, hint=f"see {paths.report(gate.id).relative_to(paths.root)}")
-    existing = [v for v in registry.versions(gate.model) if v.artifact_sha256 == candidate["sha256"]]
-    if existing:
-        number = existing[-1].version
-        if approve and gate.approval_environment and (champion is None or champion.version != number):
-            registry.set_alias(gate.model, "champion", number, f"gate {gate.name} passed (approved locally)")
-            return GateOutcome(payload, number, "champion", None, promoted=True)
-        return GateOutcome(payload, None, None, number)
     alias = "champion" if (gate.approval_environment is None or approve) else "challenger"
     artifact = artifacts.read_verified(paths.artifacts, candidate["sha256"])
     lineage = {**candidate["lineage"], "slices": candidate["slices"], "cv": candidate["cv"],
@@ -167,9 +176,18 @@ def apply_gate(manifest: Manifest, gate: GateNode, paths: Paths, registry, *, ap
     reason = f"gate {gate.name} passed" + (" (approved locally)" if approve and gate.approval_environment else "")
     if os.environ.get("MLSPEC_REASON"):  # the retrain workflow's reason input
         reason += f"; retrain: {os.environ['MLSPEC_REASON'][:500]}"
-    version = registry.register(gate.model, artifact, metrics=candidate["metrics"], params=candidate["params"],
-                                lineage=lineage, profile=candidate["profile"], alias=alias, reason=reason)
-    return GateOutcome(payload, version, alias, None)
+    # registering is idempotent per artifact, decided under the registry's own write discipline: of
+    # several gates racing on one candidate, one registers it and the others are told its number
+    version, created = registry.register_once(gate.model, artifact, metrics=candidate["metrics"],
+                                              params=candidate["params"], lineage=lineage,
+                                              profile=candidate["profile"], alias=alias, reason=reason)
+    if created:
+        return GateOutcome(payload, version, alias, None)
+    if approve and gate.approval_environment and (champion is None or champion.version != version):
+        registry.set_alias(gate.model, "champion", version, f"gate {gate.name} passed (approved locally)",
+                           expected=champion.version if champion else None)
+        return GateOutcome(payload, version, "champion", None, promoted=True)
+    return GateOutcome(payload, None, None, version)
 
 
 def git_commit(root: Path) -> str | None:
