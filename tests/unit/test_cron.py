@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pickle
-import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlspec.cron import CronError, check_cron, min_interval_minutes
+from tests.steps import lines_executed
 
 VALID = [
     ("0 0 * * *", 1440),
@@ -140,21 +140,42 @@ def test_errors_are_picklable():
     assert (error.message, error.field_index, error.hint) == ("boom", 3, "hint")
 
 
+# An untrusted expression costs bounded work: firings are enumerated over one week (10,080 minutes), so
+# "* * * * *" is the worst case, about 41,000 lines of Python. Enumerating a month or a year instead, or
+# anything that grows with the text beyond linearly, passes this bound.
+MAX_LINES = 10 * 10080
+MAX_LINES_PER_CHAR = 50
+
+
 def run_untrusted(expr):
-    started = time.perf_counter()
-    try:
-        interval = min_interval_minutes(expr)
-    except CronError as error:
+    outcome: dict[str, object] = {}
+
+    def call() -> None:
+        try:
+            outcome["interval"] = min_interval_minutes(expr)
+        except CronError as error:
+            outcome["error"] = error
+
+    work = lines_executed(call)
+    assert work <= MAX_LINES + MAX_LINES_PER_CHAR * len(expr), f"{work} lines of Python for {expr!r}"
+    if "error" in outcome:
+        error = outcome["error"]
         assert error.field_index in (None, 0, 1, 2, 3, 4)
         assert error.message
     else:
+        interval = outcome["interval"]
         assert 1 <= interval <= 10080
         if interval >= 5:
             check_cron(expr)
         else:
             with pytest.raises(CronError):
                 check_cron(expr)
-    assert time.perf_counter() - started < 0.25
+
+
+def test_the_work_bound_holds_for_the_busiest_schedules():
+    for expr in ("* * * * *", "0-59 0-23 1-31 1-12 0-6", "*/1,*/1 */1 * * *"):
+        work = lines_executed(lambda expr=expr: min_interval_minutes(expr))
+        assert MAX_LINES / 10 < work <= MAX_LINES  # the week is enumerated, and that is within the bound
 
 
 @settings(max_examples=400, deadline=None)

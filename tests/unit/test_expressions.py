@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-import time
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -22,6 +21,7 @@ from mlspec.expressions import (
     parse_requirement,
     render,
 )
+from tests.steps import lines_executed
 
 
 def col(name):
@@ -375,13 +375,33 @@ def check_error_position(text, error):
     assert error.message
 
 
+# Untrusted text costs work at most linear in its length (the hostile inputs of the tests above peak at
+# about 35 lines of Python per character, or 4,700 lines). A backtracking parser or an exponential retry
+# would pass this bound by orders of magnitude; a quadratic one on 300 characters, by a factor of six.
+MAX_LINES = 500
+MAX_LINES_PER_CHAR = 50
+
+
 def run_untrusted(parse, text):
-    started = time.perf_counter()
-    try:
-        parse(text)
-    except ExprError as error:
+    errors: list[ExprError] = []
+
+    def call() -> None:
+        try:
+            parse(text)
+        except ExprError as error:
+            errors.append(error)
+
+    work = lines_executed(call)
+    for error in errors:
         check_error_position(text, error)
-    assert time.perf_counter() - started < 0.25
+    assert work <= MAX_LINES + MAX_LINES_PER_CHAR * len(text), f"{work} lines of Python for {len(text)} characters"
+
+
+def test_the_work_bound_tells_linear_from_quadratic():
+    text = "a+" * 150
+    linear = lines_executed(lambda: [char for char in text])
+    quadratic = lines_executed(lambda: [pair for pair in ((a, b) for a in text for b in text)])
+    assert linear <= MAX_LINES + MAX_LINES_PER_CHAR * len(text) < quadratic
 
 
 GRAMMAR_PIECES = [
