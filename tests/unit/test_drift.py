@@ -6,14 +6,14 @@ distance with `scipy.stats.wasserstein_distance`, the Jensen-Shannon distance wi
 `scipy.spatial.distance.jensenshannon` and Cramér's V from `scipy.stats.chi2_contingency`. Reference
 profiles are built the way training builds them (`mlspec.runtime.profile`), with at most 2,000
 reference values so the profile keeps the exact sorted sample. Also: categorical columns (new
-categories, frequencies), the `insufficient_data` verdict, and the speed of numeric columns.
+categories, frequencies), the `insufficient_data` verdict, and a million numeric values (how fast:
+benchmarks/bench_drift_methods.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -350,19 +350,15 @@ def test_a_non_finite_live_value_never_makes_a_drifted_column_ok() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# speed: numeric columns are vectorised
+# scale: a million values (how fast: benchmarks/bench_drift_methods.py)
 # ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_a_million_numeric_values_take_well_under_a_second(method: str) -> None:
+def test_a_million_numeric_values_are_all_scored(method: str) -> None:
     profile = _numeric_profile(rng().normal(0, 1, 100_000))
     live = rng(1).normal(0.1, 1, 1_000_000)
     live[::97] = np.nan
-    best = math.inf
-    for _ in range(3):  # best of three, so a busy machine does not decide the result
-        started = time.perf_counter()
-        result = numeric(profile, live, method, min_rows=200)
-        best = min(best, time.perf_counter() - started)
+    result = numeric(profile, live, method, min_rows=200)
     assert result.verdict in ("ok", "drift") and result.rows == 1_000_000 - len(live[::97])
-    assert best < 0.5, f"{method}: {best:.3f}s for 1M values"
+    assert result.score is not None and math.isfinite(result.score)

@@ -5,8 +5,7 @@
   resolve into a manifest with one node per generated entry, and load from disk via `api.load`.
 * Mutated projects (lines deleted, duplicated, swapped, re-indented; random characters inserted;
   scalars replaced; files truncated; referenced names renamed) either validate, or fail with
-  well-formed diagnostics (`MLS###` code, a message, a span inside the file) - never an exception,
-  never slowly.
+  well-formed diagnostics (`MLS###` code, a message, a span inside the file) - never an exception.
 * Random text, random bytes and YAML token soup never raise either.
 * What `SpecDumper` writes, the strict loader reads back unchanged.
 
@@ -22,7 +21,6 @@ import math
 import os
 import re
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,11 +45,11 @@ from tests.spec_factory import build_documents, count_nodes, dump, generate_proj
 
 _PROFILES = {"default": (1.0, False), "ci": (1.0, True), "quick": (0.1, False), "thorough": (10.0, False)}
 _SCALE, _DERANDOMIZE = _PROFILES.get(os.environ.get("HYPOTHESIS_PROFILE", "default"), _PROFILES["default"])
-MAX_SECONDS_PER_EXAMPLE = 5.0
 
 
 def budget(examples: int) -> settings:
-    """Settings for one property: `examples` scaled by the profile, no deadline (timed by hand)."""
+    """Settings for one property: `examples` scaled by the profile, no deadline (a time limit fails on a busy
+    machine; benchmarks/bench_validate.py measures how fast validation is)."""
     return settings(max_examples=max(5, int(examples * _SCALE)), deadline=None, derandomize=_DERANDOMIZE,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much, HealthCheck.large_base_example])
@@ -102,11 +100,8 @@ def check_diagnostics(diagnostics: list[Diagnostic], texts: dict[str, str]) -> N
 
 
 def check_robust(texts: dict[str, str]) -> None:
-    """Valid, or well-formed diagnostics; never an exception; under the per-example time limit."""
-    start = time.perf_counter()
+    """Valid, or well-formed diagnostics; never an exception."""
     validated, diagnostics, manifest, _order = compile_texts(texts)
-    elapsed = time.perf_counter() - start
-    assert elapsed < MAX_SECONDS_PER_EXAMPLE, f"validation took {elapsed:.2f} s"
     assert validated.ok or has_errors(diagnostics), "invalid, but no error says why"
     if not validated.ok:
         assert validated.spec is None
