@@ -312,22 +312,23 @@ def test_registry_opens_while_another_process_creates_its_tables(tmp_path: Path,
     opener = threading.Thread(target=open_registry)
     opener.start()
     try:
-        deadline = time.monotonic() + 20
+        hang_guard = time.monotonic() + 300  # not a speed limit: only an opener stuck elsewhere reaches it
         waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :app "
                           "AND wait_event_type = 'Lock'")
         with pg.connect() as conn:  # wait until the opener is blocked behind the other transaction
-            while time.monotonic() < deadline:
+            while True:
                 blocked = conn.execute(waiting, {"app": app}).scalar()
                 conn.rollback()  # pg_stat_activity is a snapshot per transaction
                 if blocked:
                     break
+                if not opener.is_alive():
+                    pytest.fail(f"the opener never waited for the other transaction: {outcome!r}")
+                assert time.monotonic() < hang_guard, "the opener neither waited nor finished"
                 time.sleep(0.01)
-            else:
-                pytest.fail("the opener never waited for the other transaction")
     finally:
         transaction.commit()
         other.close()
-        opener.join(60)
+        opener.join(300)
     assert outcome == {"ok": True}, repr(outcome.get("error"))
 
 

@@ -28,6 +28,7 @@ from tests.spec_factory import dump
 
 GOLDEN_SPECS = REPO / "tests" / "golden" / "everything" / "specs"
 REAL_REPLACE = os.replace
+HANG_GUARD = 300.0  # seconds: turns a hung process into a failure; never a speed limit
 
 
 class InjectedError(OSError):
@@ -497,19 +498,27 @@ def test_a_second_compile_waits_for_the_first(template, tmp_path: Path) -> None:
     """While a compile holds the repository's lock, another waits (and says so), then compiles."""
     import subprocess
     import sys
-    import time
+    import threading
 
     template_root, _old, new = template
     root = _fresh(template_root, tmp_path, 0)
     with recovery.lock(root):
         second = subprocess.Popen([sys.executable, "-m", "mlspec", "-C", str(root), "compile"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)  # time to start, load, and reach the lock
+        hang_guard = threading.Timer(HANG_GUARD, second.kill)  # not a speed limit: only a hung compile
+        hang_guard.start()
+        try:
+            said = []  # its lines on stderr up to the one that says it waits (all of them if it never does)
+            while not (said and "Waiting for another `mlspec compile`" in said[-1]):
+                line = second.stderr.readline()
+                assert line, f"the second compile ended without waiting for the lock: {''.join(said)}"
+                said.append(line)
+        finally:
+            hang_guard.cancel()
         assert second.poll() is None, "the second compile did not wait for the lock"
         assert tree_snapshot(root) != new
-    _out, err = second.communicate(timeout=60)
-    assert second.returncode == 0, err
-    assert "Waiting for another `mlspec compile`" in err
+    _out, err = second.communicate(timeout=HANG_GUARD)
+    assert second.returncode == 0, "".join(said) + err
     assert tree_snapshot(root) == new
 
 
@@ -527,40 +536,46 @@ def test_a_staging_child_stops_when_its_compile_is_killed(tmp_path: Path,
     files, changes = _plan(root)
     assert len([p for p in changes.created if p.startswith(".github/workflows/")]) >= 6
     monkeypatch.setattr(sync, "_FORK_FROM_FILES", 0)
-    started = tmp_path / "started"
+    started = tmp_path / "started"  # a line with its process id per write begun
+    release = tmp_path / "release"  # writes wait for this file
 
-    def slow_write(path: str, content: bytes) -> None:
-        started.touch()
-        time.sleep(0.5)
+    def held_write(path: str, content: bytes) -> None:
+        fd = os.open(started, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.close(fd)
+        while not release.exists():
+            time.sleep(0.005)
         _write_file(path, content)
+
+    def writers() -> list[int]:
+        return [int(pid) for pid in started.read_text().split()] if started.exists() else []
 
     pid = os.fork()
     if pid == 0:
         try:
             with recovery.lock(root):
-                apply(root, files, changes, write=slow_write)
+                apply(root, files, changes, write=held_write)
         finally:
             os._exit(0)
-    while not started.exists():
-        time.sleep(0.01)
-    time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
+    try:
+        hang_guard = time.monotonic() + HANG_GUARD  # not a speed limit: only a compile that never writes
+        while len(set(writers())) < 2:  # the compile and its staging child are each inside a first write
+            assert os.waitpid(pid, os.WNOHANG) == (0, 0), f"the compile ended before it staged: {writers()}"
+            assert time.monotonic() < hang_guard, f"no staging child began to write: {writers()}"
+            time.sleep(0.01)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    child = (set(writers()) - {pid}).pop()
+    release.touch()
     fd = os.open(root, os.O_RDONLY)
     try:
-        deadline = time.monotonic() + 1.5  # the child stops within one file (0.5 s here), not after all of them
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                assert time.monotonic() < deadline, "the orphaned staging child still holds the lock"
-                time.sleep(0.05)
-        staged = sorted(p.name for p in root.rglob(f"*{NEW_SUFFIX}"))
-        time.sleep(0.5)
-        assert sorted(p.name for p in root.rglob(f"*{NEW_SUFFIX}")) == staged, "the child kept writing"
+        fcntl.flock(fd, fcntl.LOCK_EX)  # free once the orphaned child has stopped: it holds the compile's lock
     finally:
         os.close(fd)
+    # it finished the file it was writing when its compile died, and began no other
+    assert writers().count(child) == 1, f"the child kept writing: {writers()}"
+    assert writers().count(pid) == 1
     assert run_cli("-C", str(root), "compile").code == 0
     assert not compare(root, files).stale
     assert _leftovers(root) == []
