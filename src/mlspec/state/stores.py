@@ -19,6 +19,7 @@ import re
 import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -197,8 +198,12 @@ class ObjectStore:
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
         if self.scheme == "s3" and endpoint.startswith("http://"):
             options["allow_http"] = True  # an S3-compatible server on a private network or this machine
+        # a few quick retries: an unreachable store should say so in seconds, not after obstore's 3 minutes
+        retry = {"max_retries": 4, "retry_timeout": timedelta(seconds=30),
+                 "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5),
+                             "base": 2}}
         try:
-            self._store = from_url(self.url, client_options=options)
+            self._store = from_url(self.url, client_options=options, retry_config=retry)
         except Exception as exc:  # obstore raises its own configuration errors
             raise self._error("open", "", exc) from exc
 
