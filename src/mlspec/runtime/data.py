@@ -103,7 +103,17 @@ def load(node: SourceNode, root: Path) -> Dataset:
     """Read a source and convert its columns to their declared types, recording what fails."""
     import pandas as pd
 
-    if node.format in ("csv", "parquet"):
+    if node.format in ("csv", "parquet") and "://" in node.path:
+        from mlspec.runtime import remote
+
+        parts, fingerprint = remote.read(node)
+        raw = parts[0]
+        if node.format == "csv" and len(parts) > 1:
+            raise DataError(f"source '{node.name}': {node.path} names {len(parts)} CSV files; a CSV source reads one",
+                            where=node.file, hint="name one file, or use Parquet parts for a dataset in pieces")
+        frames = [_read_csv(node, raw)] if node.format == "csv" else [_read_parquet(node, part) for part in parts]
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    elif node.format in ("csv", "parquet"):
         raw = source_path(node, root).read_bytes()
         # hashing and parsing both release the GIL: fingerprint on a second core while pandas parses
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -21,6 +21,7 @@ import random
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from mlspec.runtime.errors import RegistryError
 from mlspec.runtime.registry_base import ANY, RegistryBase, Version, _Any, actor, changed_since, check_alias, now
@@ -98,13 +99,12 @@ class LogRegistry(RegistryBase):
 
     def versions(self, model: str | None = None) -> list[Version]:
         """All versions (of one model), oldest first."""
-        out = []
-        for name in [model] if model is not None else self._models():
-            for key in self.store.list(f"models/{name}/versions/"):
-                if _VERSION_KEY.match(key):
-                    blob = self.store.get(key)
-                    if blob is not None:
-                        out.append(self._record(key, blob.data))
+        keys = [key for name in ([model] if model is not None else self._models())
+                for key in self.store.list(f"models/{name}/versions/") if _VERSION_KEY.match(key)]
+        # one GET per record: in parallel, since on an object store each is a round trip
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            blobs = list(pool.map(self.store.get, keys))
+        out = [self._record(key, blob.data) for key, blob in zip(keys, blobs, strict=True) if blob is not None]
         return sorted(out, key=lambda v: (v.model, v.version))
 
     def get(self, model: str, version: int) -> Version:

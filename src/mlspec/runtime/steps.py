@@ -65,11 +65,16 @@ def open_registry(manifest: Manifest, paths: Paths):
 
 
 def source_fingerprint(node: SourceNode, root: Path) -> str | None:
-    """sha256 of a file source's bytes without parsing it (None for SQL: the rows must be read)."""
+    """sha256 of a file source's bytes without parsing it (None for SQL: the rows must be read); for objects
+    in a store, of their keys, sizes and ETags (no download)."""
     from mlspec.runtime.data import file_fingerprint, source_path
 
     if node.format == "sql":
         return None
+    if "://" in node.path:
+        from mlspec.runtime import remote
+
+        return remote.source_fingerprint(node)
     return file_fingerprint(source_path(node, root))
 
 

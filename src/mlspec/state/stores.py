@@ -273,6 +273,14 @@ class ObjectStore:
             raise self._error("list", prefix, exc) from exc
         return sorted(str(meta["path"]) for meta in pages)
 
+    def stat(self, prefix: str) -> list[tuple[str, int, str]]:
+        """(key, size, ETag) of every object under the prefix, sorted by key: what changed, without reading."""
+        try:
+            pages = self._obstore.list(self._store, prefix=prefix or None).collect()
+        except Exception as exc:
+            raise self._error("list", prefix, exc) from exc
+        return sorted((str(m["path"]), int(m["size"]), str(m["e_tag"] or "")) for m in pages)
+
     def delete(self, key: str) -> None:
         """Remove the object."""
         try:
