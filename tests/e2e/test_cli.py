@@ -141,4 +141,7 @@ def test_internal_error_is_one_line_with_a_saved_report(tmp_path: Path) -> None:
     line = result.stderr.strip()
     assert line.startswith("mlspec: internal error (RuntimeError); details saved to ")
     saved = Path(line.rsplit(" ", 1)[1])
-    assert "RuntimeError: boom" in saved.read_text(encoding="utf-8")
+    try:
+        assert "RuntimeError: boom" in saved.read_text(encoding="utf-8")
+    finally:
+        saved.unlink()

@@ -787,8 +787,7 @@ def test_breast_cancer_example(tmp_path: Path) -> None:
     logreg = json.loads((root / ".mlspec" / "candidates" / "diagnosis_logreg.json").read_text(encoding="utf-8"))
     assert set(logreg["cv"]) == {"roc_auc", "recall", "precision", "f1"}
     assert logreg["metrics"]["roc_auc"] > 0.95
-    assert not (example / ".mlspec").exists()
-    assert tree_snapshot(example) == before
+    assert tree_snapshot(example) == before  # a .mlspec/ of the README's own run there is left as it was
     # both gates pass, the forest's included: both models have a champion
     assert {r["model"] for r in registry_rows(root) if "champion" in r["aliases"]} == {
         "diagnosis_logreg", "diagnosis_forest"}
