@@ -71,12 +71,22 @@ def expand_env(uri: str, what: str) -> str:
     return _ENV_REF.sub(value, uri)
 
 
+_SQLITE_URL = re.compile(r"^(?P<prefix>sqlite(?:\+[a-z0-9_]+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$")
+
+
 def sqlite_relative_to(uri: str, root: Path) -> str:
-    """Make a relative SQLite path relative to the project root instead of the working directory."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith("sqlite:////") and uri != "sqlite:///:memory:":
-        return prefix + str((root / uri[len(prefix):]).resolve())
-    return uri
+    """Make a relative SQLite path (`sqlite:///`, or with a driver: `sqlite+pysqlite:///`) relative to the
+    project root instead of the working directory, and refuse one that leads outside the project (an
+    absolute path, or a symbolic link such as a planted `.mlspec -> /elsewhere`)."""
+    match = _SQLITE_URL.match(uri)
+    if match is None or match["path"] in ("", ":memory:"):
+        return uri
+    inside = root.resolve()
+    path = (root / match["path"]).resolve()
+    if not path.is_relative_to(inside):
+        raise DataError(f"the SQLite database {match['path']} leads outside the project (to {path})",
+                        hint="keep SQLite files inside the project, and remove any symbolic link on the way")
+    return match["prefix"] + str(path) + (match["query"] or "")
 
 
 def file_fingerprint(path: Path) -> str:
@@ -232,8 +242,10 @@ def _read_sql(node: SourceNode, root: Path):
             frame = pd.read_sql_query(statement, conn)
             conn.rollback()
             return frame
-    except sa.exc.SQLAlchemyError as exc:
-        raise DataError(f"source '{node.name}': query failed: {str(exc).splitlines()[0]}") from exc
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas wraps some driver errors in its own DatabaseError; both are a failed (or refused) query
+        raise DataError(f"source '{node.name}': query failed: {str(exc).splitlines()[0]}", where=node.file,
+                        hint="a SQL source only reads: write a SELECT (it runs in a read-only transaction)") from exc
     finally:
         engine.dispose()
 

@@ -38,9 +38,8 @@ class Paths:
         uri = manifest.project.artifacts_uri
         if uri.startswith("file://"):
             return cls(root, Path(uri[len("file://"):]))
-        if "://" in uri:
-            return cls(root, (root / ".mlspec" / "artifacts").resolve())
-        return cls(root, (root / uri).resolve())
+        local = ".mlspec/artifacts" if "://" in uri else uri
+        return cls(root, _inside(root, local))
 
     @property
     def state(self) -> Path:
@@ -54,6 +53,19 @@ class Paths:
     def report(self, node_id: str) -> Path:
         """A node's JSON report."""
         return self.state / "reports" / f"{node_id}.json"
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """`root / relative`, resolved, refused when it leads outside the project: a pull request could plant
+    `.mlspec` or the artifact folder as a symbolic link to elsewhere on the runner."""
+    inside = root.resolve()
+    for folder in (".mlspec", relative):
+        path = (root / folder).resolve()
+        if not path.is_relative_to(inside):
+            raise RunError(f"{folder} leads outside the project (to {path})",
+                           hint="remove the symbolic link; mlspec keeps its state inside the project or in "
+                                "the store project.registry.uri names")
+    return (root / relative).resolve()
 
 
 def open_registry(manifest: Manifest, paths: Paths):
