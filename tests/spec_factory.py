@@ -173,7 +173,8 @@ def build_documents(seed: int, n_models: int) -> dict[str, dict]:
     documents: dict[str, dict] = {
         "specs/project.yaml": {"apiVersion": API_VERSION, "project": {
             "name": f"generated-{seed}", "description": f"A generated project of {n_models} models.",
-            "registry": {"uri": "sqlite:///.mlspec/registry.db"}, "artifacts": {"uri": ".mlspec/artifacts"},
+            "registry": {"uri": f"s3://acme-ml-{seed % 1000}/generated"},
+            "secrets": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"],
             "python": "3.11", "runner": "ubuntu-24.04", "timeout_minutes": 30, "seed": seed % (2**32)}},
     }
     for first in range(0, n_models, MODELS_PER_FILE):

@@ -252,3 +252,32 @@ def plan(project: Project, base: Manifest | None, notes: list[str]):
     result = make_plan(base, project.manifest, project.graph, files)
     result.notes = notes + result.notes
     return result
+
+
+def ci_problems(project: Project) -> list[Diagnostic]:
+    """What `mlspec compile` refuses beyond validation: state a CI job would lose (MLS221), placed."""
+    from mlspec.spec.check_ci import ci_state_problems
+    from mlspec.spec.sourcemap import SourceMap
+
+    problems = ci_state_problems(project.validated.spec)
+    return sorted(SourceMap(project.validated.texts).locate(problems), key=sort_key) if problems else []
+
+
+def pins(project: Project, *, upgrade: bool = False):
+    """`generated/constraints.txt` for the project (a `constraints.Pins`), or None when CI installs from the
+    project's own lock file. Raises `constraints.ConstraintsError` when a needed package is not installed."""
+    from mlspec import constraints
+    from mlspec.emit import CONSTRAINTS_PATH
+    from mlspec.outputs import read_regular, safe_target_or_none
+
+    settings = project.manifest.project
+    if settings.install.form == "lock":
+        return None
+    existing = None
+    target = safe_target_or_none(str(project.root), CONSTRAINTS_PATH, set())
+    if target is not None:
+        try:
+            existing = read_regular(target).decode("utf-8", "replace")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            existing = None
+    return constraints.build(settings.install.extras, settings.python, settings.runner, existing, upgrade=upgrade)

@@ -107,6 +107,43 @@ CODES: dict[str, tuple[str, str]] = {
     "MLS217": ("first-run policy missing",
                "A gate that compares with the champion must say what happens when there is no champion yet: "
                "first_run: skip_champion_checks (only absolute requirements apply) or first_run: fail."),
+    "MLS218": ("install form not accepted",
+               "project.install is what every generated CI job installs with pip, on a runner that holds secrets, so "
+               "it must name exactly one pinned thing. Accepted: an exact pin \"mlspec-gitops==X.Y.Z\" (extras: "
+               "\"mlspec-gitops[postgres]==X.Y.Z\"); a requirements file in the repository whose every line carries "
+               "--hash= (\"requirements/mlspec.txt\", installed with pip install --require-hashes -r); a git URL "
+               "pinned to a full commit (\"git+https://github.com/OWNER/REPO@<40-hex SHA>\"); or a path in the "
+               "repository (\".\", \"./sub\", \".[extras]\"). Refused: anything starting with '-' (pip would read "
+               "an option), unpinned names or ranges, '==' with a wildcard, other URLs, paths leaving the repository, "
+               "and the name 'mlspec', which on PyPI belongs to another project (mlspec is published as "
+               "mlspec-gitops). Leave install out to pin the mlspec version that compiles."),
+    "MLS219": ("secret name not allowed",
+               "project.secrets lists repository secrets that jobs touching state receive as environment variables "
+               "of the same name, and ${env:NAME} in a SQL URL names one too. Names are upper-case ([A-Z_][A-Z0-9_]*, "
+               "at most 64 characters), each listed once. GitHub's own names (GITHUB_*, GH_TOKEN, ACTIONS_*, "
+               "RUNNER_*) are refused, so a spec cannot hand the workflow's token to a database host; so are "
+               "mlspec's own (MLSPEC_*) and names that change how a job runs (PATH, HOME, PYTHON*, LD_*, ...)."),
+    "MLS220": ("invalid state URL",
+               "The registry is sqlite:///relative/file.db or postgresql://... (SQLAlchemy URLs), or a store: "
+               "s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///ABSOLUTE/PATH. The artifact "
+               "store is a folder relative to the project or one of those store URLs. Bucket and container names "
+               "follow their cloud's rules; paths have plain folder names (no '.' or '..'). Object-store URLs carry "
+               "no credentials, query or ${env:...}: credentials and settings (AWS_REGION, AWS_ENDPOINT_URL, ...) "
+               "come from the environment, i.e. the repository secrets listed in project.secrets."),
+    "MLS221": ("CI state that a job loses",
+               "Reported by `mlspec compile` (not by validate, and `mlspec run` is fine with it). Every generated "
+               "CI job starts on a fresh machine and its workspace is deleted when it ends. The main workflow "
+               "registers models, the retrain and monitor workflows read what main registered, and the pull "
+               "request compares with the production champion: all of that needs a registry and artifact store "
+               "that outlive a job. A SQLite file in the repository, a project folder or (on GitHub-hosted runners) "
+               "a file:// URL do not. Use an object store, for example under project:\n\n"
+               "    registry: {uri: \"s3://YOUR-BUCKET/mlspec\"}\n"
+               "    secrets: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]\n\n"
+               "with the two secrets set in the repository's settings (artifacts then default to "
+               "s3://YOUR-BUCKET/mlspec/artifacts; add AWS_REGION to the list outside us-east-1), or PostgreSQL "
+               "(postgresql://USER:${env:PGPASSWORD}@HOST/DB: the repository secret PGPASSWORD is passed to the jobs "
+               "that need it; artifacts are then kept in the database too). For a demonstration only, "
+               "ci_state: ephemeral accepts job-local state: every model registered in CI is then lost."),
     "MLS300": ("dependency cycle", "Derived features depend on each other in a circle; the message lists the "
                "cycle and where each dependency was written."),
     "MLS301": ("selector matches nothing", "A selector (--select) matched no node. The hint suggests the closest "

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 KeyPath = tuple[str | int, ...]
+# Separates the lines of a hint that shows lines to write into a spec. A control character, so no spec
+# text can contain it (the loader refuses them): text quoted from a spec never breaks a hint's line.
+HINT_BREAK = "\x1e"
 
 
 class Severity(StrEnum):
@@ -150,8 +153,10 @@ def render_full(diags: Sequence[Diagnostic], sources: SourceLines) -> str:
         for rel in d.related:
             rel_span = rel.where if isinstance(rel.where, Span) else None
             lines.append(f"  = note: {_safe_text(rel.message)} at {_location(rel_span)}")
-        if d.hint:
-            lines.append(f"  = help: {_safe_text(d.hint)}")
+        if d.hint:  # a hint of several lines (lines to add to a spec) keeps them, aligned under the first
+            first, *rest = d.hint.split(HINT_BREAK)
+            lines.append(f"  = help: {_safe_text(first)}")
+            lines.extend(f"          {_safe_text(line)}".rstrip() for line in rest)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
@@ -171,7 +176,8 @@ def render_json(diags: Sequence[Diagnostic], sources: SourceLines | None = None)
 
     items = []
     for d in diags:
-        item = {"code": d.code, "severity": str(d.severity), "message": d.message, "hint": d.hint}
+        item = {"code": d.code, "severity": str(d.severity), "message": d.message,
+                "hint": d.hint.replace(HINT_BREAK, "\n") if d.hint else d.hint}
         item.update(place(d.where))
         item["related"] = [{"message": r.message, **place(r.where)} for r in d.related]
         items.append(item)
@@ -212,7 +218,7 @@ def render_github(diags: Sequence[Diagnostic], sources: SourceLines | None = Non
             props.append(f"line={span.line}")
             props.append(f"col={span.col}")
         props.append(f"title={_gh_property(d.code)}")
-        body = d.message + (f"\nhelp: {d.hint}" if d.hint else "")
+        body = d.message + (f"\nhelp: {d.hint.replace(HINT_BREAK, chr(10))}" if d.hint else "")
         out.append(f"::{'error' if d.severity is Severity.ERROR else 'warning'} {','.join(props)}::{_gh_data(body)}")
     if hidden:
         out.append(

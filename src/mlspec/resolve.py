@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from mlspec import __version__
+from mlspec import __version__, installs, stateurls
 from mlspec.diagnostics import Pointer
 from mlspec.estimators import ESTIMATORS
 from mlspec.expressions import render
@@ -18,6 +18,7 @@ from mlspec.manifest import (
     ColumnContract,
     FeatureNode,
     GateNode,
+    InstallSettings,
     Manifest,
     ModelNode,
     MonitorNode,
@@ -51,12 +52,7 @@ class Resolved:
 
 def resolve(spec: SpecSet, facts: Facts) -> Resolved:
     """Build the manifest from a valid spec set and the facts its checks collected."""
-    project = spec.project.spec
-    settings = ProjectSettings(
-        name=project.name, description=project.description, registry_uri=project.registry.uri,
-        artifacts_uri=project.artifacts.uri, python=project.python, runner=project.runner,
-        timeout_minutes=project.timeout_minutes, seed=project.seed,
-        install=project.install or f"mlspec=={__version__}")
+    settings = _project(spec)
     nodes: list = []
     origins: dict[tuple[str, str], Pointer] = {}
     for entry in spec.sources.values():
@@ -76,6 +72,23 @@ def resolve(spec: SpecSet, facts: Facts) -> Resolved:
         object.__setattr__(node, "config_hash", digest)  # set once, before anyone sees the frozen node
         hashed[node.id] = node
     return Resolved(Manifest(project=settings, nodes=dict(sorted(hashed.items()))), origins)
+
+
+def _project(spec: SpecSet) -> ProjectSettings:
+    """Project settings with the artifact store's default and the install lines of CI jobs filled in."""
+    project = spec.project.spec
+    registry = project.registry.uri
+    artifacts = project.artifacts.uri or stateurls.default_artifacts(registry)
+    uris = [registry, artifacts]
+    for entry in spec.sources.values():
+        uris.append(entry.spec.uri if entry.spec.format == "sql" else entry.spec.path)
+    chosen = installs.parse(project.install) if project.install else installs.default(__version__)
+    extras = sorted({*stateurls.extras_for(uris), *chosen.extras})
+    install = InstallSettings(form=chosen.form, light=chosen.light(), runtime=chosen.runtime(extras), extras=extras)
+    return ProjectSettings(
+        name=project.name, description=project.description, registry_uri=registry, artifacts_uri=artifacts,
+        secrets=sorted(project.secrets), python=project.python, runner=project.runner,
+        timeout_minutes=project.timeout_minutes, seed=project.seed, install=install)
 
 
 def _edge(origins: dict, child: str, parent: str, where: Pointer) -> str:

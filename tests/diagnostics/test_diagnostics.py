@@ -1,8 +1,10 @@
 """Bad specs paired with their exact expected output.
 
 Each folder under `cases/` is a project (a `specs/` folder, sometimes more) plus `expected.txt`:
-the first line is `exit: N`, the rest is exactly what `mlspec validate` prints (full format).
-Every case must exit non-zero, print no traceback and write no file.
+the first line is `exit: N`, the rest is exactly what `mlspec validate` prints (full format). A case
+with a `command` file runs that command instead (`compile`, for refusals only compile makes: such a
+spec must still pass `mlspec validate`). Every case must exit non-zero, print no traceback and write
+no file.
 Regenerate with `pytest tests/diagnostics --update-goldens` and review the diff.
 """
 
@@ -25,7 +27,10 @@ def test_there_are_enough_cases() -> None:
 @pytest.mark.parametrize("case", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
 def test_case(case: Path, update_goldens: bool) -> None:
     before = tree_snapshot(case)
-    result = run_cli("-C", str(case), "validate")
+    command = (case / "command").read_text(encoding="utf-8").split() if (case / "command").exists() else ["validate"]
+    if command != ["validate"]:
+        assert run_cli("-C", str(case), "validate").code == 0, "a case for another command must pass validate"
+    result = run_cli("-C", str(case), *command)
     after = tree_snapshot(case)
     assert after == before, "validate wrote or changed files"
     actual = f"exit: {result.code}\n{result.stdout}{result.stderr}"

@@ -59,7 +59,7 @@ def taint_documents() -> dict[str, dict]:
             "name": "taint", "description": PAYLOAD,
             "registry": {"uri": "postgresql://u:${env:REGISTRY_PASSWORD}@h/" + TAINT + "?application_name="
                          + URL_PAYLOAD},
-            "artifacts": {"uri": "store/" + LABEL}, "runner": LABEL, "install": LABEL + "==1.0"}},
+            "artifacts": {"uri": "store/" + LABEL}, "runner": LABEL, "install": "./" + LABEL + "[postgres]"}},
         "specs/data.yaml": {"apiVersion": "mlspec/v1", "sources": {
             "orders": {"description": PAYLOAD, "format": "sql",
                        "uri": "postgresql://r:${env:PG_PASSWORD}@h/" + TAINT + "?application_name=" + URL_PAYLOAD,
@@ -210,7 +210,7 @@ def _names_documents(models: list[str], *, gate: str = "g", monitor: str = "mon"
     schema = {"id": {"type": "int"}, "t": {"type": "datetime"}, "x": {"type": "float"},
               "label": {"type": "int", "values": [0, 1]}}
     source = {"format": "csv", "path": "data/d.csv", "timestamp": "t", "schema": schema}
-    docs = {"apiVersion": "mlspec/v1", "project": {"name": "names"},
+    docs = {"apiVersion": "mlspec/v1", "project": {"name": "names", "ci_state": "ephemeral"},
             "sources": {"s": source, "s_live": dict(source)},
             "features": {"f": {"source": "s", "column": "x"}},
             "models": {m: {"task": "classification", "source": "s", "label": "label", "features": ["f"],
@@ -232,7 +232,7 @@ def test_every_accepted_name_shape_gives_safe_paths_and_job_ids(tmp_path: Path) 
                    "generated/monitor_y.py", ".github/workflows/mlspec-monitor-y.yml", "generated/manifest.json",
                    ".github/workflows/mlspec-pr.yml", ".github/workflows/mlspec-main.yml"})
     assert expected <= generated, sorted(expected - generated)
-    safe_path = re.compile(r"generated/[a-z0-9_]+\.(py|json)|\.github/workflows/mlspec-[a-z0-9_-]+\.yml")
+    safe_path = re.compile(r"generated/[a-z0-9_]+\.(py|json|txt)|\.github/workflows/mlspec-[a-z0-9_-]+\.yml")
     assert all(safe_path.fullmatch(p) for p in generated), sorted(generated)
     job_id = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
     main = yaml.safe_load((root / ".github/workflows/mlspec-main.yml").read_text(encoding="ascii"))

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlspec.emit import CONSTRAINTS_PATH
 from mlspec.emit.lintconfig import HOSTED_LABELS
 from tests.conftest import run_cli, tree_snapshot
 from tests.spec_factory import dump
@@ -39,10 +40,21 @@ def test_golden_projects_present() -> None:
 
 
 def copy_project(name: str, dest: Path) -> Path:
-    """A fresh copy of a golden project's specs (nothing generated yet)."""
+    """A fresh copy of a golden project's specs, nothing generated yet but the pins of its expected tree
+    (generated/constraints.txt is kept like a lock file: committed, it makes compile independent of the
+    versions installed here)."""
     root = dest / name
     shutil.copytree(GOLDEN / name / "specs", root / "specs")
+    seed_pins(name, root)
     return root
+
+
+def seed_pins(name: str, root: Path) -> None:
+    """Put the expected tree's generated/constraints.txt into `root`, when there is one."""
+    pins = GOLDEN / name / "expected" / CONSTRAINTS_PATH
+    if pins.is_file():
+        (root / CONSTRAINTS_PATH).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(pins, root / CONSTRAINTS_PATH)
 
 
 def generated_tree(root: Path) -> dict[str, bytes]:
@@ -211,6 +223,7 @@ def test_removed_model_is_orphaned_then_deleted_alone(name: str, tmp_path: Path)
     # the result is exactly what a fresh compile of the edited specs gives, plus the user's files
     fresh = tmp_path / "fresh"
     shutil.copytree(root / "specs", fresh / "specs")
+    seed_pins(name, fresh)
     compile_ok(fresh)
     assert {p: d for p, d in after.items() if p not in user_files} == generated_tree(fresh)
     assert run_cli("-C", str(root), "compile", "--check").code == 0

@@ -11,9 +11,15 @@ EXIT_STALE = 2
 
 @cli.command("compile")
 @click.option("--check", is_flag=True, help="Write nothing; list missing, modified and orphaned files (exit 2).")
+@click.option("--upgrade-pins", is_flag=True,
+              help="Pin every package in generated/constraints.txt to the version installed here (by default "
+                   "pins are kept while they satisfy mlspec's requirements).")
 @click.pass_context
-def compile_command(ctx: click.Context, check: bool) -> None:
-    """Generate .github/workflows/mlspec-*.yml and generated/ from the specs."""
+def compile_command(ctx: click.Context, check: bool, upgrade_pins: bool) -> None:
+    """Generate .github/workflows/mlspec-*.yml and generated/ from the specs.
+
+    Refuses state that CI jobs would lose (a SQLite registry, a project folder for artifacts: see
+    `mlspec explain MLS221`) and writes nothing then."""
     from mlspec import gcpause
 
     # Load and emit each pause the cyclic collector; paused across the whole command instead, its
@@ -22,11 +28,11 @@ def compile_command(ctx: click.Context, check: bool) -> None:
     with gcpause.paused():
         root = _project_root(ctx)
         if check or not root.is_dir():  # --check writes nothing; a missing project is reported as usual
-            _compile(ctx, check)
+            _compile(ctx, check, upgrade_pins)
             return
         with _locked(root):
             _recover_or_exit(ctx, root)
-            _compile(ctx, check)
+            _compile(ctx, check, upgrade_pins)
 
 
 def _locked(root):
@@ -57,20 +63,17 @@ def _recover_or_exit(ctx: click.Context, root) -> None:
         click.echo(f"Recovered from an interrupted compile: {len(restored)} files put back as they were.", err=True)
 
 
-def _compile(ctx: click.Context, check: bool) -> None:
+def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> None:
     from mlspec.emit.tree import emit
     from mlspec.outputs import UnsafePathError, user_owned
     from mlspec.recovery import interrupted
     from mlspec.sync import apply, compare
 
     project = _load_or_exit(ctx)
-    if project.manifest.project.registry_uri.startswith("sqlite:"):
-        click.echo("warning: the registry is a local SQLite file. Each GitHub Actions job starts on a fresh "
-                   "runner, so registrations made by the generated workflows would be lost; point "
-                   "project.registry.uri at PostgreSQL (password as ${env:NAME}, a repository secret) for CI.",
-                   err=True)
+    _refuse_job_local_state(ctx, project)
+    pins = _pins_or_exit(ctx, project, upgrade_pins)
     keep = user_owned(project.root)
-    files = emit(project.manifest, keep)
+    files = emit(project.manifest, keep, pins.text if pins is not None else None)
     _check_user_lint_config(project, keep)
     if check and interrupted(project.root):
         click.echo("warning: an earlier `mlspec compile` was interrupted while replacing files, so generated "
@@ -104,6 +107,33 @@ def _compile(ctx: click.Context, check: bool) -> None:
         ctx.exit(EXIT_USAGE)
     click.echo(f"Compiled: {len(changes.created)} created, {len(changes.updated)} updated, "
                f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged.")
+
+
+def _refuse_job_local_state(ctx: click.Context, project) -> None:
+    """Stop (exit 1, nothing written) when the generated CI would keep its state where a job loses it."""
+    from mlspec import api
+    from mlspec.diagnostics import render_full, summary_line
+
+    problems = api.ci_problems(project)
+    if problems:
+        click.echo(render_full(problems, project.validated.source_lines()) + "\n" + summary_line(problems),
+                   err=True)
+        ctx.exit(EXIT_FINDINGS)
+
+
+def _pins_or_exit(ctx: click.Context, project, upgrade: bool):
+    """generated/constraints.txt's content (None for a lock-file install), with its warnings said."""
+    from mlspec import api
+    from mlspec.constraints import ConstraintsError
+
+    try:
+        pins = api.pins(project, upgrade=upgrade)
+    except ConstraintsError as exc:
+        click.echo(f"mlspec: {exc.message}\n  help: {exc.hint}", err=True)
+        ctx.exit(EXIT_FINDINGS)
+    for warning in pins.warnings if pins is not None else ():
+        click.echo(f"warning: {warning}", err=True)
+    return pins
 
 
 def _check_user_lint_config(project, keep: frozenset[str]) -> None:

@@ -16,7 +16,7 @@ PINS: dict[str, tuple[str, str]] = {
 # The inputs each action accepts: SHA pins switch off actionlint's own checks of `with:` keys.
 INPUTS: dict[str, frozenset[str]] = {
     "actions/checkout": frozenset({"persist-credentials", "fetch-depth", "ref"}),
-    "actions/setup-python": frozenset({"python-version"}),
+    "actions/setup-python": frozenset({"python-version", "cache", "cache-dependency-path"}),
     "actions/upload-artifact": frozenset({"name", "path", "retention-days", "if-no-files-found",
                                           "include-hidden-files"}),
     "actions/download-artifact": frozenset({"name", "path", "pattern", "merge-multiple", "run-id", "github-token"}),

@@ -7,7 +7,16 @@ Pure: the same manifest gives the same bytes on every machine. Nothing here touc
 from __future__ import annotations
 
 from mlspec import forkjoin, gcpause
-from mlspec.emit import ACTIONLINT_PATH, MANIFEST_PATH, WORKFLOW_DIR, lintconfig, scripts, workflows, yamlout
+from mlspec.emit import (
+    ACTIONLINT_PATH,
+    CONSTRAINTS_PATH,
+    MANIFEST_PATH,
+    WORKFLOW_DIR,
+    lintconfig,
+    scripts,
+    workflows,
+    yamlout,
+)
 from mlspec.manifest import Manifest
 
 
@@ -18,15 +27,22 @@ def _header(sources: list[str]) -> str:
             "Change the specs and run `mlspec compile` instead.")
 
 
-def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset()) -> dict[str, bytes]:
+def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset(), constraints: bytes | None = None
+         ) -> dict[str, bytes]:
     """Every generated file for `manifest`, the manifest itself (listing them all) included.
 
     `user_owned` names shared files the repository keeps itself (see `mlspec.sync.user_owned`):
-    they are neither generated nor listed.
+    they are neither generated nor listed. `constraints` is `generated/constraints.txt` (made by
+    `mlspec.constraints` from the installed packages and the committed file, so not from the manifest
+    alone); the manifest lists that file whether or not it is given, so its bytes never depend on it.
     """
     # like loading, emitting builds many acyclic objects (workflow documents, the manifest's data)
     with gcpause.paused():
-        return _emit(manifest, user_owned)
+        files = _emit(manifest, user_owned)
+    if constraints is not None:
+        files[CONSTRAINTS_PATH] = constraints
+        files = dict(sorted(files.items()))
+    return files
 
 
 # Below this many nodes a fork costs more than it saves (measured: even at about 300 nodes, 30 models;
@@ -47,7 +63,8 @@ def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
 
     def other_files() -> dict[str, bytes]:
         files = dict(scripts.scripts(manifest))
-        listed = sorted([*files, *documents, MANIFEST_PATH])
+        pinned = [CONSTRAINTS_PATH] if manifest.project.install.form != "lock" else []  # a lock needs none
+        listed = sorted([*files, *documents, MANIFEST_PATH, *pinned])
         # a validated copy (model_copy would not validate `files`), as the manifest's JSON writer requires
         final = Manifest(schema_version=manifest.schema_version, project=manifest.project, nodes=manifest.nodes,
                          files=listed)

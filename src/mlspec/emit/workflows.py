@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from functools import partial
 
+from mlspec import stateurls
+from mlspec.emit import CONSTRAINTS_PATH
 from mlspec.emit.pins import uses
 from mlspec.emit.yamlout import Shared
 from mlspec.manifest import GateNode, Manifest, ModelNode, MonitorNode
@@ -36,8 +38,9 @@ def _secret_names(manifest: Manifest, uris: list[str]) -> list[str]:
 
 
 def registry_secrets(manifest: Manifest) -> list[str]:
-    """Environment variables the registry URL needs (mapped from repository secrets of the same name)."""
-    return _secret_names(manifest, [manifest.project.registry_uri])
+    """Environment variables a job touching state needs (mapped from repository secrets of the same name):
+    those the registry URL names as ${env:VAR}, and the project's `secrets`."""
+    return sorted({*_secret_names(manifest, [manifest.project.registry_uri]), *manifest.project.secrets})
 
 
 def source_secrets(manifest: Manifest, sources: list[str]) -> list[str]:
@@ -50,19 +53,49 @@ def _secrets_env(names: list[str]) -> dict[str, str]:
     return {name: "${{ secrets['" + name + "'] }}" for name in names}
 
 
-def _setup(manifest: Manifest) -> list[dict]:
-    return list(_setup_steps(manifest.project.python, manifest.project.install))
+def _setup(manifest: Manifest, *, runtime: bool = False, cache: bool = False) -> list[dict]:
+    """Check out, set up Python, install mlspec: the light package, or with `runtime` its runtime extra too.
+
+    `cache` restores and saves pip's download cache (setup-python's, keyed by the constraints or lock
+    file). Only jobs that train ask for it: they install the heavy runtime on every model change. Jobs
+    that register or promote models (gate, promote) or act on alerts (monitor) release something, so
+    they never restore a cache: nothing another job left in one (pip does not check hashes of cached
+    wheels without a lock) can reach the code that writes the registry with its credentials. zizmor's
+    cache-poisoning audit asks the same of workflows triggered by releases or tags; it does not flag
+    ours (pushes, schedules, dispatches), so this is a choice, not a finding. Light jobs (validate,
+    plan, report, comment) install a few small wheels and do not cache: they would share the training
+    jobs' key, and one saving first would leave the runtime out of the cache.
+    """
+    install = manifest.project.install
+    return list(_setup_steps(manifest.project.python, install.form, install.runtime if runtime else install.light,
+                             runtime, cache))
 
 
-@functools.lru_cache(maxsize=16)
-def _setup_steps(python: str, install: str) -> tuple[Shared, ...]:
+@functools.lru_cache(maxsize=32)
+def _setup_steps(python: str, form: str, package: str, runtime: bool, cache: bool) -> tuple[Shared, ...]:
     # the same three steps open almost every job: built once, so their YAML is laid out once
+    name = "Install mlspec and its runtime" if runtime else "Install mlspec"
+    if form == "lock":  # a hashed requirements file is the whole environment: no other constraints
+        locked = package
+        install = {"name": name, "env": {"MLSPEC_REQUIREMENTS": package},
+                   "run": 'python -m pip install --require-hashes -r "$MLSPEC_REQUIREMENTS"'}
+    elif form == "git":  # `NAME[extras] @ URL` in two variables, so each is one word (YAML linters fold none)
+        locked = CONSTRAINTS_PATH
+        name_part, url = package.split(" @ ", 1)
+        install = {"name": name, "env": {"MLSPEC_PACKAGE": name_part, "MLSPEC_SOURCE": url},
+                   "run": f'python -m pip install -c {CONSTRAINTS_PATH} "$MLSPEC_PACKAGE @ $MLSPEC_SOURCE"'}
+    else:
+        locked = CONSTRAINTS_PATH
+        install = {"name": name, "env": {"MLSPEC_PACKAGE": package},
+                   "run": f'python -m pip install -c {CONSTRAINTS_PATH} "$MLSPEC_PACKAGE"'}
+    python_with: dict = {"python-version": python}
+    if cache:
+        python_with.update({"cache": "pip", "cache-dependency-path": locked})
     return (
         Shared({"name": "Check out the repository", "uses": uses("actions/checkout"),
                 "with": {"persist-credentials": False}}),
-        Shared({"name": "Set up Python", "uses": uses("actions/setup-python"), "with": {"python-version": python}}),
-        Shared({"name": "Install mlspec", "env": {"MLSPEC_PACKAGE": install},
-                "run": 'python -m pip install "$MLSPEC_PACKAGE"'}),
+        Shared({"name": "Set up Python", "uses": uses("actions/setup-python"), "with": python_with}),
+        Shared(install),
     )
 
 
@@ -106,18 +139,21 @@ def _download(name: str) -> dict:
 
 def _candidate_files(manifest: Manifest, model: ModelNode) -> list[str]:
     # generated/manifest.json makes the repository root the paths' common folder, so downloading the
-    # artifact into "." puts every file back where the gate job expects it
-    return ["generated/manifest.json", f".mlspec/candidates/{model.name}.json",
-            f"{manifest.project.artifacts_uri.rstrip('/')}/sha256/"]
+    # artifact into "." puts every file back where the gate job expects it. The candidate's model file
+    # waits in a project folder (the local store, or the cache of a remote one); a file:// store is a
+    # folder every job sees, so nothing of it travels.
+    files = ["generated/manifest.json", f".mlspec/candidates/{model.name}.json"]
+    folder = stateurls.candidate_folder(manifest.project.artifacts_uri)
+    return files if folder is None else [*files, f"{folder}/sha256/"]
 
 
 def _train_job(manifest: Manifest, model: ModelNode, gates: list[GateNode], *, pr: bool) -> dict:
-    env = _secrets_env(source_secrets(manifest, [model.source]))
+    env = _secrets_env(sorted({*registry_secrets(manifest), *source_secrets(manifest, [model.source])}))
     only = " --plan plan.json" if pr else ""
     train = {"name": "Check data, train and evaluate", "run": f"python {_script('model', model.name)}{only}"}
     if env:
         train["env"] = env
-    steps = [*_setup(manifest)]
+    steps = [*_setup(manifest, runtime=True, cache=True)]
     if pr:
         steps.append(_download("mlspec-plan"))
     steps.append(train)
@@ -170,7 +206,7 @@ def _gate_jobs(manifest: Manifest, gate: GateNode, model: ModelNode, reason_env:
     evaluate = {"name": "Evaluate the gate and register", "run": f"python {_script('gate', gate.name)}"}
     if env:
         evaluate["env"] = env
-    steps = [*_setup(manifest), _download(f"candidate-{model.name}"), evaluate]
+    steps = [*_setup(manifest, runtime=True), _download(f"candidate-{model.name}"), evaluate]
     jobs = {f"gate_{gate.name}": _job(f"Gate {gate.name}", model.runner, SETUP_MINUTES, steps,
                                       needs=[f"train_{model.name}"])}
     if gate.approval_environment:
@@ -179,7 +215,7 @@ def _gate_jobs(manifest: Manifest, gate: GateNode, model: ModelNode, reason_env:
             promote["env"] = env
         jobs[f"promote_{gate.name}"] = _job(
             f"Promote {model.name} (approval: {gate.approval_environment})", model.runner, SETUP_MINUTES,
-            [*_setup(manifest), _download(f"candidate-{model.name}"), promote],
+            [*_setup(manifest, runtime=True), _download(f"candidate-{model.name}"), promote],
             needs=[f"gate_{gate.name}"], environment=gate.approval_environment)
     return jobs
 
@@ -280,14 +316,14 @@ def retrain(manifest: Manifest, model: ModelNode) -> dict:
 def monitor(manifest: Manifest, node: MonitorNode) -> dict:
     """Run one monitor on its schedule; report, open or update its issue, dispatch a retrain on alert."""
     model = manifest.nodes[f"model.{node.model}"]
-    env = {**_secrets_env(registry_secrets(manifest)), **_secrets_env(source_secrets(manifest, [node.data])),
+    env = {**_secrets_env(sorted({*registry_secrets(manifest), *source_secrets(manifest, [node.data])})),
            "GH_TOKEN": "${{ github.token }}"}
     permissions = dict(READ)
     if "open_issue" in node.on_alert:
         permissions["issues"] = "write"
     if "retrain" in node.on_alert:
         permissions["actions"] = "write"
-    steps = [*_setup(manifest),
+    steps = [*_setup(manifest, runtime=True),
              {"name": "Run the monitor", "env": env,
               "run": f'python {_script("monitor", node.name)} --summary "$GITHUB_STEP_SUMMARY"'},
              {"name": "Upload the monitor report", "if": "always()", "uses": uses("actions/upload-artifact"),

@@ -23,18 +23,38 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+class InstallSettings(_Frozen):
+    """What generated CI jobs install with pip, in the form the spec chose (see `mlspec.installs`).
+
+    `light` is for jobs that only validate, compile, plan, report or comment; `runtime` adds the
+    runtime extra and `extras` (inferred from the spec's URLs, plus the spec's own) for jobs that
+    train, gate, promote or monitor. A `lock` form names a hashed requirements file for both.
+    """
+
+    form: Literal["pin", "lock", "git", "path"]
+    light: str
+    runtime: str
+    extras: list[str] = Field(default_factory=list)
+
+
 class ProjectSettings(_Frozen):
-    """Project-wide settings after defaults."""
+    """Project-wide settings after defaults.
+
+    `artifacts_uri` is always filled: beside a store registry (`<registry_uri>/artifacts`) or
+    `.mlspec/artifacts` when the spec names none. `secrets` are environment variables (repository
+    secrets of the same name) that generated jobs touching state receive.
+    """
 
     name: str
     description: str | None = None
     registry_uri: str
     artifacts_uri: str
+    secrets: list[str] = Field(default_factory=list)
     python: str
     runner: str
     timeout_minutes: int
     seed: int
-    install: str
+    install: InstallSettings
 
 
 class NodeBase(_Frozen):

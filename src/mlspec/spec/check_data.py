@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 
+from mlspec import stateurls
 from mlspec.diagnostics import Diagnostic, Pointer
 from mlspec.expressions import ExprError, columns_of, parse_expression
 from mlspec.spec.check_common import Facts, at_name, expr_error, ref
 from mlspec.spec.merge import Entry, SpecSet
+from mlspec.spec.v1.project import secret_name_problem
 
 NUMERIC = ("int", "float", "bool")
 NUMERIC_TRANSFORMS = ("passthrough", "impute", "standardize", "minmax", "log1p", "bucketize")
 _ENV_REF = re.compile(r"\$\{env:[A-Z_][A-Z0-9_]{0,63}\}")
+_ENV_NAME = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
 _URL_CREDENTIALS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^@/]*)@")
 _QUERY_SECRET = re.compile(r"[?&](?P<key>password|passwd|pwd|secret|token|api_key)=(?P<value>[^&]*)", re.IGNORECASE)
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
@@ -26,6 +29,11 @@ def check_uri(file: str, path: tuple, uri: str, diags: list[Diagnostic]) -> None
         diags.append(Diagnostic("MLS208", "malformed ${...} reference in the URL", Pointer(file, path),
                                 "references look like ${env:UPPER_CASE_NAME}"))
         return
+    for name in _ENV_NAME.findall(uri):
+        problem = secret_name_problem(name)
+        if problem is not None:
+            diags.append(Diagnostic("MLS219", f"${{env:{name}}}: the variable {problem}", Pointer(file, path),
+                                    "name a repository secret of your own, e.g. ${env:PGPASSWORD}"))
     match = _URL_CREDENTIALS.match(uri)
     if match is not None and ":" in match.group("userinfo"):
         password = match.group("userinfo").split(":", 1)[1]
@@ -37,8 +45,8 @@ def check_uri(file: str, path: tuple, uri: str, diags: list[Diagnostic]) -> None
         if not _ENV_REF.fullmatch(secret.group("value")):
             diags.append(Diagnostic("MLS208", f"the URL contains a literal {secret.group('key')}",
                                     Pointer(file, path), f"write {secret.group('key')}=${{env:VAR_NAME}}"))
-    if uri.startswith("sqlite:"):
-        database = uri.split("?", 1)[0].removeprefix("sqlite:").removeprefix("//")
+    if re.match(r"^sqlite(\+[a-z0-9_]+)?:", uri):
+        database = uri.split("?", 1)[0].split(":", 1)[1].removeprefix("//")
         if database.startswith("//"):
             diags.append(Diagnostic("MLS214", "an absolute SQLite path reaches outside the project",
                                     Pointer(file, path), "write sqlite:///relative/path.db (three slashes)"))
@@ -85,7 +93,11 @@ def _query_problem(query: str) -> str | None:
 
 def check_source(entry: Entry, facts: Facts, diags: list[Diagnostic]) -> None:
     src = entry.spec
-    if src.format in ("csv", "parquet"):
+    if src.format in ("csv", "parquet") and stateurls.is_object(src.path):
+        problem = stateurls.data_problem(src.path)
+        if problem is not None:
+            diags.append(Diagnostic(problem.code, problem.message, entry.at("sources", "path"), problem.hint))
+    elif src.format in ("csv", "parquet"):
         check_relative_path(entry.file, ("sources", entry.name, "path"), src.path, diags)
     else:
         check_uri(entry.file, ("sources", entry.name, "uri"), src.uri, diags)

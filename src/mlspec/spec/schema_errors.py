@@ -192,8 +192,11 @@ def translate(error: ValidationError, file: str, data: object, root: type[BaseMo
             type_errors[path] = [word]
             diags.append(Diagnostic("MLS103", "", Pointer(file, path), _type_hint(kind, value, raw_text(path))))
         elif kind.startswith("mls_"):
+            # a check inside a model: MLS107 at a key unless it names its own code, place and part
             where = (*path, ctx["field"]) if "field" in ctx else path
-            diags.append(Diagnostic("MLS107", err["msg"] + noun, Pointer(file, where, "key"), ctx.get("hint")))
+            # (a check with its own code names its field itself)
+            diags.append(Diagnostic(ctx.get("code", "MLS107"), err["msg"] + ("" if "code" in ctx else noun),
+                                    Pointer(file, where, ctx.get("part", "key")), ctx.get("hint")))
         elif kind == "string_pattern_mismatch":
             field = label(path)
             hint = _PATTERN_HINTS.get(str(path[-1]) if path else "") or _pattern_hint(root, data, path)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from mlspec.diagnostics import Diagnostic
 from mlspec.spec.check_common import Facts
-from mlspec.spec.check_data import check_feature, check_relative_path, check_source, check_uri, close_feature_columns
+from mlspec.spec.check_data import check_feature, check_source, close_feature_columns
 from mlspec.spec.check_models import check_gate, check_model, check_monitor
+from mlspec.spec.check_project import check_project
 from mlspec.spec.merge import SpecSet
 
 __all__ = ["Facts", "check"]
@@ -20,8 +21,7 @@ def check(spec: SpecSet) -> tuple[Facts, list[Diagnostic]]:
     """Run every semantic check; return what was learnt and the findings."""
     facts = Facts()
     diags: list[Diagnostic] = []
-    check_uri(spec.project.file, ("project", "registry", "uri"), spec.project.spec.registry.uri, diags)
-    check_relative_path(spec.project.file, ("project", "artifacts", "uri"), spec.project.spec.artifacts.uri, diags)
+    check_project(spec.project, diags)
     for entry in spec.sources.values():
         check_source(entry, facts, diags)
     for entry in spec.features.values():

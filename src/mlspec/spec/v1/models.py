@@ -10,78 +10,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES
+from mlspec.spec.v1.base import Description, Scalar, Strict, Tags
+from mlspec.spec.v1.project import Artifacts, Project, Registry
 
-__all__ = ["DRIFT_DEFAULT_THRESHOLDS", "DRIFT_THRESHOLD_RANGES"]
+__all__ = ["DRIFT_DEFAULT_THRESHOLDS", "DRIFT_THRESHOLD_RANGES", "Artifacts", "Description", "Project", "Registry",
+           "Scalar", "Strict", "Tags"]
 
 API_VERSION = "mlspec/v1"
-_REQUIREMENT = r"^(\.|[A-Za-z0-9_.\-]+)(\[[A-Za-z0-9_,\-]+\])?(==[A-Za-z0-9_.+\-]+)?$"
-
-Scalar = bool | int | float | str | None
-
-
-class Strict(BaseModel):
-    """Base of every spec model: strict types, no unknown keys, no NaN/inf, immutable."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False,
-                              populate_by_name=False, hide_input_in_errors=True)
-
-
-def _desc(text: str, **kwargs) -> dict:
-    return {"description": text, **kwargs}
-
-
-Description = Annotated[str | None, Field(None, max_length=2000, description="Free text for people; never executed.")]
-Tags = Annotated[list[str], Field(default_factory=list, max_length=32,
-                                  description="Labels used by selectors (`tag:fraud`). Lowercase names.")]
 
 # ------------------------------------------------------------------------------------------------
-# project
+# project: see project.py
 # ------------------------------------------------------------------------------------------------
-
-
-class Registry(Strict):
-    """Where model versions, aliases and lineage are recorded."""
-
-    uri: str = Field("sqlite:///.mlspec/registry.db", min_length=1, max_length=500, description=(
-        "SQLAlchemy URL of the registry database. SQLite (a file, relative to the project) by default; "
-        "PostgreSQL for teams. Credentials only as ${env:VAR}."),
-        examples=["sqlite:///.mlspec/registry.db", "postgresql://mlspec:${env:PGPASSWORD}@db:5432/mlspec"])
-
-
-class Artifacts(Strict):
-    """Where trained model files are stored (content-addressed by sha256)."""
-
-    uri: str = Field(".mlspec/artifacts", min_length=1, max_length=500,
-                     description="Folder for model artifacts, relative to the project root.")
-
-
-class Project(Strict):
-    """Settings for the whole project. Exactly one file under specs/ holds this section."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description=(
-        "Project name: lowercase letters, digits, '-' and '_', starting with a letter."),
-        examples=["fraud-detection"])
-    description: Description
-    registry: Registry = Field(default_factory=Registry, description="The model registry.")
-    artifacts: Artifacts = Field(default_factory=Artifacts, description="The artifact store.")
-    python: str = Field("3.11", pattern=r"^3\.(1[1-9]|[2-9][0-9])$", description=(
-        "Python version for generated CI jobs: 3.11 or later, quoted (\"3.12\"; unquoted 3.10 would read as 3.1)."),
-        examples=["3.11", "3.12"])
-    runner: str = Field("ubuntu-24.04", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-                        description="Default GitHub Actions runner label for generated jobs.")
-    timeout_minutes: int = Field(60, ge=1, le=360, description="Default time limit of a generated CI job.")
-    install: str | None = Field(None, max_length=200, pattern=_REQUIREMENT, description=(
-        "What generated CI jobs install with pip: a requirement such as \"mlspec==0.1.0\" (the default: "
-        "this mlspec version, pinned), with extras such as \"mlspec[postgres]==0.1.0\" for a PostgreSQL "
-        "registry, or \".\" / \".[postgres]\" for a repository that is itself an installable package."),
-        examples=["mlspec[postgres]==0.1.0", "."])
-    seed: int = Field(42, ge=0, le=2**32 - 1, description=(
-        "Random seed injected into splits and estimators, so identical inputs give identical models."))
-
 
 # ------------------------------------------------------------------------------------------------
 # sources: the data contract
@@ -141,6 +84,8 @@ class Checks(Strict):
     rows: list[RowCheck] = Field(default_factory=list, max_length=200, description="Row-level rules.")
 
 
+_PATH_DOC = ("Path of the file, relative to the project root; or an object-store URL (s3://BUCKET/KEY, "
+             "gs://BUCKET/KEY, az://CONTAINER/KEY) read with the credentials listed in project.secrets.")
 _SOURCE_COMMON_DOC = "Data contract: every column the project uses, with its type and constraints."
 
 
@@ -158,8 +103,8 @@ class CsvSource(_SourceBase):
     """A CSV file in the repository."""
 
     format: Literal["csv"] = Field(description="File format: csv.")
-    path: str = Field(min_length=1, max_length=500, description="Path of the file, relative to the project root.",
-                      examples=["data/transactions.csv"])
+    path: str = Field(min_length=1, max_length=500, description=_PATH_DOC,
+                      examples=["data/transactions.csv", "s3://acme-data/batches/latest.csv"])
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator, one character.")
 
 
@@ -167,7 +112,7 @@ class ParquetSource(_SourceBase):
     """A Parquet file in the repository."""
 
     format: Literal["parquet"] = Field(description="File format: parquet.")
-    path: str = Field(min_length=1, max_length=500, description="Path of the file, relative to the project root.")
+    path: str = Field(min_length=1, max_length=500, description=_PATH_DOC)
 
 
 class SqlSource(_SourceBase):

@@ -1,0 +1,34 @@
+"""Semantic checks of the project section: the registry's and the artifact store's URLs.
+
+The forms come from `mlspec.stateurls`; SQL URLs also get `check_uri`'s credential checks and
+folders `check_relative_path`'s. Whether CI could keep that state is not checked here but by
+`mlspec compile` (`spec.check_ci`): a laptop's SQLite registry is valid.
+"""
+
+from __future__ import annotations
+
+from mlspec import stateurls
+from mlspec.diagnostics import Diagnostic, Pointer
+from mlspec.spec.check_data import check_relative_path, check_uri
+from mlspec.spec.merge import Entry
+
+
+def check_project(entry: Entry, diags: list[Diagnostic]) -> None:
+    """Check the registry and artifact-store URLs of the project section."""
+    project, file = entry.spec, entry.file
+    where = ("project", "registry", "uri")
+    problem = stateurls.registry_problem(project.registry.uri)
+    if problem is not None:
+        diags.append(Diagnostic(problem.code, problem.message, Pointer(file, where), problem.hint))
+    elif not stateurls.is_store(project.registry.uri):
+        check_uri(file, where, project.registry.uri, diags)
+    artifacts = project.artifacts.uri
+    if artifacts is None:
+        return
+    where = ("project", "artifacts", "uri")
+    if "://" not in artifacts:
+        check_relative_path(file, where, artifacts, diags)
+        return
+    problem = stateurls.artifacts_problem(artifacts)
+    if problem is not None:
+        diags.append(Diagnostic(problem.code, problem.message, Pointer(file, where), problem.hint))

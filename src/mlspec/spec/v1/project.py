@@ -1,0 +1,127 @@
+"""The `project:` section of the spec language: names, state (registry, artifacts, secrets), CI settings.
+
+State is addressed by URL. Locally the defaults keep it in the project (`.mlspec/`: a SQLite registry
+and an artifact folder); CI jobs start on fresh machines, so `mlspec compile` asks for state that
+outlives a job (an object store or PostgreSQL) unless `ci_state: ephemeral` says a demonstration may
+lose it. The forms of each URL are checked in `mlspec.stateurls` (via `spec.semantics`); the forms
+of `install` in `mlspec.installs`, here, so its JSON Schema description and its check stay together.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from mlspec import installs
+from mlspec.spec.v1.base import Description, Strict
+
+SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+# names a generated job sets itself, or that would change how its shell, Python or loader behave
+RESERVED_NAMES = frozenset({"GH_TOKEN", "GITHUB_TOKEN", "PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "CI"})
+RESERVED_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "MLSPEC_", "PYTHON", "LD_")
+
+
+def secret_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a secret passed to generated jobs as an environment variable, or None."""
+    if not SECRET_NAME.match(name):
+        return "is not an upper-case environment variable name ([A-Z_][A-Z0-9_]*, at most 64 characters)"
+    if name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
+        return ("is reserved (GitHub's own variables and tokens, mlspec's MLSPEC_*, or one that changes how "
+                "the job runs)")
+    return None
+
+
+def _secret_name(name: str) -> str:
+    problem = secret_name_problem(name)
+    if problem is not None:
+        raise PydanticCustomError("mls_secret", f"secret '{name}' {problem}", {
+            "hint": "list the names of repository secrets, e.g. [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]",
+            "code": "MLS219", "part": "value"})
+    return name
+
+
+SecretName = Annotated[str, AfterValidator(_secret_name)]
+
+
+class Registry(Strict):
+    """Where model versions, aliases and lineage are recorded."""
+
+    uri: str = Field("sqlite:///.mlspec/registry.db", min_length=1, max_length=500, description=(
+        "Where the registry lives. A SQLAlchemy URL: SQLite (a file relative to the project, the default; "
+        "local use) or PostgreSQL (passwords only as ${env:VAR}). Or an object store that every CI job can "
+        "reach: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX (no credentials in the URL: list "
+        "their variables in project.secrets), or file:///ABSOLUTE/PATH on a shared disk."),
+        examples=["s3://acme-ml/mlspec", "postgresql://mlspec:${env:PGPASSWORD}@db:5432/mlspec",
+                  "sqlite:///.mlspec/registry.db"])
+
+
+class Artifacts(Strict):
+    """Where trained model files are stored (content-addressed by sha256)."""
+
+    uri: str | None = Field(None, min_length=1, max_length=500, description=(
+        "Where model artifacts are stored: a folder relative to the project, or s3://, gs://, az:// or file:/// "
+        "URL. By default beside an object-store or file:// registry (REGISTRY/artifacts), else .mlspec/artifacts "
+        "(with a PostgreSQL registry the artifacts are also kept in the database, so a folder is only a cache)."),
+        examples=["s3://acme-ml/mlspec/artifacts", ".mlspec/artifacts"])
+
+
+class Project(Strict):
+    """Settings for the whole project. Exactly one file under specs/ holds this section."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description=(
+        "Project name: lowercase letters, digits, '-' and '_', starting with a letter."),
+        examples=["fraud-detection"])
+    description: Description
+    registry: Registry = Field(default_factory=Registry, description="The model registry.")
+    artifacts: Artifacts = Field(default_factory=Artifacts, description="The artifact store.")
+    secrets: list[SecretName] = Field(default_factory=list, max_length=50, description=(
+        "Names of repository secrets that every generated job touching state (train, gate, promote, monitor, "
+        "the pull request's gate report) receives as environment variables of the same name: the object "
+        "store's or database's credentials and settings, e.g. [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "AWS_REGION]. Upper-case names; GitHub's own (GITHUB_*, ACTIONS_*, RUNNER_*) are refused."),
+        examples=[["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]])
+    ci_state: Literal["durable", "ephemeral"] = Field("durable", description=(
+        "durable (the default): `mlspec compile` refuses a registry or artifact store that a CI job loses when "
+        "it ends (a SQLite file, a project folder), because the generated main, retrain and monitor workflows "
+        "need the models registered before. ephemeral: accept them, for demonstrations only; every model "
+        "registered in CI is then lost when its job ends."))
+    python: str = Field("3.11", pattern=r"^3\.(1[1-9]|[2-9][0-9])$", description=(
+        "Python version for generated CI jobs: 3.11 or later, quoted (\"3.12\"; unquoted 3.10 would read as 3.1)."),
+        examples=["3.11", "3.12"])
+    runner: str = Field("ubuntu-24.04", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                        description="Default GitHub Actions runner label for generated jobs.")
+    timeout_minutes: int = Field(60, ge=1, le=360, description="Default time limit of a generated CI job.")
+    install: str | None = Field(None, min_length=1, max_length=300, description=(
+        f"What generated CI jobs install with pip. By default this mlspec version, pinned "
+        f"(\"{installs.DIST}==X.Y.Z\"). Otherwise one of: an exact pin \"{installs.DIST}==X.Y.Z\" (with extras: "
+        f"\"{installs.DIST}[postgres]==X.Y.Z\"); a requirements file in the repository whose every line is hashed "
+        "(\"requirements/mlspec.txt\", installed with --require-hashes); a git URL pinned to a full commit "
+        "(\"git+https://github.com/OWNER/REPO@<40-hex SHA>\"); or a path in the repository (\".\", \"./sub\", "
+        "\".[extras]\"). Jobs that train, gate, promote or monitor add the runtime extra and the extras the spec "
+        "needs (postgres, objectstore); all jobs but the lock file's install with -c generated/constraints.txt."),
+        examples=[f"{installs.DIST}==0.1.0", "requirements/mlspec.txt", "."])
+    seed: int = Field(42, ge=0, le=2**32 - 1, description=(
+        "Random seed injected into splits and estimators, so identical inputs give identical models."))
+
+    @field_validator("install")
+    @classmethod
+    def _install_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                installs.parse(value)
+            except installs.InstallError as exc:
+                raise PydanticCustomError("mls_install", f"install {exc.message}",
+                                          {"hint": exc.hint, "code": "MLS218", "part": "value"}) from None
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets_once(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if name in value[:i]:
+                raise PydanticCustomError("mls_secret", f"secret '{name}' is listed twice", {
+                    "hint": "list each secret once", "code": "MLS219", "part": "value", "field": i})
+        return value
