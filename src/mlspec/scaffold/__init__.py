@@ -5,9 +5,12 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+IGNORED = ".mlspec/"  # local state: the SQLite registry, artifacts, candidates, the step cache
+
 
 def create(directory: Path) -> list[str]:
-    """Write specs/project.yaml and schema/mlspec-v1.json under `directory`; never overwrite."""
+    """Write specs/project.yaml and schema/mlspec-v1.json under `directory` (never overwritten), and make
+    .gitignore ignore `.mlspec/` (created, or the line appended when missing). Returns what was written."""
     from mlspec.api import json_schema_text
 
     starter = resources.files(__package__).joinpath("starter.yaml").read_text(encoding="utf-8")
@@ -19,4 +22,22 @@ def create(directory: Path) -> list[str]:
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return [str(directory / relative) for relative in targets]
+    written = [str(directory / relative) for relative in targets]
+    if _ignore_state(directory / ".gitignore"):
+        written.append(str(directory / ".gitignore"))
+    return written
+
+
+def _ignore_state(path: Path) -> bool:
+    """Add `.mlspec/` to a .gitignore (created when missing); False when it is already ignored there."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    lines = {line.strip() for line in text.splitlines()}
+    if lines & {IGNORED, ".mlspec", "/.mlspec", "/.mlspec/"}:
+        return False
+    prefix = text if not text or text.endswith("\n") else text + "\n"
+    note = "# mlspec's local state (registry, artifacts, caches): `mlspec run` writes it"
+    path.write_text(f"{prefix}{note}\n{IGNORED}\n", encoding="utf-8")
+    return True
