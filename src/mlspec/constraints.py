@@ -83,7 +83,7 @@ def render(pins: dict[str, str]) -> bytes:
 
 
 def build(extras: Iterable[str], python: str, runner: str, existing: str | None, *, upgrade: bool = False,
-          find: Callable[[str], metadata.Distribution | None] | None = None) -> Pins:
+          find: Callable[[str], Installed | None] | None = None) -> Pins:
     """The constraints for mlspec-gitops with `extras` (plus runtime) on `runner` with `python`.
 
     `existing` is the committed file's text (None when there is none); with `upgrade` it is ignored.
@@ -108,11 +108,36 @@ def build(extras: Iterable[str], python: str, runner: str, existing: str | None,
         follow |= more
 
 
-def _installed(name: str) -> metadata.Distribution | None:
+@dataclass(frozen=True)
+class Installed:
+    """What pinning reads of an installed distribution: its version, requirements and Requires-Python."""
+
+    version: str
+    requires: list[str]
+    metadata: dict[str, str]
+
+
+def _installed(name: str) -> Installed | None:
+    """The installed distribution `name`, read from the headers of its METADATA alone.
+
+    importlib.metadata parses the whole file with the email package, long description included: for
+    the 30-odd packages of the closure that was most of a compile of 100 models (0.2 s of 0.3 s).
+    """
     try:
-        return metadata.distribution(name)
+        dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return None
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    fields: dict[str, list[str]] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not line[:1].isspace():
+            fields.setdefault(key.strip().lower(), []).append(value.strip())
+    if "version" not in fields:  # an unusual file: let importlib.metadata read it
+        return Installed(dist.version, list(dist.requires or []), {"Requires-Python": dist.metadata.get(
+            "Requires-Python") or ""})
+    return Installed(fields["version"][0], fields.get("requires-dist", []),
+                     {"Requires-Python": (fields.get("requires-python") or [""])[0]})
 
 
 class _Closure:
