@@ -11,6 +11,9 @@ from __future__ import annotations
 import sys
 
 _GLOBAL_OPTIONS_WITH_VALUE = ("-C", "--project")
+# Commands that run models need the `runtime` extra; the default install is the compiler alone.
+RUNTIME_COMMANDS = frozenset({"run", "monitor", "score", "registry"})
+RUNTIME_MODULES = ("numpy", "pandas", "pyarrow", "sklearn", "sqlalchemy", "skops", "pandera", "threadpoolctl")
 
 
 def subcommand(argv: list[str]) -> str | None:
@@ -26,9 +29,27 @@ def subcommand(argv: list[str]) -> str | None:
     return None
 
 
+def missing_runtime() -> list[str]:
+    """The runtime's modules that cannot be imported here (found without importing them)."""
+    from importlib.util import find_spec
+
+    return [name for name in RUNTIME_MODULES if find_spec(name) is None]
+
+
 def main() -> None:
-    """Start the training process for `run`, then hand over to the CLI; exit without tearing down pandas."""
-    if subcommand(sys.argv[1:]) == "run":
+    """Start the training process for `run`, then hand over to the CLI; exit without tearing down pandas.
+
+    A command that runs models, in an environment with only the default install, ends with what to
+    install (exit 1) instead of an import error."""
+    command = subcommand(sys.argv[1:])
+    if command in RUNTIME_COMMANDS and not {"-h", "--help"} & set(sys.argv[1:]):
+        missing = missing_runtime()
+        if missing:
+            sys.stderr.write(f"mlspec: `mlspec {command}` needs mlspec's runtime, which is not installed here "
+                             f"(missing: {', '.join(missing)})\n  help: pip install 'mlspec-gitops[runtime]' "
+                             "(add postgres or objectstore when the project uses them)\n")
+            sys.exit(1)
+    if command == "run":
         from mlspec.runtime import trainers
 
         trainers.start_early()
