@@ -1,24 +1,57 @@
 """The step cache: skip a node whose inputs have not changed since it last succeeded.
 
 A node's key hashes everything its result depends on: its own settings (the manifest's config
-hash), the keys of the nodes it reads, the fingerprints of its data, and the mlspec version. Keys
-and small results live in `.mlspec/cache/<node id>.json`; deciding that nothing changed needs only
-hashlib and json, so a no-op run imports no heavy library.
+hash), the keys of the nodes it reads, the fingerprints of its data, the mlspec version, and the
+installed versions of the libraries that compute results (an upgraded scikit-learn retrains: in CI
+those are the versions `generated/constraints.txt` pins). Keys and small results live in
+`.mlspec/cache/<node id>.json`; deciding that nothing changed needs only hashlib, json and a listing
+of the folders on sys.path, so a no-op run imports no heavy library.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
+import sys
 from pathlib import Path
 
 from mlspec import __version__
 from mlspec.runtime.artifacts import write_atomic
 
+# the distributions whose version can change a contract check's, a model's or a metric's result
+LIBRARIES = ("numpy", "pandas", "pandera", "pyarrow", "scikit-learn", "scipy", "skops")
+
+
+@functools.cache
+def environment() -> str:
+    """`name=version` of each library in LIBRARIES installed here ('name=-' when absent), one string.
+
+    Read from the names of the `*.dist-info` folders on sys.path (first match wins, as for imports):
+    importlib.metadata costs about 0.1 s here (its imports and a METADATA parse per library), as much
+    as a fifth of a no-op run.
+    """
+    wanted = {name.replace("-", "_"): name for name in LIBRARIES}
+    found: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            entries = os.listdir(folder or ".")  # noqa: PTH208 (one system call; names are all that is needed)
+        except OSError:
+            continue
+        for entry in entries:
+            stem = entry[: -len(".dist-info")]
+            if entry.endswith(".dist-info") and stem.count("-") == 1:
+                name, version = stem.split("-")
+                library = wanted.get(name.lower().replace(".", "_"))
+                if library is not None:
+                    found.setdefault(library, version)
+    return " ".join(f"{name}={found.get(name, '-')}" for name in LIBRARIES)
+
 
 def key(*parts: object) -> str:
-    """A stable hash of the parts (JSON-serialisable) plus the mlspec version."""
-    payload = json.dumps([__version__, *parts], sort_keys=True, separators=(",", ":"), default=str)
+    """A stable hash of the parts (JSON-serialisable), the mlspec version and the libraries' versions."""
+    payload = json.dumps([__version__, environment(), *parts], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
