@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,6 +91,17 @@ def repository_left_as_found() -> Iterator[None]:
     assert not appeared and not changed, (
         f"the test run wrote into the repository {REPO}: new {appeared}, changed {changed}; "
         "run examples and specs in a copy under tmp_path")
+
+
+@pytest.fixture
+def single_threaded() -> None:
+    """For tests that need `mlspec.forkjoin` to fork, which it does only while the process has one thread:
+    wait for threads that earlier tests or fixtures stopped to end, then insist that none is left."""
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(60)  # a stopped server's thread ends on its own at once; a running one fails below
+    others = [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
+    assert not others, f"threads left running by earlier tests or fixtures: {others} (forkjoin would not fork)"
 
 
 class CliResult:

@@ -19,6 +19,7 @@ from mlspec.emit import tree
 
 REPO = Path(__file__).resolve().parents[2]
 linux_only = pytest.mark.skipif(not forkjoin.usable(), reason="fork is used on Linux, single-threaded, only")
+pytestmark = pytest.mark.usefixtures("single_threaded")  # fork is used only while no other thread runs
 
 
 @linux_only

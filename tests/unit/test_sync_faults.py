@@ -230,6 +230,7 @@ def test_directory_in_place_of_a_generated_file_changes_nothing(tmp_path: Path) 
 
 
 linux_only = pytest.mark.skipif(not forkjoin.usable(), reason="fork is used on Linux, single-threaded, only")
+pytestmark = pytest.mark.usefixtures("single_threaded")  # fork is used only while no other thread runs
 
 
 @pytest.fixture
@@ -515,6 +516,7 @@ def test_a_second_compile_waits_for_the_first(template, tmp_path: Path) -> None:
                 said.append(line)
         finally:
             hang_guard.cancel()
+            hang_guard.join()  # no thread left behind: forkjoin forks only in a single-threaded process
         assert second.poll() is None, "the second compile did not wait for the lock"
         assert tree_snapshot(root) != new
     _out, err = second.communicate(timeout=HANG_GUARD)
