@@ -52,9 +52,12 @@ class S3Server:
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def s3_server():
-    """One moto S3 server on 127.0.0.1 for the session (skipped when moto[server] is not installed)."""
+    """One moto S3 server on 127.0.0.1 for the end-to-end tests (skipped when moto[server] is not installed).
+
+    Package scope, as for every fixture here that runs a thread: it stops when the last test of tests/e2e
+    is done, so the tests after it run in a single-threaded process (mlspec.forkjoin forks only then)."""
     server_module = pytest.importorskip("moto.server", reason="moto[server] is needed for the S3 tests")
     pytest.importorskip("boto3")
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -93,7 +96,7 @@ def mlspec_wheel(tmp_path_factory: pytest.TempPathFactory):
     return build_wheel(tmp_path_factory.mktemp("mlspec-wheel"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def package_index(tmp_path_factory: pytest.TempPathFactory, mlspec_wheel):
     """A package index on 127.0.0.1 serving the wheel of this checkout (PEP 503 and a find-links page)."""
     from tests.e2e.act_harness import PackageIndex
@@ -105,7 +108,7 @@ def package_index(tmp_path_factory: pytest.TempPathFactory, mlspec_wheel):
         index.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def act(act_binary, package_index):
     """Runs act with every job's pip pointed at `package_index` and the machine's package sources."""
     from tests.e2e.act_harness import Act
