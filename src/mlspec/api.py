@@ -281,3 +281,25 @@ def pins(project: Project, *, upgrade: bool = False):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             existing = None
     return constraints.build(settings.install.extras, settings.python, settings.runner, existing, upgrade=upgrade)
+
+
+def install_notes(project: Project) -> list[str]:
+    """Warnings about what `project.install` names in the repository: a hashed requirements file that is
+    missing, unhashed or without the runtime; a package folder without pyproject.toml or setup.py."""
+    from mlspec import installs
+    from mlspec.outputs import lstat_mode
+
+    install = project.manifest.project.install
+    if install.form == "lock":
+        path = project.root / install.light
+        try:
+            text = path.read_text(encoding="utf-8") if lstat_mode(path) is not None and path.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            text = None
+        return installs.lock_problems(install.light, text)
+    if install.form == "path":
+        folder = project.root / install.light
+        if not ((folder / "pyproject.toml").is_file() or (folder / "setup.py").is_file()):
+            return [f"project.install names the folder {install.light}, which has no pyproject.toml or setup.py "
+                    "to install"]
+    return []

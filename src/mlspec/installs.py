@@ -191,3 +191,23 @@ def _extras(text: str | None, whole: str, *, known: bool) -> tuple[str, ...]:
             raise InstallError(f"'{whole}' asks for the extra '{name}', which {DIST} does not have",
                                f"choose from {', '.join(EXTRAS)}")
     return tuple(sorted(set(names)))
+
+
+def lock_problems(path: str, text: str | None) -> list[str]:
+    """What would make `pip install --require-hashes -r path` fail or miss the runtime in a generated job
+    (`text` is the file's content, None when it is missing): warnings for `mlspec compile`."""
+    if text is None:
+        return [f"project.install names {path}, which is not in the repository: the generated jobs' install "
+                "would fail"]
+    requirements = [line.strip() for line in text.replace("\\\n", " ").splitlines()
+                    if line.strip() and not line.lstrip().startswith(("#", "-"))]
+    names = {normalize(re.split(r"[\[=<>!~;@ ]", line, maxsplit=1)[0]) for line in requirements}
+    problems = []
+    if any("--hash=" not in line for line in requirements):
+        problems.append(f"{path} has requirements without --hash=, which pip install --require-hashes refuses")
+    if DIST not in names:
+        problems.append(f"{path} does not list {DIST}, so the generated jobs would not install mlspec")
+    elif not {"pandas", "scikit-learn"} <= names:
+        problems.append(f"{path} does not pin pandas and scikit-learn: lock {DIST}[runtime] (and the extras the "
+                        "project needs), which the jobs that train, gate, promote and monitor install from it")
+    return problems

@@ -98,3 +98,20 @@ def test_no_accepted_form_lets_pip_read_an_option_or_a_second_requirement() -> N
         for argument in (install.light(), install.runtime(["objectstore", "postgres"])):
             assert not argument.startswith("-")
             assert argument.count(" ") in (0, 2), argument  # only the " @ " of a direct reference
+
+
+def test_lock_file_problems_are_warned_about() -> None:
+    from mlspec.installs import lock_problems
+
+    assert lock_problems("req.txt", None) == [
+        "project.install names req.txt, which is not in the repository: the generated jobs' install would fail"]
+    hashed = ("mlspec-gitops[runtime]==0.1.0 \\\n    --hash=sha256:aa\npandas==3.1.1 --hash=sha256:bb\n"
+              "scikit-learn==1.9.1 \\\n    --hash=sha256:cc\n# a comment\n--index-url https://example.com\n")
+    assert lock_problems("req.txt", hashed) == []
+    light = "mlspec-gitops==0.1.0 --hash=sha256:aa\npydantic==2.14 --hash=sha256:bb\n"
+    assert lock_problems("req.txt", light) == [
+        "req.txt does not pin pandas and scikit-learn: lock mlspec-gitops[runtime] (and the extras the project "
+        "needs), which the jobs that train, gate, promote and monitor install from it"]
+    assert lock_problems("req.txt", "pandas==3\n") == [
+        "req.txt has requirements without --hash=, which pip install --require-hashes refuses",
+        "req.txt does not list mlspec-gitops, so the generated jobs would not install mlspec"]

@@ -131,7 +131,7 @@ def _pins_or_exit(ctx: click.Context, project, upgrade: bool):
     except ConstraintsError as exc:
         click.echo(f"mlspec: {exc.message}\n  help: {exc.hint}", err=True)
         ctx.exit(EXIT_FINDINGS)
-    for warning in pins.warnings if pins is not None else ():
+    for warning in [*(pins.warnings if pins is not None else ()), *api.install_notes(project)]:
         click.echo(f"warning: {warning}", err=True)
     return pins
 

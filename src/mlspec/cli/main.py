@@ -170,8 +170,9 @@ def init(ctx: click.Context, directory: str) -> None:
         click.echo(f"mlspec: {exc}; nothing was written", err=True)
         ctx.exit(EXIT_USAGE)
     for path in written:
-        click.echo(f"created {path}")
-    click.echo(f"Next: cd {directory} && mlspec validate")
+        click.echo(f"created {path}" if not path.endswith(".gitignore") else f"ignored .mlspec/ in {path}")
+    click.echo(f"Next: cd {directory} && mlspec validate. Before `mlspec compile`, choose where CI keeps its "
+               "models: the commented registry lines in specs/project.yaml.")
 
 
 @cli.command()

@@ -98,7 +98,8 @@ class Project(Strict):
         f"What generated CI jobs install with pip. By default this mlspec version, pinned "
         f"(\"{installs.DIST}==X.Y.Z\"). Otherwise one of: an exact pin \"{installs.DIST}==X.Y.Z\" (with extras: "
         f"\"{installs.DIST}[postgres]==X.Y.Z\"); a requirements file in the repository whose every line is hashed "
-        "(\"requirements/mlspec.txt\", installed with --require-hashes); a git URL pinned to a full commit "
+        "(\"requirements/mlspec.txt\", installed with --require-hashes by every job, so it locks "
+        f"{installs.DIST}[runtime] and the extras the project needs); a git URL pinned to a full commit "
         "(\"git+https://github.com/OWNER/REPO@<40-hex SHA>\"); or a path in the repository (\".\", \"./sub\", "
         "\".[extras]\"). Jobs that train, gate, promote or monitor add the runtime extra and the extras the spec "
         "needs (postgres, objectstore); all jobs but the lock file's install with -c generated/constraints.txt."),
