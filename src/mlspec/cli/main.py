@@ -1,7 +1,10 @@
 """The `mlspec` command line: thin click commands over `mlspec.api`; the only code that prints or exits.
 
-Exit codes: 0 clean, 1 findings (invalid specs, failed run or gate), 2 usage or internal error.
-An unexpected exception never shows a traceback: one line says where the details were saved.
+Exit codes (the table in README.md, which tests/e2e/test_exit_codes.py checks): 0 success; 1 findings
+(invalid specs, a failed contract, training or gate, stale generated files, a monitor alert or a monitor
+that could not be evaluated, a read-only folder or a full disk); 2 usage or internal error; with
+`plan --detailed-exitcode`, 2 means changes and every error is 1. No exception shows a traceback: a
+refusal of the operating system is a message naming the file, a bug one line saying where the details are.
 """
 
 from __future__ import annotations
@@ -199,22 +202,60 @@ def _save_crash(exc: BaseException) -> str:
     return path
 
 
+def _internal_error(exc: BaseException) -> None:
+    """One line for a bug, with the details in a file (or why they could not be saved)."""
+    try:
+        where = f"details saved to {_save_crash(exc)}"
+    except OSError as problem:  # a full or read-only temporary folder: say so rather than show a traceback
+        where = f"the details could not be saved ({problem.strerror})"
+    click.echo(f"mlspec: internal error ({type(exc).__name__}); {where}", err=True)
+
+
+def report_exception(exc: Exception) -> int:
+    """Say what an exception that reached the top means; return the exit code.
+
+    A refusal of the operating system (read-only folder, no permission, full disk, file size limit)
+    is a message naming the file, and exit 1; anything else is a bug: one line, the details saved to
+    a file, and exit 2. Never a traceback.
+    """
+    from mlspec.runtime.errors import environment_error
+
+    refused = environment_error(exc)
+    if refused is not None:
+        from mlspec.cli.environment import message
+
+        click.echo(message(refused), err=True)
+        return EXIT_FINDINGS
+    _internal_error(exc)
+    return EXIT_USAGE
+
+
+def _error_code(argv: list[str]) -> int:
+    """The exit code of a usage or internal error: 2, except where 2 means "changes".
+
+    `plan --detailed-exitcode` follows Terraform: 0 no change, 1 error, 2 changes. A script that
+    reads 2 as "changes" must never get it for a typo or a crash, so there every error is 1.
+    """
+    from mlspec.cli.entry import subcommand
+
+    return EXIT_FINDINGS if subcommand(argv) == "plan" and "--detailed-exitcode" in argv else EXIT_USAGE
+
+
 def main() -> None:
-    """Console entry point: run the CLI, turning unexpected exceptions into one line and exit 2."""
+    """Console entry point: run the CLI; the one place that turns exceptions into a message and an exit code."""
     try:
         code = cli.main(standalone_mode=False, prog_name="mlspec")
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(_error_code(sys.argv[1:]))
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE)
+        sys.exit(_error_code(sys.argv[1:]))
     except Exception as exc:
-        path = _save_crash(exc)
-        click.echo(f"mlspec: internal error ({type(exc).__name__}); details saved to {path}", err=True)
-        sys.exit(EXIT_USAGE)
+        code = report_exception(exc)
+        sys.exit(_error_code(sys.argv[1:]) if code == EXIT_USAGE else code)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

@@ -96,9 +96,16 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file, fsync, rename, fsync the folder: the file is old, new, or absent."""
+    """Write via a temp file, fsync, rename, fsync the folder: the file is old, new, or absent.
+
+    A failure (a full disk, a read-only folder) leaves no temporary file behind, and the OSError
+    names `path`, not the temporary file's name, so the message says which file could not be written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _about(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -106,9 +113,37 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         Path(tmp).replace(path)
         fsync_dir(path.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _about(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def append_whole(path: Path, data: bytes) -> None:
+    """Append `data` to a log-like file entirely or not at all (a full disk leaves no partial line)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(data)
+                while view:  # a write can stop short of a full disk before it fails
+                    view = view[os.write(fd, view):]
+            except OSError:
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _about(exc, path) from exc
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """The same error (errno, and so its subclass) about `path`, the file the caller wanted written."""
+    return OSError(exc.errno, exc.strerror, os.fspath(path)) if exc.errno is not None else OSError(str(exc))
 
 
 def store(store_dir: Path, data: bytes) -> str:

@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
+import errno
+
+# What the operating system says when the project cannot be written here: a read-only folder or file
+# system, no permission, a full disk, a quota or a file size limit. Such an OSError is not a bug: it
+# ends the command with one message about the file (see `mlspec.cli.environment`), never a crash report.
+ENVIRONMENT_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def environment_error(exc: BaseException | None) -> OSError | None:
+    """`exc`, or the exception it was raised from (`raise ... from`), when that is the environment refusing.
+
+    Only explicit causes count: an error raised while some handler dealt with an OSError may be a bug.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+            return exc
+        exc = exc.__cause__
+    return None
+
 
 class RunError(Exception):
     """A step failed for a reason the user can act on (bad data, failed gate, missing file)."""

@@ -28,7 +28,7 @@ import time
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 
-from mlspec.runtime.errors import RunError, TrainingError
+from mlspec.runtime.errors import RunError, TrainingError, environment_error
 
 _BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[2]); from mlspec.runtime.trainers import main; main()"
 
@@ -75,7 +75,9 @@ class TrainerProcess:
             self._conn.send(message)
 
     def train(self, manifest_json: str, root: Path, node_id: str, threads: int, fingerprint: str | None) -> tuple:
-        """Train one model there; returns (record, seconds, RunError | None) like an in-process run.
+        """Train one model there; returns (record, seconds, error) like an in-process run.
+
+        The error is None, a RunError, or an OSError the environment raised there (a full disk).
 
         `fingerprint` is the sha256 of the source data this run checked (see `steps.reload_checked`).
         """
@@ -230,6 +232,10 @@ def _train(manifest, root: str, node_id: str, threads: int, fingerprint: str | N
             record = steps.train_model(manifest, model, paths, dataset)
         except RunError as exc:
             return "done", None, 0.0, exc
+        except OSError as exc:
+            if environment_error(exc) is None:
+                raise
+            return "done", None, 0.0, exc  # a full disk, a read-only folder: the parent says so, not a crash
     return "done", record, time.perf_counter() - started, None
 
 
