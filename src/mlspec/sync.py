@@ -62,8 +62,14 @@ def previous_files(root: Path) -> list[str]:
     return [f for f in files if isinstance(f, str) and allowed(f)] if isinstance(files, list) else []
 
 
-def compare(root: Path, files: dict[str, bytes]) -> Changes:
-    """What writing `files` would change, with a unified diff per changed text file."""
+def compare(root: Path, files: dict[str, bytes], *, diffs: int = 0) -> Changes:
+    """What writing `files` would change; with `diffs`, a unified diff for up to that many changed files.
+
+    Only `compile --check` shows diffs, so only it asks for them: computing them was most of a
+    compile that updates many files. Their cost is bounded too: a file longer than
+    `DIFF_MAX_LINES` gets a note instead (difflib grows faster than quadratically with the changed
+    lines: 0.8 s at 20,000 lines of a manifest, hours at 237,000), and files beyond `diffs` get none.
+    """
     changes = Changes()
     folders: set[str] = set()
     base = os.fspath(root)
@@ -81,15 +87,27 @@ def compare(root: Path, files: dict[str, bytes]) -> Changes:
             changes.unchanged.append(path)
             continue
         changes.updated.append(path)
-        changes.diffs[path] = "".join(difflib.unified_diff(
-            current.decode("utf-8", "replace").splitlines(keepends=True),
-            content.decode("utf-8", "replace").splitlines(keepends=True), f"a/{path}", f"b/{path}"))
+        if len(changes.diffs) < diffs:
+            changes.diffs[path] = _diff(path, current, content)
     keep = user_owned(root)
     for path in previous_files(root):
         if path not in files and path not in keep and os.path.isfile(os.path.join(base, path)):
             safe_target(base, path, folders)  # refuse, here already, to delete through a link
             changes.deleted.append(path)
     return changes
+
+
+DIFF_MAX_LINES = 10_000
+
+
+def _diff(path: str, current: bytes, content: bytes) -> str:
+    """A unified diff of one file, or a note when either side is too long to diff quickly."""
+    old = current.decode("utf-8", "replace").splitlines(keepends=True)
+    new = content.decode("utf-8", "replace").splitlines(keepends=True)
+    if max(len(old), len(new)) > DIFF_MAX_LINES:
+        return (f"--- a/{path}\n+++ b/{path}\n(not shown: {len(old):,} lines before, {len(new):,} after; too long to "
+                "diff here. `mlspec plan` shows what changed in the specs)\n")
+    return "".join(difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"))
 
 
 def _flush(paths: list[str]) -> None:

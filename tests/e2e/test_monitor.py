@@ -317,13 +317,13 @@ def test_retrain_locally_closes_the_loop_through_the_gate(project: Path) -> None
     assert set(shadow["challenger_metrics"]) == {"roc_auc", "average_precision", "recall", "precision"}
 
 
-def test_no_champion_exits_3_with_a_clear_message(tmp_path: Path) -> None:
+def test_no_champion_exits_1_with_a_clear_message(tmp_path: Path) -> None:
     root = tmp_path / "fraud"
     root.mkdir()
     shutil.copytree(REPO / "specs", root / "specs")
     shutil.copytree(REPO / "data", root / "data")
     result = mlspec(root, "monitor")
-    assert result.code == 3, result.stderr
+    assert result.code == 1, result.stderr
     assert "model 'fraud_gbm' has no champion to monitor" in result.stderr
     assert "help: run: mlspec run -s +model:fraud_gbm" in result.stderr
     assert not (root / REPORTS).exists()
@@ -333,12 +333,12 @@ def test_no_champion_exits_3_with_a_clear_message(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_an_unknown_or_unreadable_source_exits_3(project: Path) -> None:
+def test_an_unknown_or_unreadable_source_exits_1(project: Path) -> None:
     result = mlspec(project, "monitor", "--data", "no_such_source")
-    assert result.code == 3 and "unknown source 'no_such_source'" in result.stderr
+    assert result.code == 1 and "unknown source 'no_such_source'" in result.stderr
     (project / "data" / "transactions_live.csv").unlink()
     result = mlspec(project, "monitor")
-    assert result.code == 3 and "not found" in result.stderr
+    assert result.code == 1 and "not found" in result.stderr
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ and `generated/...`). Run `pytest tests/golden --update-goldens` to rewrite expe
 current code, then review the diff like any other change.
 
 Besides the trees themselves: a second compile rewrites nothing, `mlspec compile --check` reports
-missing, modified (with a unified diff) and orphaned files with exit 2, and removing a model deletes
+missing, modified (with a unified diff) and orphaned files with exit 1, and removing a model deletes
 exactly that model's files while files mlspec did not generate survive.
 """
 
@@ -133,7 +133,7 @@ def test_check_reports_modified_file_with_diff(name: str, tmp_path: Path) -> Non
     (root / target).write_text(edited, encoding="ascii")
     before = tree_snapshot(root)
     result = run_cli("-C", str(root), "compile", "--check")
-    assert result.code == 2, result.stdout + result.stderr
+    assert result.code == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert f"modified: {target}" in lines
     assert not [line for line in lines if line.startswith(("missing:", "orphaned:"))]
@@ -155,7 +155,7 @@ def test_check_reports_missing_file(name: str, tmp_path: Path) -> None:
     original = (root / target).read_bytes()
     (root / target).unlink()
     result = run_cli("-C", str(root), "compile", "--check")
-    assert result.code == 2, result.stdout + result.stderr
+    assert result.code == 1, result.stdout + result.stderr
     assert [line for line in result.stdout.splitlines() if line.split(":")[0] in ("missing", "modified", "orphaned")
             ] == [f"missing:  {target}"]
     assert not (root / target).exists()
@@ -206,7 +206,7 @@ def test_removed_model_is_orphaned_then_deleted_alone(name: str, tmp_path: Path)
 
     specs_before = tree_snapshot(root)
     check = run_cli("-C", str(root), "compile", "--check")
-    assert check.code == 2, check.stdout + check.stderr
+    assert check.code == 1, check.stdout + check.stderr
     orphaned = {line.split(None, 1)[1] for line in check.stdout.splitlines() if line.startswith("orphaned:")}
     assert orphaned == gone
     assert not [line for line in check.stdout.splitlines() if line.startswith("missing:")]

@@ -392,7 +392,7 @@ def test_a_compile_after_a_kill_says_it_put_the_old_files_back(template, tmp_pat
             os._exit(0)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9
     check = run_cli("-C", str(root), "compile", "--check")
-    assert check.code == 2 and "interrupted" in check.stderr
+    assert check.code == 1 and "interrupted" in check.stderr
     result = run_cli("-C", str(root), "compile")
     assert result.code == 0, result.stderr
     assert "Recovered from an interrupted compile" in result.stderr
@@ -455,7 +455,7 @@ def test_a_journal_mlspec_did_not_write_stops_compile_and_changes_nothing(templa
     _journal(root).write_text(journal, encoding="utf-8")
     before = tree_snapshot(root)
     result = run_cli("-C", str(root), "compile")
-    assert result.code == 2
+    assert result.code == 1
     assert "is not a journal of mlspec's" in result.stderr and "git checkout -- generated" in result.stderr
     assert "Traceback" not in result.stderr
     assert tree_snapshot(root) == before  # the backups stay, for the user to decide
@@ -616,7 +616,7 @@ def test_a_journal_naming_an_impossible_path_changes_nothing(template, tmp_path:
     _journal(root).write_text(json.dumps(entries), encoding="utf-8")
     before = tree_snapshot(root)
     result = run_cli("-C", str(root), "compile")
-    assert result.code == 2, result.stderr
+    assert result.code == 1, result.stderr
     assert "is not a journal of mlspec's" in result.stderr and "Traceback" not in result.stderr
     assert tree_snapshot(root) == before
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from mlspec.cli.main import EXIT_FINDINGS, EXIT_USAGE, _load_or_exit, _project_root, cli
+from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _project_root, cli
 
-EXIT_STALE = 2
+EXIT_STALE = EXIT_FINDINGS  # stale generated files are a finding (README's table of exit codes)
+SHOWN_DIFFS = 50  # `--check` shows the diffs of this many modified files; a CI log has no use for more
 
 
 @cli.command("compile")
-@click.option("--check", is_flag=True, help="Write nothing; list missing, modified and orphaned files (exit 2).")
+@click.option("--check", is_flag=True, help="Write nothing; list missing, modified and orphaned files (exit 1).")
 @click.option("--upgrade-pins", is_flag=True,
               help="Pin every package in generated/constraints.txt to the version installed here (by default "
                    "pins are kept while they satisfy mlspec's requirements).")
@@ -54,11 +55,11 @@ def _recover_or_exit(ctx: click.Context, root) -> None:
     try:
         restored = recover(root)
     except RecoveryError as exc:
-        click.echo(f"mlspec: {exc}\n  hint: {exc.hint}", err=True)
-        ctx.exit(EXIT_USAGE)
+        click.echo(f"mlspec: {exc}\n  help: {exc.hint}", err=True)
+        ctx.exit(EXIT_FINDINGS)
     except OSError as exc:
-        click.echo(f"mlspec: could not undo an interrupted compile: {exc}\n  hint: {RecoveryError.hint}", err=True)
-        ctx.exit(EXIT_USAGE)
+        click.echo(f"mlspec: could not undo an interrupted compile: {exc}\n  help: {RecoveryError.hint}", err=True)
+        ctx.exit(EXIT_FINDINGS)
     if restored:
         click.echo(f"Recovered from an interrupted compile: {len(restored)} files put back as they were.", err=True)
 
@@ -79,7 +80,7 @@ def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> Non
         click.echo("warning: an earlier `mlspec compile` was interrupted while replacing files, so generated "
                    "files may be a mix of two versions; `mlspec compile` puts the old ones back first.", err=True)
     try:
-        changes = compare(project.root, files)
+        changes = compare(project.root, files, diffs=SHOWN_DIFFS if check else 0)  # plain compile shows none
     except UnsafePathError as exc:
         click.echo(f"mlspec: {exc}", err=True)
         ctx.exit(EXIT_FINDINGS)
@@ -94,7 +95,11 @@ def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> Non
         for path in changes.deleted:
             click.echo(f"orphaned: {path}")
         for path in changes.updated:
-            click.echo("\n" + changes.diffs[path], nl=False)
+            if path in changes.diffs:
+                click.echo("\n" + changes.diffs[path], nl=False)
+        unshown = len(changes.updated) - len(changes.diffs)
+        if unshown:
+            click.echo(f"\n(the diffs of {unshown} more modified file{'s' if unshown > 1 else ''} are not shown)")
         click.echo("\nGenerated files are stale. Run `mlspec compile` and commit the result.", err=True)
         ctx.exit(EXIT_STALE)
     if not changes.stale:
@@ -103,8 +108,8 @@ def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> Non
     try:
         apply(project.root, files, changes)
     except (OSError, UnsafePathError) as exc:
-        click.echo(f"mlspec: compile failed, the previous files were kept: {exc}", err=True)
-        ctx.exit(EXIT_USAGE)
+        _say_failed(exc)
+        ctx.exit(EXIT_FINDINGS)
     click.echo(f"Compiled: {len(changes.created)} created, {len(changes.updated)} updated, "
                f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged.")
 
@@ -152,3 +157,16 @@ def _check_user_lint_config(project, keep: frozenset[str]) -> None:
         click.echo(f"warning: {ACTIONLINT_PATH} is your own, so mlspec leaves it alone; declare the runner "
                    f"label(s) {', '.join(missing)} under self-hosted-runner.labels in it, or actionlint "
                    "will report them as unknown in the generated workflows.", err=True)
+
+
+def _say_failed(exc: Exception) -> None:
+    """A failed write: what went wrong (for a full disk or a read-only folder, also what to do)."""
+    from mlspec.cli.environment import describe
+    from mlspec.runtime.errors import environment_error
+
+    refused = environment_error(exc)
+    if refused is None:
+        click.echo(f"mlspec: compile failed, the previous files were kept: {exc}", err=True)
+        return
+    what, todo = describe(refused)
+    click.echo(f"mlspec: compile failed, the previous files were kept: {what}\n  help: {todo}", err=True)

@@ -230,15 +230,15 @@ def report_exception(exc: Exception) -> int:
     return EXIT_USAGE
 
 
-def _error_code(argv: list[str]) -> int:
-    """The exit code of a usage or internal error: 2, except where 2 means "changes".
+def _error_code(code: int, argv: list[str]) -> int:
+    """The exit code of an error: `code`, except where 2 means "changes".
 
     `plan --detailed-exitcode` follows Terraform: 0 no change, 1 error, 2 changes. A script that
     reads 2 as "changes" must never get it for a typo or a crash, so there every error is 1.
     """
     from mlspec.cli.entry import subcommand
 
-    return EXIT_FINDINGS if subcommand(argv) == "plan" and "--detailed-exitcode" in argv else EXIT_USAGE
+    return EXIT_FINDINGS if subcommand(argv) == "plan" and "--detailed-exitcode" in argv else code
 
 
 def main() -> None:
@@ -249,13 +249,12 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(_error_code(sys.argv[1:]))
-    except click.ClickException as exc:
+        sys.exit(_error_code(EXIT_USAGE, sys.argv[1:]))
+    except click.ClickException as exc:  # a usage error is 2; a ClickException a command raised is 1, as in click
         exc.show()
-        sys.exit(_error_code(sys.argv[1:]))
+        sys.exit(_error_code(exc.exit_code, sys.argv[1:]))
     except Exception as exc:
-        code = report_exception(exc)
-        sys.exit(_error_code(sys.argv[1:]) if code == EXIT_USAGE else code)
+        sys.exit(_error_code(report_exception(exc), sys.argv[1:]))
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
