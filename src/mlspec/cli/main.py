@@ -65,7 +65,24 @@ def _select_or_exit(ctx: click.Context, project, select: tuple[str, ...], exclud
         ctx.exit(EXIT_FINDINGS)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """The command group, with the one handler of errors a user can act on.
+
+    A `RunError` (bad data, a failed gate, a registry or store that refuses, state that leads outside the
+    project...) that a command did not report itself is one message and a help line, exit 1 (a finding).
+    """
+
+    def invoke(self, ctx: click.Context):
+        from mlspec.runtime.errors import RunError
+
+        try:
+            return super().invoke(ctx)
+        except RunError as exc:
+            click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+            ctx.exit(EXIT_FINDINGS)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-C", "--project", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Project folder (the one holding specs/).")
 @click.version_option(__version__, prog_name="mlspec")
