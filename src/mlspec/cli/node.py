@@ -157,9 +157,16 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
             versions = [v for v in registry.versions(gate.model) if v.artifact_sha256 == candidate["sha256"]]
             if not versions:
                 raise RunError(f"this run's candidate of '{gate.model}' was not registered", hint="did the gate pass?")
+            version = versions[-1]
+            if registry.alias(gate.model, "champion") == version.version:
+                click.echo(f"{gate.model}: v{version.version} is already the champion")
+                return 0
             reason = os.environ.get("MLSPEC_REASON") or f"approved in environment {gate.approval_environment}"
-            registry.set_alias(gate.model, "champion", versions[-1].version, reason)
-            click.echo(f"{gate.model}: champion -> v{versions[-1].version}")
+            # compare-and-set: the approval may come days after the gate; promote only while the champion is
+            # still the version the gate compared against (recorded with the registered version)
+            compared = version.lineage.get("gate_report", {}).get("champion_version")
+            registry.set_alias(gate.model, "champion", version.version, reason, expected=compared)
+            click.echo(f"{gate.model}: champion -> v{version.version}")
         finally:
             registry.close()
     except RunError as exc:
