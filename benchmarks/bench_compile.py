@@ -8,7 +8,8 @@ alternated so that machine noise hits them alike:
 
 1. `mlspec compile` in-process (what the command does after imports) into an empty tree, split into
    phases: load+validate (`validate_project`: read, parse, schema, semantics), resolve+graph (the rest
-   of `api.load`), emit/render (`emit.tree.emit`: scripts, workflows, manifest, all in memory) and
+   of `api.load`), pins (the CI-state check and `generated/constraints.txt` from the installed packages'
+   metadata), emit/render (`emit.tree.emit`: scripts, workflows, manifest, all in memory) and
    write (`sync.compare` + `sync.apply`: staged, fsynced, swapped in). Then a no-change recompile
    through the real command (`mlspec compile` in-process), which must print "Nothing to do" and leave
    every file's mtime alone; its time is reported too.
@@ -49,7 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "out" / "compile.json"
 RATIO_GOAL = 1.5
 BIG = 10_000
-PHASES = ("load_validate", "resolve_graph", "emit_render", "write")
+PHASES = ("load_validate", "resolve_graph", "pins", "emit_render", "write")
 FLOORS = ("parse", "render", "write")
 SINGLE_FILE_MAX_MODELS = 2_500  # about 1.5 KB of YAML per model: more would pass the 4 MB limit of one spec file
 
@@ -113,9 +114,13 @@ def worker_compile(root: Path) -> dict:
     if not project.ok:
         raise SystemExit(f"the generated project does not validate: {project.diagnostics[:3]}")
     timings["resolve_graph"] = (loaded - start) - timings["load_validate"]
-    files = emit(project.manifest)
+    assert not api.ci_problems(project), "the generated project keeps its state where CI loses it"
+    pins = api.pins(project)  # generated/constraints.txt: from the installed packages (none committed here)
+    pinned = time.perf_counter()
+    timings["pins"] = pinned - loaded
+    files = emit(project.manifest, constraints=pins.text if pins is not None else None)
     emitted = time.perf_counter()
-    timings["emit_render"] = emitted - loaded
+    timings["emit_render"] = emitted - pinned
     changes = compare(root, files)
     apply(root, files, changes)
     timings["write"] = time.perf_counter() - emitted
@@ -256,7 +261,7 @@ def measure(models: int, runs: int, seed: int, folder: Path, layout: str) -> dic
 
 
 def _table(results: list[dict]) -> str:
-    head = ("| models | spec files (MB) | files | load+validate | resolve+graph | emit/render | write | "
+    head = ("| models | spec files (MB) | files | load+validate | resolve+graph | pins | emit/render | write | "
             "**compile total** | parse floor | render floor (same output) | write floor | **floor sum** | "
             "**ratio** (goal <= 1.5) | ratio without the writes | paired ratio | no-change recompile | rewrites none | "
             "(write+fsync) | (trivial render) |")
@@ -265,7 +270,7 @@ def _table(results: list[dict]) -> str:
         p, f = r["phases"], r["floors"]
         lines.append(
             f"| {r['models']:,} | {r['spec_files']:,} ({r['spec_bytes'] / 1e6:.1f}) | {r['files']:,} | "
-            f"{p['load_validate']:.2f} s | {p['resolve_graph']:.2f} s | "
+            f"{p['load_validate']:.2f} s | {p['resolve_graph']:.2f} s | {p['pins']:.2f} s | "
             f"{p['emit_render']:.2f} s | {p['write']:.2f} s | **{r['total']:.2f} s** | {f['parse']:.2f} s | "
             f"{f['render']:.3f} s | {f['write']:.2f} s | **{r['floor_sum']:.2f} s** | **{r['ratio']:.1f}x** | "
             f"{r['ratio_without_writes']:.1f}x | {r['paired_ratio']:.1f}x | "

@@ -148,3 +148,14 @@ def test_requires_python_beyond_the_projects_python_is_a_warning() -> None:
 def test_parse_pins_ignores_comments_and_other_lines() -> None:
     text = "# header\nNumPy==2.0.0  # why\n-r other.txt\npandas>=2\n\nPyYAML==6.0.2\n"
     assert parse_pins(text) == {"numpy": "2.0.0", "pyyaml": "6.0.2"}
+
+
+def test_the_installed_finder_agrees_with_importlib_metadata() -> None:
+    from importlib import metadata
+
+    find = constraints.installed_finder()
+    for name in (DIST, "pydantic", "pyyaml", "typing-extensions", "scikit-learn"):
+        found, dist = find(name), metadata.distribution(name)
+        assert found is not None and found.version == dist.version, name
+        assert found.requires == list(dist.requires or []), name
+    assert find("no-such-distribution-anywhere") is None
