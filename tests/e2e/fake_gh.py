@@ -1,10 +1,10 @@
 """A stand-in for the GitHub CLI in act runs: it keeps a tiny repository state in a JSON file.
 
-Only the calls mlspec makes are understood (issue comments through `gh api`, `gh issue list | create |
-edit`, `gh workflow run`); anything else fails loudly, so a changed call cannot pass unnoticed. Each
-call is appended to `$MLSPEC_FAKE_GH/calls` (arguments separated by tabs, then whether GH_TOKEN was
-set), and the state lives in `$MLSPEC_FAKE_GH/state.json`: {"comments": [...], "issues": [...],
-"dispatches": [...]}.
+Only the calls mlspec makes are understood (open pull requests and issue comments through `gh api`,
+`gh issue list | create | edit`, `gh workflow run`); anything else fails loudly, so a changed call
+cannot pass unnoticed. Each call is appended to `$MLSPEC_FAKE_GH/calls` (arguments separated by tabs,
+then whether GH_TOKEN was set), and the state lives in `$MLSPEC_FAKE_GH/state.json`: {"comments": [...],
+"issues": [...], "dispatches": [...], "pulls": [{"number", "sha", "repo", "branch"}]}.
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ def _api(args: list[str], state: dict) -> str:
     path = next(a for a in args if a.startswith("repos/"))
     method = _option(args, "--method") or "GET"
     rest = REPO.sub("", path, count=1)
+    if method == "GET" and rest == "pulls":
+        # what `-f state=open -f head=OWNER:BRANCH --jq '.[] | {number, sha: .head.sha, repo: .head.repo.full_name}'`
+        # prints: the open pull requests whose head is that owner's branch
+        fields = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "-f")
+        owner, _, branch = fields["head"].partition(":")
+        return "".join(json.dumps({"number": p["number"], "sha": p["sha"], "repo": p["repo"]}) + "\n"
+                       for p in state.get("pulls", []) if p.get("state", "open") == fields.get("state", "open")
+                       and p["repo"].split("/")[0] == owner and p["branch"] == branch)
     if method == "GET" and re.fullmatch(r"issues/\d+/comments", rest):
         number = int(rest.split("/")[1])
         # what `--jq '.[] | {id, body}'` prints: one JSON object per line
@@ -49,6 +57,11 @@ def _api(args: list[str], state: dict) -> str:
     raise SystemExit(f"fake gh: unsupported api call {method} {path}")
 
 
+def _repository() -> str:
+    """owner/name of the repository the workflow runs in (act sets GITHUB_REPOSITORY from origin)."""
+    return os.environ.get("GITHUB_REPOSITORY") or "acme/fraud"
+
+
 def _issue(args: list[str], state: dict) -> str:
     action = args[1]
     if action == "list":
@@ -61,11 +74,11 @@ def _issue(args: list[str], state: dict) -> str:
         number = 1 + max([0, *(i["number"] for i in state["issues"])])
         state["issues"].append({"number": number, "title": _option(args, "--title"), "body": _body(args),
                                 "state": "open", "edits": 0})
-        return f"https://github.com/acme/fraud/issues/{number}\n"
+        return f"https://github.com/{_repository()}/issues/{number}\n"
     if action == "edit":
         issue = next(i for i in state["issues"] if i["number"] == int(args[2]))
         issue.update(title=_option(args, "--title"), body=_body(args), edits=issue["edits"] + 1)
-        return f"https://github.com/acme/fraud/issues/{issue['number']}\n"
+        return f"https://github.com/{_repository()}/issues/{issue['number']}\n"
     raise SystemExit(f"fake gh: unsupported issue call {args}")
 
 

@@ -1,5 +1,6 @@
-"""`mlspec pr-report` and `mlspec pr-comment` through the CLI: size guards, untrusted report folders,
-and one comment per pull request edited in place (with tests/e2e/fake_gh.py standing in for `gh`)."""
+"""`mlspec pr-report` and `mlspec pr-comment` through the CLI: size guards, untrusted report folders, a
+pull request found from the triggering run and the API (never from the report), and one comment per pull
+request edited in place (with tests/e2e/fake_gh.py standing in for `gh`)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ from tests.e2e.fake_gh import FakeGitHub
 
 MARKER = "<!-- mlspec-report -->"
 GITHUB_COMMENT_LIMIT = 65_536  # characters
+HEAD = "a" * 40  # the head commit of pull request 12
+OTHER = "b" * 40  # the head commit of pull request 13, from a fork
+PULLS = [{"number": 12, "sha": HEAD, "repo": "acme/fraud", "branch": "feature"},
+         {"number": 13, "sha": OTHER, "repo": "mallory/fraud", "branch": "main"}]
 
 
-def _report(tmp_path: Path, plan_md: str, name: str = "out", gate_reports: dict[str, str] | None = None) -> Path:
+def _report(tmp_path: Path, plan_md: str, name: str = "out", gate_reports: dict[str, str] | None = None,
+            head: str = HEAD) -> Path:
     plan = tmp_path / f"{name}-plan.md"
     plan.write_text(plan_md, encoding="utf-8")
     reports = tmp_path / f"{name}-reports"
@@ -24,7 +30,7 @@ def _report(tmp_path: Path, plan_md: str, name: str = "out", gate_reports: dict[
     for file, text in (gate_reports or {}).items():
         (reports / file).write_text(text, encoding="utf-8")
     out = tmp_path / name
-    result = run_cli("pr-report", "--plan", str(plan), "--reports", str(reports), "--pr", "12",
+    result = run_cli("pr-report", "--plan", str(plan), "--reports", str(reports), "--head-sha", head,
                      "--link", "https://github.com/acme/fraud/actions/runs/99", "-o", str(out))
     assert result.code == 0, result.stdout + result.stderr
     return out
@@ -36,7 +42,7 @@ def test_report_without_ml_change_says_so(tmp_path: Path) -> None:
     assert text.startswith(MARKER + "\n## mlspec plan")
     assert "No model was trained: this change affects no model." in text
     assert "[Workflow run and artifacts](https://github.com/acme/fraud/actions/runs/99)" in text
-    assert (out / "pr-number.txt").read_text(encoding="utf-8") == "12\n"
+    assert (out / "head-sha.txt").read_text(encoding="utf-8") == HEAD + "\n"
 
 
 def test_a_planned_model_without_gate_report_is_flagged(tmp_path: Path) -> None:
@@ -82,16 +88,26 @@ def _comments(state: Path) -> list[dict]:
     return json.loads((state / "state.json").read_text(encoding="utf-8"))["comments"]
 
 
+def _seed(state: Path, comments: list[dict] | None = None) -> None:
+    (state / "state.json").write_text(json.dumps({"comments": comments or [], "issues": [], "dispatches": [],
+                                                  "pulls": PULLS}), encoding="utf-8")
+
+
+def _comment(folder: Path, head: str = HEAD, head_repo: str = "acme/fraud", branch: str = "feature", *extra: str):
+    """pr-comment as the comment workflow runs it: the run's head commit, repository and branch from the event."""
+    return run_cli("pr-comment", "--report", str(folder), "--repo", "acme/fraud", "--head-sha", head,
+                   "--head-repo", head_repo, "--head-branch", branch, *extra)
+
+
 def test_one_comment_is_created_then_edited_in_place(tmp_path: Path, fake_gh: Path) -> None:
     human = {"id": 5, "issue": 12, "body": f"I like this.\n\n{MARKER} (quoted)"}
-    (fake_gh / "state.json").write_text(json.dumps({"comments": [human], "issues": [], "dispatches": []}),
-                                        encoding="utf-8")
+    _seed(fake_gh, [human])
     first = _report(tmp_path, "first push\n", "first")
-    result = run_cli("pr-comment", "--report", str(first), "--repo", "acme/fraud")
+    result = _comment(first)
     assert result.code == 0, result.stdout + result.stderr
     assert "created the mlspec comment on #12" in result.stdout
     second = _report(tmp_path, "second push\n", "second")
-    result = run_cli("pr-comment", "--report", str(second), "--repo", "acme/fraud")
+    result = _comment(second)
     assert result.code == 0, result.stdout + result.stderr
     comments = _comments(fake_gh)
     assert comments[0] == human, "a person's comment that quotes the marker is not ours"
@@ -100,7 +116,7 @@ def test_one_comment_is_created_then_edited_in_place(tmp_path: Path, fake_gh: Pa
     assert f"updated comment {comments[1]['id']} on #12" in result.stdout
 
 
-@pytest.mark.parametrize("tamper", ["extra file", "symlink", "number", "huge", "missing"])
+@pytest.mark.parametrize("tamper", ["extra file", "symlink", "sha", "huge", "missing"])
 def test_a_tampered_report_folder_is_refused_before_any_call(tmp_path: Path, fake_gh: Path, tamper: str) -> None:
     folder = _report(tmp_path, "plan\n")
     if tamper == "extra file":
@@ -108,19 +124,52 @@ def test_a_tampered_report_folder_is_refused_before_any_call(tmp_path: Path, fak
     elif tamper == "symlink":
         (folder / "report.md").unlink()
         (folder / "report.md").symlink_to("/etc/passwd")
-    elif tamper == "number":
-        (folder / "pr-number.txt").write_text("12; rm -rf /\n", encoding="utf-8")
+    elif tamper == "sha":
+        (folder / "head-sha.txt").write_text("12; rm -rf /\n", encoding="utf-8")
     elif tamper == "huge":
         (folder / "report.md").write_text(MARKER + "x" * 200_000, encoding="utf-8")
     else:
-        (folder / "pr-number.txt").unlink()
-    result = run_cli("pr-comment", "--report", str(folder), "--repo", "acme/fraud")
+        (folder / "head-sha.txt").unlink()
+    result = _comment(folder)
     assert result.code == 1
     assert "Error:" in result.stderr
     assert not (fake_gh / "calls").exists(), "nothing may reach GitHub"
 
 
 def test_repo_must_be_owner_slash_name(tmp_path: Path, fake_gh: Path) -> None:
-    result = run_cli("pr-comment", "--report", str(_report(tmp_path, "plan\n")), "--repo", "acme/fraud;x")
+    result = run_cli("pr-comment", "--report", str(_report(tmp_path, "plan\n")), "--repo", "acme/fraud;x",
+                     "--head-sha", HEAD, "--head-repo", "acme/fraud", "--head-branch", "feature")
     assert result.code == 2
     assert not (fake_gh / "calls").exists()
+
+
+def test_a_forks_report_cannot_post_to_another_pull_request(tmp_path: Path, fake_gh: Path) -> None:
+    # the fork's run (PR 13, head OTHER) uploads a report claiming to be about PR 12's commit: it is refused,
+    # because the run that uploaded it built OTHER; and a report about OTHER can only ever reach PR 13
+    _seed(fake_gh, [{"id": 5, "issue": 12, "body": f"{MARKER}\nthe real report of #12"}])
+    forged = _report(tmp_path, "All gates pass. Safe to merge.\n", "forged", head=HEAD)
+    result = _comment(forged, OTHER, "mallory/fraud", "main")
+    assert result.code == 1
+    assert "nothing was posted" in result.stderr
+    assert not (fake_gh / "calls").exists(), "nothing may reach GitHub"
+    honest = _report(tmp_path, "the fork's own report\n", "honest", head=OTHER)
+    result = _comment(honest, OTHER, "mallory/fraud", "main")
+    assert result.code == 0, result.stdout + result.stderr
+    assert "created the mlspec comment on #13" in result.stdout
+    comments = _comments(fake_gh)
+    assert comments[0] == {"id": 5, "issue": 12, "body": f"{MARKER}\nthe real report of #12"}
+    assert [c["issue"] for c in comments] == [12, 13]
+
+
+@pytest.mark.parametrize(("head", "repo", "branch"), [
+    (OTHER, "acme/fraud", "feature"),  # a stale run: the pull request has a newer head since
+    (HEAD, "mallory/fraud", "feature"),  # the same commit and branch name, but pushed to a fork
+    (HEAD, "acme/fraud", "other-branch"),
+])
+def test_a_run_whose_commit_is_no_pull_requests_head_posts_nothing(tmp_path: Path, fake_gh: Path, head: str,
+                                                                   repo: str, branch: str) -> None:
+    _seed(fake_gh)
+    result = _comment(_report(tmp_path, "plan\n", head=head), head, repo, branch)
+    assert result.code == 0, result.stdout + result.stderr
+    assert "nothing was posted" in result.stdout
+    assert _comments(fake_gh) == []

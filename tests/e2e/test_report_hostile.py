@@ -194,7 +194,7 @@ def test_pull_request_report_keeps_hostile_text_inert(tmp_path: Path) -> None:
         reports.mkdir()
         (reports / "gate-report-fraud_gbm_release.md").write_text(gate_report(_gate(strings[0])), encoding="utf-8")
         out = tmp_path / f"{name}-out"
-        result = run_cli("pr-report", "--plan", str(plan), "--reports", str(reports), "--pr", "7",
+        result = run_cli("pr-report", "--plan", str(plan), "--reports", str(reports), "--head-sha", "c" * 40,
                          "--link", "https://github.com/acme/fraud/actions/runs/1", "-o", str(out))
         assert result.code == 0, result.stdout + result.stderr
         outputs[name] = (out / "report.md").read_text(encoding="utf-8")

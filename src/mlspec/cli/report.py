@@ -1,10 +1,12 @@
 """The pull-request report: assemble it (`mlspec pr-report`) and post it as one comment (`mlspec pr-comment`).
 
 `pr-report` runs in the pull request's own workflow (read-only token, no secrets) and writes a folder:
-the Markdown report and the PR number. `pr-comment` runs in a separate `workflow_run` workflow that
-never checks out or runs the pull request's code: it treats that folder as untrusted data (expected
-file names only, size limits, a numeric PR number) and edits the one comment that carries mlspec's
-hidden marker, or creates it.
+the Markdown report and the commit it is about (the PR's head SHA). `pr-comment` runs in a separate
+`workflow_run` workflow that never checks out or runs the pull request's code. Everything in the folder
+is untrusted (a fork's PR controls it), so it decides nothing about *where* the comment goes: the pull
+request is found through the GitHub API from the triggering run's own head SHA, head repository and
+branch (the `workflow_run` event, written by GitHub), and the report is posted only when it is about
+exactly that commit. Then the one comment carrying mlspec's hidden marker is edited, or created.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from mlspec.cli.main import cli
 
 MARKER = "<!-- mlspec-report -->"
 COMMENT_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
-REPORT_FILES = {"report.md", "pr-number.txt"}
+REPORT_FILES = {"report.md", "head-sha.txt"}
+_SHA = re.compile(r"[0-9a-f]{40}")
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 def _guard(text: str, link: str | None) -> str:
@@ -39,11 +43,13 @@ def _guard(text: str, link: str | None) -> str:
               help="The plan in Markdown (mlspec plan --format md).")
 @click.option("--reports", type=click.Path(file_okay=False), default=".", show_default=True,
               help="Folder holding downloaded gate reports (*.md).")
-@click.option("--pr", "pr_number", type=click.IntRange(1), required=True, help="The pull request number.")
+@click.option("--head-sha", required=True, help="The pull request's head commit (40 hex digits).")
 @click.option("--link", default=None, help="Link to the workflow run, for the artifacts.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Folder to write.")
-def pr_report(plan_file: str, reports: str, pr_number: int, link: str | None, output: str) -> None:
+def pr_report(plan_file: str, reports: str, head_sha: str, link: str | None, output: str) -> None:
     """Assemble the pull-request report (plan + gate reports) into a folder for the comment workflow."""
+    if not _SHA.fullmatch(head_sha):
+        raise click.UsageError("--head-sha must be a full commit SHA (40 lowercase hex digits)")
     parts = [MARKER, "## mlspec plan", "", Path(plan_file).read_text(encoding="utf-8")]
     gate_reports = sorted(Path(reports).rglob("gate-report-*.md"))
     retrain = _planned_models(Path(plan_file).with_suffix(".json"))
@@ -62,7 +68,7 @@ def pr_report(plan_file: str, reports: str, pr_number: int, link: str | None, ou
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.md").write_text(text, encoding="utf-8")
-    (folder / "pr-number.txt").write_text(f"{pr_number}\n", encoding="utf-8")
+    (folder / "head-sha.txt").write_text(f"{head_sha}\n", encoding="utf-8")
     click.echo(text, nl=False)
 
 
@@ -75,33 +81,77 @@ def _planned_models(plan_json: Path) -> list[str]:
     return [m for m in retrain if isinstance(m, str) and re.fullmatch(r"model\.[a-z][a-z0-9_]{0,47}", m)]
 
 
-def _read_report(folder: Path) -> tuple[int, str]:
-    """The PR number and report, after checking the folder holds only what pr-report writes."""
+def _read_report(folder: Path) -> tuple[str, str]:
+    """The commit the report is about and the report, after checking the folder holds only what pr-report writes."""
     found = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     if found != REPORT_FILES or any((folder / n).is_symlink() for n in found):
         raise click.ClickException(f"unexpected report contents: {sorted(found)}")
-    number = (folder / "pr-number.txt").read_text(encoding="utf-8").strip()
-    if not re.fullmatch(r"[1-9][0-9]{0,9}", number):
-        raise click.ClickException("the PR number in the report is not a number")
+    if (folder / "head-sha.txt").stat().st_size > 100:
+        raise click.ClickException("the report's head-sha.txt is not a commit SHA")
+    sha = (folder / "head-sha.txt").read_text(encoding="utf-8", errors="replace").strip()
+    if not _SHA.fullmatch(sha):
+        raise click.ClickException("the report's head-sha.txt is not a commit SHA")
     if (folder / "report.md").stat().st_size > 2 * COMMENT_LIMIT:
         raise click.ClickException("the report is larger than a comment can be")
     text = (folder / "report.md").read_text(encoding="utf-8", errors="replace")
     if not text.startswith(MARKER):
         text = MARKER + "\n" + text
-    return int(number), _guard(text, None)
+    return sha, _guard(text, None)
+
+
+def _pull_request(repo: str, head_sha: str, head_repo: str, head_branch: str) -> int | None:
+    """The open pull request of `repo` whose head is exactly this commit of this repository and branch.
+
+    Asked of the API, never taken from the report: `workflow_run.pull_requests` is empty for forks, and
+    an artifact could name any pull request."""
+    from mlspec.cli.monitor import _gh
+
+    owner = head_repo.split("/", 1)[0]
+    listing = _gh("api", "--method", "GET", "--paginate", f"repos/{repo}/pulls", "-f", "state=open",
+                  "-f", f"head={owner}:{head_branch}", "--jq",
+                  ".[] | {number, sha: .head.sha, repo: .head.repo.full_name}")
+    numbers = set()
+    for line in listing.stdout.splitlines():
+        try:
+            pull = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(pull, dict) and pull.get("sha") == head_sha and pull.get("repo") == head_repo \
+                and isinstance(pull.get("number"), int):
+            numbers.add(pull["number"])
+    return numbers.pop() if len(numbers) == 1 else None
 
 
 @cli.command("pr-comment")
 @click.option("--report", "folder", type=click.Path(file_okay=False, exists=True), required=True,
               help="Folder written by mlspec pr-report (downloaded from the PR's run).")
 @click.option("--repo", required=True, help="owner/name of the repository.")
-def pr_comment(folder: str, repo: str) -> None:
-    """Create or edit (in place) the single mlspec comment on the pull request."""
+@click.option("--head-sha", required=True,
+              help="The triggering run's head commit (github.event.workflow_run.head_sha).")
+@click.option("--head-repo", required=True,
+              help="The triggering run's head repository (github.event.workflow_run.head_repository.full_name).")
+@click.option("--head-branch", required=True, help="The triggering run's head branch.")
+@click.pass_context
+def pr_comment(ctx: click.Context, folder: str, repo: str, head_sha: str, head_repo: str, head_branch: str) -> None:
+    """Create or edit (in place) the single mlspec comment on the pull request the run belongs to."""
     from mlspec.cli.monitor import _gh
 
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
-        raise click.UsageError("--repo must be owner/name")
-    number, text = _read_report(Path(folder))
+    if not _REPO.fullmatch(repo) or not _REPO.fullmatch(head_repo):
+        raise click.UsageError("--repo and --head-repo must be owner/name")
+    if not _SHA.fullmatch(head_sha):
+        raise click.UsageError("--head-sha must be a full commit SHA")
+    if not head_branch or len(head_branch) > 255 or any(ord(c) < 32 for c in head_branch):
+        raise click.UsageError("--head-branch is not a branch name")
+    reported_sha, text = _read_report(Path(folder))
+    if reported_sha != head_sha:
+        click.echo(f"mlspec: the report is about commit {reported_sha[:12]}, but the run that uploaded it built "
+                   f"{head_sha[:12]}; nothing was posted (a report must describe the commit its run built)", err=True)
+        ctx.exit(1)
+    number = _pull_request(repo, head_sha, head_repo, head_branch)
+    if number is None:
+        click.echo(f"no open pull request has {head_repo}@{head_sha[:12]} as its head (it was closed, or has "
+                   "newer commits whose own run will report); nothing was posted")
+        return
     listing = _gh("api", "--paginate", f"repos/{repo}/issues/{number}/comments", "--jq", ".[] | {id, body}")
     existing = None
     for line in listing.stdout.splitlines():

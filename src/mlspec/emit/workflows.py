@@ -191,9 +191,9 @@ def _report_job(manifest: Manifest, models: list[ModelNode]) -> dict:
              {"name": "Download gate reports", "uses": uses("actions/download-artifact"),
               "with": {"pattern": "gate-report-*", "path": "reports", "merge-multiple": True}},
              {"name": "Assemble the report",
-              "env": {"PR_NUMBER": "${{ github.event.pull_request.number }}",
+              "env": {"HEAD_SHA": "${{ github.event.pull_request.head.sha }}",
                       "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}"},
-              "run": 'mlspec pr-report --plan plan.md --reports reports --pr "$PR_NUMBER" \\\n'
+              "run": 'mlspec pr-report --plan plan.md --reports reports --head-sha "$HEAD_SHA" \\\n'
                      '  --link "$RUN_URL" -o mlspec-report > /dev/null\n'
                      'cat mlspec-report/report.md >> "$GITHUB_STEP_SUMMARY"\n'},
              _upload("mlspec-report", ["mlspec-report/"])]
@@ -257,7 +257,9 @@ def pr_comment(manifest: Manifest) -> dict:
 
     Fork pull requests get a read-only token and no secrets, so their workflow cannot comment. This
     workflow runs on the default branch's code with a token that may comment; it only downloads the
-    report artifact and hands it, as data, to `mlspec pr-comment`, which checks its files and size.
+    report artifact and hands it, as data, to `mlspec pr-comment`, which checks its files and size. Which
+    pull request to comment on comes from the triggering run (head SHA, repository and branch, set by
+    GitHub) and the API, never from the artifact, and the report must be about exactly that commit.
     """
     steps = [{"name": "Check out the default branch (never the pull request)", "uses": uses("actions/checkout"),
               "with": {"persist-credentials": False}},
@@ -266,8 +268,12 @@ def pr_comment(manifest: Manifest) -> dict:
               "with": {"name": "mlspec-report", "path": "mlspec-report",
                        "run-id": "${{ github.event.workflow_run.id }}", "github-token": "${{ github.token }}"}},
              {"name": "Create or update the comment",
-              "env": {"GH_TOKEN": "${{ github.token }}", "REPO": "${{ github.repository }}"},
-              "run": 'mlspec pr-comment --report mlspec-report --repo "$REPO"'}]
+              "env": {"GH_TOKEN": "${{ github.token }}", "REPO": "${{ github.repository }}",
+                      "HEAD_SHA": "${{ github.event.workflow_run.head_sha }}",
+                      "HEAD_REPO": "${{ github.event.workflow_run.head_repository.full_name }}",
+                      "HEAD_BRANCH": "${{ github.event.workflow_run.head_branch }}"},
+              "run": 'mlspec pr-comment --report mlspec-report --repo "$REPO" --head-sha "$HEAD_SHA" \\\n'
+                     '  --head-repo "$HEAD_REPO" --head-branch "$HEAD_BRANCH"\n'}]
     job = _job("Comment on the pull request", manifest.project.runner, SETUP_MINUTES, steps,
                permissions={"actions": "read", "pull-requests": "write"},
                condition="github.event.workflow_run.event == 'pull_request'")
