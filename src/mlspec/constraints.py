@@ -88,7 +88,7 @@ def build(extras: Iterable[str], python: str, runner: str, existing: str | None,
     """The constraints for mlspec-gitops with `extras` (plus runtime) on `runner` with `python`.
 
     `existing` is the committed file's text (None when there is none); with `upgrade` it is ignored.
-    `find` looks an installed distribution up by normalized name (importlib.metadata by default).
+    `find` looks an installed distribution up by normalized name (`installed_finder()` by default).
     Raises `ConstraintsError` when a needed package is neither installed nor pinned already.
     """
     find = find or installed_finder()
