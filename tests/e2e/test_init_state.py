@@ -62,3 +62,13 @@ def test_the_starter_with_the_demonstration_opt_out_compiles(tmp_path: Path) -> 
     spec.write_text(spec.read_text(encoding="utf-8").replace("  # ci_state:", "  ci_state:"), encoding="utf-8")
     compiled = run_cli("-C", str(tmp_path), "compile")
     assert compiled.code == 0, compiled.stdout + compiled.stderr
+
+
+def test_local_state_is_fine_when_ci_registers_nothing(tmp_path: Path) -> None:
+    """Without gates and monitors CI only trains and uploads candidates: nothing needs to outlive a job."""
+    assert run_cli("init", str(tmp_path)).code == 0
+    spec = tmp_path / "specs" / "project.yaml"
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text[: text.index("\ngates:")] + "\n", encoding="utf-8")
+    compiled = run_cli("-C", str(tmp_path), "compile")
+    assert compiled.code == 0, compiled.stdout + compiled.stderr

@@ -25,10 +25,11 @@ _REGISTRY_HINT = ("keep the registry where every job can reach it, e.g. under pr
 
 
 def ci_state_problems(spec: SpecSet) -> list[Diagnostic]:
-    """MLS221 for a registry or artifact store a CI job loses, unless there is nothing to keep or the spec
-    opted out; diagnostics point at the `registry`/`artifacts` line, or at `project:` when it is absent."""
+    """MLS221 for a registry or artifact store a CI job loses, unless nothing is registered (no gate, no
+    monitor: CI only trains and uploads candidates) or the spec opted out; diagnostics point at the
+    `registry`/`artifacts` line, or at `project:` when it is absent."""
     project, file = spec.project.spec, spec.project.file
-    if project.ci_state == "ephemeral" or not spec.models:
+    if project.ci_state == "ephemeral" or not (spec.gates or spec.monitors):
         return []
     runners = {project.runner, *(m.spec.runner for m in spec.models.values() if m.spec.runner)}
     hosted = any(r.startswith(HOSTED_PREFIXES) for r in runners)
