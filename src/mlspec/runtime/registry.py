@@ -317,7 +317,7 @@ class Registry(RegistryBase):
             return None
         with self._reading() as conn:
             data = conn.execute(sa.select(artifact_blobs.c.data).where(artifact_blobs.c.sha256 == sha256)).scalar()
-        return None if data is None else bytes(data)
+        return bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None  # text is damage
 
     def set_alias(self, model: str, alias: str, version: int, reason: str, who: str | None = None,
                   expected: int | _Any | None = ANY) -> None:
@@ -374,13 +374,16 @@ class Registry(RegistryBase):
             return [f"table {table} is missing" for table in missing]
         problems = super().verify()
         with self._reading() as conn:
-            copies = {row.sha256: bytes(row.data) for row in conn.execute(sa.select(artifact_blobs))}
+            copies = {row.sha256: row.data for row in conn.execute(sa.select(artifact_blobs))}
         for v in self.versions():
             data = copies.get(v.artifact_sha256)
             if data is None:
                 problems.append(f"{v.model} v{v.version}: the database has no copy of artifact "
                                 f"{v.artifact_sha256[:12]}")
-            elif digest(data) != v.artifact_sha256:
+            elif not isinstance(data, bytes | bytearray | memoryview):
+                problems.append(f"{v.model} v{v.version}: the database's copy of artifact "
+                                f"{v.artifact_sha256[:12]} is not binary data")
+            elif digest(bytes(data)) != v.artifact_sha256:
                 problems.append(f"{v.model} v{v.version}: the database's copy of artifact "
                                 f"{v.artifact_sha256[:12]} has been modified")
         return problems
