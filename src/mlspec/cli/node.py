@@ -105,6 +105,27 @@ def _summarise_gate(manifest: Manifest, root: Path, node_id: str) -> None:
         handle.write(gate_report(GateReport(**data)))
 
 
+def _fork_note(manifest: Manifest) -> str | None:
+    """Why a pull request from a fork makes no champion comparison, or None.
+
+    GitHub gives fork pull requests no secrets, so state that needs credentials cannot be read: the report
+    says so plainly instead of failing, or blaming the registry."""
+    if os.environ.get("GITHUB_EVENT_NAME") != "pull_request" or not manifest.project.secrets:
+        return None
+    if any(os.environ.get(name) for name in manifest.project.secrets):
+        return None
+    try:
+        event = json.loads(Path(os.environ.get("GITHUB_EVENT_PATH", "")).read_text(encoding="utf-8"))
+        head = event["pull_request"]["head"]["repo"]["full_name"]
+        base = event["pull_request"]["base"]["repo"]["full_name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if head == base:
+        return None
+    return ("The production champion is not available to pull requests from forks (GitHub gives them no "
+            "secrets); champion comparisons were not made. They run once the change is merged.")
+
+
 def _take_option(argv: list[str], name: str) -> tuple[list[str], str | None]:
     """Remove `name VALUE` from argv; return the rest and the value."""
     if name not in argv:
@@ -133,14 +154,15 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
     try:
         candidate = steps.load_candidate(paths, gate.model)
         if action == "report":
-            champion, note = None, None
-            try:
-                registry = steps.open_registry(manifest, paths)
-                found = registry.champion(gate.model)
-                registry.close()
-                champion = found
-            except RunError as exc:
-                note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
+            champion, note = None, _fork_note(manifest)
+            if note is None:
+                try:
+                    registry = steps.open_registry(manifest, paths)
+                    found = registry.champion(gate.model)
+                    registry.close()
+                    champion = found
+                except RunError as exc:
+                    note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
             lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
             report = gates.evaluate(gate, candidate, lineage, champion.version if champion else None)
             text = gate_report(report, note)
