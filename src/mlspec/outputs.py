@@ -118,6 +118,8 @@ def write_new(path: str, content: bytes) -> None:
         view = memoryview(content)
         while view:
             view = view[os.write(fd, view):]
+    except OSError as exc:  # a full disk: say which file (os.write's error names none)
+        raise OSError(exc.errno, exc.strerror, path) from exc
     finally:
         os.close(fd)
 

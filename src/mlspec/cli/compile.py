@@ -162,11 +162,15 @@ def _check_user_lint_config(project, keep: frozenset[str]) -> None:
 def _say_failed(exc: Exception) -> None:
     """A failed write: what went wrong (for a full disk or a read-only folder, also what to do)."""
     from mlspec.cli.environment import describe
+    from mlspec.outputs import NEW_SUFFIX, OLD_SUFFIX
     from mlspec.runtime.errors import environment_error
 
     refused = environment_error(exc)
     if refused is None:
         click.echo(f"mlspec: compile failed, the previous files were kept: {exc}", err=True)
         return
+    if isinstance(refused.filename, str):  # the file being replaced, not its staged copy or backup
+        name = refused.filename.removesuffix(NEW_SUFFIX).removesuffix(OLD_SUFFIX)
+        refused = OSError(refused.errno, refused.strerror, name)
     what, todo = describe(refused)
     click.echo(f"mlspec: compile failed, the previous files were kept: {what}\n  help: {todo}", err=True)
