@@ -28,10 +28,11 @@ test: $(BIN)/python
 	$(BIN)/python -m pytest
 
 # While developing: the tests not marked slow (the end-to-end runs of act, the examples, PostgreSQL and the
-# kill -9 trials are left out). Not a substitute for `make test`, which CI runs.
+# kill -9 trials are left out), and a tenth of the spec front end's property examples. Not a substitute for
+# `make test`, which CI runs.
 test-fast: $(BIN)/python
 	$(DEV_INSTALL)
-	$(BIN)/python -m pytest -m "not slow"
+	HYPOTHESIS_PROFILE=quick $(BIN)/python -m pytest -m "not slow"
 
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -125,6 +125,7 @@ def fast_tmp(tmp_path: Path):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_compile_is_deterministic(fast_tmp: Path) -> None:
     tmp_path = fast_tmp
     parts = _partition()

@@ -273,6 +273,7 @@ def test_sql_source_in_postgresql(tmp_path: Path, pg, schema: str) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_concurrent_writers_postgresql(tmp_path: Path, schema: str) -> None:
     uri = in_schema(URL, schema)
     # the tables exist before the writers start: racing to create them is a known bug, see

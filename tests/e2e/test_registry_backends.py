@@ -268,7 +268,7 @@ def test_concurrent_writers_get_contiguous_versions(backend: Backend, tmp_path: 
         registry.close()
 
 
-@pytest.mark.parametrize("gates", [8, 32])
+@pytest.mark.parametrize("gates", [8, pytest.param(32, marks=pytest.mark.slow)])
 def test_concurrent_gates_on_one_candidate_register_it_once(backend: Backend, tmp_path: Path, gates: int) -> None:
     server = backend.server()
     log = tmp_path / "race.log"

@@ -430,6 +430,7 @@ def test_kill_9_at_random_moments_of_a_first_registration(tmp_path: Path) -> Non
     print(f"\n{FIRST_REGISTRATION_TRIALS} kills of a new registry's first registrations, by phase: {dict(phases)}")
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_leaves_a_consistent_registry(tmp_path: Path) -> None:
     rng = random.Random(KILL_SEED)
     root = tmp_path / "registry"

@@ -184,6 +184,7 @@ def assert_nothing_registered(root: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_first_run_second_run_and_force(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     first = mlspec(root, "run")  # default -j: the two models train in parallel worker processes
@@ -246,6 +247,7 @@ def test_skipped_source_shows_the_data_sha256(tmp_path: Path) -> None:
     assert messages(again.stderr)["source.events"] == f"unchanged (data sha256 {sha[:12]})"
 
 
+@pytest.mark.slow
 def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path: Path) -> None:
     doc = spec_doc()
     root = make_project(tmp_path, doc)
@@ -265,6 +267,7 @@ def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path: P
     assert [r["version"] for r in registry_rows(root) if r["model"] == "risk_lr"] == [1]
 
 
+@pytest.mark.slow
 def test_changing_a_derived_feature_retrains_the_models_that_use_it(tmp_path: Path) -> None:
     doc = spec_doc()
     doc["models"]["risk_gbm"]["features"] = [f for f in doc["models"]["risk_gbm"]["features"] if f != "is_night"]
@@ -291,6 +294,7 @@ def test_changing_a_derived_feature_retrains_the_models_that_use_it(tmp_path: Pa
     assert statuses(both.stderr) == {"model.risk_lr": "OK", "model.risk_gbm": "OK"}
 
 
+@pytest.mark.slow
 def test_changing_the_data_rechecks_the_source_and_retrains(tmp_path: Path) -> None:
     doc = spec_doc()
     doc["gates"]["risk_lr_release"]["require"] = ["roc_auc >= 0.6"]  # new data may score a little lower
@@ -321,6 +325,7 @@ def test_changing_the_data_rechecks_the_source_and_retrains(tmp_path: Path) -> N
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_fresh_copies_give_identical_metrics_and_artifacts(tmp_path: Path) -> None:
     doc, frame = spec_doc(), make_frame()
     outputs, registered = [], []

@@ -171,6 +171,7 @@ def test_the_entry_point_finds_the_subcommand(argv: list[str], expected: str | N
     assert subcommand(argv) == expected
 
 
+@pytest.mark.slow
 def test_mlspec_run_through_the_console_entry_keeps_exit_codes_and_output(tmp_path: Path) -> None:
     """The entry point skips the interpreter's teardown once pandas is loaded: output and codes must survive."""
     doc = spec_doc()
