@@ -3,7 +3,7 @@
 Objects are read whole through obstore with the environment's credentials and parsed exactly like a
 local file, so the same contract checks apply. Their fingerprint comes from the store's own metadata
 (key, size and ETag of every object read), so deciding that a remote source is unchanged costs one
-LIST and no download; the objects read and the fingerprint recorded come from the same listing.
+HEAD (one LIST for a glob) and no download; the objects read and the fingerprint recorded come from the same listing.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ def _listing(node: SourceNode) -> tuple[ObjectStore, list[tuple[str, int, str]]]
     bucket_url, pattern = _split(node.path)
     store = ObjectStore(bucket_url)
     cut = min((pattern.index(c) for c in _WILDCARDS if c in pattern), default=len(pattern))
-    prefix = pattern[:cut].rsplit("/", 1)[0] + "/" if "/" in pattern[:cut] else ""
-    listed = store.stat(prefix if cut < len(pattern) else pattern)
-    if cut < len(pattern):
-        chosen = [entry for entry in listed if fnmatch.fnmatchcase(entry[0], pattern)]
-    else:
-        chosen = [entry for entry in listed if entry[0] == pattern]
+    if cut == len(pattern):  # one object
+        found = store.head(pattern)
+        chosen = [found] if found is not None else []
+    else:  # object stores list by folder-like prefix: list the folder above the first wildcard
+        prefix = pattern[:cut].rsplit("/", 1)[0] + "/" if "/" in pattern[:cut] else ""
+        chosen = [entry for entry in store.stat(prefix) if fnmatch.fnmatchcase(entry[0], pattern)]
     if not chosen:
         raise DataError(f"source '{node.name}': nothing found at {node.path}", where=node.file,
                         hint="check the URL, and that the credentials can list the bucket")
@@ -48,7 +48,7 @@ def fingerprint(entries: list[tuple[str, int, str]]) -> str:
 
 
 def source_fingerprint(node: SourceNode) -> str:
-    """The fingerprint of what `read` would read now, from one LIST."""
+    """The fingerprint of what `read` would read now, from one HEAD (or one LIST for a glob)."""
     return fingerprint(_listing(node)[1])
 
 

@@ -27,7 +27,7 @@ from mlspec.runtime.errors import RegistryError
 
 OBJECT_SCHEMES = ("s3", "gs", "az")
 _OBJECT_URL = re.compile(r"^(s3|gs|az)://([a-z0-9][a-z0-9.\-_]{1,254})(/[A-Za-z0-9._\-/]*)?$")
-_KEY = re.compile(r"^[A-Za-z0-9._\-]+(/[A-Za-z0-9._\-]+)*$")
+_KEY = re.compile(r"^[A-Za-z0-9._\-=+,@~%]+(/[A-Za-z0-9._\-=+,@~%]+)*$")  # '=' for partitions (day=1)
 _CREDENTIALS = {"s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION, AWS_ENDPOINT_URL for "
                       "S3-compatible stores)",
                 "gs": "GOOGLE_SERVICE_ACCOUNT (a key file) or ambient Google credentials",
@@ -280,6 +280,16 @@ class ObjectStore:
         except Exception as exc:
             raise self._error("list", prefix, exc) from exc
         return sorted((str(m["path"]), int(m["size"]), str(m["e_tag"] or "")) for m in pages)
+
+    def head(self, key: str) -> tuple[str, int, str] | None:
+        """(key, size, ETag) of one object, or None when it does not exist."""
+        try:
+            meta = self._obstore.head(self._store, _check_key(key))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise self._error("read", key, exc) from exc
+        return str(meta["path"]), int(meta["size"]), str(meta["e_tag"] or "")
 
     def delete(self, key: str) -> None:
         """Remove the object."""
