@@ -122,7 +122,7 @@ EOF
 
 "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" -t 30
 log "PostgreSQL is up on 127.0.0.1:$PORT (database $DATABASE, role $ROLE)"
-printf 'export MLSPEC_PG_PASSWORD=%s\n' "$PASSWORD"
+printf 'export TEST_PG_PASSWORD=%s\n' "$PASSWORD"
 # single quotes: ${env:...} is for mlspec to expand, not the shell
-printf "export MLSPEC_TEST_PG_URL='postgresql://%s:\${env:MLSPEC_PG_PASSWORD}@127.0.0.1:%s/%s'\n" \
+printf "export MLSPEC_TEST_PG_URL='postgresql://%s:\${env:TEST_PG_PASSWORD}@127.0.0.1:%s/%s'\n" \
     "$ROLE" "$PORT" "$DATABASE"

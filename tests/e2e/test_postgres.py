@@ -1,7 +1,7 @@
 """mlspec against a real PostgreSQL server: the fraud example with a PostgreSQL registry, a
 `format: sql` source, and concurrent registry writers.
 
-Needs MLSPEC_TEST_PG_URL, e.g. postgresql://mlspec:${env:MLSPEC_PG_PASSWORD}@127.0.0.1:54329/mlspec_test
+Needs MLSPEC_TEST_PG_URL, e.g. postgresql://mlspec:${env:TEST_PG_PASSWORD}@127.0.0.1:54329/mlspec_test
 (password via the environment, as specs must write it). CI starts a throwaway server and sets both
 variables with `eval "$(bash scripts/ci_postgres.sh)"`. Every test works in its own schema, dropped
 afterwards, so reruns and parallel runs start clean.
@@ -124,7 +124,7 @@ def registry_tables(pg, schema: str) -> dict[str, list[tuple]]:
 def test_fraud_example_with_a_postgresql_registry(tmp_path: Path, pg, schema: str) -> None:
     root = fraud_project(tmp_path)
     use_registry(root, in_schema(URL, schema))
-    assert "${env:MLSPEC_PG_PASSWORD}" in (root / "specs" / "project.yaml").read_text(encoding="utf-8")
+    assert "${env:TEST_PG_PASSWORD}" in (root / "specs" / "project.yaml").read_text(encoding="utf-8")
 
     first = run_cli("-C", str(root), "run", "--approve")
     assert first.code == 0, first.stderr
@@ -158,7 +158,7 @@ def test_fraud_example_with_a_postgresql_registry(tmp_path: Path, pg, schema: st
     assert verify.code == 0 and "Registry OK." in verify.stdout
 
     # the password never leaves the environment: not in output, run state, reports or the registry
-    password = os.environ["MLSPEC_PG_PASSWORD"]
+    password = os.environ["TEST_PG_PASSWORD"]
     for out in (first, second, listing, verify):
         assert password not in out.stdout + out.stderr
     for path in (p for p in root.rglob("*") if p.is_file()):

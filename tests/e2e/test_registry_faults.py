@@ -182,3 +182,26 @@ def test_an_artifact_copy_with_the_wrong_column_type_is_refused(registered: Path
     assert f"artifact {sha[:12]}" in result.stderr
     verify = mlspec(root, "registry", "verify")
     assert verify.code == 1 and f"the database's copy of artifact {sha[:12]}" in verify.stdout
+
+
+def test_reading_the_registry_does_not_wait_for_a_writer(registered: Path, tmp_path: Path) -> None:
+    import threading
+
+    from mlspec.runtime.registry import Registry
+
+    root = _copy(registered, tmp_path)
+    db = root / ".mlspec" / "registry.db"
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is in the middle of a registration
+    registry = Registry("sqlite:///.mlspec/registry.db", root / ".mlspec" / "artifacts", root)
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.append(registry.versions("risk_lr")))
+    reader.start()
+    reader.join(60)  # a hang guard only: with the write lock taken for reads, this waited for the writer
+    try:
+        assert not reader.is_alive() and [v.version for v in seen[0]] == [1]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        reader.join()
+        registry.close()

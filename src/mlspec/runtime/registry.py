@@ -143,7 +143,8 @@ class Registry(RegistryBase):
 
         @sa.event.listens_for(self.engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # only writes take SQLite's write lock up front: reads must not queue behind a writer
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("mlspec_writing") else "BEGIN")
 
     def close(self) -> None:
         """Release database connections."""
@@ -201,16 +202,19 @@ class Registry(RegistryBase):
     def _writing(self):
         """A write transaction holding the registry's write lock; committed on success, else rolled back."""
         conn = self.engine.connect()
-        transaction = conn.begin()
+        conn.info["mlspec_writing"] = True  # the pooled connection's info outlives this use: removed below
         try:
-            if self.dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            yield conn
-            transaction.commit()
-        except BaseException:
-            transaction.rollback()
-            raise
+            transaction = conn.begin()
+            try:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                yield conn
+                transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
         finally:
+            conn.info.pop("mlspec_writing", None)
             conn.close()
 
     @contextmanager
