@@ -73,7 +73,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 def _plan(root: Path) -> tuple[dict[str, bytes], Changes]:
     project = api.load(root)
     assert project.ok
-    files = emit(project.manifest)
+    pins = api.pins(project)  # what compile writes, generated/constraints.txt included
+    files = emit(project.manifest, constraints=pins.text if pins is not None else None)
     return files, compare(root, files)
 
 
