@@ -199,13 +199,16 @@ class PackageIndex:
 
     def pip_env(self) -> dict[str, str]:
         """The environment a job's pip needs: this index as a find-links page before the machine's own
-        find-links, the machine's other pip settings, its pip cache, no version check, no prompts."""
+        find-links, the machine's other pip settings, its pip cache, no version check, no prompts, no
+        byte-compiling at install time."""
         env = {name: os.environ[name] for name in PIP_PASSTHROUGH if os.environ.get(name)}
         env["PIP_FIND_LINKS"] = " ".join([self.find_links_url, *machine_find_links()])
         cache = machine_pip_cache()
         if cache:
             env["PIP_CACHE_DIR"] = cache
-        env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PIP_PROGRESS_BAR="off")
+        # no byte-compiling of every installed module (about half of an install's time here): Python
+        # compiles what a job imports when it imports it; what is installed is the same
+        env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PIP_PROGRESS_BAR="off", PIP_NO_COMPILE="1")
         return env
 
 
@@ -221,14 +224,57 @@ def git(repo: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+def edit_file(repo: Path, path: str, old: str, new: str) -> None:
+    """Replace the one occurrence of `old` in `repo/path` with `new`."""
+    file = repo / path
+    text = file.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} in {path}"
+    file.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def compile_repo(repo: Path) -> None:
+    """`mlspec compile` in `repo`, as the user runs it on their machine before committing."""
+    from tests.conftest import run_cli
+
+    compiled = run_cli("-C", str(repo), "compile")
+    assert compiled.code == 0, compiled.stdout + compiled.stderr
+
+
+def commit_all(repo: Path, message: str, *, publish: bool) -> str:
+    """Commit everything; with `publish`, origin/main follows (the push happened). The new HEAD."""
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", message)
+    if publish:
+        git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def init_repo(repo: Path, origin: str, message: str) -> str:
+    """Make `repo` a git repository on main with one commit of everything, origin/main at it."""
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "remote", "add", "origin", f"https://github.com/{origin}.git")
+    return commit_all(repo, message, publish=True)
+
+
+def registry_show(repo: Path, env: dict[str, str], model: str) -> dict:
+    """`mlspec registry show MODEL` (the champion's record, JSON), run from the test's environment with
+    `env` added (the state's credentials), as a developer would on their machine."""
+    shown = subprocess.run([sys.executable, "-m", "mlspec", "-C", str(repo), "registry", "show", model],
+                           capture_output=True, text=True, env={**os.environ, **env}, check=False)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    return json.loads(shown.stdout)
+
+
 @dataclass
 class ActRun:
-    """One act invocation: exit code, log without colours, time taken, and the run's artifact folder."""
+    """One act invocation: exit code, log without colours, time taken, the run's artifact folder, and the
+    commit it ran (the repository's HEAD)."""
 
     code: int
     log: str
     seconds: float
     artifacts: Path
+    commit: str = ""
 
     def jobs(self) -> dict[str, str]:
         """Job name -> succeeded/failed, for every job act finished."""
@@ -241,6 +287,18 @@ class ActRun:
     def tail(self, lines: int = 150) -> str:
         """The end of the log, for assertion messages."""
         return "\n".join(self.log.splitlines()[-lines:])
+
+
+def check_fresh_install(run: ActRun, job: str, wheel: Path) -> None:
+    """Assert that `job` started from an empty Python environment (the setup-python stub's line) and that
+    its own steps installed the distribution of `wheel` at its version."""
+    name, version = wheel_name_version(wheel)
+    log = run.job_log(job)
+    found = re.search(r"setup-python stub: Python \S+ in \S+; installed: (.*)$", log, re.MULTILINE)
+    assert found, f"{job}: no setup-python stub line\n{log[-3000:]}"
+    assert set(found[1].split()) <= {"pip", "setuptools"}, f"{job} started with {found[1]}"
+    assert re.search(rf"Successfully installed .*\b{re.escape(name)}-{re.escape(version)}\b", log), \
+        f"{job} did not install {name} {version}\n{log[-3000:]}"
 
 
 def free_port() -> int:
@@ -296,6 +354,7 @@ class Act:
         secret_file.write_text("".join(f"{k}={v}\n" for k, v in (secrets or {}).items()), encoding="utf-8")
         secret_file.chmod(0o600)
         args += ["--secret-file", str(secret_file)]
+        commit = git(repo, "rev-parse", "HEAD")
         started = time.monotonic()
         result = subprocess.run(args, cwd=repo, env=_runner_env(home, path_first), stdin=subprocess.DEVNULL,
                                 capture_output=True, check=False)
@@ -303,4 +362,4 @@ class Act:
         raw = (result.stdout + result.stderr).decode("utf-8", "replace")
         log = ANSI.sub("", raw).replace("\r\n", "\n").replace("\r", "")
         (work / "act.log").write_text(log, encoding="utf-8")
-        return ActRun(result.returncode, log, time.monotonic() - started, artifacts)
+        return ActRun(result.returncode, log, time.monotonic() - started, artifacts, commit)

@@ -8,8 +8,10 @@ each other's objects.
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -90,9 +92,13 @@ def act_binary():
 
 @pytest.fixture(scope="session")
 def mlspec_wheel(tmp_path_factory: pytest.TempPathFactory):
-    """The wheel built from this checkout (once per session)."""
+    """The wheel built from this checkout (once per session), or the wheel file MLSPEC_TEST_WHEEL names
+    (to run the act tests against a released or otherwise prebuilt wheel)."""
     from tests.e2e.act_harness import build_wheel
 
+    given = os.environ.get("MLSPEC_TEST_WHEEL")
+    if given:
+        return Path(given).resolve(strict=True)
     return build_wheel(tmp_path_factory.mktemp("mlspec-wheel"))
 
 
