@@ -330,6 +330,9 @@ def test_monitor_alerts_on_the_drifted_batch_opens_an_issue_and_dispatches_the_r
         drifted = {c["column"] for c in report["drift"]["columns"] if c["verdict"] == "drift"}
         assert {"tenure_months", "monthly_spend"} <= drifted, report["drift"]
 
+    # the batch came from the bucket: the repository holds only the training data
+    assert git(project.repo, "ls-files", "data").splitlines() == ["data/customers.csv"]
+
     state = gh.state()
     assert state["issues"][0] == LOOKALIKE
     ours = state["issues"][1:]
