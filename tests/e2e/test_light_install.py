@@ -140,11 +140,16 @@ def test_light_commands_work_without_the_runtime(light: LightEnv, tmp_path: Path
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "`model.fraud_logreg`" in (repo / "plan.md").read_text(encoding="utf-8")
     (repo / "reports").mkdir()
-    report = light.run("pr-report", "--plan", "plan.md", "--reports", "reports", "--pr", "7", "-o", "out", cwd=repo)
+    head = "b" * 40
+    report = light.run("pr-report", "--plan", "plan.md", "--reports", "reports", "--head-sha", head, "-o", "out",
+                       cwd=repo)
     assert report.returncode == 0, report.stdout + report.stderr
     gh = FakeGitHub(tmp_path)
+    gh.seed(comments=[], issues=[], dispatches=[],
+            pulls=[{"number": 7, "sha": head, "repo": "acme/fraud", "branch": "feature"}])
     env = {**gh.step_env(), "GH_TOKEN": "test", "PATH": f"{gh.bin}{os.pathsep}{os.environ['PATH']}"}
-    comment = light.run("pr-comment", "--report", "out", "--repo", "acme/fraud", cwd=repo, env=env)
+    comment = light.run("pr-comment", "--report", "out", "--repo", "acme/fraud", "--head-sha", head,
+                        "--head-repo", "acme/fraud", "--head-branch", "feature", cwd=repo, env=env)
     assert comment.returncode == 0, comment.stdout + comment.stderr
     assert [c["issue"] for c in json.loads((gh.folder / "state.json").read_text(encoding="utf-8"))["comments"]] == [7]
 
