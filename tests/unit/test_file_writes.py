@@ -1,4 +1,4 @@
-"""`runtime.artifacts.write_atomic` and `append_whole` when the disk is full: the file is as it was.
+"""`state.files.write_atomic` and `append_whole` when the disk is full: the file is as it was.
 
 A real process with a file size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes writes past the limit fail
 with EFBIG, as a full disk fails them with ENOSPC: write_atomic leaves the old file and no temporary
@@ -15,7 +15,8 @@ from pathlib import Path
 CHILD = """
 import errno, json, resource, signal, sys
 from pathlib import Path
-from mlspec.runtime.artifacts import append_whole, write_atomic
+from mlspec.runtime.artifacts import append_whole
+from mlspec.state.files import write_atomic
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
 folder = Path(sys.argv[1])

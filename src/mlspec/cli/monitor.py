@@ -25,9 +25,9 @@ _WORDS = {"ok": ("OK", "green"), "alert": ("ALERT", "red"), "insufficient_data":
 
 
 def _write_reports(root: Path, name: str, report: dict) -> Path:
-    from mlspec.runtime.artifacts import write_atomic
     from mlspec.runtime.jsonio import dumps
     from mlspec.runtime.monitor_report import html_report, markdown
+    from mlspec.state.files import write_atomic
 
     folder = root / ".mlspec" / "reports" / f"monitor.{name}"
     write_atomic(folder / "report.json", dumps(report))

@@ -9,15 +9,16 @@ any file whose sha256 differs from the registry's before skops reads a byte of i
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 from mlspec.runtime.errors import RegistryError
+from mlspec.state.artifacts import ArtifactStore, digest
+from mlspec.state.files import about as _about
+from mlspec.state.stores import LocalStore
 
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "mlspec.runtime.transformers.", "builtins.", "scipy.sparse.")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -76,49 +77,9 @@ def dumps(pipeline) -> bytes:
     return _canonical(sio.dumps(pipeline))
 
 
-def digest(data: bytes) -> str:
-    """sha256 hex digest."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def path_for(store: Path, sha256: str) -> Path:
     """Where the artifact with this digest lives in a store."""
     return store / "sha256" / sha256[:2] / f"{sha256}.skops"
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file, fsync, rename, fsync the folder: the file is old, new, or absent.
-
-    A failure (a full disk, a read-only folder) leaves no temporary file behind, and the OSError
-    names `path`, not the temporary file's name, so the message says which file could not be written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _about(exc, path) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise _about(exc, path) from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def append_whole(path: Path, data: bytes) -> None:
@@ -141,31 +102,14 @@ def append_whole(path: Path, data: bytes) -> None:
         raise _about(exc, path) from exc
 
 
-def _about(exc: OSError, path: Path) -> OSError:
-    """The same error (errno, and so its subclass) about `path`, the file the caller wanted written."""
-    return OSError(exc.errno, exc.strerror, os.fspath(path)) if exc.errno is not None else OSError(str(exc))
-
-
 def store(store_dir: Path, data: bytes) -> str:
-    """Save artifact bytes under their sha256 (idempotent); return the digest."""
-    sha = digest(data)
-    target = path_for(store_dir, sha)
-    if not (target.is_file() and digest(target.read_bytes()) == sha):
-        write_atomic(target, data)
-    return sha
+    """Save artifact bytes under their sha256 in a local folder (idempotent); return the digest."""
+    return ArtifactStore(LocalStore(store_dir)).put(data)
 
 
 def read_verified(store_dir: Path, sha256: str) -> bytes:
-    """The artifact's bytes, after checking they hash to `sha256`."""
-    target = path_for(store_dir, sha256)
-    if not target.is_file():
-        raise RegistryError(f"artifact {sha256[:12]} is missing from {store_dir}",
-                            hint="restore the artifact store, or retrain")
-    data = target.read_bytes()
-    if digest(data) != sha256:
-        raise RegistryError(f"artifact {sha256[:12]} has been modified (its sha256 no longer matches the registry)",
-                            hint="refusing to load a tampered model; restore it from a backup or retrain")
-    return data
+    """The artifact's bytes from a local folder, after checking they hash to `sha256`."""
+    return ArtifactStore(LocalStore(store_dir)).get(sha256)
 
 
 def loads_verified(data: bytes, sha256: str):

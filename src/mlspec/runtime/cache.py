@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mlspec import __version__
-from mlspec.runtime.artifacts import write_atomic
+from mlspec.state.files import write_atomic
 
 # the distributions whose version can change a contract check's, a model's or a metric's result
 LIBRARIES = ("numpy", "pandas", "pandera", "pyarrow", "scikit-learn", "scipy", "skops")

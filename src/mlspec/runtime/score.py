@@ -7,10 +7,10 @@ from pathlib import Path
 
 from mlspec.manifest import Manifest
 from mlspec.runtime import contract, data, scoring
-from mlspec.runtime.artifacts import write_atomic
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
 from mlspec.runtime.jsonio import dumps
+from mlspec.state.files import write_atomic
 
 
 def score(manifest: Manifest, root: Path, model_name: str, source_name: str, output: Path) -> dict:

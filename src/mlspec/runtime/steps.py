@@ -17,9 +17,9 @@ from pathlib import Path
 from mlspec import __version__
 from mlspec.manifest import GateNode, Manifest, ModelNode, SourceNode
 from mlspec.runtime import artifacts
-from mlspec.runtime.artifacts import write_atomic
 from mlspec.runtime.errors import DataError, GateError, RunError
 from mlspec.runtime.jsonio import dumps
+from mlspec.state.files import write_atomic
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlspec.runtime.errors import RegistryError
+from mlspec.state.files import about, fsync_dir, write_atomic
 
 OBJECT_SCHEMES = ("s3", "gs", "az")
 _OBJECT_URL = re.compile(r"^(s3|gs|az)://([a-z0-9][a-z0-9.\-_]{1,254})(/[A-Za-z0-9._\-/]*)?$")
@@ -81,14 +82,6 @@ def _check_key(key: str) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class LocalStore:
     """A folder on this machine. Creation is atomic through link(2) of a fully written temporary file
     (EEXIST when another writer won); compare-and-swap holds an flock while it compares and renames."""
@@ -101,13 +94,20 @@ class LocalStore:
         return self.root / _check_key(key)
 
     def _staged(self, target: Path, data: bytes) -> str:
+        """A complete, synced temporary file beside `target` (errors name `target`, and leave nothing)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise about(exc, target) from exc
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise about(exc, target) from exc
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -131,7 +131,7 @@ class LocalStore:
             return False
         finally:
             Path(tmp).unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return True
 
     def compare_and_swap(self, key: str, data: bytes, etag: str | None) -> bool:
@@ -147,14 +147,12 @@ class LocalStore:
                 return False
             tmp = self._staged(target, data)
             Path(tmp).replace(target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         return True
 
     def put(self, key: str, data: bytes) -> None:
         """Write through a temporary file and a rename: readers see the old bytes or the new."""
-        target = self._path(key)
-        Path(self._staged(target, data)).replace(target)
-        _fsync_dir(target.parent)
+        write_atomic(self._path(key), data)
 
     def list(self, prefix: str) -> list[str]:
         """Keys of the regular files under `prefix` (temporary and lock files left out)."""
