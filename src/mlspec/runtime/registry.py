@@ -160,6 +160,8 @@ class Registry(RegistryBase):
             hint = "restore the registry from a backup, or point project.registry.uri at another database"
             if "readonly" in text or "read-only" in text or "unable to open" in text:
                 hint = "the registry's folder must be writable (SQLite writes a journal beside the file)"
+            elif "disk is full" in text or "disk I/O error" in text:
+                hint = "free disk space (or raise the file size limit) where the registry is, then run again"
             elif "connect" in text.lower() or "could not translate host" in text:
                 hint = "check that the database server is reachable and the credentials are set"
             raise RegistryError(f"could not {action} the registry {self.location}: {text}", hint=hint) from exc

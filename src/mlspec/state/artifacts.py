@@ -8,11 +8,11 @@ downloaded once per machine.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
+from mlspec.state.files import write_atomic
 from mlspec.state.stores import LocalStore, Store, StoreError
 
 
@@ -102,12 +102,5 @@ class ArtifactStore:
     def _fill_cache(self, sha256: str, data: bytes) -> None:
         if self.cache is None:
             return
-        path = self.cache / key_for(sha256)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            Path(tmp).replace(path)
-        except OSError:
-            pass  # a cache that cannot be written only costs a download next time
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs a download next time
+            write_atomic(self.cache / key_for(sha256), data)
