@@ -1,16 +1,16 @@
-"""The bundled fraud example's specs in a user's repository, their generated workflows run by act.
+"""Generated workflows in user-shaped repositories, run by act: what test_act_user_repo.py does not cover.
 
-What test_act_user_repo.py (the main, monitor and pull-request workflows against S3 state) does not
-cover lives here: the offline stubs match the pins; a pull request with two models trains only the
-changed one, a second push without an ML change trains nothing, and the comment workflow posts one
-comment and edits it; with MLSPEC_TEST_PG_URL, the main workflow with a PostgreSQL registry.
+test_act_user_repo.py runs the main, monitor and pull-request workflows of a one-model project against
+S3 state. Here: the offline stubs match the pins; the bundled fraud example's two models in a pull
+request, where only the changed one trains, a second push without an ML change trains nothing, and
+the comment workflow posts one comment and edits it; and, with MLSPEC_TEST_PG_URL, the main workflow
+of the churn project (tests/e2e/churn_project.py) with its registry in PostgreSQL.
 
-The repository is user-shaped: specs/ and data/ of the example, a project file of its own pointing the
-state at a bucket of the local S3 server (and, for the PostgreSQL test, the registry at PostgreSQL),
-and what `mlspec compile` generates; no mlspec source. Every job starts from an empty Python
-environment and installs `mlspec-gitops` from the wheel of this checkout on a package index served on
-127.0.0.1 (tests/e2e/act_harness.py). act does not enforce `permissions:` or environment approvals:
-the promote job runs as if approved.
+Each repository is user-shaped: specs/ and data/, a project file pointing the state at a bucket of the
+local S3 server, and what `mlspec compile` generates; no mlspec source. Every job starts from an empty
+Python environment and installs `mlspec-gitops` from the wheel of this checkout on a package index
+served on 127.0.0.1 (tests/e2e/act_harness.py). act does not enforce `permissions:` or environment
+approvals: the promote job runs as if approved.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from tests.e2e.act_harness import (
     init_repo,
     registry_show,
 )
+from tests.e2e.churn_project import SECRET_NAMES, make_user_repo
 from tests.e2e.conftest import S3Server
 from tests.e2e.fake_gh import FakeGitHub
 
 PG_URL = os.environ.get("MLSPEC_TEST_PG_URL", "")
-AWS_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL")
 PROJECT = """\
 apiVersion: mlspec/v1
 project:
@@ -53,17 +53,16 @@ project:
   python: "3.11"
   seed: 42
   registry: {uri: "REGISTRY"}
-ARTIFACTS  secrets: [SECRETS]
+  secrets: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL]
 """
 
 
-def make_fraud_repo(root: Path, s3: S3Server, *, registry: str | None = None,
+def make_fraud_repo(root: Path, s3: S3Server, *,
                     pr_edits: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
-    """A user's repository of the fraud example on main, and the repository secrets its jobs need.
-
-    State goes to a new bucket (`registry` names another registry; the artifacts then go to the bucket).
-    origin/main points at the commit, as after a checkout with fetch-depth 0, and origin is acme/fraud.
-    With `pr_edits` (old -> new in specs/fraud.yaml), branch `feature` adds one commit of them on top.
+    """A user's repository of the fraud example on main, its state in a new bucket, and the repository
+    secrets its jobs need. origin/main points at the commit, as after a checkout with fetch-depth 0, and
+    origin is acme/fraud. With `pr_edits` (old -> new in specs/fraud.yaml), branch `feature` adds one
+    commit of them on top.
     """
     repo = root / "fraud"
     (repo / "specs").mkdir(parents=True)
@@ -71,18 +70,8 @@ def make_fraud_repo(root: Path, s3: S3Server, *, registry: str | None = None,
         shutil.copy2(REPO / "specs" / name, repo / "specs" / name)
     shutil.copytree(REPO / "data", repo / "data")
     bucket = s3.new_bucket("acme-fraud")
-    secrets = {name: s3.env[name] for name in AWS_SECRETS}
-    names = list(AWS_SECRETS)
-    artifacts = ""
-    if registry is not None:
-        artifacts = f'  artifacts: {{uri: "s3://{bucket}/artifacts"}}\n'
-        # the URL's variables become repository secrets of the user's own names (MLSPEC_* is reserved)
-        for name in re.findall(r"\$\{env:([A-Z_][A-Z0-9_]*)\}", registry):
-            own = name.removeprefix("MLSPEC_")
-            registry = registry.replace(f"${{env:{name}}}", f"${{env:{own}}}")
-            secrets[own] = os.environ[name]
-    project = (PROJECT.replace("REGISTRY", registry or f"s3://{bucket}/mlspec").replace("ARTIFACTS", artifacts)
-               .replace("SECRETS", ", ".join(names)))
+    secrets = {name: s3.env[name] for name in SECRET_NAMES}
+    project = PROJECT.replace("REGISTRY", f"s3://{bucket}/mlspec")
     (repo / "specs" / "project.yaml").write_text(project, encoding="utf-8")
     (repo / ".gitignore").write_text(".mlspec/\n__pycache__/\n", encoding="utf-8")
     compile_repo(repo)
@@ -316,13 +305,13 @@ needs_postgres = pytest.mark.skipif(
     not PG_URL, reason="MLSPEC_TEST_PG_URL is not set (CI sets it; locally run: "
     "eval \"$(bash scripts/ci_postgres.sh)\")")
 
-MAIN_JOBS = ("Validate specs", "Train fraud_gbm", "Train fraud_logreg", "Gate fraud_gbm_release",
-             "Gate fraud_logreg_release", "Promote fraud_gbm (approval: production)")
+MAIN_JOBS = ("Validate specs", "Train churn", "Gate churn_release", "Promote churn (approval: production)")
 
 
 @pytest.fixture
-def pg_schema():
-    """A fresh schema of MLSPEC_TEST_PG_URL's database (dropped afterwards) and the registry URL using it."""
+def pg_registry():
+    """(registry URL, its secrets): a fresh schema of MLSPEC_TEST_PG_URL's database, dropped afterwards.
+    The URL's password variable is renamed to a secret name a user could choose (MLSPEC_* is reserved)."""
     sa = pytest.importorskip("sqlalchemy")
     from mlspec.runtime.data import expand_env
 
@@ -331,8 +320,12 @@ def pg_schema():
                                          "MLSPEC_TEST_PG_URL"))
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url, secrets = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}", {}
+    for name in re.findall(r"\$\{env:([A-Z_][A-Z0-9_]*)\}", url):
+        own = name.removeprefix("MLSPEC_")
+        url, secrets[own] = url.replace(f"${{env:{name}}}", f"${{env:{own}}}"), os.environ[name]
     try:
-        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+        yield url, secrets
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -342,26 +335,24 @@ def pg_schema():
 @needs_postgres
 @pytest.mark.slow
 def test_main_workflow_with_a_postgresql_registry_trains_gates_registers_and_promotes(
-        tmp_path: Path, act: Act, s3_server: S3Server, pg_schema: str) -> None:
-    repo, secrets = make_fraud_repo(tmp_path, s3_server, registry=pg_schema)
+        tmp_path: Path, act: Act, s3_server: S3Server, pg_registry: tuple[str, dict[str, str]]) -> None:
+    """The churn project of test_act_user_repo.py with its registry in PostgreSQL, artifacts in the bucket."""
+    url, pg_secrets = pg_registry
+    repo = make_user_repo(tmp_path, s3_server.new_bucket("acme-churn"), registry=url)
+    secrets = {**{name: s3_server.env[name] for name in SECRET_NAMES}, **pg_secrets}
     run = act.run(repo, "push", "mlspec-main.yml", secrets=secrets)
     print(f"act push (PostgreSQL registry): {run.seconds:.1f}s")
     assert run.code == 0, run.tail()
     assert run.jobs() == dict.fromkeys(MAIN_JOBS, "succeeded"), run.tail()
-    assert "registered fraud_gbm v1 as challenger" in run.job_log("Gate fraud_gbm_release")
-    assert "registered fraud_logreg v1 as champion" in run.job_log("Gate fraud_logreg_release")
-    assert "fraud_gbm: champion -> v1" in run.job_log("Promote fraud_gbm (approval: production)")
+    assert "registered churn v1 as challenger" in run.job_log("Gate churn_release")
+    assert "churn: champion -> v1" in run.job_log("Promote churn (approval: production)")
 
-    env = {**s3_server.env, **{k: v for k, v in secrets.items() if k not in s3_server.env}}
-    head = git(repo, "rev-parse", "HEAD")
-    for model in ("fraud_gbm", "fraud_logreg"):
-        shown = registry_show(repo, env, model)
-        assert shown["version"] == 1 and shown["aliases"].get("champion") == 1, shown
-        assert shown["created_by"] == "github:mlspec-e2e"
-        assert shown["lineage"]["git_commit"] == head
-    moves = [(h["alias"], h["from_version"], h["to_version"], h["reason"])
-             for h in registry_show(repo, env, "fraud_gbm")["alias_history"]]
-    assert moves == [("challenger", None, 1, "gate fraud_gbm_release passed"),
+    shown = registry_show(repo, {**s3_server.env, **pg_secrets}, "churn")
+    assert shown["version"] == 1 and shown["aliases"] == {"champion": 1}, shown
+    assert shown["created_by"] == "github:mlspec-e2e"
+    assert shown["lineage"]["git_commit"] == git(repo, "rev-parse", "HEAD")
+    moves = [(h["alias"], h["from_version"], h["to_version"], h["reason"]) for h in shown["alias_history"]]
+    assert moves == [("challenger", None, 1, "gate churn_release passed"),
                      ("champion", None, 1, "approved in environment production"),
                      ("challenger", 1, None, "promoted: approved in environment production")]
     for name, value in secrets.items():
