@@ -122,10 +122,13 @@ class Backend:
     """One registry backend under test: its URIs, the environment its processes need, and a way in."""
 
     def __init__(self, name: str, registry_uri: str, artifacts_uri: str, root: Path, env: dict[str, str],
-                 tamper) -> None:
+                 tamper, settle=None) -> None:
         self.name, self.registry_uri, self.artifacts_uri, self.root = name, registry_uri, artifacts_uri, root
         self.env = env
         self.tamper = tamper  # (sha256, new bytes) -> None: replace a stored artifact behind mlspec's back
+        # () -> None: wait until a killed writer can change nothing more. A database server finishes (or rolls
+        # back) a dead client's transaction on its own time: a COMMIT already sent may land after the kill
+        self.settle = settle or (lambda: None)
 
     def open(self, cache: Path | None = None):
         return open_registry(self.registry_uri, self.artifacts_uri, self.root, cache=cache)
@@ -200,8 +203,15 @@ def backend(request, tmp_path: Path) -> Backend:
         with engine.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+        def settle() -> None:
+            from mlspec.runtime.registry import _LOCK_KEY
+
+            with engine.begin() as conn:  # the registry's write lock: held by a dead writer until it is done
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
         try:
-            yield Backend(name, url, ".mlspec/artifacts", root, {}, tamper_file(root / ".mlspec" / "artifacts"))
+            yield Backend(name, url, ".mlspec/artifacts", root, {}, tamper_file(root / ".mlspec" / "artifacts"),
+                          settle)
         finally:
             with engine.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -315,6 +325,7 @@ def test_kill_9_at_random_moments_leaves_a_consistent_registry(backend: Backend,
             time.sleep(rng.uniform(0, 0.1))
             os.kill(pid, signal.SIGKILL)
             assert server.ask(f"reap {pid}").startswith("reaped")
+            backend.settle()
             acknowledged = committed(log)
             landed["acknowledged"] += len(acknowledged)
             registry = backend.open()
