@@ -618,3 +618,18 @@ def test_hostile_names_and_values_render_inert_in_the_report() -> None:
     page = html_report(report)
     assert_inert_html(page)
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;script&gt;x" in page
+
+
+def test_the_champion_is_scored_with_its_own_inputs_after_the_spec_changed(project: Path) -> None:
+    # a change drops one of fraud_gbm's features, and its gate refuses the new model (here: it is not
+    # retrained at all), so v1 stays champion: monitoring scores v1 with the inputs v1 was trained on
+    spec = project / "specs" / "fraud.yaml"
+    text = spec.read_text(encoding="utf-8")
+    assert "features: [amount_log, merchant, hour," in text
+    spec.write_text(text.replace("features: [amount_log, merchant, hour,", "features: [merchant, hour,", 1),
+                    encoding="utf-8")
+    result = mlspec(project, "monitor")
+    assert result.code == 0, result.stderr
+    report = report_of(project)
+    assert report["version"] == 1 and report["verdict"] == "ok"
+    assert report["drift"]["prediction"]["verdict"] == "ok"  # the champion really scored the batch

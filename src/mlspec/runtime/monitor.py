@@ -180,6 +180,16 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
         or (challenger_version is not None and challenger_version != champion.version)
     scored = wants_scores and len(columns) == len(raw_columns(model, manifest)) and len(frame) > 0
     pipeline = registry.load_model(champion.artifact_sha256) if scored else None
+    unscorable: list[str] = []
+    if pipeline is not None:
+        # the champion scores with the inputs it was trained on, which a later spec may have changed (a gate
+        # that refused the new model keeps the old champion): take them from the champion, not the spec
+        needed = scoring.trained_inputs(pipeline, columns)
+        unscorable = [c for c in needed if c not in frame.columns]
+        if unscorable:
+            scored, pipeline = False, None
+        else:
+            columns = needed
     predicted = proba = continuous = None
     # the contract check (pandera) only reads the frame: it runs on a second thread beside scoring and drift
     with ThreadPoolExecutor(max_workers=1) as checker:
@@ -205,7 +215,8 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
                                  "pipeline": registry.load_model(challenger.artifact_sha256)},
                                 pipeline, frame[columns + ([model.label] if labels_ok else [])], model, predicted,
                                 labels_ok)
-    _verdict(report, [c for c in raw_columns(model, manifest) if c not in frame.columns])
+    missing = [c for c in raw_columns(model, manifest) if c not in frame.columns]
+    _verdict(report, missing + [c for c in unscorable if c not in missing])
     return report
 
 

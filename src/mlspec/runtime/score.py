@@ -39,8 +39,12 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str, out
         registry.close()
     dataset = data.load(source, root)
     contract.raise_on_failures(source, contract.check(source, dataset), root)
-    columns = raw_columns(model, manifest)
+    columns = scoring.trained_inputs(pipeline, raw_columns(model, manifest))  # the champion's own inputs
     frame = dataset.frame
+    lacking = [c for c in columns if c not in frame.columns]
+    if lacking:
+        raise RunError(f"the champion of '{model_name}' was trained on columns source '{source_name}' does not "
+                       f"have: {', '.join(lacking)}", hint="add them to the source's schema, or retrain the model")
     predicted, proba = scoring.predict(pipeline, frame[columns], model.task, model.decision_threshold)
     out = frame.copy()
     out["prediction"] = predicted

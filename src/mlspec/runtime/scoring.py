@@ -10,6 +10,17 @@ import math
 import warnings
 
 
+def trained_inputs(pipeline, fallback: list[str]) -> list[str]:
+    """The raw columns a trained pipeline was fitted on: what its feature step saw, less the columns its
+    derive step added (a pipeline of another shape: `fallback`)."""
+    steps = getattr(pipeline, "named_steps", {})
+    seen = getattr(steps.get("features"), "feature_names_in_", None)
+    if seen is None:
+        return fallback
+    derived = {name for name, _tree in (getattr(steps.get("derive"), "expressions", None) or [])}
+    return [str(c) for c in seen if str(c) not in derived]
+
+
 def predict(pipeline, frame, task: str, threshold: float):
     """Predictions and, for classification, probabilities (None when the estimator has none)."""
     import numpy as np
