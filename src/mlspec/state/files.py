@@ -20,12 +20,10 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file, fsync, rename, fsync the folder: the file is old, new, or absent.
+def stage(path: Path, data: bytes) -> str:
+    """A complete, synced temporary file beside `path`, ready to be renamed (or linked) into place.
 
-    A failure (a full disk, a read-only folder) leaves no temporary file behind, and the OSError
-    names `path`, not the temporary file's name, so the message says which file could not be written.
-    """
+    Errors name `path`, and leave no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -36,14 +34,28 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-        fsync_dir(path.parent)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise about(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file, fsync, rename, fsync the folder: the file is old, new, or absent.
+
+    A failure (a full disk, a read-only folder) leaves no temporary file behind, and the OSError
+    names `path`, not the temporary file's name, so the message says which file could not be written.
+    """
+    tmp = stage(path, data)
+    try:
+        Path(tmp).replace(path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise about(exc, path) from exc
 
 
 def about(exc: OSError, path: Path) -> OSError:

@@ -16,7 +16,6 @@ import fcntl
 import hashlib
 import os
 import re
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlspec.runtime.errors import RegistryError
-from mlspec.state.files import about, fsync_dir, write_atomic
+from mlspec.state.files import fsync_dir, stage, write_atomic
 
 OBJECT_SCHEMES = ("s3", "gs", "az")
 _OBJECT_URL = re.compile(r"^(s3|gs|az)://([a-z0-9][a-z0-9.\-_]{1,254})(/[A-Za-z0-9._\-/]*)?$")
@@ -93,26 +92,6 @@ class LocalStore:
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
 
-    def _staged(self, target: Path, data: bytes) -> str:
-        """A complete, synced temporary file beside `target` (errors name `target`, and leave nothing)."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise about(exc, target) from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise about(exc, target) from exc
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return tmp
-
     def get(self, key: str) -> Blob | None:
         """The file's bytes; its etag is their sha256."""
         try:
@@ -124,7 +103,7 @@ class LocalStore:
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Create the file unless it exists (atomic: link of a complete temporary file)."""
         target = self._path(key)
-        tmp = self._staged(target, data)
+        tmp = stage(target, data)
         try:
             os.link(tmp, target)
         except FileExistsError:
@@ -145,7 +124,7 @@ class LocalStore:
             current = self.get(key)
             if current is None or current.etag != etag:
                 return False
-            tmp = self._staged(target, data)
+            tmp = stage(target, data)
             Path(tmp).replace(target)
             fsync_dir(target.parent)
         return True
