@@ -34,7 +34,8 @@ from mlspec.runtime.registry_base import (
     now,
 )
 from mlspec.state.artifacts import ArtifactStore, digest
-from mlspec.state.stores import LocalStore, StoreError, is_store_url, open_store
+from mlspec.state.stores import LocalStore, StoreError, open_store
+from mlspec.stateurls import is_store
 
 __all__ = ["ALIASES", "Registry", "Version", "actor", "open_registry"]
 _LOCK_KEY = 0x6D6C73706563  # "mlspec": the PostgreSQL advisory lock id for registry writes
@@ -404,7 +405,7 @@ def open_registry(registry_uri: str, artifacts_uri: str, root: Path, cache: Path
     (s3://, gs://, az://, file://), with artifacts on the store `artifacts_uri` names (a remote store keeps
     verified copies in `cache`)."""
     artifact_store = ArtifactStore(open_store(artifacts_uri, root), cache)
-    if is_store_url(registry_uri):
+    if is_store(registry_uri):
         from mlspec.runtime.registry_log import LogRegistry
 
         return LogRegistry(open_store(registry_uri, root), artifact_store)

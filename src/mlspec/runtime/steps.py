@@ -35,10 +35,12 @@ class Paths:
 
         `artifacts` is always a local folder: the artifact store itself when it is local, else where
         candidates wait for their gate and registered models are cached (verified) on this machine."""
+        from mlspec.stateurls import candidate_folder
+
         uri = manifest.project.artifacts_uri
-        if uri.startswith("file://"):
+        local = candidate_folder(uri)  # the same rule the generated workflows upload candidates by
+        if local is None:  # file://: the store itself is a folder every job sees
             return cls(root, Path(uri[len("file://"):]))
-        local = ".mlspec/artifacts" if "://" in uri else uri
         return cls(root, _inside(root, local))
 
     @property

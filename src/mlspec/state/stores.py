@@ -24,8 +24,8 @@ from typing import Protocol
 
 from mlspec.runtime.errors import RegistryError
 from mlspec.state.files import fsync_dir, stage, write_atomic
+from mlspec.stateurls import is_object
 
-OBJECT_SCHEMES = ("s3", "gs", "az")
 _OBJECT_URL = re.compile(r"^(s3|gs|az)://([a-z0-9][a-z0-9.\-_]{1,254})(/[A-Za-z0-9._\-/]*)?$")
 _KEY = re.compile(r"^[A-Za-z0-9._\-=+,@~%]+(/[A-Za-z0-9._\-=+,@~%]+)*$")  # '=' for partitions (day=1)
 _CREDENTIALS = {"s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION, AWS_ENDPOINT_URL for "
@@ -303,19 +303,9 @@ def probe(store: Store) -> None:
     _PROBED.add(store.url)
 
 
-def is_object_url(uri: str) -> bool:
-    """Whether a URI names an object store (s3://, gs://, az://)."""
-    return uri.split("://", 1)[0] in OBJECT_SCHEMES and "://" in uri
-
-
-def is_store_url(uri: str) -> bool:
-    """Whether a registry URI names a store (object store or file://) rather than a database."""
-    return is_object_url(uri) or uri.startswith("file://")
-
-
 def open_store(uri: str, root: Path) -> Store:
     """The store a URI names: s3://, gs://, az://, file:///ABS, or a folder relative to the project root."""
-    if is_object_url(uri):
+    if is_object(uri):
         return ObjectStore(uri)
     if uri.startswith("file://"):
         path = uri[len("file://"):]
