@@ -251,6 +251,8 @@ def plan(project: Project, base: Manifest | None, notes: list[str]):
              "deleted": sorted(set(base_files) - set(head_files))}
     result = make_plan(base, project.manifest, project.graph, files)
     result.notes = notes + result.notes
+    if base is not None:
+        result.base_state = {"registry_uri": base.project.registry_uri, "artifacts_uri": base.project.artifacts_uri}
     return result
 
 

@@ -23,8 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 DIST = "mlspec-gitops"
-EXTRAS = ("objectstore", "postgres", "runtime")
+EXTRAS = ("objectstore", "postgres", "runtime", "state")
 RUNTIME = "runtime"
+STATE = "state"
 FORMS_HINT = (f'accepted: "{DIST}==X.Y.Z" (extras: "{DIST}[postgres]==X.Y.Z"), a hashed requirements file in the '
               f'repository ("requirements/mlspec.txt"), "git+https://HOST/OWNER/REPO@<40-hex commit>", or a path in '
               'the repository (".", "./sub", ".[extras]")')
@@ -65,6 +66,10 @@ class Install:
     def runtime(self, extras: Iterable[str] = ()) -> str:
         """The pip argument for jobs that run models: the `runtime` extra, `extras` and the spec's own."""
         return self._argument(sorted({RUNTIME, *self.extras, *extras}))
+
+    def state(self, extras: Iterable[str] = ()) -> str:
+        """The pip argument for jobs that only read or write run records: the `state` extra and `extras`."""
+        return self._argument(sorted({STATE, *self.extras, *extras}))
 
     def _argument(self, extras: Iterable[str]) -> str:
         suffix = f"[{','.join(extras)}]" if extras else ""

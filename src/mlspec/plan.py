@@ -39,6 +39,9 @@ class Plan:
     affected_monitors: list[str]
     files: dict[str, list[str]]  # created / updated / deleted
     notes: list[str] = field(default_factory=list)
+    # the base's registry and artifact store: a pull request's gate reports read the production champion
+    # there, never where the pull request's own spec points (None: the base has no valid project)
+    base_state: dict[str, str] | None = None
 
     def count(self, action: str) -> int:
         """How many nodes have `action`."""

@@ -236,7 +236,7 @@ def test_every_accepted_name_shape_gives_safe_paths_and_job_ids(tmp_path: Path) 
     assert all(safe_path.fullmatch(p) for p in generated), sorted(generated)
     job_id = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
     main = yaml.safe_load((root / ".github/workflows/mlspec-main.yml").read_text(encoding="ascii"))
-    assert set(main["jobs"]) == ({"validate"} | {f"train_{m}" for m in _ODD_MODELS}
+    assert set(main["jobs"]) == ({"validate", "plan", "record"} | {f"train_{m}" for m in _ODD_MODELS}
                                  | {f"gate_{_LONG}", f"promote_{_LONG}"})
     for path in generated:
         if path.endswith(".yml"):

@@ -40,12 +40,19 @@ def _gh(*args: str, body: str | None = None, stdin: str | None = None) -> subpro
     """Run the GitHub CLI with arguments only (never a shell); `body` goes through a file, `stdin` as input."""
     gh = shutil.which("gh")
     if gh is None:
-        raise click.ClickException("the GitHub CLI (gh) is not installed on this runner")
+        raise click.ClickException("the GitHub CLI (gh) is not installed on this runner; GitHub-hosted runners "
+                                   "have it, a self-hosted one needs it installed (https://cli.github.com)")
     with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as handle:
         handle.write(body or "")
     try:
         command = [gh, *args] + (["--body-file", handle.name] if body is not None else [])
         return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120, input=stdin)
+    except subprocess.CalledProcessError as exc:
+        said = (exc.stderr or exc.stdout or "").strip().splitlines()
+        raise click.ClickException(f"gh {' '.join(args[:2])} failed: {said[0][:300] if said else exc.returncode}"
+                                   ) from None
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        raise click.ClickException(f"gh {' '.join(args[:2])} failed: {exc}") from None
     finally:
         Path(handle.name).unlink(missing_ok=True)
 
@@ -66,8 +73,9 @@ def _open_or_update_issue(name: str, report: dict) -> str:
     return f"opened {created.stdout.strip()}"
 
 
-def _dispatch_retrain(model: str, reason: str) -> str:
-    ref = os.environ.get("GITHUB_REF_NAME") or "main"
+def _dispatch_retrain(model: str, reason: str, default_branch: str) -> str:
+    # a scheduled run is on the default branch; a manual one may be on another: retrain where it ran
+    ref = os.environ.get("GITHUB_REF_NAME") or default_branch
     _gh("workflow", "run", f"mlspec-retrain-{model}.yml", "--ref", ref, "-f", f"reason={reason[:900]}")
     return f"dispatched mlspec-retrain-{model}.yml"
 
@@ -120,14 +128,28 @@ def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list
             _log_alert(root, node.name, report)
             reason = f"monitor {node.name}: " + "; ".join(report["reasons"])
             if in_ci:
-                if "open_issue" in node.on_alert:
-                    click.echo(f"    {_open_or_update_issue(node.name, report)}", err=True)
-                if "retrain" in node.on_alert:
-                    click.echo(f"    {_dispatch_retrain(node.model, reason)}", err=True)
+                code = max(code, _act_on_alert(manifest, node, report, reason))
             elif retrain_locally and "retrain" in node.on_alert:
                 code = max(code, _retrain_here(manifest, root, node.model, reason))
     finally:
         registry.close()
+    return code
+
+
+def _act_on_alert(manifest: Manifest, node, report: dict, reason: str) -> int:
+    """Open or update the monitor's issue and dispatch retraining, as it asks; a failed action (no GitHub
+    CLI, a token without permission) is one clear line and the monitor's error code, the others still run."""
+    code = 0
+    actions = [("open_issue", lambda: _open_or_update_issue(node.name, report)),
+               ("retrain", lambda: _dispatch_retrain(node.model, reason, manifest.project.default_branch))]
+    for name, action in actions:
+        if name not in node.on_alert:
+            continue
+        try:
+            click.echo(f"    {action()}", err=True)
+        except click.ClickException as exc:
+            click.echo(f"mlspec: monitor {node.name}: {name.replace('_', ' ')}: {exc.message}", err=True)
+            code = EXIT_MONITOR_ERROR
     return code
 
 

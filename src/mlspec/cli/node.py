@@ -56,7 +56,8 @@ def _main(node_id: str, argv: list[str]) -> int:
                    err=True)
         return 1
     kind = manifest.nodes[node_id].kind
-    argv, affected = _take_plan(argv)
+    argv, plan = _take_plan(argv)
+    affected = None if plan is None else set(plan.get("retrain", []))
     if affected is not None and kind in ("model", "gate"):
         model_id = node_id if kind == "model" else f"model.{manifest.nodes[node_id].model}"
         if model_id not in affected:
@@ -69,7 +70,7 @@ def _main(node_id: str, argv: list[str]) -> int:
         if rest:
             click.echo(f"mlspec: unknown arguments for {node_id}: {' '.join(rest)}", err=True)
             return 2
-        return _gate_action(manifest, root, node_id, action, out, summary)
+        return _gate_action(manifest, root, node_id, action, out, summary, plan)
     if kind == "monitor":
         from mlspec.cli.monitor import run_monitors
 
@@ -135,16 +136,30 @@ def _take_option(argv: list[str], name: str) -> tuple[list[str], str | None]:
     return argv[:at] + argv[at + 2:], value
 
 
-def _take_plan(argv: list[str]) -> tuple[list[str], set[str] | None]:
-    """Remove `--plan PLAN.json` from argv; return the models that plan retrains (None: no plan)."""
+def _take_plan(argv: list[str]) -> tuple[list[str], dict | None]:
+    """Remove `--plan PLAN.json` from argv; return the plan (None: no plan, everything is affected)."""
     rest, value = _take_option(argv, "--plan")
     if value is None or not Path(value).is_file():
-        return rest, None  # no plan: behave as if everything is affected
-    return rest, set(json.loads(Path(value).read_text(encoding="utf-8")).get("retrain", []))
+        return rest, None
+    return rest, json.loads(Path(value).read_text(encoding="utf-8"))
+
+
+def _production_registry(manifest: Manifest, paths, plan: dict | None):
+    """The registry holding the production champion: with a pull request's plan, the base branch's (the
+    pull request's spec may point elsewhere); else the manifest's. None when the base has no project."""
+    from mlspec.runtime import steps
+    from mlspec.runtime.registry import open_registry
+
+    if plan is None:
+        return steps.open_registry(manifest, paths)
+    base = plan.get("base_state")
+    if not isinstance(base, dict):
+        return None
+    return open_registry(str(base["registry_uri"]), str(base["artifacts_uri"]), paths.root, cache=paths.artifacts)
 
 
 def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out: str | None = None,
-                 summary: str | None = None) -> int:
+                 summary: str | None = None, plan: dict | None = None) -> int:
     from mlspec.runtime import gates, steps
     from mlspec.runtime.errors import RunError
     from mlspec.runtime.markdown import gate_report
@@ -157,10 +172,15 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
             champion, note = None, _fork_note(manifest)
             if note is None:
                 try:
-                    registry = steps.open_registry(manifest, paths)
-                    found = registry.champion(gate.model)
-                    registry.close()
-                    champion = found
+                    registry = _production_registry(manifest, paths, plan)
+                    if registry is None:
+                        note = ("The base branch has no valid mlspec project, so there is no production champion "
+                                "to compare with.")
+                    else:
+                        try:
+                            champion = registry.champion(gate.model)
+                        finally:
+                            registry.close()
                 except RunError as exc:
                     note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
             lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
@@ -182,6 +202,11 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
             version = versions[-1]
             if registry.alias(gate.model, "champion") == version.version:
                 click.echo(f"{gate.model}: v{version.version} is already the champion")
+                return 0
+            decided = version.lineage.get("gate_report", {}).get("promotion") or {}
+            if decided.get("promote") is False:  # promote: if_better found it no better; approval does not change that
+                click.echo(f"{gate.model}: v{version.version} stays registered, not champion: {decided.get('reason')} "
+                           "(promote: if_better)")
                 return 0
             reason = os.environ.get("MLSPEC_REASON") or f"approved in environment {gate.approval_environment}"
             # compare-and-set: the approval may come days after the gate; promote only while the champion is

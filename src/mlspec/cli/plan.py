@@ -25,24 +25,89 @@ def modified_nodes(ctx: click.Context, project, base: str | None, state: str | N
     return set(api.plan(project, manifest, notes).modified())
 
 
+def _open_registry(project):
+    from mlspec.runtime.steps import Paths, open_registry
+
+    return open_registry(project.manifest, Paths.of(project.manifest, project.root))
+
+
+def _last_run_plan(project, github_output: str | None, train_all: bool) -> None:
+    """`plan --last-run`: the models this run trains, as notes and (in GitHub Actions) job outputs."""
+    from mlspec import lastrun
+
+    if train_all:
+        result = lastrun.every_model(project.manifest, "a manual run trains every model")
+    else:
+        registry = _open_registry(project)
+        try:
+            last = registry.last_run(project.manifest.project.default_branch)
+        finally:
+            registry.close()
+        result = lastrun.affected(project.manifest, project.graph, last, project.root)
+    for note in result.notes:
+        click.echo(note)
+    click.echo("Trains: " + (", ".join(result.models) or "nothing"))
+    if github_output:
+        chosen = set(result.models)
+        lines = [f"train_{m.name}={'true' if m.name in chosen else 'false'}"
+                 for m in project.manifest.of_kind("model")]
+        with Path(github_output).open("a", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+
+
+@cli.command("record-run")
+@click.option("--commit", required=True, help="The commit this run checked out (GITHUB_SHA in Actions).")
+@click.pass_context
+def record_run_command(ctx: click.Context, commit: str) -> None:
+    """Record a successful run of the generated main workflow: the next push plans against it."""
+    from mlspec import lastrun
+
+    project = _load_or_exit(ctx)
+    branch = project.manifest.project.default_branch
+    registry = _open_registry(project)
+    try:
+        last = registry.last_run(branch)
+        if lastrun.superseded(project.root, last, commit):
+            click.echo(f"not recorded: the run of a later commit ({last['commit'][:12]}) on {branch} is recorded")
+            return
+        registry.record_run(branch, lastrun.record(project.manifest, commit))
+    finally:
+        registry.close()
+    click.echo(f"recorded commit {commit[:12]} as the last successful run on {branch}")
+
+
 @cli.command("plan")
 @click.option("--base", default=None, help="Git ref to compare with (its specs are read from git).")
 @click.option("--state", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A manifest.json from an earlier compile to compare with.")
+@click.option("--last-run", is_flag=True, help=(
+    "Compare with the last successful run recorded in the registry (`mlspec record-run`) and list the models "
+    "to train: changed specs, data files changed since that run's commit, and what depends on them."))
+@click.option("--event", default=None, help=(
+    "With --last-run: the GitHub event that started the run ($GITHUB_EVENT_NAME); a manual "
+    "workflow_dispatch trains every model."))
+@click.option("--github-output", type=click.Path(dir_okay=False), default=None,
+              help="With --last-run: append train_<model>=true|false lines to this file ($GITHUB_OUTPUT).")
 @click.option("--format", "fmt", type=click.Choice(("text", "md", "json")), default="text", show_default=True)
 @click.option("--explain", is_flag=True, help="List every changed field as old -> new.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Also write the plan here.")
 @click.pass_context
-def plan_command(ctx: click.Context, base: str | None, state: str | None, fmt: str, explain: bool,
-                 detailed_exitcode: bool, output: str | None) -> None:
+def plan_command(ctx: click.Context, base: str | None, state: str | None, last_run: bool, event: str | None,
+                 github_output: str | None, fmt: str, explain: bool, detailed_exitcode: bool,
+                 output: str | None) -> None:
     """Show which models retrain, which gates and monitors change, and which generated files change."""
     from mlspec import api
     from mlspec.plan import render_json, render_markdown, render_text
 
-    if (base is None) == (state is None):
-        raise click.UsageError("give exactly one of --base REF or --state FILE")
+    if sum((base is not None, state is not None, last_run)) != 1:
+        raise click.UsageError("give exactly one of --base REF, --state FILE or --last-run")
+    if (github_output or event) and not last_run:
+        raise click.UsageError("--github-output and --event go with --last-run")
     project = _load_or_exit(ctx)
+    if last_run:
+        _last_run_plan(project, github_output, event == "workflow_dispatch")
+        return
     try:
         manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
     except api.BaseError as exc:

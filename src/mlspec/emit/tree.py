@@ -59,7 +59,14 @@ def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
         documents[ACTIONLINT_PATH] = (lambda: document, _header(config[1]))
 
     def yaml_files(paths) -> dict[str, bytes]:
-        return {path: yamlout.dump(documents[path][0](), documents[path][1]) for path in paths}
+        out = {}
+        for path in paths:
+            document = documents[path][0]()
+            header = documents[path][1]
+            if path != ACTIONLINT_PATH:
+                header += "\n" + workflows.secrets_note(document)
+            out[path] = yamlout.dump(document, header)
+        return out
 
     def other_files() -> dict[str, bytes]:
         files = dict(scripts.scripts(manifest))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import textwrap
 from collections.abc import Callable
 from functools import partial
 
@@ -53,8 +54,9 @@ def _secrets_env(names: list[str]) -> dict[str, str]:
     return {name: "${{ secrets['" + name + "'] }}" for name in names}
 
 
-def _setup(manifest: Manifest, *, runtime: bool = False, cache: bool = False) -> list[dict]:
-    """Check out, set up Python, install mlspec: the light package, or with `runtime` its runtime extra too.
+def _setup(manifest: Manifest, *, runtime: bool = False, state: bool = False, cache: bool = False) -> list[dict]:
+    """Check out, set up Python, install mlspec: the light package, with `runtime` its runtime extra too, or
+    with `state` only what reaching the registry needs (main's plan and record jobs).
 
     `cache` restores and saves pip's download cache (setup-python's, keyed by the constraints or lock
     file). Only jobs that train ask for it: they install the heavy runtime on every model change. Jobs
@@ -67,14 +69,15 @@ def _setup(manifest: Manifest, *, runtime: bool = False, cache: bool = False) ->
     jobs' key, and one saving first would leave the runtime out of the cache.
     """
     install = manifest.project.install
-    return list(_setup_steps(manifest.project.python, install.form, install.runtime if runtime else install.light,
-                             runtime, cache))
+    package = install.runtime if runtime else (install.state or install.light) if state else install.light
+    name = "Install mlspec and its runtime" if runtime else "Install mlspec and its state drivers" if state \
+        else "Install mlspec"
+    return list(_setup_steps(manifest.project.python, install.form, package, name, cache))
 
 
 @functools.lru_cache(maxsize=32)
-def _setup_steps(python: str, form: str, package: str, runtime: bool, cache: bool) -> tuple[Shared, ...]:
+def _setup_steps(python: str, form: str, package: str, name: str, cache: bool) -> tuple[Shared, ...]:
     # the same three steps open almost every job: built once, so their YAML is laid out once
-    name = "Install mlspec and its runtime" if runtime else "Install mlspec"
     if form == "lock":  # a hashed requirements file is the whole environment: no other constraints
         locked = package
         install = {"name": name, "env": {"MLSPEC_REQUIREMENTS": package},
@@ -104,7 +107,8 @@ def _script(kind: str, name: str) -> str:
 
 
 def _job(name: str, runner: str, minutes: int, steps: list[dict], *, needs: list[str] | None = None,
-         permissions: dict | None = None, environment: str | None = None, condition: str | None = None) -> dict:
+         permissions: dict | None = None, environment: str | None = None, condition: str | None = None,
+         concurrency: str | None = None, outputs: dict | None = None) -> dict:
     job: dict = {"name": name}
     if needs:
         job["needs"] = needs
@@ -113,6 +117,10 @@ def _job(name: str, runner: str, minutes: int, steps: list[dict], *, needs: list
     job["runs-on"] = runner
     if environment:
         job["environment"] = environment
+    if concurrency:
+        job["concurrency"] = {"group": concurrency, "cancel-in-progress": False}
+    if outputs:
+        job["outputs"] = outputs
     job["timeout-minutes"] = minutes
     job["permissions"] = permissions if permissions is not None else dict(READ)
     job["steps"] = steps
@@ -175,6 +183,12 @@ def _train_job(manifest: Manifest, model: ModelNode, gates: list[GateNode], *, p
     return _job(f"Train {model.name}", model.runner, model.timeout_minutes, steps, needs=needs)
 
 
+def _model_group(model: ModelNode) -> str:
+    # main's and the retrain workflow's gates write the same aliases: one queue per model, so a gate
+    # compares against the champion the previous gate left (promotion is compare-and-set regardless)
+    return f"mlspec-model-{model.name}"
+
+
 def _plan_job(manifest: Manifest) -> dict:
     steps = [{"name": "Check out the repository with history", "uses": uses("actions/checkout"),
               "with": {"persist-credentials": False, "fetch-depth": 0}},
@@ -207,9 +221,14 @@ def _gate_jobs(manifest: Manifest, gate: GateNode, model: ModelNode, reason_env:
     if env:
         evaluate["env"] = env
     steps = [*_setup(manifest, runtime=True), _download(f"candidate-{model.name}"), evaluate]
+    # the gate registers (and, without approval, promotes): it writes state, so it runs in the environment
+    # that holds the read-write credential
     jobs = {f"gate_{gate.name}": _job(f"Gate {gate.name}", model.runner, SETUP_MINUTES, steps,
-                                      needs=[f"train_{model.name}"])}
+                                      needs=[f"train_{model.name}"], environment=manifest.project.state_environment,
+                                      concurrency=_model_group(model))}
     if gate.approval_environment:
+        # no concurrency group: a pending approval may wait for days and must not hold back (or, as GitHub
+        # cancels all but one pending run per group, cancel) later runs; compare-and-set keeps it safe
         promote = {"name": "Promote to champion", "run": f"python {_script('gate', gate.name)} promote"}
         if env:
             promote["env"] = env
@@ -245,7 +264,7 @@ def pull_request(manifest: Manifest) -> dict:
     jobs["report"] = _report_job(manifest, models)
     return {
         "name": PR_WORKFLOW_NAME,
-        "on": {"pull_request": {"branches": ["main"]}},
+        "on": {"pull_request": {"branches": [manifest.project.default_branch]}},
         "permissions": {},
         "concurrency": {"group": "mlspec-pr-${{ github.event.pull_request.number }}", "cancel-in-progress": True},
         "jobs": jobs,
@@ -286,20 +305,69 @@ def pr_comment(manifest: Manifest) -> dict:
     }
 
 
+def _main_plan_job(manifest: Manifest, models: list[ModelNode]) -> dict:
+    """Which models this push trains: the change since the last successful run (`mlspec plan --last-run`).
+
+    A manual dispatch trains every model. The result is one job output per model, read by the job-level
+    conditions of the train jobs, so an unaffected model's jobs are skipped before they install anything.
+    """
+    env = _secrets_env(registry_secrets(manifest))
+    run = 'mlspec plan --last-run --event "$GITHUB_EVENT_NAME" --github-output "$GITHUB_OUTPUT"'
+    plan = {"name": "Plan against the last successful run", "id": "plan", **({"env": env} if env else {}),
+            "run": run}
+    steps = [{"name": "Check out the repository with history", "uses": uses("actions/checkout"),
+              "with": {"persist-credentials": False, "fetch-depth": 0}},
+             *_setup(manifest, state=True)[1:], plan]
+    outputs = {f"train_{m.name}": "${{ steps.plan.outputs.train_" + m.name + " }}" for m in models}
+    return _job("Plan", manifest.project.runner, SETUP_MINUTES, steps, needs=["validate"], outputs=outputs)
+
+
+def _record_job(manifest: Manifest, needs: list[str]) -> dict:
+    """After a run whose jobs all succeeded (or were skipped), record it: the next push plans against it."""
+    env = {**_secrets_env(registry_secrets(manifest)), "COMMIT": "${{ github.sha }}"}
+    steps = [{"name": "Check out the repository with history", "uses": uses("actions/checkout"),
+              "with": {"persist-credentials": False, "fetch-depth": 0}},
+             *_setup(manifest, state=True)[1:],
+             {"name": "Record this run", "env": env, "run": 'mlspec record-run --commit "$COMMIT"'}]
+    return _job("Record the run", manifest.project.runner, SETUP_MINUTES, steps, needs=needs,
+                environment=manifest.project.state_environment,
+                condition="!cancelled() && !contains(needs.*.result, 'failure')")
+
+
 def main(manifest: Manifest) -> dict:
-    """On main: train, gate, register, and promote (behind the gate's Environment when it asks for approval)."""
-    jobs = {"validate": _validate_job(manifest)}
-    for model in manifest.of_kind("model"):
-        jobs[f"train_{model.name}"] = _train_job(manifest, model, [], pr=False)
+    """On the default branch: plan against the last successful run, train what changed, gate, register,
+    promote (behind the gate's Environment when it asks for approval), and record the run."""
+    models = manifest.of_kind("model")
+    jobs = {"validate": _validate_job(manifest), "plan": _main_plan_job(manifest, models)}
+    recorded = ["validate", "plan"]
+    for model in models:
+        train = _train_job(manifest, model, [], pr=False)
+        train["needs"] = ["validate", "plan"]
+        jobs[f"train_{model.name}"] = _with_condition(train, f"needs.plan.outputs.train_{model.name} == 'true'")
+        recorded.append(f"train_{model.name}")
         for gate in _gates_of(manifest, model.name):
             jobs.update(_gate_jobs(manifest, gate, model, None))
+            recorded.append(f"gate_{gate.name}")  # not the promote job: an approval may wait for days
+    jobs["record"] = _record_job(manifest, recorded)
     return {
         "name": "mlspec: train and release",
-        "on": {"push": {"branches": ["main"]}, "workflow_dispatch": {}},
+        "on": {"push": {"branches": [manifest.project.default_branch]}, "workflow_dispatch": {}},
         "permissions": {},
-        "concurrency": {"group": "mlspec-main", "cancel-in-progress": False},
+        # one run per commit (a dispatch of a commit already running waits for it); never one group for
+        # every push: a run waiting days for an approval would hold back, and GitHub would cancel, later ones
+        "concurrency": {"group": "mlspec-main-${{ github.sha }}", "cancel-in-progress": False},
         "jobs": jobs,
     }
+
+
+def _with_condition(job: dict, condition: str) -> dict:
+    """`job` with an `if:` (placed where `_job` puts it, after `needs`)."""
+    out = {}
+    for key, value in job.items():
+        out[key] = value
+        if key == "needs":
+            out["if"] = condition
+    return out
 
 
 def retrain(manifest: Manifest, model: ModelNode) -> dict:
@@ -314,7 +382,9 @@ def retrain(manifest: Manifest, model: ModelNode) -> dict:
             "description": "Why the model is retrained (recorded in the registry)", "required": True,
             "type": "string"}}}},
         "permissions": {},
-        "concurrency": {"group": f"mlspec-retrain-{model.name}", "cancel-in-progress": False},
+        # per commit, as on main: repeated alerts at one commit coalesce into one waiting run, while the gate
+        # jobs queue per model across workflows and promotion stays compare-and-set
+        "concurrency": {"group": f"mlspec-retrain-{model.name}-" + "${{ github.sha }}", "cancel-in-progress": False},
         "jobs": jobs,
     }
 
@@ -343,6 +413,28 @@ def monitor(manifest: Manifest, node: MonitorNode) -> dict:
         "jobs": {"monitor": _job(f"Monitor {node.name}", model.runner, model.timeout_minutes, steps,
                                  permissions=permissions)},
     }
+
+
+_SECRET_REF = re.compile(r"^\$\{\{ secrets\['([A-Z_][A-Z0-9_]*)'\] \}\}$")
+
+
+def secrets_note(document: dict) -> str:
+    """A comment naming the secrets each job of a workflow receives, and where GitHub takes them from."""
+    by_use: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for job_id, job in document.get("jobs", {}).items():
+        names = sorted({m.group(1) for step in job.get("steps", []) for value in (step.get("env") or {}).values()
+                        if isinstance(value, str) and (m := _SECRET_REF.match(value))})
+        if names:
+            where = f"secrets of the environment {job['environment']}" if job.get("environment") \
+                else "repository secrets"
+            by_use.setdefault((tuple(names), where), []).append(job_id)
+    if not by_use:
+        return "Secrets: none."
+    lines = ["Secrets (see the README's \"Secrets\" section; forks' pull requests get none):"]
+    for (names, where), jobs in sorted(by_use.items(), key=lambda item: item[1][0]):
+        lines += textwrap.wrap(f"{', '.join(jobs)}: {', '.join(names)} ({where})", 100, initial_indent="  ",
+                               subsequent_indent="    ", break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def plan(manifest: Manifest) -> dict[str, tuple[Callable[[], dict], list[str]]]:

@@ -79,6 +79,14 @@ alias_history = sa.Table(
     sa.Column("at", sa.String(32), nullable=False),
 )
 
+runs = sa.Table(
+    # the last successful run of the generated workflow per branch (what main's next run plans against);
+    # optional, unlike the tables above: registries made before it existed get it on first use
+    "mlspec_runs", metadata,
+    sa.Column("branch", sa.String(255), primary_key=True),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("at", sa.String(32), nullable=False),
+)
 
 
 def _problem(exc: BaseException) -> str:
@@ -163,6 +171,10 @@ class Registry(RegistryBase):
                 hint = "the registry's folder must be writable (SQLite writes a journal beside the file)"
             elif "disk is full" in text or "disk I/O error" in text:
                 hint = "free disk space (or raise the file size limit) where the registry is, then run again"
+            elif "permission denied" in text.lower() or "read-only transaction" in text:
+                hint = ("this job's credential may not write the registry: jobs that write state take the "
+                        "read-write credential from the GitHub Environment named by project.state_environment "
+                        "(or the gate's approval environment); pull requests get the read-only one")
             elif "connect" in text.lower() or "could not translate host" in text:
                 hint = "check that the database server is reachable and the credentials are set"
             raise RegistryError(f"could not {action} the registry {self.location}: {text}", hint=hint) from exc
@@ -267,6 +279,24 @@ class Registry(RegistryBase):
             rows = conn.execute(sa.select(alias_history).where(alias_history.c.model == model)
                                 .order_by(alias_history.c.id))
             return [dict(row._mapping) for row in rows]
+
+    def last_run(self, branch: str) -> dict | None:
+        """The branch's last-run record, or None (also for a registry without the runs table yet)."""
+        if not self._prepare(create=False):
+            return None
+        with self._reading() as conn:
+            if "mlspec_runs" not in sa.inspect(conn).get_table_names():
+                return None
+            row = conn.execute(sa.select(runs.c.record).where(runs.c.branch == branch)).first()
+        return None if row is None else json.loads(row.record)
+
+    def record_run(self, branch: str, record: dict) -> None:
+        """Replace the branch's last-run record."""
+        self._prepare(create=True)
+        with self._guard("write"), self._writing() as conn:
+            runs.create(conn, checkfirst=True)
+            conn.execute(runs.delete().where(runs.c.branch == branch))
+            conn.execute(runs.insert().values(branch=branch, record=_dumps(record), at=now()))
 
     def _version(self, row) -> Version:
         try:

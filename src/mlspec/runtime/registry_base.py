@@ -111,6 +111,15 @@ class RegistryBase:
         With `expected`, the move happens only while the alias still points there (compare-and-set)."""
         raise NotImplementedError
 
+    def last_run(self, branch: str) -> dict | None:
+        """The record of the last successful run of the generated workflow on `branch` (see `record_run`),
+        or None when none was recorded."""
+        raise NotImplementedError
+
+    def record_run(self, branch: str, record: dict) -> None:
+        """Replace `branch`'s last-run record (JSON data: the commit, the manifest it ran, when)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release connections."""
 

@@ -41,7 +41,8 @@ class LogRegistry(RegistryBase):
     """A registry kept as immutable version records and one alias document per model on a store."""
 
     def __init__(self, store: Store, artifacts: ArtifactStore) -> None:
-        probe(store)
+        # the conditional-write probe writes, so it waits for the first write: a job holding a read-only
+        # credential (a pull request's) must be able to open the registry and read the champion
         self.store = store
         self.artifacts = artifacts
         self.location = store.url
@@ -136,6 +137,7 @@ class LogRegistry(RegistryBase):
         if alias is not None:
             check_alias(alias)
         who = who or actor()
+        probe(self.store)
         sha = self.artifacts.put(artifact)
         known = self.versions(model)
         same = [v.version for v in known if v.artifact_sha256 == sha]
@@ -188,6 +190,7 @@ class LogRegistry(RegistryBase):
     def _change_aliases(self, model: str, change: Callable[[dict], bool]) -> None:
         """Read, change and write back the alias document while nobody else did; else read again."""
         key = self._aliases_key(model)
+        probe(self.store)
         for attempt in range(_ATTEMPTS):
             doc, etag = self._alias_doc(model)
             if not change(doc):
@@ -197,6 +200,28 @@ class LogRegistry(RegistryBase):
             time.sleep(random.uniform(0, 0.01 * min(attempt + 1, 20)))  # noqa: S311 (jitter, not security)
         raise RegistryError(f"could not move an alias of '{model}' in {self.location}: too many concurrent writers",
                             hint="try again")
+
+    # -- run records ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _run_key(branch: str) -> str:
+        # branch names may hold '/', and a store key's parts may not be '.' or '..': hex keeps it one part
+        return f"runs/{branch.encode().hex()}.json"
+
+    def last_run(self, branch: str) -> dict | None:
+        """The branch's last-run record, or None."""
+        blob = self.store.get(self._run_key(branch))
+        if blob is None:
+            return None
+        try:
+            return json.loads(blob.data)
+        except ValueError:
+            raise self._damaged(self._run_key(branch)) from None
+
+    def record_run(self, branch: str, record: dict) -> None:
+        """Replace the branch's last-run record (one whole object: readers see the old or the new one)."""
+        probe(self.store)
+        self.store.put(self._run_key(branch), _encode(record))
 
     # -- integrity --------------------------------------------------------------------------
 

@@ -192,8 +192,11 @@ class ObjectStore:
             return StoreError(f"could not {action} {where}: the bucket does not exist",
                               hint=f"create the bucket, or fix the URL {self.url}")
         if kind in ("PermissionDeniedError", "UnauthenticatedError") or " 403 " in text or " 401 " in text:
-            return StoreError(f"could not {action} {where}: access denied",
-                              hint=f"set credentials with permission on it: {_CREDENTIALS[self.scheme]}")
+            hint = f"set credentials with permission on it: {_CREDENTIALS[self.scheme]}"
+            if action in ("write", "create", "replace", "delete"):
+                hint += ("; in GitHub Actions, jobs that write state take the read-write credential from the "
+                         "environment named by project.state_environment (pull requests get a read-only one)")
+            return StoreError(f"could not {action} {where}: access denied", hint=hint)
         return StoreError(f"could not {action} {where}: {text[:300]}",
                           hint=f"check that the store is reachable and the credentials are set: "
                                f"{_CREDENTIALS[self.scheme]}")

@@ -88,6 +88,20 @@ class Project(Strict):
         "it ends (a SQLite file, a project folder), because the generated main, retrain and monitor workflows "
         "need the models registered before. ephemeral: accept them, for demonstrations only; every model "
         "registered in CI is then lost when its job ends."))
+    default_branch: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$",
+                                description=(
+        "The branch that holds production: generated workflows train and release on pushes to it, check "
+        "pull requests into it, and a monitor's alert dispatches retraining on it. A plain branch name "
+        "(letters, digits, '.', '_', '-', '/'; no wildcards)."), examples=["main", "master", "release/ml"])
+    state_environment: str = Field("mlspec-state", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description=(
+        "The GitHub Environment whose secrets hold the read-write state credential (the names in `secrets`). "
+        "The generated jobs that write state on the default branch (gate, promote without approval, "
+        "recording a successful run) run in it; every other job, pull requests included, gets the repository "
+        "secrets of the same names, which should hold a read-only credential. Restrict the environment's "
+        "deployment branches to the default branch so no other branch reaches the write credential. A gate's "
+        "`approval.environment` must hold the write credential too. Until the environment has secrets, "
+        "its jobs fall back to the repository secrets (one credential everywhere)."),
+        examples=["mlspec-state", "ml-registry-write"])
     python: str = Field("3.11", pattern=r"^3\.(1[1-9]|[2-9][0-9])$", description=(
         "Python version for generated CI jobs: 3.11 or later, quoted (\"3.12\"; unquoted 3.10 would read as 3.1)."),
         examples=["3.11", "3.12"])
@@ -116,6 +130,15 @@ class Project(Strict):
             except installs.InstallError as exc:
                 raise PydanticCustomError("mls_install", f"install {exc.message}",
                                           {"hint": exc.hint, "code": "MLS218", "part": "value"}) from None
+        return value
+
+    @field_validator("default_branch")
+    @classmethod
+    def _branch_name(cls, value: str) -> str:
+        # what git refuses in a branch name, beyond the pattern's characters
+        if ".." in value or "//" in value or value.endswith(("/", ".", ".lock")) or "/." in value:
+            raise PydanticCustomError("mls_branch", f"'{value}' is not a valid git branch name", {
+                "hint": "write the branch as git shows it, e.g. main or release/ml", "part": "value"})
         return value
 
     @field_validator("secrets")
