@@ -67,6 +67,16 @@ models:
     params: {{C: 1.0, max_iter: 500}}
     split: {{method: stratified, test_fraction: 0.25}}
     metrics: [roc_auc, accuracy]
+  churn_calls:
+    description: A second model on the same data, without a gate (pushes that change only churn skip it).
+    task: classification
+    source: customers
+    label: churned
+    features: [calls, plan]
+    estimator: logistic_regression
+    params: {{C: 1.0, max_iter: 200}}
+    split: {{method: stratified, test_fraction: 0.25}}
+    metrics: [roc_auc]
 gates:
   churn_release:
     model: churn

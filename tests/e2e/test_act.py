@@ -305,7 +305,8 @@ needs_postgres = pytest.mark.skipif(
     not PG_URL, reason="MLSPEC_TEST_PG_URL is not set (CI sets it; locally run: "
     "eval \"$(bash scripts/ci_postgres.sh)\")")
 
-MAIN_JOBS = ("Validate specs", "Train churn", "Gate churn_release", "Promote churn (approval: production)")
+MAIN_JOBS = ("Validate specs", "Plan", "Train churn", "Train churn_calls", "Gate churn_release",
+             "Promote churn (approval: production)", "Record the run")
 
 
 @pytest.fixture

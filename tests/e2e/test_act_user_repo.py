@@ -16,7 +16,11 @@ The story, one act run per step, all against the same bucket:
 3. the scheduled monitor loads the champion and its reference profile from the store, reads a drifted
    batch from the store, alerts, opens an issue and dispatches the retrain (through a fake `gh`);
 4. a pull request that brings the regression back reports its candidate against the production
-   champion v1.
+   champion v1 (read from the base branch's registry), and the same change from a fork, without
+   secrets, is green and says the champion is not available to it.
+
+The main workflow plans against the last successful run recorded in the registry: the first push
+trains both models, the second (which changes only churn) runs churn's jobs alone.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ DISTRIBUTION = "mlspec-gitops"
 REPOSITORY = {"full_name": "acme/churn", "name": "churn", "owner": {"login": "acme"}, "default_branch": "main"}
 PR_NUMBER = 12
 ALLOWED_TOP_LEVEL = {".github", ".gitignore", "data", "generated", "specs"}
-MAIN_JOBS = ("Validate specs", "Train churn", "Gate churn_release", "Promote churn (approval: production)")
+MAIN_JOBS = ("Validate specs", "Plan", "Train churn", "Train churn_calls", "Gate churn_release",
+             "Promote churn (approval: production)", "Record the run")
 
 
 @dataclass
@@ -132,6 +137,8 @@ def test_first_push_trains_gates_and_makes_v1_the_champion(project: UserProject,
     assert project.index.downloads(project.wheel) >= len(MAIN_JOBS)
     assert "registered churn v1 as challenger" in run.job_log("Gate churn_release"), run.tail()
     assert "churn: champion -> v1" in run.job_log("Promote churn (approval: production)"), run.tail()
+    assert "no successful run is recorded for main: every model trains" in run.job_log("Plan"), run.tail()
+    assert "recorded commit" in run.job_log("Record the run"), run.tail()
 
     shown = registry_show(project.repo, project.s3.env, "churn")
     assert shown["version"] == 1 and shown["aliases"].get("champion") == 1, shown
@@ -164,8 +171,13 @@ def second_push(project: UserProject, first_push: ActRun) -> ActRun:
 def test_second_push_with_a_worse_model_fails_the_gate_against_v1(project: UserProject, second_push: ActRun) -> None:
     run = second_push
     assert run.code != 0, run.tail()
-    assert run.jobs() == {"Validate specs": "succeeded", "Train churn": "succeeded",
+    # planned against the first push's recorded run: only churn changed, so churn_calls's jobs never
+    # started (no install, no training), and a failed gate records nothing
+    assert run.jobs() == {"Validate specs": "succeeded", "Plan": "succeeded", "Train churn": "succeeded",
                           "Gate churn_release": "failed"}, run.tail()
+    assert "1 of 2 models train" in run.job_log("Plan"), run.job_log("Plan")[-2000:]
+    assert "setup-python stub" not in run.job_log("Train churn_calls")
+    project.installs(run, ("Train churn",))
     gate = run.job_log("Gate churn_release")
     assert "gate 'churn_release' failed" in gate, gate[-3000:]
     assert "roc_auc >= champion.roc_auc - 0.01" in gate, gate[-3000:]
@@ -253,23 +265,48 @@ def test_monitor_alerts_on_the_drifted_batch_opens_an_issue_and_dispatches_the_r
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pull_request(project: UserProject, second_push: ActRun) -> ActRun:
-    assert second_push.jobs().get("Validate specs") == "succeeded", "the second push did not run; see its test"
+def _open_pull_request(project: UserProject, branch: str, head_repo: str, secrets: dict[str, str]) -> ActRun:
+    """Run the PR workflow for a branch that brings the regression back, from `head_repo`."""
     repo = project.repo
-    git(repo, "checkout", "--quiet", "-b", "feature")
+    git(repo, "checkout", "--quiet", "-b", branch, "main")
     edit_file(repo, "specs/churn.yaml", WORSE_MODEL, PR_MODEL)
     compile_repo(repo)
     commit_all(repo, "churn: logistic regression again, a little more regularization", publish=False)
-    head = {"ref": "feature", "sha": git(repo, "rev-parse", "HEAD"), "repo": {"full_name": "acme/churn"}}
+    head = {"ref": branch, "sha": git(repo, "rev-parse", "HEAD"), "repo": {"full_name": head_repo}}
     payload = {"action": "synchronize", "number": PR_NUMBER, "repository": REPOSITORY,
-               "pull_request": {"number": PR_NUMBER, "head": head, "base": {"ref": "main"}}}
+               "pull_request": {"number": PR_NUMBER, "head": head,
+                                "base": {"ref": "main", "repo": {"full_name": REPOSITORY["full_name"]}}}}
     try:
-        run = project.act.run(repo, "pull_request", "mlspec-pr.yml", payload=payload, secrets=project.secrets)
+        return project.act.run(repo, "pull_request", "mlspec-pr.yml", payload=payload, secrets=secrets)
     finally:
         git(repo, "checkout", "--quiet", "main")
+
+
+@pytest.fixture(scope="module")
+def pull_request(project: UserProject, second_push: ActRun) -> ActRun:
+    assert second_push.jobs().get("Validate specs") == "succeeded", "the second push did not run; see its test"
+    run = _open_pull_request(project, "feature", "acme/churn", project.secrets)
     print(f"act pull_request: {run.seconds:.1f}s")
     return run
+
+
+@pytest.fixture(scope="module")
+def fork_pull_request(project: UserProject, second_push: ActRun) -> ActRun:
+    """The same change from a fork: GitHub gives its workflow no secrets at all."""
+    assert second_push.jobs().get("Validate specs") == "succeeded", "the second push did not run; see its test"
+    run = _open_pull_request(project, "fork-feature", "mallory/churn", {})
+    print(f"act pull_request (fork): {run.seconds:.1f}s")
+    return run
+
+
+def test_a_fork_pull_request_is_green_and_says_the_champion_is_not_available(
+        project: UserProject, fork_pull_request: ActRun) -> None:
+    run = fork_pull_request
+    assert run.code == 0, run.tail()
+    assert run.jobs() == dict.fromkeys(("Validate specs", "Plan", "Train churn", "Report"), "succeeded"), run.tail()
+    text = (run.artifacts / "mlspec-report" / "report.md").read_text(encoding="utf-8")
+    assert "not available to pull requests from forks" in text, text
+    assert "against champion" not in text and "Traceback" not in run.log
 
 
 def test_pull_request_reports_its_candidate_against_the_production_champion(

@@ -48,11 +48,14 @@ def _last_run_plan(project, github_output: str | None, train_all: bool) -> None:
         click.echo(note)
     click.echo("Trains: " + (", ".join(result.models) or "nothing"))
     if github_output:
-        chosen = set(result.models)
-        lines = [f"train_{m.name}={'true' if m.name in chosen else 'false'}"
-                 for m in project.manifest.of_kind("model")]
-        with Path(github_output).open("a", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines))
+        _write_outputs(project.manifest, set(result.models), github_output)
+
+
+def _write_outputs(manifest, chosen: set[str], github_output: str) -> None:
+    """`train_<model>=true|false` for every model: the job outputs the generated jobs' conditions read."""
+    lines = [f"train_{m.name}={'true' if m.name in chosen else 'false'}\n" for m in manifest.of_kind("model")]
+    with Path(github_output).open("a", encoding="utf-8") as handle:
+        handle.write("".join(lines))
 
 
 @cli.command("record-run")
@@ -87,7 +90,8 @@ def record_run_command(ctx: click.Context, commit: str) -> None:
     "With --last-run: the GitHub event that started the run ($GITHUB_EVENT_NAME); a manual "
     "workflow_dispatch trains every model."))
 @click.option("--github-output", type=click.Path(dir_okay=False), default=None,
-              help="With --last-run: append train_<model>=true|false lines to this file ($GITHUB_OUTPUT).")
+              help="Append train_<model>=true|false lines (the models the plan trains) to this file "
+                   "($GITHUB_OUTPUT).")
 @click.option("--format", "fmt", type=click.Choice(("text", "md", "json")), default="text", show_default=True)
 @click.option("--explain", is_flag=True, help="List every changed field as old -> new.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
@@ -102,8 +106,8 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
 
     if sum((base is not None, state is not None, last_run)) != 1:
         raise click.UsageError("give exactly one of --base REF, --state FILE or --last-run")
-    if (github_output or event) and not last_run:
-        raise click.UsageError("--github-output and --event go with --last-run")
+    if event and not last_run:
+        raise click.UsageError("--event goes with --last-run")
     project = _load_or_exit(ctx)
     if last_run:
         _last_run_plan(project, github_output, event == "workflow_dispatch")
@@ -123,5 +127,7 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
     click.echo(text, nl=False)
     if output:
         Path(output).write_text(text, encoding="utf-8")
+    if github_output:
+        _write_outputs(project.manifest, {m.split(".", 1)[1] for m in result.retrain}, github_output)
     if detailed_exitcode and result.changed:
         ctx.exit(EXIT_CHANGES)

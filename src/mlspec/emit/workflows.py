@@ -193,11 +193,23 @@ def _plan_job(manifest: Manifest) -> dict:
     steps = [{"name": "Check out the repository with history", "uses": uses("actions/checkout"),
               "with": {"persist-credentials": False, "fetch-depth": 0}},
              *_setup(manifest)[1:],
-             {"name": "Plan against the base branch", "env": {"BASE_REF": "${{ github.base_ref }}"},
+             {"name": "Plan against the base branch", "id": "plan", "env": {"BASE_REF": "${{ github.base_ref }}"},
               "run": 'mlspec plan --base "origin/$BASE_REF" --format md -o plan.md > /dev/null\n'
-                     'mlspec plan --base "origin/$BASE_REF" --format json -o plan.json > /dev/null\n'},
+                     'mlspec plan --base "origin/$BASE_REF" --format json -o plan.json \\\n'
+                     '  --github-output "$GITHUB_OUTPUT" > /dev/null\n'},
              _upload("mlspec-plan", ["plan.md", "plan.json"])]
-    return _job("Plan", manifest.project.runner, SETUP_MINUTES, steps, needs=["validate"])
+    return _job("Plan", manifest.project.runner, SETUP_MINUTES, steps, needs=["validate"],
+                outputs=_train_outputs(manifest.of_kind("model")))
+
+
+def _train_outputs(models: list[ModelNode]) -> dict[str, str]:
+    """The plan job's outputs: `train_<model>`, "true" when the plan trains that model."""
+    return {f"train_{m.name}": "${{ steps.plan.outputs.train_" + m.name + " }}" for m in models}
+
+
+def _when_planned(job: dict, model: ModelNode) -> dict:
+    """`job` skipped, before it installs anything, unless the plan job trains `model`."""
+    return _with_condition(job, f"needs.plan.outputs.train_{model.name} == 'true'")
 
 
 def _report_job(manifest: Manifest, models: list[ModelNode]) -> dict:
@@ -260,7 +272,8 @@ def pull_request(manifest: Manifest) -> dict:
     models = manifest.of_kind("model")
     jobs = {"validate": _validate_job(manifest), "plan": _plan_job(manifest)}
     for model in models:
-        jobs[f"train_{model.name}"] = _train_job(manifest, model, _gates_of(manifest, model.name), pr=True)
+        jobs[f"train_{model.name}"] = _when_planned(
+            _train_job(manifest, model, _gates_of(manifest, model.name), pr=True), model)
     jobs["report"] = _report_job(manifest, models)
     return {
         "name": PR_WORKFLOW_NAME,
@@ -318,8 +331,8 @@ def _main_plan_job(manifest: Manifest, models: list[ModelNode]) -> dict:
     steps = [{"name": "Check out the repository with history", "uses": uses("actions/checkout"),
               "with": {"persist-credentials": False, "fetch-depth": 0}},
              *_setup(manifest, state=True)[1:], plan]
-    outputs = {f"train_{m.name}": "${{ steps.plan.outputs.train_" + m.name + " }}" for m in models}
-    return _job("Plan", manifest.project.runner, SETUP_MINUTES, steps, needs=["validate"], outputs=outputs)
+    return _job("Plan", manifest.project.runner, SETUP_MINUTES, steps, needs=["validate"],
+                outputs=_train_outputs(models))
 
 
 def _record_job(manifest: Manifest, needs: list[str]) -> dict:
@@ -343,7 +356,7 @@ def main(manifest: Manifest) -> dict:
     for model in models:
         train = _train_job(manifest, model, [], pr=False)
         train["needs"] = ["validate", "plan"]
-        jobs[f"train_{model.name}"] = _with_condition(train, f"needs.plan.outputs.train_{model.name} == 'true'")
+        jobs[f"train_{model.name}"] = _when_planned(train, model)
         recorded.append(f"train_{model.name}")
         for gate in _gates_of(manifest, model.name):
             jobs.update(_gate_jobs(manifest, gate, model, None))
