@@ -115,7 +115,8 @@ BEGIN
     END IF;
 END
 \$\$;
-ALTER ROLE $ROLE WITH LOGIN PASSWORD '$PASSWORD';
+-- CREATEROLE: the tests make a read-only role, as a team gives pull requests a read-only credential
+ALTER ROLE $ROLE WITH LOGIN CREATEROLE PASSWORD '$PASSWORD';
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DATABASE') \gexec
 EOF

@@ -63,12 +63,11 @@ def affected(head: Manifest, graph, last: dict | None, root: Path) -> Affected:
     if changed is None:
         return every_model(head, f"commit {commit[:12]} of the last successful run is not in this checkout's "
                           "history: every model trains")
-    installs = {CONSTRAINTS_PATH}
-    if head.project.install.form in ("lock", "path"):
-        installs.add(head.project.install.light.split("[", 1)[0].removeprefix("./"))
-    touched_installs = sorted(p for p in changed if any(_under(p, i) for i in installs))
+    touched_installs = [p for p in changed if _installed(head, p)]
     if touched_installs:
-        return every_model(head, f"what jobs install changed ({', '.join(touched_installs)}): every model trains")
+        shown = ", ".join(touched_installs[:3]) + (f" and {len(touched_installs) - 3} more" if len(touched_installs) > 3
+                                                   else "")
+        return every_model(head, f"what jobs install changed ({shown}): every model trains")
     plan = make_plan(base, head, graph, {})
     notes = []
     touched = set(plan.retrain)
@@ -83,6 +82,19 @@ def affected(head: Manifest, graph, last: dict | None, root: Path) -> Affected:
     notes.insert(0, f"planned against the last successful run on {branch} (commit {commit[:12]}): "
                     f"{len(models)} of {len(head.of_kind('model'))} models train")
     return Affected(models, False, notes)
+
+
+_PACKAGE_FILES = (".py", "pyproject.toml", "setup.py", "setup.cfg")
+
+
+def _installed(manifest: Manifest, path: str) -> bool:
+    """Whether a change to `path` changes what the generated jobs install: the constraints, the lock file, or
+    (when mlspec is installed from a folder of the repository) that package's code and metadata."""
+    install = manifest.project.install
+    if path == CONSTRAINTS_PATH or (install.form == "lock" and path == install.light.removeprefix("./")):
+        return True
+    folder = install.light.split("[", 1)[0]
+    return install.form == "path" and _under(path, folder) and path.endswith(_PACKAGE_FILES)
 
 
 def _under(path: str, target: str) -> bool:

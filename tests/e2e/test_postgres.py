@@ -363,3 +363,45 @@ def test_sql_lineage_names_its_rows(tmp_path: Path, pg, schema: str) -> None:
     assert result.code == 0, result.stderr
     shown = run_cli("-C", str(root), "registry", "show", "fraud_logreg")
     assert json.loads(shown.stdout)["lineage"]["data_fingerprint"] == rows.fingerprint
+
+
+def test_a_read_only_credential_reads_the_champion_and_cannot_write(tmp_path: Path, pg, schema: str,
+                                                                     monkeypatch) -> None:
+    """Pull requests get a read-only credential: it reads the champion and the last run, and every write
+    is refused with one clear error that says which credential writing jobs take; nothing changes."""
+    from mlspec.runtime.errors import RegistryError
+
+    writer = Registry(in_schema(URL, schema), tmp_path / "artifacts", tmp_path)
+    version = writer.register("churn", b"model-1", metrics={"roc_auc": 0.8}, params={}, lineage={}, profile={},
+                              alias="champion", reason="first")
+    writer.record_run("main", {"commit": "a" * 40, "manifest": {}})
+    writer.close()
+
+    role, password = f"mlspec_reader_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with pg.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+        conn.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
+    try:
+        monkeypatch.setenv("READER_PASSWORD", password)
+        user_part = URL.split("://", 1)[1].split("@", 1)[0]
+        reader_url = URL.replace(user_part, f"{role}:${{env:READER_PASSWORD}}", 1)
+        reader = Registry(in_schema(reader_url, schema), tmp_path / "artifacts", tmp_path)
+        assert reader.champion("churn").version == version
+        assert reader.last_run("main")["commit"] == "a" * 40
+        for write in (lambda: reader.register("churn", b"model-2", metrics={}, params={}, lineage={}, profile={},
+                                              alias=None, reason="pr"),
+                      lambda: reader.set_alias("churn", "champion", version, "pr", expected=version),
+                      lambda: reader.record_run("main", {"commit": "b" * 40})):
+            with pytest.raises(RegistryError) as refused:
+                write()
+            assert "permission denied" in refused.value.message, refused.value.message
+            assert "read-write credential" in refused.value.hint and "state_environment" in refused.value.hint
+        reader.close()
+    finally:
+        with pg.begin() as conn:
+            conn.execute(sa.text(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}'))
+            conn.execute(sa.text(f'REVOKE USAGE ON SCHEMA "{schema}" FROM {role}'))
+            conn.execute(sa.text(f"DROP ROLE {role}"))
+    tables = registry_tables(pg, schema)
+    assert [row[:2] for row in tables["versions"]] == [("churn", 1)]

@@ -344,7 +344,9 @@ def _record_job(manifest: Manifest, needs: list[str]) -> dict:
              {"name": "Record this run", "env": env, "run": 'mlspec record-run --commit "$COMMIT"'}]
     return _job("Record the run", manifest.project.runner, SETUP_MINUTES, steps, needs=needs,
                 environment=manifest.project.state_environment,
-                condition="!cancelled() && !contains(needs.*.result, 'failure')")
+                # a job GitHub cancelled (a queued gate superseded in its group) did not run: not a success
+                condition="!cancelled() && !contains(needs.*.result, 'failure') "
+                          "&& !contains(needs.*.result, 'cancelled')")
 
 
 def main(manifest: Manifest) -> dict:

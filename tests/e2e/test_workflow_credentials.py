@@ -1,0 +1,121 @@
+"""Who holds which credential, and who waits for whom, in the generated workflows.
+
+The read-write state credential lives only in GitHub Environments (project.state_environment and a gate's
+approval environment) and reaches only the jobs that write state on the default branch; every other job,
+pull requests first, gets the repository secrets (the read-only credential). Gate jobs of one model queue
+across main and the retrain workflow; promote jobs never hold a group (an approval may wait for days).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import run_cli
+
+EVERYTHING = Path(__file__).resolve().parents[1] / "golden" / "everything" / "specs"
+WRITE_JOBS = ("gate_", "promote_", "record")
+
+
+@pytest.fixture(scope="module")
+def workflows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("creds") / "p"
+    shutil.copytree(EVERYTHING, root / "specs")
+    project = root / "specs" / "project.yaml"
+    project.write_text(project.read_text(encoding="utf-8")
+                       + "  default_branch: release/ml\n  state_environment: registry-write\n", encoding="utf-8")
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 0, result.stdout + result.stderr
+    folder = root / ".github" / "workflows"
+    return {p.name: {"doc": yaml.safe_load(p.read_text(encoding="utf-8")), "text": p.read_text(encoding="utf-8")}
+            for p in folder.glob("mlspec-*.yml")}
+
+
+def _jobs(workflows: dict, name: str) -> dict[str, dict]:
+    return workflows[name]["doc"]["jobs"]
+
+
+def _secret_names(job: dict) -> set[str]:
+    return {v.split("'")[1] for step in job["steps"] for v in (step.get("env") or {}).values()
+            if isinstance(v, str) and v.startswith("${{ secrets[")}
+
+
+def test_only_jobs_that_write_state_run_in_an_environment(workflows: dict) -> None:
+    for name, workflow in workflows.items():
+        for job_id, job in workflow["doc"]["jobs"].items():
+            writes = job_id.startswith(WRITE_JOBS)
+            assert ("environment" in job) == writes, (name, job_id)
+            if job_id.startswith(("gate_", "record")):
+                assert job["environment"] == "registry-write", (name, job_id)
+            if job_id.startswith("promote_"):
+                assert job["environment"] == "production", (name, job_id)
+    pr = _jobs(workflows, "mlspec-pr.yml")
+    assert all("environment" not in job for job in pr.values())
+    # pull requests and main's training read the champion with the repository's (read-only) secrets
+    assert any(_secret_names(job) for job in pr.values())
+
+
+def test_each_workflow_names_every_jobs_secrets_and_where_they_come_from(workflows: dict) -> None:
+    for name, workflow in workflows.items():
+        header = "".join(line[2:] for line in workflow["text"].splitlines(keepends=True) if line.startswith("# "))
+        header = " ".join(header.split())
+        for job_id, job in workflow["doc"]["jobs"].items():
+            names = _secret_names(job)
+            if not names:
+                continue
+            assert job_id in header, (name, job_id, header)
+            where = f"secrets of the environment {job['environment']}" if "environment" in job \
+                else "repository secrets"
+            assert where in header, (name, job_id)
+            assert all(secret in header for secret in names), (name, job_id)
+
+
+def test_gates_queue_per_model_and_approvals_hold_nothing(workflows: dict) -> None:
+    main = workflows["mlspec-main.yml"]["doc"]
+    assert "${{ github.sha }}" in main["concurrency"]["group"]  # never one group for every push
+    for job_id, job in main["jobs"].items():
+        if job_id.startswith("promote_"):
+            assert "concurrency" not in job
+        elif job_id.startswith("gate_"):
+            model = job["needs"][0].removeprefix("train_")
+            assert job["concurrency"] == {"group": f"mlspec-model-{model}", "cancel-in-progress": False}
+            retrain = _jobs(workflows, f"mlspec-retrain-{model}.yml")
+            assert retrain[job_id]["concurrency"] == job["concurrency"]
+
+
+def test_main_trains_only_what_its_plan_says_and_records_a_run_without_waiting_for_approval(workflows: dict) -> None:
+    jobs = _jobs(workflows, "mlspec-main.yml")
+    trains = [j for j in jobs if j.startswith("train_")]
+    assert set(jobs["plan"]["outputs"]) == set(trains)
+    for job_id in trains:
+        assert jobs[job_id]["if"] == f"needs.plan.outputs.{job_id} == 'true'"
+        assert "plan" in jobs[job_id]["needs"]
+    needs = set(jobs["record"]["needs"])
+    assert {"validate", "plan", *trains} <= needs
+    assert {j for j in jobs if j.startswith("gate_")} <= needs
+    assert not any(n.startswith("promote_") for n in needs)
+    assert "failure" in jobs["record"]["if"] and "cancelled()" in jobs["record"]["if"]
+    installs = [s for s in jobs["plan"]["steps"] + jobs["record"]["steps"] if "MLSPEC_PACKAGE" in (s.get("env") or {})]
+    assert all("state" in s["env"]["MLSPEC_PACKAGE"] and "runtime" not in s["env"]["MLSPEC_PACKAGE"]
+               for s in installs), installs
+
+
+def test_the_default_branch_is_the_projects(workflows: dict) -> None:
+    assert workflows["mlspec-main.yml"]["doc"]["on"]["push"]["branches"] == ["release/ml"]
+    assert workflows["mlspec-pr.yml"]["doc"]["on"]["pull_request"]["branches"] == ["release/ml"]
+    assert "main" not in workflows["mlspec-main.yml"]["doc"]["on"]["push"]["branches"]
+
+
+@pytest.mark.parametrize("branch", ["main..x", "-main", "feature/", "a b", "rel*", "x.lock", "a//b", ""])
+def test_a_default_branch_git_would_refuse_is_refused(tmp_path: Path, branch: str) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(EVERYTHING, root / "specs")
+    project = root / "specs" / "project.yaml"
+    project.write_text(project.read_text(encoding="utf-8") + f"  default_branch: '{branch}'\n", encoding="utf-8")
+    result = run_cli("-C", str(root), "validate")
+    assert result.code == 1, result.stdout + result.stderr
+    assert "default_branch" in result.stdout + result.stderr
+    assert not (root / ".github").exists()
