@@ -258,8 +258,9 @@ def _impute(draw, feature: dict, numeric: bool) -> None:
     strategies = ["most_frequent", "constant"] + (["mean", "median"] if numeric else [])
     if draw(st.integers(0, 2)) == 0:
         feature["impute"] = draw(st.sampled_from(strategies))
-        if feature["impute"] == "constant":
-            feature["fill_value"] = draw(st.one_of(st.integers(-100, 100), st.floats(-1e3, 1e3), _LABEL))
+        if feature["impute"] == "constant":  # a numeric column is filled with a number (MLS210); text with either
+            numbers = st.one_of(st.integers(-100, 100), st.floats(-1e3, 1e3))
+            feature["fill_value"] = draw(numbers if numeric else st.one_of(numbers, _LABEL))
 
 
 def _transform_settings(draw, feature: dict, transform: str) -> None:

@@ -14,6 +14,7 @@ from mlspec.manifest import FeatureNode, Manifest, ModelNode
 from mlspec.runtime.errors import TrainingError
 
 DERIVED_PREFIX = "__f_"  # column names may not start with "__", so derived columns cannot collide
+TEXT_TYPES = ("category", "string")  # columns the loader keeps as text, with None for a missing value
 
 
 def feature_nodes(model: ModelNode, manifest: Manifest) -> list[FeatureNode]:
@@ -86,12 +87,18 @@ def _column_transformer(node: FeatureNode):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import KBinsDiscretizer, MinMaxScaler, OneHotEncoder, StandardScaler
 
-    from mlspec.runtime.transformers import FixedBuckets, Log1p
+    from mlspec.runtime.transformers import FixedBuckets, Log1p, MissingAsNaN
 
     t = node.transform
     steps = []
+    text = node.input_type in TEXT_TYPES
+    if text:
+        steps.append(MissingAsNaN())  # the loader's None is not what imputers look for; NaN is
     if t.impute is not None:
-        kwargs = {"fill_value": t.fill_value} if t.impute == "constant" else {}
+        fill = t.fill_value
+        if t.impute == "constant" and text:
+            fill = str(fill)  # text columns hold text: a fill of 0 must not mix numbers into the categories
+        kwargs = {"fill_value": fill} if t.impute == "constant" else {}
         steps.append(SimpleImputer(strategy=t.impute, **kwargs))
     kind = t.kind
     if kind == "standardize":
@@ -138,7 +145,7 @@ def build_pipeline(model: ModelNode, manifest: Manifest):
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    from mlspec.runtime.transformers import DerivedColumns
+    from mlspec.runtime.transformers import DerivedColumns, output_name
 
     derived = derived_order(model, manifest)
     derived_names = {node.name for node in derived}
@@ -149,6 +156,7 @@ def build_pipeline(model: ModelNode, manifest: Manifest):
     for node in feature_nodes(model, manifest):
         column = node.column if node.column is not None else DERIVED_PREFIX + node.name
         parts.append((node.name, _column_transformer(node), [column]))
-    columns = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
+    # output columns are named `feature__column`, derived features by their own name (not `__f_NAME`)
+    columns = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=output_name)
     return Pipeline([("derive", DerivedColumns(expressions=expressions)), ("features", columns),
                      ("model", estimator_for(model))])

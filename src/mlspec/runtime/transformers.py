@@ -2,7 +2,8 @@
 
 They live inside the saved model pipeline, so scoring applies exactly the transforms used in
 training. They hold only plain data (lists, dicts, numbers), which skops can save and load
-without pickle.
+without pickle. Each one names its output columns (`get_feature_names_out`), so a loaded model's
+`model[:-1].get_feature_names_out()` names every column its estimator sees.
 """
 
 from __future__ import annotations
@@ -11,6 +12,56 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from mlspec.runtime.exprs import as_feature, evaluate
+from mlspec.runtime.features import DERIVED_PREFIX
+
+
+def output_name(feature: str, column: str) -> str:
+    """The name of one column the estimator sees: `feature__column`, with a derived feature's internal
+    column name (`__f_NAME`) shown as the feature's own name."""
+    return f"{feature}__{column.removeprefix(DERIVED_PREFIX)}"
+
+
+def _names_in(transformer, input_features) -> list[str]:
+    """The input names a transformer reports: those given, else those seen at fit, else x0, x1, ..."""
+    if input_features is not None:
+        return [str(n) for n in input_features]
+    seen = getattr(transformer, "feature_names_in_", None)
+    if seen is not None:
+        return [str(n) for n in seen]
+    return [f"x{i}" for i in range(getattr(transformer, "n_features_in_", 0))]
+
+
+def _record_inputs(transformer, x) -> None:
+    """Remember the width and, for a DataFrame, the column names seen at fit (as scikit-learn's own do)."""
+    transformer.n_features_in_ = np.shape(x)[1]
+    if hasattr(x, "columns"):
+        transformer.feature_names_in_ = np.asarray([str(c) for c in x.columns], dtype=object)
+
+
+class MissingAsNaN(TransformerMixin, BaseEstimator):
+    """Make every missing marker of a text column (None, pandas NA, NaN) one value, NaN.
+
+    The loader stores a missing category as None, while scikit-learn's imputers look for NaN: without
+    this step `impute:` on a category feature filled nothing and the encoder learnt a `None` category.
+    One marker also keeps scoring consistent when a batch spells missing differently (NaN from pandas,
+    None from the loader)."""
+
+    def fit(self, x, y=None):
+        """Nothing to learn."""
+        _record_inputs(self, x)
+        return self
+
+    def transform(self, x):
+        """An object array with NaN wherever a value is missing."""
+        import pandas as pd
+
+        values = np.array(x, dtype=object)
+        values[pd.isna(values)] = np.nan
+        return values
+
+    def get_feature_names_out(self, input_features=None):
+        """Same names as the input."""
+        return np.asarray(_names_in(self, input_features), dtype=object)
 
 
 class DerivedColumns(TransformerMixin, BaseEstimator):
@@ -20,7 +71,8 @@ class DerivedColumns(TransformerMixin, BaseEstimator):
         self.expressions = expressions  # [[name, tree], ...] in dependency order
 
     def fit(self, frame, y=None):
-        """Nothing is learnt; derived values depend only on the row."""
+        """Nothing is learnt (derived values depend only on the row) but the input columns, for naming."""
+        _record_inputs(self, frame)
         return self
 
     def transform(self, frame):
@@ -34,8 +86,8 @@ class DerivedColumns(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None):
-        """Input columns followed by derived ones."""
-        names = list(input_features or [])
+        """Input columns (those seen at fit unless given) followed by derived ones."""
+        names = _names_in(self, input_features)
         return np.asarray(names + [n for n, _ in self.expressions or []], dtype=object)
 
 
@@ -44,7 +96,7 @@ class Log1p(TransformerMixin, BaseEstimator):
 
     def fit(self, x, y=None):
         """Nothing to learn."""
-        self.n_features_in_ = np.asarray(x).shape[1]
+        _record_inputs(self, x)
         return self
 
     def transform(self, x):
@@ -57,7 +109,7 @@ class Log1p(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         """Same names as the input."""
-        return np.asarray(input_features if input_features is not None else [], dtype=object)
+        return np.asarray(_names_in(self, input_features), dtype=object)
 
 
 class FixedBuckets(TransformerMixin, BaseEstimator):
@@ -68,7 +120,7 @@ class FixedBuckets(TransformerMixin, BaseEstimator):
 
     def fit(self, x, y=None):
         """Nothing to learn: the edges come from the spec."""
-        self.n_features_in_ = np.asarray(x).shape[1]
+        _record_inputs(self, x)
         return self
 
     def transform(self, x):
@@ -87,5 +139,5 @@ class FixedBuckets(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         """`name_bucket0`, `name_bucket1`, ..."""
-        names = list(input_features or [])
+        names = _names_in(self, input_features)
         return np.asarray([f"{n}_bucket{i}" for n in names for i in range(len(self.edges) + 1)], dtype=object)

@@ -218,6 +218,11 @@ def _check_transform(entry: Entry, column_type: str, column_min, diags: list[Dia
     if feat.impute in ("mean", "median") and column_type not in NUMERIC:
         diags.append(Diagnostic("MLS210", f"impute: {feat.impute} needs a numeric column, not {column_type}",
                                 entry.at("features", "impute"), "use impute: most_frequent or constant"))
+    if feat.impute == "constant" and isinstance(feat.fill_value, str) and column_type in NUMERIC:
+        # scikit-learn refuses text for a numeric column only when the model trains, with an array message
+        diags.append(Diagnostic("MLS210", f"impute: constant fills a {column_type} column, so fill_value must be a "
+                                f"number, not the text {feat.fill_value!r}", entry.at("features", "fill_value"),
+                                "write a number, for example fill_value: 0"))
 
 
 # --------------------------------------------------------------------------------------------

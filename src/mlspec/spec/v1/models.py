@@ -150,8 +150,13 @@ class _FeatureBase(Strict):
     expr: str | None = Field(None, min_length=1, max_length=1000, description=(
         "A derived value in the expression language over columns and other derived features "
         "(never Python). Give column or expr."), examples=["hour < 6", "amount / (num_items + 1)"])
-    impute: ImputeStrategy | None = Field(None, description="Fill missing values first, with this strategy.")
-    fill_value: int | float | str | None = Field(None, description="The value used by impute: constant.")
+    impute: ImputeStrategy | None = Field(None, description=(
+        "Fill missing values first, with this strategy (learned on the training split), for every kind of "
+        "column: mean and median need a numeric one; category and string columns take most_frequent or "
+        "constant."))
+    fill_value: int | float | str | None = Field(None, description=(
+        "The value used by impute: constant: a number for a numeric column; for a category or string column "
+        "it is used as text, a category of its own unless it is one of the column's values."))
     description: Description
     tags: Tags
 
@@ -224,7 +229,8 @@ class OneHot(_FeatureBase):
     max_categories: int | None = Field(None, ge=2, le=10_000, description=(
         "Keep at most this many most frequent categories; the rest become one 'infrequent' column."))
     handle_unknown: Literal["ignore", "error"] = Field("ignore", description=(
-        "At scoring time, a category never seen in training is all zeros (ignore) or an error."))
+        "At scoring time, a category never seen in training is all zeros (ignore) or an error. A missing "
+        "value is a category of its own unless `impute` fills it."))
 
 
 def _transform_tag(value: object) -> str:
