@@ -120,7 +120,7 @@ def test_ks_ignores_missing_values_on_both_sides() -> None:
     assert result.score == pytest.approx(stats.ks_2samp(ref, live).statistic, abs=1e-12)
     assert result.null_rate_reference == pytest.approx(0.25)
     assert result.null_rate_live == pytest.approx(1 / 3)
-    assert result.rows == 2000
+    assert result.rows == 3000  # live rows, the missing ones included
 
 
 def wasserstein_tolerance(ref: np.ndarray, live: np.ndarray) -> float:
@@ -277,7 +277,7 @@ def test_categorical_missing_values_are_left_out() -> None:
     live = np.array([*REF_CATS, None, float("nan")] * 2, dtype=object)
     result = categorical(profile, live, "jensen_shannon")
     assert result.score == pytest.approx(0.0, abs=1e-12) and result.verdict == "ok"
-    assert result.rows == 2000 and result.null_rate_live == pytest.approx(4 / 2004)
+    assert result.rows == 2004 and result.null_rate_live == pytest.approx(4 / 2004)
     assert result.null_rate_reference == pytest.approx(2 / 1002)
 
 
@@ -299,12 +299,36 @@ def test_fewer_live_rows_than_min_rows_is_insufficient_data(method: str) -> None
     profile = _numeric_profile(rng().normal(0, 1, 2000))
     short = numeric(profile, rng(1).normal(5, 1, 199), method, min_rows=200)
     assert short.verdict == "insufficient_data" and short.score is None
-    assert "199" in short.note and "200" in short.note
-    # present values count, not rows: 300 rows of which 150 are missing
+    assert short.note == "199 live rows, fewer than min_rows 200"
+    # rows count, as documented, whether or not their value is missing: 300 rows of which 150 are missing
     half = np.concatenate([rng(1).normal(5, 1, 150), [np.nan] * 150])
-    assert numeric(profile, half, method, min_rows=200).verdict == "insufficient_data"
+    judged = numeric(profile, half, method, min_rows=200)
+    assert judged.verdict == "drift" and judged.rows == 300 and judged.null_rate_live == 0.5
     enough = numeric(profile, rng(1).normal(5, 1, 200), method, min_rows=200)
     assert enough.verdict == "drift"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_missing_value_in_a_batch_of_min_rows_rows_is_judged(method: str) -> None:
+    # issue #15: a 200-row batch with one missing value was "insufficient data" in every column
+    profile = _numeric_profile(rng().normal(0, 1, 2000))
+    same = rng(1).normal(0, 1, 200)
+    same[17] = np.nan
+    result = numeric(profile, same, method, min_rows=200)
+    assert result.verdict != "insufficient_data" and result.score is not None and result.note == ""
+    assert result.rows == 200 and result.null_rate_live == pytest.approx(1 / 200)
+    shifted = same + 3
+    assert numeric(profile, shifted, method, min_rows=200).verdict == "drift"
+
+
+@pytest.mark.parametrize("method", CATEGORICAL_METHODS)
+def test_one_missing_category_in_a_batch_of_min_rows_rows_is_judged(method: str) -> None:
+    profile = _categorical_profile(REF_CATS)
+    live = np.array(rng(1).choice(["a", "b", "c"], 200, p=[0.5, 0.3, 0.2]), dtype=object)
+    live[3] = None
+    result = categorical(profile, live, method, min_rows=200)
+    assert result.verdict != "insufficient_data" and result.score is not None and result.note == ""
+    assert result.rows == 200 and result.null_rate_live == pytest.approx(1 / 200)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -313,7 +337,8 @@ def test_an_all_missing_live_column_is_insufficient_data(method: str, min_rows: 
     profile = _numeric_profile(rng().normal(0, 1, 2000))
     result = numeric(profile, np.full(5000, np.nan), method, min_rows=min_rows)
     assert result.verdict == "insufficient_data" and result.score is None
-    assert result.null_rate_live == 1.0 and result.rows == 0
+    assert result.null_rate_live == 1.0 and result.rows == 5000
+    assert result.note == "every one of the 5000 live values is missing"
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -360,5 +385,6 @@ def test_a_million_numeric_values_are_all_scored(method: str) -> None:
     live = rng(1).normal(0.1, 1, 1_000_000)
     live[::97] = np.nan
     result = numeric(profile, live, method, min_rows=200)
-    assert result.verdict in ("ok", "drift") and result.rows == 1_000_000 - len(live[::97])
+    assert result.verdict in ("ok", "drift") and result.rows == 1_000_000
+    assert result.null_rate_live == pytest.approx(len(live[::97]) / 1_000_000)
     assert result.score is not None and math.isfinite(result.score)

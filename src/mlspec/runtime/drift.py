@@ -6,8 +6,9 @@ column, while an effect size says how far the data moved. For numeric columns:
 statistic), `wasserstein` (earth mover's distance in reference standard deviations), `jensen_shannon`
 (distance, base 2, in [0, 1]) and `chi_square` (Cramér's V of reference vs live bin counts).
 Categorical columns use psi, chi_square or jensen_shannon over category frequencies (ks and
-wasserstein fall back to jensen_shannon). Too little data, an all-missing live column or a constant
-reference column give the verdict `insufficient_data`, never "no drift".
+wasserstein fall back to jensen_shannon). Too little data (fewer live rows than `min_rows`: rows,
+whether or not a value is missing in them), an all-missing live column or a constant reference column
+give the verdict `insufficient_data`, never "no drift".
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class ColumnDrift:
     threshold: float
     score: float | None
     verdict: str  # "drift" | "ok" | "insufficient_data"
-    rows: int
+    rows: int  # live rows, missing values included (null_rate_live says how many are missing)
     null_rate_reference: float
     null_rate_live: float
     new_categories: list[str] = field(default_factory=list)
@@ -42,6 +43,18 @@ class ColumnDrift:
 def _proportions(counts: np.ndarray) -> np.ndarray:
     total = counts.sum()
     return counts / total if total else counts.astype(float)
+
+
+def _too_few(result: ColumnDrift, rows: int, present: int, min_rows: int) -> bool:
+    """Say why a column cannot be judged: fewer live rows than min_rows, or no value in any of them.
+
+    min_rows counts rows, as the spec documents: a missing value in one row of a large batch must not
+    make every column "insufficient" (how many values are missing is the null rate's business)."""
+    if rows < min_rows:
+        result.note = f"{rows} live rows, fewer than min_rows {min_rows}"
+    elif present == 0:
+        result.note = f"every one of the {rows} live values is missing"
+    return rows < min_rows or present == 0
 
 
 def psi(ref: np.ndarray, live: np.ndarray) -> float:
@@ -104,12 +117,11 @@ def numeric(column: str, profile: dict, values: np.ndarray, method: str, thresho
             min_rows: int, bins: int | None = None) -> ColumnDrift:
     """Drift of a numeric column (`values` float, NaN for missing; infinities count as missing too)."""
     present = values[np.isfinite(values)]
-    result = ColumnDrift(column, "numeric", method, threshold, None, "insufficient_data", len(present),
+    result = ColumnDrift(column, "numeric", method, threshold, None, "insufficient_data", len(values),
                          profile.get("null_rate", 0.0), float(1 - len(present) / max(len(values), 1)))
     edges = np.asarray(profile.get("edges", []), dtype=float)
     ref_counts = np.asarray(profile.get("counts", []), dtype=float)
-    if len(present) < min_rows:
-        result.note = f"{len(present)} live values, fewer than min_rows {min_rows}"
+    if _too_few(result, len(values), len(present), min_rows):
         return result
     if ref_counts.sum() == 0 or profile.get("std", 0.0) == 0.0:
         result.note = "the reference column is constant or empty"
@@ -165,10 +177,9 @@ def categorical(column: str, profile: dict, values, method: str, threshold: floa
     method = CATEGORICAL_FALLBACK.get(method, method)
     live_map, missing = category_counts(values)
     present = sum(live_map.values())
-    result = ColumnDrift(column, "categorical", method, threshold, None, "insufficient_data", present,
+    result = ColumnDrift(column, "categorical", method, threshold, None, "insufficient_data", present + missing,
                          profile.get("null_rate", 0.0), float(missing / max(present + missing, 1)))
-    if present < min_rows:
-        result.note = f"{present} live values, fewer than min_rows {min_rows}"
+    if _too_few(result, present + missing, present, min_rows):
         return result
     known = sorted(profile.get("frequencies", {}))
     if len(known) < 2:

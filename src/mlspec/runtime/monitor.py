@@ -61,6 +61,8 @@ def _column_settings(node: MonitorNode, manifest: Manifest) -> dict[str, dict]:
 
 
 def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predictions) -> dict:
+    """Drift of every input column and of the predictions. `share` is the drifted share of the columns
+    that could be judged (`evaluated`), not of all columns: the others had too little data."""
     import numpy as np
 
     settings = _column_settings(node, manifest)
@@ -93,8 +95,8 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
     if prediction is not None and prediction["verdict"] == "drift":
         verdict = "drift"
     ranked = sorted(columns, key=lambda c: -(c["score"] or 0.0))
-    return {"verdict": verdict, "drifted": drifted, "share": share, "dataset_drift": share >= node.drift["share"],
-            "columns": ranked, "prediction": prediction,
+    return {"verdict": verdict, "drifted": drifted, "share": share, "evaluated": len(decided),
+            "dataset_drift": share >= node.drift["share"], "columns": ranked, "prediction": prediction,
             "new_categories": {c["column"]: c["new_categories"] for c in columns if c["new_categories"]}}
 
 

@@ -20,6 +20,21 @@ def marker(monitor: str) -> str:
     return f"<!-- mlspec-monitor:{monitor} -->"
 
 
+def drift_share(drift: dict) -> str:
+    """How many columns drifted, out of those that had enough data to judge (the share the verdict uses).
+
+    Columns with too little data are counted apart: "100% drifted" of one judged column out of five
+    read as if every column had drifted."""
+    columns = drift.get("columns", [])
+    judged = [c for c in columns if c["verdict"] != "insufficient_data"]
+    skipped = len(columns) - len(judged)
+    if not judged:
+        return f"no column had enough data to judge ({len(columns)} with too little data)"
+    drifted = sum(c["verdict"] == "drift" for c in judged)
+    text = f"{drifted} of {len(judged)} evaluated columns drifted, {drifted / len(judged):.0%}"
+    return text + (f"; {skipped} more had too little data to judge" if skipped else "")
+
+
 def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
     """The report as Markdown, cut to `limit` characters on a line boundary with a note."""
     icon = _ICONS.get(report["verdict"], "")
@@ -29,7 +44,7 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
     lines += [f"- {inert(str(reason)[:500])}" for reason in report["reasons"]] or ["- no alert"]
     if report.get("drift"):
         d = report["drift"]
-        lines += ["", f"### Drift: {d['verdict']} ({d['share']:.0%} of columns drifted)", "",
+        lines += ["", f"### Drift: {d['verdict']} ({drift_share(d)})", "",
                   "| column | method | score | threshold | verdict | note |", "|---|---|---|---|---|---|"]
         for c in d["columns"]:
             note = c["note"] or (("new categories: " + ", ".join(c["new_categories"])) if c["new_categories"] else "")
@@ -38,7 +53,7 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
         if d.get("prediction"):
             p = d["prediction"]
             lines.append(f"| *predictions* | {p['method']} | {number(p['score'])} | {number(p['threshold'])} | "
-                         f"{p['verdict']} | |")
+                         f"{p['verdict']} | {inert(p.get('note', ''))} |")
     if report.get("quality"):
         q = report["quality"]
         lines += ["", f"### Quality: {q['verdict']}", ""]
@@ -114,6 +129,7 @@ def html_report(report: dict) -> str:
             charts.append(f"<h3>{esc(c['column'])}</h3>" + _bars(c["reference"]["proportions"],
                                                                 c["live"]["proportions"], _labels(c)))
     reasons = "".join(f"<li>{esc(r)}</li>" for r in report["reasons"]) or "<li>no alert</li>"
+    share = f"<p>{esc(drift_share(report['drift']))}.</p>" if report.get("drift") else ""
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>mlspec monitor {esc(report['monitor'])}</title><style>body{{font-family:sans-serif;"
             "max-width:960px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;"
@@ -121,6 +137,6 @@ def html_report(report: dict) -> str:
             f"<h1>Monitor {esc(report['monitor'])}: {esc(report['verdict'])}</h1>"
             f"<p>Model {esc(report['model'])} v{report['version']} on {esc(report['source'])}, "
             f"{report['rows']} rows.</p><ul>{reasons}</ul>"
-            "<h2>Drift scores, ranked</h2><table><tr><th>column</th><th>method</th><th>score</th><th>threshold</th>"
-            f"<th>verdict</th><th>score / threshold</th></tr>{''.join(rows)}</table>"
+            f"<h2>Drift scores, ranked</h2>{share}<table><tr><th>column</th><th>method</th><th>score</th>"
+            f"<th>threshold</th><th>verdict</th><th>score / threshold</th></tr>{''.join(rows)}</table>"
             f"<h2>Distributions of drifted columns</h2>{''.join(charts) or '<p>none</p>'}</body></html>\n")

@@ -380,10 +380,12 @@ class Drift(Strict):
         "jensen_shannon 0.1)."))
     features: dict[str, FeatureDrift] = Field(default_factory=dict, description="Per-feature overrides.")
     share: float = Field(0.3, gt=0, le=1, description=(
-        "The dataset counts as drifted when at least this share of features drifted."))
+        "The dataset counts as drifted when at least this share of the features that had enough data to "
+        "judge drifted."))
     prediction: bool = Field(True, description="Also compare the distribution of the model's predictions.")
     min_rows: int = Field(200, ge=10, le=10**9, description=(
-        "Fewer live rows than this give the verdict insufficient_data, never 'no drift'."))
+        "Fewer live rows than this give the verdict insufficient_data, never 'no drift'. Rows are counted "
+        "whether or not a value is missing in them; a column with no value at all is insufficient_data."))
     bins: int = Field(10, ge=2, le=100, description="Quantile bins of the numeric reference profile.")
 
 
