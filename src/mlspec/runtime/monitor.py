@@ -60,7 +60,8 @@ def _column_settings(node: MonitorNode, manifest: Manifest) -> dict[str, dict]:
     return settings
 
 
-def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predictions) -> dict:
+def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predictions,
+           training_data: bool = False) -> dict:
     """Drift of every input column and of the predictions. `share` is the drifted share of the columns
     that could be judged (`evaluated`), not of all columns: the others had too little data."""
     import numpy as np
@@ -88,9 +89,15 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
     share = len(drifted) / len(decided) if decided else 0.0
     prediction = None
     if node.drift.get("prediction") and predictions is not None:
-        prediction = asdict(drift.numeric("prediction", profile["prediction"], np.asarray(predictions, dtype=float),
+        # the reference is held-out predictions, as live rows are new to the model; a batch that is the
+        # training data itself holds rows the model was fitted on, so it meets their predictions instead
+        on_training = training_data and "prediction_on_training_data" in profile
+        reference = profile["prediction_on_training_data" if on_training else "prediction"]
+        prediction = asdict(drift.numeric("prediction", reference, np.asarray(predictions, dtype=float),
                                           node.drift["method"] if node.drift["method"] != "chi_square" else "psi",
                                           node.drift["threshold"], node.drift["min_rows"]))
+        if on_training and not prediction["note"]:
+            prediction["note"] = "this batch is the model's training data: compared with its predictions on it"
     verdict = "insufficient_data" if not decided else ("drift" if drifted or share >= node.drift["share"] else "ok")
     if prediction is not None and prediction["verdict"] == "drift":
         verdict = "drift"
@@ -199,7 +206,8 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
         if scored:
             predicted, proba, continuous = _scores(pipeline, frame[columns], model)
         if node.drift is not None:
-            report.drift = _drift(node, manifest, frame, champion.profile, continuous)
+            training_data = dataset.fingerprint == champion.lineage.get("data_fingerprint")
+            report.drift = _drift(node, manifest, frame, champion.profile, continuous, training_data)
         failures = pending_failures.result()
     if node.quality is not None:
         report.quality = _quality(node, failures, dataset.rows)

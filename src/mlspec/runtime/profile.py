@@ -2,7 +2,14 @@
 
 Monitoring compares live data with this compact summary instead of re-reading the training data:
 per input column, quantile bin edges and counts (numeric) or category frequencies (categorical),
-and the null rate; the same for the model's predictions on the training rows.
+and the null rate; the same for the model's predictions.
+
+The prediction reference is made of held-out predictions (the test split's, plus out-of-fold ones on
+the training split while there are fewer than REFERENCE_ROWS), because live rows are rows the model
+has not seen: a forest's predictions on its own training rows are far more confident than on new
+rows, so an in-sample reference raised prediction drift on unchanged data. The model's predictions
+on the whole training data are kept too (`prediction_on_training_data`), for a batch that is that
+data itself, whose rows the model has seen.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from mlspec.manifest import ModelNode
 BINS = 10
 MAX_CATEGORIES = 200
 SAMPLE = 2000
+REFERENCE_ROWS = 2000  # held-out predictions wanted: fewer make a noisy reference (sampling error ~ 1/sqrt(n))
+FOLDS = 5
 
 
 def _numeric_profile(values) -> dict:
@@ -46,17 +55,58 @@ def _categorical_profile(values) -> dict:
             "other": sum(count for _, count in ranked[MAX_CATEGORIES:])}
 
 
-def profile(frame, pipeline, model: ModelNode) -> dict:
-    """Profile every input column of `frame` and the model's predictions on it."""
+def scores(pipeline, frame, task: str):
+    """What prediction drift compares: the positive class's probability (two classes), the top class's
+    probability (more), or the prediction itself (regression, or a classifier without probabilities)."""
     import numpy as np
 
-    columns = {}
+    if task == "classification" and hasattr(pipeline, "predict_proba"):
+        proba = pipeline.predict_proba(frame)
+        return proba[:, 1] if proba.shape[1] == 2 else np.max(proba, axis=1)
+    return np.asarray(pipeline.predict(frame))
+
+
+def _out_of_fold(pipeline, model: ModelNode, x, y, wanted: int, seed: int) -> list:
+    """Predictions on training rows by copies of the model fitted without them, fold after fold, until
+    `wanted` rows are predicted (at most FOLDS fits; none when a class is too small to fold)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if model.task == "classification":
+        folds = min(FOLDS, int(y.value_counts().min()))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    else:
+        folds = min(FOLDS, len(y))
+        splitter = KFold(folds, shuffle=True, random_state=seed)
+    parts: list = []
+    if folds < 2 or wanted <= 0:
+        return parts
+    for fit_rows, held_rows in splitter.split(x, y):
+        try:
+            fold = clone(pipeline).fit(x.iloc[fit_rows], y.iloc[fit_rows])
+        except ValueError:
+            break  # the model itself trained; a fold that cannot leaves the reference to the rows so far
+        parts.append(scores(fold, x.iloc[held_rows], model.task))
+        wanted -= len(held_rows)
+        if wanted <= 0:
+            break
+    return parts
+
+
+def profile(model: ModelNode, pipeline, train_part, test_part, columns: list[str], seed: int) -> dict:
+    """Profile every input column of the training split, and the fitted `pipeline`'s predictions: held
+    out (the reference for live data) and on the whole training data (train and test split)."""
+    import numpy as np
+
+    frame = train_part[columns]
+    profiled = {}
     for name in frame.columns:
         series = frame[name]
-        columns[name] = _numeric_profile(series) if series.dtype.kind in "fiub" else _categorical_profile(series)
-    if model.task == "classification" and hasattr(pipeline, "predict_proba"):
-        proba = pipeline.predict_proba(frame)
-        prediction = _numeric_profile(proba[:, 1] if proba.shape[1] == 2 else np.max(proba, axis=1))
-    else:
-        prediction = _numeric_profile(pipeline.predict(frame))
-    return {"columns": columns, "prediction": prediction, "bins": BINS}
+        profiled[name] = _numeric_profile(series) if series.dtype.kind in "fiub" else _categorical_profile(series)
+    on_test = scores(pipeline, test_part[columns], model.task)
+    held = [on_test, *_out_of_fold(pipeline, model, frame, train_part[model.label], REFERENCE_ROWS - len(on_test),
+                                   seed)]
+    return {"columns": profiled, "prediction": _numeric_profile(np.concatenate(held)),
+            "prediction_on_training_data": _numeric_profile(np.concatenate([scores(pipeline, frame, model.task),
+                                                                            on_test])),
+            "bins": BINS}

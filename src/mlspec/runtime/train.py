@@ -207,4 +207,4 @@ def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
         model=model.name, artifact=data, sha256=artifacts.digest(data), metrics=metrics, params=params,
         rows_train=len(train_part), rows_test=len(test_part), cv=cv, search=search,
         slices=_slices(model, test_part, predicted, proba, classes),
-        profile=build_profile(train_part[columns], pipeline, model))
+        profile=build_profile(model, pipeline, train_part, test_part, columns, seed))

@@ -382,7 +382,9 @@ class Drift(Strict):
     share: float = Field(0.3, gt=0, le=1, description=(
         "The dataset counts as drifted when at least this share of the features that had enough data to "
         "judge drifted."))
-    prediction: bool = Field(True, description="Also compare the distribution of the model's predictions.")
+    prediction: bool = Field(True, description=(
+        "Also compare the distribution of the model's predictions with its held-out predictions at training "
+        "time (test split, and out-of-fold on the training split when the test split is small)."))
     min_rows: int = Field(200, ge=10, le=10**9, description=(
         "Fewer live rows than this give the verdict insufficient_data, never 'no drift'. Rows are counted "
         "whether or not a value is missing in them; a column with no value at all is insufficient_data."))
