@@ -7,6 +7,8 @@ selection problems, MLS9xx internal errors.
 
 from __future__ import annotations
 
+from mlspec.metrics import CLASSIFICATION, METRICS, POSITIVE_CLASS, REGRESSION, catalogue_text
+
 CODES: dict[str, tuple[str, str]] = {
     "MLS001": ("spec file missing or unreadable",
                "mlspec reads every *.yaml and *.yml file under specs/. The folder must exist, hold at least "
@@ -72,9 +74,11 @@ CODES: dict[str, tuple[str, str]] = {
                "not exist. The hint suggests the closest name."),
     "MLS202": ("label used as a feature", "A feature reads the model's label column, which leaks the answer into "
                "training. Remove the feature from the model."),
-    "MLS203": ("metric does not fit the task", "Classification models take classification metrics (roc_auc, "
-               "average_precision, accuracy, precision, recall, f1, log_loss, brier, balanced_accuracy); regression "
-               "models take regression metrics (rmse, mse, mae, median_absolute_error, mape, r2)."),
+    "MLS203": ("unknown metric, or one that does not fit the task",
+               "A model's metrics come from the catalogue below: classification models take classification "
+               "metrics, regression models regression metrics. `mlspec explain METRIC` prints one metric's "
+               f"definition.\n\nClassification:\n{catalogue_text(CLASSIFICATION)}\n\n{POSITIVE_CLASS}\n\n"
+               f"Regression:\n{catalogue_text(REGRESSION)}"),
     "MLS204": ("invalid expression",
                "Expressions are a small language, never Python: column names, numbers, quoted text, + - * / %, "
                "comparisons (< <= > >= == !=), and, or, not, parentheses, and the functions abs, log, log1p, "
@@ -144,6 +148,13 @@ CODES: dict[str, tuple[str, str]] = {
                "(postgresql://USER:${env:PGPASSWORD}@HOST/DB: the repository secret PGPASSWORD is passed to the jobs "
                "that need it; artifacts are then kept in the database too). For a demonstration only, "
                "ci_state: ephemeral accepts job-local state: every model registered in CI is then lost."),
+    "MLS222": ("metric cannot be computed for this label",
+               "Some metrics are defined only for a two-class label: "
+               + ", ".join(m.name for m in METRICS.values() if m.binary_only) + ". On a label with more classes "
+               "they would be NaN and fail every gate, so validate refuses them when the label's contract allows "
+               "more than two classes (a category, string or int column listing more than two values), and a run "
+               "refuses them before training when the data has more than two classes. log_loss scores predicted "
+               "probabilities on any number of classes; the _macro, _weighted and _micro metrics average over them."),
     "MLS300": ("dependency cycle", "Derived features depend on each other in a circle; the message lists the "
                "cycle and where each dependency was written."),
     "MLS301": ("selector matches nothing", "A selector (--select) matched no node. The hint suggests the closest "

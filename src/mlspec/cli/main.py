@@ -199,14 +199,17 @@ def init(ctx: click.Context, directory: str) -> None:
 @click.argument("code")
 @click.pass_context
 def explain(ctx: click.Context, code: str) -> None:
-    """Explain a diagnostic code, e.g. `mlspec explain MLS011`."""
+    """Explain a diagnostic code or a metric, e.g. `mlspec explain MLS011` or `mlspec explain f1_macro`."""
     from mlspec.codes import CODES
     from mlspec.codes import explain as explain_code
+    from mlspec.metrics import METRICS, explain_metric
     from mlspec.spec.names import hint_for
 
-    text = explain_code(code)
+    text = explain_code(code) or explain_metric(code)
     if text is None:
-        click.echo(f"mlspec: unknown code '{code}'; {hint_for(code.upper(), CODES, 'code')}", err=True)
+        hint = hint_for(code.upper(), CODES, "code") if code.upper().startswith("MLS") else \
+            hint_for(code, METRICS, "metric")
+        click.echo(f"mlspec: no code or metric '{code}'; {hint}", err=True)
         ctx.exit(EXIT_USAGE)
     click.echo(text, nl=False)
 

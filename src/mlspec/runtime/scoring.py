@@ -52,6 +52,13 @@ def compute(names: list[str], task: str, y_true, y_pred, proba, classes=None) ->
     return out
 
 
+# the suffixed names of the catalogue (mlspec.metrics): family -> average, whatever the number of classes
+_LABEL_FAMILIES = ("precision", "recall", "f1")
+_AVERAGES = ("macro", "weighted", "micro")
+_ROC_AUC = {"roc_auc_ovr": ("ovr", "macro"), "roc_auc_ovr_weighted": ("ovr", "weighted"),
+            "roc_auc_ovo": ("ovo", "macro"), "roc_auc_ovo_weighted": ("ovo", "weighted")}
+
+
 def _metric(name: str, task: str, y_true, y_pred, proba, classes):
     import numpy as np
     from sklearn import metrics as m
@@ -63,32 +70,45 @@ def _metric(name: str, task: str, y_true, y_pred, proba, classes):
                 "median_absolute_error": m.median_absolute_error,
                 "mape": m.mean_absolute_percentage_error}[name](y_true, y_pred)
     binary = classes is not None and len(classes) == 2
-    average = "binary" if binary else "weighted"
-    pos = {"pos_label": classes[1]} if binary else {}
+    family, _, average = name.rpartition("_")
+    labels_fn = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}
     if name == "accuracy":
         return m.accuracy_score(y_true, y_pred)
     if name == "balanced_accuracy":
         return m.balanced_accuracy_score(y_true, y_pred)
-    if name in ("precision", "recall", "f1"):
-        fn = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[name]
-        return fn(y_true, y_pred, average=average, zero_division=np.nan, **pos)
+    if name in _LABEL_FAMILIES:  # spec language v1: the positive class, or weighted over more classes
+        pos = {"pos_label": classes[1]} if binary else {}
+        return labels_fn[name](y_true, y_pred, average="binary" if binary else "weighted", zero_division=np.nan,
+                               **pos)
+    if family in _LABEL_FAMILIES and average in _AVERAGES:
+        return labels_fn[family](y_true, y_pred, average=average, zero_division=np.nan)
     if proba is None:
         return math.nan
     if len(np.unique(y_true)) < 2:
         return math.nan
-    if name == "roc_auc":
+    if name == "roc_auc" or (binary and name in _ROC_AUC):  # on two classes every average is the one curve
         return m.roc_auc_score(y_true, proba[:, 1]) if binary else \
             m.roc_auc_score(y_true, proba, multi_class="ovr", average="weighted", labels=classes)
+    if name in _ROC_AUC:
+        multi_class, how = _ROC_AUC[name]
+        return m.roc_auc_score(y_true, proba, multi_class=multi_class, average=how, labels=classes)
     if name == "average_precision":
         if binary:
             return m.average_precision_score(y_true, proba[:, 1], pos_label=classes[1])
-        from sklearn.preprocessing import label_binarize
-
-        return m.average_precision_score(label_binarize(y_true, classes=classes), proba, average="weighted")
+        return m.average_precision_score(_one_vs_rest(y_true, classes), proba, average="weighted")
+    if family == "average_precision" and average in _AVERAGES:
+        return m.average_precision_score(_one_vs_rest(y_true, classes), proba, average=average)
     if name == "log_loss":
         return m.log_loss(y_true, proba, labels=classes)
     if name == "brier":
         if not binary:
-            return math.nan
+            return math.nan  # refused by validate when the contract lists the classes, and before training
         return m.brier_score_loss(y_true, proba[:, 1], pos_label=classes[1])
     raise ValueError(f"unknown metric {name}")
+
+
+def _one_vs_rest(y_true, classes):
+    """One 0/1 column per class, in `classes` order (label_binarize's table, with both columns on two classes)."""
+    import numpy as np
+
+    return (np.asarray(y_true)[:, None] == np.asarray(classes)[None, :]).astype(int)

@@ -1,8 +1,9 @@
 """Train and evaluate one model: split, (search), fit, cross-validate, score, slice, save.
 
 Problems that would make a model meaningless are errors before fitting: a label with one class, an
-empty split, missing labels, a feature identical to the label. The project seed drives every random
-choice, so identical inputs give identical metrics and an identical artifact hash.
+empty split, missing labels, a feature identical to the label, a two-class metric on a label of more
+classes. The project seed drives every random choice, so identical inputs give identical metrics and an
+identical artifact hash.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _check_inputs(model: ModelNode, frame, columns: list[str]) -> None:
         only = only.item() if hasattr(only, "item") else only
         raise TrainingError(f"model '{model.name}': label '{model.label}' has a single class "
                             f"({only!r}) in {len(label)} rows", hint="a classifier needs two classes")
+    if model.task == "classification":
+        _check_binary_only(model, label)
     for column in columns:
         values = frame[column]
         numeric = values.dtype.kind in "fiub" and label.dtype.kind in "fiub"
@@ -77,6 +80,24 @@ def _check_inputs(model: ModelNode, frame, columns: list[str]) -> None:
         if len(values) > 1 and same:
             raise TrainingError(f"model '{model.name}': column '{column}' is identical to the label "
                                 f"'{model.label}'", hint="the label leaked into the features; remove that feature")
+
+
+def _check_binary_only(model: ModelNode, label) -> None:
+    """Refuse, before fitting, a two-class metric on a label the data shows to have more classes.
+
+    `mlspec validate` refuses it when the label's contract lists its values; otherwise only the data
+    knows, and the metric would be NaN and fail every gate after the whole training."""
+    from mlspec.metrics import METRICS
+
+    binary_only = [m for m in model.metrics if METRICS[m].binary_only]
+    classes = sorted(map(str, label.unique()))
+    if not binary_only or len(classes) <= 2:
+        return
+    shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+    raise TrainingError(f"model '{model.name}': metric {', '.join(binary_only)} needs a two-class label, but "
+                        f"label '{model.label}' has {len(classes)} classes ({shown})", where=model.file,
+                        hint="remove it from the model's metrics (log_loss takes any number of classes), or "
+                             "list the label's values in its contract so `mlspec validate` catches this")
 
 
 def _search(model: ModelNode, pipeline, x, y, seed: int):

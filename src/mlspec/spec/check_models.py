@@ -8,7 +8,7 @@ from mlspec import cron
 from mlspec.diagnostics import Diagnostic, Pointer
 from mlspec.estimators import ESTIMATORS
 from mlspec.expressions import ExprError, parse_requirement
-from mlspec.metrics import METRICS, metrics_for
+from mlspec.metrics import METRICS, metrics_for, names_text
 from mlspec.spec.check_common import Facts, expr_error, ref
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.names import hint_for
@@ -40,6 +40,8 @@ def check_model(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnosti
     elif model.task == "regression" and label.type not in ("int", "float"):
         diags.append(Diagnostic("MLS210", f"a regression label must be int or float, not {label.type}",
                                 entry.at("models", "label"), "use task: classification for labels"))
+    elif model.task == "classification":
+        _check_label_classes(entry, label, diags)
     seen: set[str] = set()
     for i, name in enumerate(model.features):
         where = entry.at("models", "features", i)
@@ -78,9 +80,29 @@ def _check_metric(metric: str, task: str, where: Pointer, diags: list[Diagnostic
         return False
     if found.task != task:
         diags.append(Diagnostic("MLS203", f"metric '{metric}' is for {found.task}, but the model does {task}",
-                                where, "metrics for " + task + ": " + ", ".join(metrics_for(task))))
+                                where, f"metrics for {task}: {names_text(task)} (`mlspec explain METRIC` defines "
+                                "each)"))
         return False
     return True
+
+
+def _check_label_classes(entry: Entry, label, diags: list[Diagnostic]) -> None:
+    """Refuse a two-class metric on a label whose contract allows more classes.
+
+    The contract is what validate knows of the data: a bool label has two classes, a label with a
+    values list at most those. Other labels are checked against the data before training."""
+    classes = ["false", "true"] if label.type == "bool" else [str(v) for v in label.values or []]
+    if len(classes) <= 2:
+        return
+    model = entry.spec
+    shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+    for i, metric in enumerate(model.metrics):
+        found = METRICS.get(metric)
+        if found is not None and found.binary_only and found.task == model.task:
+            diags.append(Diagnostic("MLS222", f"metric '{metric}' needs a two-class label, but label "
+                                    f"'{model.label}' may take {len(classes)} classes ({shown})",
+                                    entry.at("models", "metrics", i),
+                                    "remove it; log_loss scores predicted probabilities on any number of classes"))
 
 
 def _check_estimator(entry: Entry, diags: list[Diagnostic]) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES
+from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, METRICS, POSITIVE_CLASS
 from mlspec.spec.v1.base import Description, Scalar, Strict, Tags
 from mlspec.spec.v1.project import Artifacts, Project, Registry
 
@@ -256,6 +256,16 @@ TRANSFORMS = ("passthrough", "impute", "standardize", "minmax", "log1p", "bucket
 # ------------------------------------------------------------------------------------------------
 
 
+# A metric's name: any text to the validator (which says MLS203 with a "did you mean"), the catalogue with
+# each metric's definition to editors (the YAML language server shows a `const`'s description when completing).
+MetricName = Annotated[str, WithJsonSchema({
+    "type": "string",
+    "anyOf": [{"const": m.name, "description": f"({m.task}) {m.description}"} for m in METRICS.values()]})]
+_METRICS_DOC = ("Names from the metric catalogue (`mlspec explain METRIC` defines each; `mlspec explain MLS203` "
+                "lists them): classification metrics for classification, regression metrics for regression. "
+                + POSITIVE_CLASS)
+
+
 class Split(Strict):
     """How rows are split into training and held-out test data."""
 
@@ -287,7 +297,8 @@ class Search(Strict):
         "Parameter -> candidate values (a list), or a range {low, high, log} for random search."))
     n_iter: int = Field(20, ge=1, le=1000, description="Candidates tried by a random search.")
     folds: int = Field(3, ge=2, le=20, description="Cross-validation folds per candidate.")
-    metric: str | None = Field(None, description="Metric that picks the winner; the model's first metric by default.")
+    metric: str | None = Field(None, description=(
+        "Metric that picks the winner (one of the model's metrics); the model's first metric by default."))
 
 
 class Model(Strict):
@@ -304,13 +315,16 @@ class Model(Strict):
     split: Split = Field(default_factory=Split, description="Train/test split.")
     cv: CrossValidation | None = Field(None, description="Optional cross-validation.")
     search: Search | None = Field(None, description="Optional hyperparameter search.")
-    metrics: list[str] = Field(min_length=1, max_length=20, description=(
-        "Metrics computed on the held-out split; the first is the primary metric."),
-        examples=[["roc_auc", "average_precision", "recall"]])
+    metrics: list[MetricName] = Field(min_length=1, max_length=20, description=(
+        "Metrics computed on the held-out split; the first is the primary metric (a search's default). "
+        + _METRICS_DOC), examples=[["roc_auc", "average_precision", "recall"], ["f1_macro", "roc_auc_ovr", "log_loss"]])
     slices: list[str] = Field(default_factory=list, max_length=10, description=(
         "Columns to compute metrics per value of (for example merchant_category)."))
     decision_threshold: float = Field(0.5, gt=0, lt=1, description=(
-        "Probability above which a classification counts as positive (precision, recall, f1, accuracy)."))
+        "On a two-class label: the predicted probability of the positive class (the label's greater value: "
+        "true, 1, or the text that sorts last) at or above which a row is predicted positive; it changes every metric "
+        "computed from predicted classes (accuracy, precision, recall, f1 and their averages). More classes: "
+        "the most probable class is predicted."))
     runner: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                                description="GitHub Actions runner label for this model's jobs.")
     timeout_minutes: int | None = Field(None, ge=1, le=360, description="Time limit of this model's CI jobs.")
@@ -401,7 +415,8 @@ class Quality(Strict):
 class Performance(Strict):
     """Model performance on live data once labels arrive (the live source has the label column)."""
 
-    metrics: list[str] = Field(min_length=1, max_length=20, description="Metrics to compute on the live batch.")
+    metrics: list[str] = Field(min_length=1, max_length=20, description=(
+        "Metrics to compute on the live batch, each one of the model's metrics (same definitions)."))
     max_drop: float = Field(0.05, ge=0, description=(
         "Alert when a metric is worse than at training time by more than this (absolute)."))
     min_rows: int = Field(100, ge=10, le=10**9, description="Fewer labelled rows give insufficient_data.")
