@@ -173,7 +173,8 @@ def _gate(entry: Entry, facts: Facts) -> GateNode:
                                               for i in range(len(s.require))]))
     return GateNode(id=node_id, name=entry.name, file=entry.file, description=gate.description,
                     depends_on=deps, model=gate.model, requirements=requirements, first_run=gate.first_run,
-                    slices=slices, approval_environment=gate.approval.environment if gate.approval else None)
+                    slices=slices, approval_environment=gate.approval.environment if gate.approval else None,
+                    promote=gate.promote)
 
 
 def _monitor(entry: Entry, spec: SpecSet) -> MonitorNode:

@@ -321,3 +321,66 @@ def test_approval_environment_is_reported() -> None:
     report = evaluate(gate("roc_auc >= 0.5", approval="production"), candidate({"roc_auc": 0.9}), None, None)
     assert report.approval_environment == "production"
     assert report.to_dict()["approval_environment"] == "production"
+
+
+# ------------------------------------------------------------------------------------------------
+# promotion: promote always or if_better, on the gate's primary metric
+# ------------------------------------------------------------------------------------------------
+
+
+def if_better(*texts: str) -> GateNode:
+    return gate(*texts).model_copy(update={"promote": "if_better"})
+
+
+@pytest.mark.parametrize(("text", "value", "champion_value", "promote"), [
+    ("r2 >= champion.r2 - 0.1", 0.81, 0.80, True),  # higher is better: strictly higher promotes
+    ("r2 >= champion.r2 - 0.1", 0.79, 0.80, False),  # within the tolerance, so it passes, but worse
+    ("r2 >= champion.r2 - 0.1", 0.80, 0.80, False),  # a tie does not promote
+    ("rmse <= champion.rmse * 1.1", 9.0, 10.0, True),  # lower is better
+    ("rmse <= champion.rmse * 1.1", 10.5, 10.0, False),
+    ("rmse <= champion.rmse * 1.1", 10.0, 10.0, False),
+])
+def test_if_better_compares_the_primary_metric_in_its_direction(text: str, value: float, champion_value: float,
+                                                                promote: bool) -> None:
+    metric = text.split()[0]
+    report = evaluate(if_better(text), candidate({metric: value}), {"metrics": {metric: champion_value}}, 4)
+    assert report.passed
+    decision = report.promotion
+    assert decision["promote"] is promote
+    assert (decision["policy"], decision["metric"]) == ("if_better", metric)
+    assert (decision["candidate"], decision["champion"]) == (value, champion_value)
+    assert ("does not beat" in decision["reason"]) is not promote
+
+
+def test_if_better_decides_on_the_first_requirements_metric_only() -> None:
+    better_loss = {"log_loss": 0.40, "roc_auc": 0.70}
+    champion = {"metrics": {"log_loss": 0.45, "roc_auc": 0.80}}
+    first_loss = evaluate(if_better("log_loss <= 0.9", "roc_auc >= 0.5"), candidate(better_loss), champion, 1)
+    first_auc = evaluate(if_better("roc_auc >= 0.5", "log_loss <= 0.9"), candidate(better_loss), champion, 1)
+    assert (first_loss.promotion["metric"], first_loss.promotion["promote"]) == ("log_loss", True)
+    assert (first_auc.promotion["metric"], first_auc.promotion["promote"]) == ("roc_auc", False)
+
+
+@pytest.mark.parametrize(("value", "champion_metrics", "reason"), [
+    (NAN, {"r2": 0.5}, "the candidate's r2 is missing or not a number"),
+    (0.9, {"r2": NAN}, "the champion's r2 is missing or not a number"),
+    (0.9, {"rmse": 1.0}, "the champion's r2 is missing or not a number"),  # trained before r2 was a metric
+])
+def test_if_better_never_calls_a_missing_value_better(value: float, champion_metrics: dict, reason: str) -> None:
+    report = evaluate(if_better("r2 >= -10"), candidate({"r2": value}), {"metrics": champion_metrics}, 1)
+    assert report.promotion["promote"] is False
+    assert report.promotion["reason"] == reason
+    json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_if_better_without_a_champion_promotes() -> None:
+    report = evaluate(if_better("r2 >= champion.r2"), candidate({"r2": 0.1}), None, None)
+    assert report.passed and report.promotion["promote"] is True
+    assert report.promotion["reason"] == "no champion yet"
+
+
+def test_always_promotes_a_worse_candidate_that_passes() -> None:
+    g = gate("r2 >= champion.r2 - 0.1")
+    assert g.promote == "always"  # the default, and what a manifest without the field means
+    report = evaluate(g, candidate({"r2": 0.75}), {"metrics": {"r2": 0.80}}, 2)
+    assert report.passed and report.promotion["promote"] is True

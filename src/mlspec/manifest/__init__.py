@@ -181,7 +181,7 @@ class SliceGate(_Frozen):
 
 
 class GateNode(NodeBase):
-    """A gate on a model: requirements, first-run policy, slice rules and approval."""
+    """A gate on a model: requirements, first-run policy, slice rules, approval and promotion policy."""
 
     kind: Literal["gate"] = "gate"
     model: str
@@ -189,6 +189,12 @@ class GateNode(NodeBase):
     first_run: str | None = None
     slices: list[SliceGate] = Field(default_factory=list)
     approval_environment: str | None = None
+    promote: Literal["always", "if_better"] = "always"  # a manifest from before the field meant always
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric of the first requirement: what `promote: if_better` compares with the champion's."""
+        return self.requirements[0]["metric"]
 
 
 class MonitorNode(NodeBase):

@@ -2,7 +2,9 @@
 
 Gates fail closed: a missing, NaN or infinite metric fails the requirement, on either side of the
 comparison. Requirements against the champion follow the gate's stated first-run policy when there
-is no champion yet. Every requirement's values end up in the report, pass or fail.
+is no champion yet. Every requirement's values end up in the report, pass or fail, and so does the
+promotion decision of the gate's `promote` policy (`promotion`), which likewise never calls a
+missing value better.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import operator
 from dataclasses import asdict, dataclass, field
 
 from mlspec.manifest import GateNode
+from mlspec.metrics import METRICS
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
@@ -41,6 +44,7 @@ class GateReport:
     first_run: bool
     approval_environment: str | None
     requirements: list[RequirementResult] = field(default_factory=list)
+    promotion: dict | None = None  # see `promotion`: whether a pass promotes, and why
 
     @property
     def passed(self) -> bool:
@@ -100,6 +104,35 @@ def check(requirement: dict, metrics: dict, champion_metrics: dict | None, first
     return result
 
 
+def promotion(gate: GateNode, metrics: dict, champion_metrics: dict | None) -> dict:
+    """Whether a candidate that passes `gate` is promoted under its `promote` policy, with the numbers and why.
+
+    always: yes. if_better: only when the candidate is strictly better than the champion on the gate's
+    primary metric (its first requirement's), in that metric's direction; a tie or a missing value is not
+    better. With no champion there is nothing to beat.
+    """
+    if gate.promote != "if_better":
+        return {"policy": gate.promote, "promote": True, "metric": None, "candidate": None, "champion": None,
+                "reason": "promote: always"}
+    metric = gate.primary_metric
+    value = metrics.get(metric)
+    base = champion_metrics.get(metric) if champion_metrics is not None else None
+    decision = {"policy": "if_better", "promote": False, "metric": metric,
+                "candidate": value if _finite(value) else None, "champion": base if _finite(base) else None}
+    if champion_metrics is None:
+        return {**decision, "promote": True, "reason": "no champion yet"}
+    if not _finite(value):
+        return {**decision, "reason": f"the candidate's {metric} is missing or not a number"}
+    if not _finite(base):
+        return {**decision, "reason": f"the champion's {metric} is missing or not a number"}
+    higher = METRICS[metric].higher_is_better
+    better = value > base if higher else value < base
+    verdict = "beats" if better else "does not beat"
+    return {**decision, "promote": better,
+            "reason": f"{metric} {value:.6g} {verdict} the champion's {base:.6g} ({'higher' if higher else 'lower'} "
+                      "is better)"}
+
+
 def evaluate(gate: GateNode, candidate: dict, champion: dict | None, champion_version: int | None) -> GateReport:
     """The gate's report for a candidate (`metrics`, `slices`, `sha256`) against the champion's lineage."""
     champion_metrics = champion["metrics"] if champion is not None else None
@@ -121,4 +154,5 @@ def evaluate(gate: GateNode, candidate: dict, champion: dict | None, champion_ve
     verdict = "fail" if any(r.status == "fail" for r in results) else "pass"
     return GateReport(gate=gate.name, model=gate.model, verdict=verdict, candidate_sha256=candidate["sha256"],
                       champion_version=champion_version, first_run=champion is None,
-                      approval_environment=gate.approval_environment, requirements=results)
+                      approval_environment=gate.approval_environment, requirements=results,
+                      promotion=promotion(gate, candidate["metrics"], champion_metrics))

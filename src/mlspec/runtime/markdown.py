@@ -36,6 +36,11 @@ def gate_report(report: GateReport, note: str | None = None) -> str:
         mark = {"pass": "✅", "fail": "❌", "skipped": "➖"}[r.status]
         lines.append(f"| {mark} | {inert(r.text)} | {inert(r.slice or 'all')} | {number(r.value)} | "
                      f"{number(r.threshold)} | {number(r.champion_value)} | {inert(r.reason)} |")
+    promotion = report.promotion or {}
+    if report.passed and promotion.get("policy") == "if_better":  # `always` promotes every pass: nothing to say
+        effect = "promotes it" if promotion.get("promote") else "registers it without promoting it"
+        lines += ["", f"promote: if_better on {code(str(promotion.get('metric')))}: "
+                      f"{inert(str(promotion.get('reason')))}, so passing {effect}."]
     text = "\n".join(lines) + "\n"
     if len(text.encode()) > SUMMARY_LIMIT:  # GitHub's limit counts bytes
         cut = text.encode()[: SUMMARY_LIMIT - 200].decode("utf-8", "ignore")

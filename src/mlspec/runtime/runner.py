@@ -233,6 +233,9 @@ class Runner:
             summary = f"passed; already registered as v{outcome.already_registered}"
         elif outcome.promoted:
             summary = f"passed; promoted {gate.model} v{outcome.version} to champion (approved locally)"
+        elif outcome.not_promoted is not None:
+            summary = (f"passed; registered {gate.model} v{outcome.version}, not promoted: {outcome.not_promoted} "
+                       "(promote: if_better)")
         else:
             summary = f"passed; registered {gate.model} v{outcome.version} as {outcome.alias}"
             if outcome.alias == "challenger":

@@ -162,17 +162,23 @@ def load_candidate(paths: Paths, model: str) -> dict:
 
 @dataclass(frozen=True)
 class GateOutcome:
-    """What a gate did: its report, and the version it registered (if any) under which alias."""
+    """What a gate did: its report, and the version it registered (if any) under which alias.
+
+    `not_promoted` is why a registered version got no alias (`promote: if_better` found it no better)."""
 
     report: dict
     version: int | None
     alias: str | None
     already_registered: int | None
     promoted: bool = False
+    not_promoted: str | None = None
 
 
 def apply_gate(manifest: Manifest, gate: GateNode, paths: Paths, registry, *, approve: bool) -> GateOutcome:
-    """Evaluate a gate; when it passes, register the candidate (champion, or challenger awaiting approval)."""
+    """Evaluate a gate; when it passes, register the candidate (champion, or challenger awaiting approval).
+
+    Under `promote: if_better` a passing candidate no better than the champion is registered without an
+    alias, and a better one moves the champion by compare-and-set on the champion it was compared with."""
     from mlspec.runtime import gates
 
     candidate = load_candidate(paths, gate.model)
@@ -187,7 +193,10 @@ def apply_gate(manifest: Manifest, gate: GateNode, paths: Paths, registry, *, ap
         lines = [f"{r.slice + ': ' if r.slice else ''}{r.text}: {r.reason}" for r in report.failures()]
         raise GateError(f"gate '{gate.name}' failed: {len(lines)} requirement(s) not met; nothing was registered",
                         details=lines, hint=f"see {paths.report(gate.id).relative_to(paths.root)}")
-    alias = "champion" if (gate.approval_environment is None or approve) else "challenger"
+    decision = report.promotion or {"promote": True}
+    alias = None
+    if decision["promote"]:
+        alias = "champion" if (gate.approval_environment is None or approve) else "challenger"
     artifact = artifacts.read_verified(paths.artifacts, candidate["sha256"])
     lineage = {**candidate["lineage"], "slices": candidate["slices"], "cv": candidate["cv"],
                "search": candidate["search"], "rows_train": candidate["rows_train"],
@@ -195,18 +204,32 @@ def apply_gate(manifest: Manifest, gate: GateNode, paths: Paths, registry, *, ap
     reason = f"gate {gate.name} passed" + (" (approved locally)" if approve and gate.approval_environment else "")
     if os.environ.get("MLSPEC_REASON"):  # the retrain workflow's reason input
         reason += f"; retrain: {os.environ['MLSPEC_REASON'][:500]}"
+    # if_better decided against the champion read above: the move is compare-and-set on that champion, so a
+    # champion that changed meanwhile is never replaced by a candidate that was not compared with it
+    guarded = gate.promote == "if_better" and alias == "champion"
     # registering is idempotent per artifact, decided under the registry's own write discipline: of
     # several gates racing on one candidate, one registers it and the others are told its number
     version, created = registry.register_once(gate.model, artifact, metrics=candidate["metrics"],
                                               params=candidate["params"], lineage=lineage,
-                                              profile=candidate["profile"], alias=alias, reason=reason)
+                                              profile=candidate["profile"], alias=None if guarded else alias,
+                                              reason=reason)
+    if guarded and (created or not _was_champion(registry, gate.model, version)):
+        # (not created: a run stopped between registering and moving, or lost the compare-and-set; a version
+        # that was champion before and was rolled back is not promoted again by a re-run)
+        registry.set_alias(gate.model, "champion", version, reason, expected=champion.version if champion else None)
+        return GateOutcome(payload, version, "champion", None)
     if created:
-        return GateOutcome(payload, version, alias, None)
-    if approve and gate.approval_environment and (champion is None or champion.version != version):
+        return GateOutcome(payload, version, alias, None, not_promoted=None if alias else decision.get("reason"))
+    if decision["promote"] and approve and gate.approval_environment and \
+            (champion is None or champion.version != version):
         registry.set_alias(gate.model, "champion", version, f"gate {gate.name} passed (approved locally)",
                            expected=champion.version if champion else None)
         return GateOutcome(payload, version, "champion", None, promoted=True)
     return GateOutcome(payload, None, None, version)
+
+
+def _was_champion(registry, model: str, version: int) -> bool:
+    return any(move["alias"] == "champion" and move["to_version"] == version for move in registry.history(model))
 
 
 def git_commit(root: Path) -> str | None:

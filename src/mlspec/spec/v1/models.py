@@ -354,18 +354,33 @@ class Approval(Strict):
 
 
 class Gate(Strict):
-    """Requirements a newly trained model must meet before it is registered and promoted."""
+    """Requirements a newly trained model must meet before it is registered and promoted (see approval, promote)."""
 
     model: str = Field(description="The model this gate guards.")
     require: list[str] = Field(min_length=1, max_length=50, description=(
-        "Requirements: `metric OP number` or `metric OP champion.metric [+|-|* number]`, OP one of >= <= > <."),
+        "Requirements: `metric OP number` or `metric OP champion.metric [+|-|* number]`, OP one of >= <= > <. "
+        "The metric of the first requirement is the gate's primary metric (see promote). A tolerance such as "
+        "`r2 >= champion.r2 - 0.02` passes a candidate up to 0.02 worse than the champion, and with promote: "
+        "always that candidate becomes the champion."),
         examples=[["roc_auc >= 0.90", "roc_auc >= champion.roc_auc - 0.005"]])
     first_run: Literal["skip_champion_checks", "fail"] | None = Field(None, description=(
         "What requirements against the champion do when there is no champion yet: skip_champion_checks "
         "(only absolute requirements apply) or fail. Required when a requirement names champion."))
     slices: list[SliceRequirement] = Field(default_factory=list, max_length=10,
                                            description="Per-slice requirements.")
-    approval: Approval | None = Field(None, description="Manual approval before promotion.")
+    approval: Approval | None = Field(None, description=(
+        "Manual approval before promotion: a passing candidate is registered as challenger and becomes the "
+        "champion only once a reviewer approves. Without it, a passing candidate is promoted by the gate itself."))
+    promote: Literal["always", "if_better"] = Field("always", description=(
+        "Which passing candidates are promoted to champion (with approval: put up for it as challenger). "
+        "always (the default): every candidate that meets the requirements, including one worse than the "
+        "champion within a requirement's tolerance. if_better: only a candidate strictly better than the "
+        "champion on the gate's primary metric, the metric of its first requirement, higher or lower as that "
+        "metric is better; a tie, or the metric missing or NaN on either side, is not better. A passing "
+        "candidate that is not better is registered as a version without an alias and the champion stays. "
+        "Before there is a champion, a passing candidate is promoted either way. With if_better the move is "
+        "compare-and-set: when the champion changed after the gate compared with it, nothing moves, and "
+        "running the gate again compares with the new champion."))
     description: Description
 
 
