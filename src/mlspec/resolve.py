@@ -84,10 +84,12 @@ def _project(spec: SpecSet) -> ProjectSettings:
         uris.append(entry.spec.uri if entry.spec.format == "sql" else entry.spec.path)
     chosen = installs.parse(project.install) if project.install else installs.default(__version__)
     extras = sorted({*stateurls.extras_for(uris), *chosen.extras})
-    install = InstallSettings(form=chosen.form, light=chosen.light(), runtime=chosen.runtime(extras), extras=extras)
+    install = InstallSettings(form=chosen.form, light=chosen.light(), runtime=chosen.runtime(extras),
+                              state=chosen.state(extras), extras=extras)
     return ProjectSettings(
         name=project.name, description=project.description, registry_uri=registry, artifacts_uri=artifacts,
-        secrets=sorted(project.secrets), python=project.python, runner=project.runner,
+        secrets=sorted(project.secrets), default_branch=project.default_branch,
+        state_environment=project.state_environment, python=project.python, runner=project.runner,
         timeout_minutes=project.timeout_minutes, seed=project.seed, install=install)
 
 

@@ -451,13 +451,20 @@ def test_a_store_that_ignores_conditional_writes_is_refused() -> None:
         probe(_IgnoresConditions())
 
 
-def test_a_missing_bucket_or_unreachable_store_is_one_clear_error(s3_server, tmp_path: Path,
+def test_a_missing_bucket_or_unreachable_store_is_one_clear_error_at_first_use(s3_server, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in s3_server.env.items():
         monkeypatch.setenv(key, value)
-    with pytest.raises(StoreError, match="the bucket does not exist") as missing:
-        open_registry("s3://no-such-bucket-here/state", "s3://no-such-bucket-here/art", tmp_path)
-    assert "create the bucket" in missing.value.hint
+    # opening touches nothing (a read-only job must be able to open); the first read or write says what is wrong
+    missing = open_registry("s3://no-such-bucket-here/state", "s3://no-such-bucket-here/art", tmp_path)
+    with pytest.raises(StoreError, match="the bucket does not exist") as refused:
+        missing.versions()
+    assert "create the bucket" in refused.value.hint
+    with pytest.raises(StoreError, match="the bucket does not exist"):
+        missing.record_run("main", {"commit": "0" * 40})
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    unreachable = open_registry(f"s3://{s3_server.new_bucket()}/state", "s3://x-bucket/art", tmp_path)
+    with pytest.raises(StoreError, match="could not (list|read)"):
+        unreachable.versions()
     with pytest.raises(StoreError, match="could not write"):
-        open_registry(f"s3://{s3_server.new_bucket()}/state", "s3://x-bucket/art", tmp_path)
+        unreachable.record_run("main", {"commit": "0" * 40})

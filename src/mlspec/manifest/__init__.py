@@ -28,12 +28,14 @@ class InstallSettings(_Frozen):
 
     `light` is for jobs that only validate, compile, plan, report or comment; `runtime` adds the
     runtime extra and `extras` (inferred from the spec's URLs, plus the spec's own) for jobs that
-    train, gate, promote or monitor. A `lock` form names a hashed requirements file for both.
+    train, gate, promote or monitor; `state` adds the `state` extra and `extras` for jobs that only
+    read or write run records (main's plan and record jobs). A `lock` form names a hashed requirements file for both.
     """
 
     form: Literal["pin", "lock", "git", "path"]
     light: str
     runtime: str
+    state: str = ""  # light plus what reaching the state needs (SQLAlchemy, drivers): planning, recording runs
     extras: list[str] = Field(default_factory=list)
 
 
@@ -50,6 +52,8 @@ class ProjectSettings(_Frozen):
     registry_uri: str
     artifacts_uri: str
     secrets: list[str] = Field(default_factory=list)
+    default_branch: str = "main"
+    state_environment: str = "mlspec-state"
     python: str
     runner: str
     timeout_minutes: int

@@ -349,7 +349,10 @@ class Approval(Strict):
     """Manual approval before promotion, through a GitHub Environment with required reviewers."""
 
     environment: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description=(
-        "GitHub Environment name; configure its required reviewers in the repository settings."),
+        "GitHub Environment name; configure its required reviewers in the repository settings, restrict its "
+        "deployment branches to the default branch, and give it the read-write state credential as "
+        "environment secrets (the names in project.secrets): the promote job waits for its reviewers and "
+        "is the only job that moves this gate's champion."),
         examples=["production"])
 
 

@@ -78,10 +78,12 @@ class Project(Strict):
     registry: Registry = Field(default_factory=Registry, description="The model registry.")
     artifacts: Artifacts = Field(default_factory=Artifacts, description="The artifact store.")
     secrets: list[SecretName] = Field(default_factory=list, max_length=50, description=(
-        "Names of repository secrets that every generated job touching state (train, gate, promote, monitor, "
-        "the pull request's gate report) receives as environment variables of the same name: the object "
-        "store's or database's credentials and settings, e.g. [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
-        "AWS_REGION]. Upper-case names; GitHub's own (GITHUB_*, ACTIONS_*, RUNNER_*) are refused."),
+        "Names of the secrets that every generated job touching state (plan, train, gate, promote, record, "
+        "monitor, the pull request's gate report) receives as environment variables of the same name: the "
+        "object store's or database's credentials and settings, e.g. [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "AWS_REGION]. Jobs that write state take them from the GitHub Environment `state_environment` (or the "
+        "gate's approval environment): the read-write credential; the others from the repository secrets: a "
+        "read-only one. Upper-case names; GitHub's own (GITHUB_*, ACTIONS_*, RUNNER_*) are refused."),
         examples=[["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]])
     ci_state: Literal["durable", "ephemeral"] = Field("durable", description=(
         "durable (the default): `mlspec compile` refuses a registry or artifact store that a CI job loses when "
