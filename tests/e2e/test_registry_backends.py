@@ -464,7 +464,7 @@ def test_a_missing_bucket_or_unreachable_store_is_one_clear_error_at_first_use(s
         missing.record_run("main", {"commit": "0" * 40})
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     unreachable = open_registry(f"s3://{s3_server.new_bucket()}/state", "s3://x-bucket/art", tmp_path)
-    with pytest.raises(StoreError, match="could not (list|read)"):
+    with pytest.raises(StoreError, match=r"could not (list|read)"):
         unreachable.versions()
     with pytest.raises(StoreError, match="could not write"):
         unreachable.record_run("main", {"commit": "0" * 40})

@@ -119,3 +119,22 @@ def test_a_default_branch_git_would_refuse_is_refused(tmp_path: Path, branch: st
     assert result.code == 1, result.stdout + result.stderr
     assert "default_branch" in result.stdout + result.stderr
     assert not (root / ".github").exists()
+
+
+def test_an_approval_needs_only_the_registry_and_the_version_the_gate_registered(workflows: dict) -> None:
+    for name in ("mlspec-main.yml", *(n for n in workflows if n.startswith("mlspec-retrain-"))):
+        jobs = _jobs(workflows, name)
+        for job_id, job in jobs.items():
+            if not job_id.startswith("promote_"):
+                continue
+            gate_job = job["needs"][0]
+            assert jobs[gate_job]["outputs"] == {"version": "${{ steps.gate.outputs.version }}",
+                                                 "promote": "${{ steps.gate.outputs.promote }}"}
+            assert job["if"] == f"needs.{gate_job}.outputs.promote == 'true'", (name, job_id)
+            # the candidate's uploaded files expire after 14 days, approvals may wait longer: nothing downloaded
+            assert not any("download-artifact" in step.get("uses", "") for step in job["steps"]), (name, job_id)
+            install = next(step for step in job["steps"] if step["name"].startswith("Install"))
+            assert "[runtime]" not in str(install.get("env")), (name, job_id)
+            promote = job["steps"][-1]
+            assert promote["env"]["VERSION"] == "${{ needs." + gate_job + ".outputs.version }}"
+            assert promote["run"].endswith('promote --version "$VERSION"')

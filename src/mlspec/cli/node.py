@@ -3,7 +3,8 @@
 `python generated/model_fraud_gbm.py` trains exactly as `mlspec run -s model:fraud_gbm` would: the
 same Runner and steps, reading the committed manifest instead of re-validating the specs. Gates take
 an action: `evaluate` (default: decide and register), `report` (decide only; Markdown for the job
-summary, used in pull requests) or `promote` (after approval, make this run's candidate champion).
+summary, used in pull requests) or `promote [--version N]` (after approval, make the version this run's
+gate registered champion).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import click
 
 from mlspec.cli.output import _event
 from mlspec.manifest import Manifest
-
-GATE_ACTIONS = ("evaluate", "report", "promote")
 
 
 def _manifest_path() -> Path:
@@ -64,13 +63,19 @@ def _main(node_id: str, argv: list[str]) -> int:
             click.echo(f"{node_id}: not affected by this change; skipped", err=True)
             return 0
     action = argv[0] if argv else "evaluate"
-    if kind == "gate" and action in ("report", "promote"):
+    if kind == "gate" and action == "promote":
+        rest, version = _take_option(argv[1:], "--version")
+        if rest or (version is not None and not (version.isascii() and version.isdigit())):
+            click.echo(f"mlspec: usage: {node_id} promote [--version N]", err=True)
+            return 2
+        return _promote(manifest, root, node_id, int(version) if version else None)
+    if kind == "gate" and action == "report":
         rest, out = _take_option(argv[1:], "--out")
         rest, summary = _take_option(rest, "--summary")
         if rest:
             click.echo(f"mlspec: unknown arguments for {node_id}: {' '.join(rest)}", err=True)
             return 2
-        return _gate_action(manifest, root, node_id, action, out, summary, plan)
+        return _report(manifest, root, node_id, out, summary, plan)
     if kind == "monitor":
         from mlspec.cli.monitor import run_monitors
 
@@ -83,6 +88,8 @@ def _main(node_id: str, argv: list[str]) -> int:
     results = Runner(manifest, root, RunOptions(force=True), _event).run([node_id])
     if kind == "gate":
         _summarise_gate(manifest, root, node_id)
+        if results.ok:
+            _gate_outputs(manifest, root, node_id, results.results[-1].outputs)
     for result in results.results:
         for line in result.details:
             click.echo(f"    - {line}", err=True)
@@ -104,6 +111,26 @@ def _summarise_gate(manifest: Manifest, root: Path, node_id: str) -> None:
     data["requirements"] = [RequirementResult(**r) for r in data["requirements"]]
     with Path(summary).open("a", encoding="utf-8") as handle:
         handle.write(gate_report(GateReport(**data)))
+
+
+def _gate_outputs(manifest: Manifest, root: Path, node_id: str, outputs: dict) -> None:
+    """In GitHub Actions, tell the promote job which version the gate registered, and whether it waits for
+    approval (`promote=false` when it is champion already or `promote: if_better` found it no better).
+
+    The promote job reads the version from these job outputs, which live as long as the run: an approval may
+    come weeks later, after the candidate's uploaded files have expired."""
+    target = os.environ.get("GITHUB_OUTPUT")
+    version = outputs.get("version")
+    if not target or not isinstance(version, int):
+        return
+    report_file = root / ".mlspec" / "reports" / f"{node_id}.json"
+    try:
+        decided = json.loads(report_file.read_text(encoding="utf-8")).get("promotion") or {}
+    except (OSError, ValueError):
+        decided = {}
+    waits = outputs.get("alias") != "champion" and decided.get("promote") is not False
+    with Path(target).open("a", encoding="utf-8") as handle:
+        handle.write(f"version={version}\npromote={'true' if waits else 'false'}\n")
 
 
 def _fork_note(manifest: Manifest) -> str | None:
@@ -158,8 +185,10 @@ def _production_registry(manifest: Manifest, paths, plan: dict | None):
     return open_registry(str(base["registry_uri"]), str(base["artifacts_uri"]), paths.root, cache=paths.artifacts)
 
 
-def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out: str | None = None,
-                 summary: str | None = None, plan: dict | None = None) -> int:
+def _report(manifest: Manifest, root: Path, node_id: str, out: str | None = None, summary: str | None = None,
+            plan: dict | None = None) -> int:
+    """Decide a gate for this checkout's candidate against the production champion, registering nothing:
+    the pull request's gate report (Markdown on standard output, in `out` and in the job summary)."""
     from mlspec.runtime import gates, steps
     from mlspec.runtime.errors import RunError
     from mlspec.runtime.markdown import gate_report
@@ -168,38 +197,47 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
     paths = steps.Paths.of(manifest, root)
     try:
         candidate = steps.load_candidate(paths, gate.model)
-        if action == "report":
-            champion, note = None, _fork_note(manifest)
-            if note is None:
-                try:
-                    registry = _production_registry(manifest, paths, plan)
-                    if registry is None:
-                        note = ("The base branch has no valid mlspec project, so there is no production champion "
-                                "to compare with.")
-                    else:
-                        try:
-                            champion = registry.champion(gate.model)
-                        finally:
-                            registry.close()
-                except RunError as exc:
-                    note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
-            lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
-            report = gates.evaluate(gate, candidate, lineage, champion.version if champion else None)
-            text = gate_report(report, note)
-            click.echo(text, nl=False)
-            if out:
-                Path(out).mkdir(parents=True, exist_ok=True)
-                (Path(out) / f"gate-report-{gate.name}.md").write_text(text, encoding="utf-8")
-            if summary:
-                with Path(summary).open("a", encoding="utf-8") as handle:
-                    handle.write(text)
-            return 0
+        champion, note = None, _fork_note(manifest)
+        if note is None:
+            try:
+                registry = _production_registry(manifest, paths, plan)
+                if registry is None:
+                    note = ("The base branch has no valid mlspec project, so there is no production champion "
+                            "to compare with.")
+                else:
+                    try:
+                        champion = registry.champion(gate.model)
+                    finally:
+                        registry.close()
+            except RunError as exc:
+                note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
+    except RunError as exc:
+        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        return 1
+    lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
+    text = gate_report(gates.evaluate(gate, candidate, lineage, champion.version if champion else None), note)
+    click.echo(text, nl=False)
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / f"gate-report-{gate.name}.md").write_text(text, encoding="utf-8")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    return 0
+
+
+def _promote(manifest: Manifest, root: Path, node_id: str, number: int | None) -> int:
+    """After approval, make the version the gate registered champion (compare-and-set on the champion the gate
+    compared it with). `number` is the gate job's output; without it, this checkout's candidate's version."""
+    from mlspec.runtime import steps
+    from mlspec.runtime.errors import RunError
+
+    gate = manifest.nodes[node_id]
+    paths = steps.Paths.of(manifest, root)
+    try:
         registry = steps.open_registry(manifest, paths)
         try:
-            versions = [v for v in registry.versions(gate.model) if v.artifact_sha256 == candidate["sha256"]]
-            if not versions:
-                raise RunError(f"this run's candidate of '{gate.model}' was not registered", hint="did the gate pass?")
-            version = versions[-1]
+            version = _version_to_promote(registry, gate, paths, number)
             if registry.alias(gate.model, "champion") == version.version:
                 click.echo(f"{gate.model}: v{version.version} is already the champion")
                 return 0
@@ -220,3 +258,21 @@ def _gate_action(manifest: Manifest, root: Path, node_id: str, action: str, out:
         click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
         return 1
     return 0
+
+
+def _version_to_promote(registry, gate, paths, number: int | None):
+    """The registered version a promotion moves to: `number` when given, and only if this gate registered it."""
+    from mlspec.runtime import steps
+    from mlspec.runtime.errors import RunError
+
+    if number is None:
+        candidate = steps.load_candidate(paths, gate.model)
+        versions = [v for v in registry.versions(gate.model) if v.artifact_sha256 == candidate["sha256"]]
+        if not versions:
+            raise RunError(f"this run's candidate of '{gate.model}' was not registered", hint="did the gate pass?")
+        return versions[-1]
+    version = registry.get(gate.model, number)
+    if version.lineage.get("gate") != gate.name:
+        raise RunError(f"{gate.model} v{number} was not registered by gate '{gate.name}'; not promoted",
+                       hint="promote the version the gate job of this run registered (its `version` output)")
+    return version

@@ -229,25 +229,31 @@ def _report_job(manifest: Manifest, models: list[ModelNode]) -> dict:
 
 def _gate_jobs(manifest: Manifest, gate: GateNode, model: ModelNode, reason_env: dict | None) -> dict[str, dict]:
     env = {**_secrets_env(registry_secrets(manifest)), **(reason_env or {})}
-    evaluate = {"name": "Evaluate the gate and register", "run": f"python {_script('gate', gate.name)}"}
+    evaluate = {"name": "Evaluate the gate and register", "id": "gate", "run": f"python {_script('gate', gate.name)}"}
     if env:
         evaluate["env"] = env
     steps = [*_setup(manifest, runtime=True), _download(f"candidate-{model.name}"), evaluate]
+    gate_job = f"gate_{gate.name}"
     # the gate registers (and, without approval, promotes): it writes state, so it runs in the environment
     # that holds the read-write credential
-    jobs = {f"gate_{gate.name}": _job(f"Gate {gate.name}", model.runner, SETUP_MINUTES, steps,
-                                      needs=[f"train_{model.name}"], environment=manifest.project.state_environment,
-                                      concurrency=_model_group(model))}
+    jobs = {gate_job: _job(f"Gate {gate.name}", model.runner, SETUP_MINUTES, steps,
+                           needs=[f"train_{model.name}"], environment=manifest.project.state_environment,
+                           concurrency=_model_group(model),
+                           outputs={"version": "${{ steps.gate.outputs.version }}",
+                                    "promote": "${{ steps.gate.outputs.promote }}"} if gate.approval_environment
+                           else None)}
     if gate.approval_environment:
-        # no concurrency group: a pending approval may wait for days and must not hold back (or, as GitHub
-        # cancels all but one pending run per group, cancel) later runs; compare-and-set keeps it safe
-        promote = {"name": "Promote to champion", "run": f"python {_script('gate', gate.name)} promote"}
-        if env:
-            promote["env"] = env
+        # The version comes from the gate job's outputs, which live as long as the run: an approval may come
+        # after the candidate's files (kept 14 days) expire, and promoting needs only the registry. No
+        # concurrency group: a pending approval may wait for days and must not hold back (or, as GitHub
+        # cancels all but one pending run per group, cancel) later runs; compare-and-set keeps it safe.
+        promote = {"name": "Promote to champion",
+                   "env": {**env, "VERSION": "${{ needs." + gate_job + ".outputs.version }}"},
+                   "run": f'python {_script("gate", gate.name)} promote --version "$VERSION"'}
         jobs[f"promote_{gate.name}"] = _job(
             f"Promote {model.name} (approval: {gate.approval_environment})", model.runner, SETUP_MINUTES,
-            [*_setup(manifest, runtime=True), _download(f"candidate-{model.name}"), promote],
-            needs=[f"gate_{gate.name}"], environment=gate.approval_environment)
+            [*_setup(manifest, state=True), promote], needs=[gate_job], environment=gate.approval_environment,
+            condition=f"needs.{gate_job}.outputs.promote == 'true'")
     return jobs
 
 
