@@ -370,8 +370,23 @@ def test_failing_row_check(tmp_path: Path) -> None:
     assert_stopped_before_training(tmp_path, result)
     failure = the_failure(result.stderr, None, "row check busy_means_cheap")
     assert failure["count"] == 2
-    assert failure["samples"] == ["row 20", "row 30"]
-    assert failure["where"] == spec_line(text, "rows", indent=2)
+    # the file's own line numbers (header on line 1: frame row 20 is line 22), and the rule's own spec line
+    assert failure["samples"] == ["line 22", "line 32"]
+    lines = (tmp_path / "data" / "rows.csv").read_text(encoding="utf-8").splitlines()
+    assert [lines[21].split(",")[2:4], lines[31].split(",")[2:4]] == [["60", "9"], ["75.5", "10"]]
+    rule_line = next(n for n, line in enumerate(text.splitlines(), start=1) if "name: busy_means_cheap" in line)
+    assert failure["where"] == f"specs/p.yaml:{rule_line}"
+
+
+def test_failing_row_check_in_parquet_counts_rows_from_one(tmp_path: Path) -> None:
+    frame = with_values(good_frame(), "count", {0: "9", 7: "10"})
+    frame = with_values(frame, "amount", {0: "60", 7: "75.5"})
+    write_project(tmp_path, None, source="    format: parquet\n    path: data/rows.parquet")
+    typed = frame.astype({"id": int, "amount": float, "count": int, "label": int})
+    typed.to_parquet(tmp_path / "data" / "rows.parquet", index=False)
+    result = run(tmp_path)
+    assert result.code == 1, result.stderr
+    assert the_failure(result.stderr, None, "row check busy_means_cheap")["samples"] == ["row 1", "row 8"]
 
 
 @pytest.mark.parametrize("broken", ["missing column", "bad number"])

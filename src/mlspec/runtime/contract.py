@@ -165,8 +165,14 @@ def _group(cases, node: SourceNode) -> list[Failure]:
         seen.add(index)
         failure.count += 1
         if len(failure.samples) < 5:
-            failure.samples.append(f"row {index}" if is_row_check else str(record.get("failure_case")))
+            failure.samples.append(place(node, index) if is_row_check else str(record.get("failure_case")))
     return list(grouped.values())
+
+
+def place(node: SourceNode, index: int) -> str:
+    """Where the row at 0-based `index` is in the data, as a person opening the file counts: a CSV's line
+    (the header is line 1, so the first row is line 2), else the 1-based row number."""
+    return f"line {index + 2}" if node.format == "csv" else f"row {index + 1}"
 
 
 def _label(check_name: str) -> str:
@@ -183,13 +189,14 @@ def _label(check_name: str) -> str:
     return check_name
 
 
-def raise_on_failures(node: SourceNode, failures: list[Failure], root: Path) -> None:
-    """Stop the run with a DataError that lists every failure and where the contract says so."""
+def raise_on_failures(node: SourceNode, failures: list[Failure], root: Path, subject: str | None = None) -> None:
+    """Stop the run with a DataError that lists every failure and where the contract says so (a row rule's
+    own line). `subject` names the data when it is not the source's own (a file checked against its contract)."""
     if not failures:
         return
     lines = []
     for f in failures:
-        where = _spec_line(node, f.column, root)
+        where = _spec_line(node, f.column, root, _rule_index(node, f.check))
         column = "dataset" if f.column == "*" else f"column '{f.column}'"
         if f.note is not None:
             lines.append(f"{column}: check '{f.check}' failed: {f.note}  ({where})")
@@ -199,14 +206,25 @@ def raise_on_failures(node: SourceNode, failures: list[Failure], root: Path) -> 
     hints = list(dict.fromkeys(f.hint for f in failures if f.hint))
     if any(f.hint is None for f in failures):
         hints.append("fix the data, or change the contract in the spec if the data is right")
-    raise DataError(f"source '{node.name}' breaks its data contract ({len(failures)} failed check(s))",
-                    details=lines, where=_spec_line(node, None, root), hint="; ".join(hints))
+    raise DataError(f"{subject or f'source {node.name!r}'} breaks its data contract ({len(failures)} failed "
+                    "check(s))", details=lines, where=_spec_line(node, None, root), hint="; ".join(hints))
 
 
-def _spec_line(node: SourceNode, column: str | None, root: Path) -> str:
+def _rule_index(node: SourceNode, check_name: str) -> int | None:
+    """The position of the row rule a failed check is (None for a column check)."""
+    names = [f"row check {rule.name}" for rule in node.row_checks]
+    return names.index(check_name) if check_name in names else None
+
+
+def _spec_line(node: SourceNode, column: str | None, root: Path, rule: int | None = None) -> str:
     from mlspec.positions import line_of
 
-    path = ("sources", node.name, "schema", column) if column not in (None, "*") else ("sources", node.name)
+    if rule is not None:
+        path = ("sources", node.name, "checks", "rows", rule)
+    elif column not in (None, "*"):
+        path = ("sources", node.name, "schema", column)
+    else:
+        path = ("sources", node.name)
     try:
         line = line_of((root / node.file).read_text(encoding="utf-8"), path)
     except OSError:
