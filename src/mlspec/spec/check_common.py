@@ -43,5 +43,13 @@ def at_name(where: Pointer, text: str, name: str) -> Pointer:
 
 
 def ref(diags: list[Diagnostic], where: Pointer, kind: str, name: str, known) -> None:
-    """Report an unknown reference with a "did you mean" hint."""
+    """Report an unknown reference with a "did you mean" hint (none for an entry a finding set aside)."""
+    if hidden(known, name):
+        return
     diags.append(Diagnostic("MLS201", f"unknown {kind} '{name}'", where, hint_for(name, known, kind)))
+
+
+def hidden(known, name: str) -> bool:
+    """True when `known` (a merged section) says `name` may be an entry that a finding set aside."""
+    hides = getattr(known, "hides", None)
+    return hides is not None and hides(name)

@@ -7,7 +7,7 @@ import re
 from mlspec import stateurls
 from mlspec.diagnostics import Diagnostic, Pointer
 from mlspec.expressions import ExprError, columns_of, parse_expression
-from mlspec.spec.check_common import Facts, at_name, expr_error, ref
+from mlspec.spec.check_common import Facts, at_name, expr_error, hidden, ref
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.v1.project import secret_name_problem
 
@@ -176,7 +176,7 @@ def check_feature(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnos
         elif name in spec.features and spec.features[name].spec.expr is not None \
                 and spec.features[name].spec.source == feat.source:
             deps.append(name)
-        else:
+        elif not hidden(spec.features, name):
             derived = [n for n, e in spec.features.items() if e.spec.expr is not None and e.spec.source == feat.source]
             ref(diags, at_name(where, feat.expr, name), "column", name, [*columns, *derived])
     facts.feature_columns[entry.name] = raw

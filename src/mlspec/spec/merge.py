@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from mlspec.diagnostics import Diagnostic, Pointer, Related
+from mlspec.spec.damage import Damage
 from mlspec.spec.names import column_problem, name_problem, suggest_name
 from mlspec.spec.v1.models import KIND_OF_SECTION, SECTIONS, Project, SpecFile
 
@@ -25,11 +26,30 @@ class Entry(Generic[T]):
         return Pointer(self.file, (section, self.name, *path), part)
 
 
+class Section(dict):
+    """One kind's entries by name, knowing which names exist but were set aside as damaged.
+
+    Checks look entries up as in any dict; `ref` asks `hides` before calling a name unknown.
+    """
+
+    def __init__(self, entries=(), section: str = "", damage: Damage | None = None) -> None:
+        super().__init__(entries)
+        self.section = section
+        self.damage = damage
+
+    def hides(self, name: str) -> bool:
+        """True when `name` may be an entry of this kind that a finding already set aside."""
+        return self.damage is not None and self.damage.hides(self.section, name)
+
+
 @dataclass(frozen=True)
 class SpecSet:
-    """Every spec file merged: the project settings and each kind's entries, sorted by name."""
+    """Every spec file merged: the project settings and each kind's entries, sorted by name.
 
-    project: Entry[Project]
+    `project` is None only while validating a project whose project section is itself broken.
+    """
+
+    project: Entry[Project] | None
     sources: dict[str, Entry] = field(default_factory=dict)
     features: dict[str, Entry] = field(default_factory=dict)
     models: dict[str, Entry] = field(default_factory=dict)
@@ -37,8 +57,11 @@ class SpecSet:
     monitors: dict[str, Entry] = field(default_factory=dict)
 
 
-def merge(files: list[tuple[str, SpecFile]]) -> tuple[SpecSet | None, list[Diagnostic]]:
-    """Merge files in path order; report bad names, duplicates and the project section count."""
+def merge(files: list[tuple[str, SpecFile]], damage: Damage | None = None) -> tuple[SpecSet | None, list[Diagnostic]]:
+    """Merge files in path order; report bad names, duplicates and the project section count.
+
+    `damage` names what earlier findings set aside; without it every file is whole.
+    """
     diags: list[Diagnostic] = []
     sections: dict[str, dict[str, Entry]] = {s: {} for s in SECTIONS}
     projects: list[Entry[Project]] = []
@@ -64,6 +87,8 @@ def merge(files: list[tuple[str, SpecFile]]) -> tuple[SpecSet | None, list[Diagn
                     continue
                 table[name] = Entry(name, file, obj)
                 diags.extend(_inner_names(section, name, file, obj))
+    if not projects and damage is not None and damage.project:
+        return SpecSet(project=None, **{s: Section(sorted(sections[s].items()), s, damage) for s in SECTIONS}), diags
     if not projects:
         first_file = files[0][0] if files else "specs"
         diags.append(Diagnostic("MLS215", "no project section in any spec file", Pointer(first_file, (), "key"),
@@ -75,7 +100,7 @@ def merge(files: list[tuple[str, SpecFile]]) -> tuple[SpecSet | None, list[Diagn
             "keep one project section across all spec files",
             related=(Related(Pointer(projects[0].file, ("project",), "key"), "first defined here"),)))
     spec_set = SpecSet(project=projects[0],
-                       **{s: dict(sorted(sections[s].items())) for s in SECTIONS})
+                       **{s: Section(sorted(sections[s].items()), s, damage) for s in SECTIONS})
     return spec_set, diags
 
 

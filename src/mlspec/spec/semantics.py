@@ -21,7 +21,8 @@ def check(spec: SpecSet) -> tuple[Facts, list[Diagnostic]]:
     """Run every semantic check; return what was learnt and the findings."""
     facts = Facts()
     diags: list[Diagnostic] = []
-    check_project(spec.project, diags)
+    if spec.project is not None:
+        check_project(spec.project, diags)
     for entry in spec.sources.values():
         check_source(entry, facts, diags)
     for entry in spec.features.values():

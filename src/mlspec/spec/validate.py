@@ -1,8 +1,10 @@
 """Find, load and validate a project's spec files: the front end's single entry point.
 
 Phases run in order and each reports all of its findings: strict YAML loading of every file, the
-schema of each file (pydantic), then checks across files (names, duplicates, references). Later
-phases only run when earlier ones passed, so one mistake does not cascade into many.
+schema of each file (pydantic), then checks across files (names, duplicates, references). An entry
+with a YAML or schema finding is set aside (`spec.damage`) and everything else goes on to the
+checks across files, which say nothing about what was set aside: every independent finding is
+reported in one run, and one mistake does not cascade into many.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 from mlspec import forkjoin
 from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Span, has_errors, sort_key
 from mlspec.spec import loader
+from mlspec.spec.damage import Damage, from_loader, from_schema_error, strip
 from mlspec.spec.merge import SpecSet, merge
 from mlspec.spec.schema_errors import translate
 from mlspec.spec.semantics import Facts, check
@@ -105,29 +108,39 @@ def validate_texts(texts: dict[str, str], refused: frozenset[str] = frozenset())
     do not run without them (they would report knock-on errors).
     """
     diags: list[Diagnostic] = []
-    datas: dict[str, object] = {}
+    datas: dict[str, tuple[object, Damage]] = {}
+    damage = Damage()
     names = sorted(set(texts) - refused)
+    if refused:
+        damage.everything()  # a file that could not be read may define anything
     for display, (data, problems) in zip(names, _parse_all(names, texts), strict=True):
         diags.extend(problems)
         if data is not None or not problems:
-            datas[display] = data  # findings that keep a value (a refused `no`) still let the schema run
+            # findings that keep a value (a refused `no`) still let the schema run
+            datas[display] = (data, from_loader(display, texts[display], problems))
+        else:
+            damage.everything()
     sourcemap = SourceMap(texts)
     parsed: list[tuple[str, SpecFile]] = []
-    for display, data in datas.items():
-        spec_file, problems = _schema(display, data, texts[display], sourcemap)
+    for display, (data, set_aside) in datas.items():
+        spec_file, problems, broken = _schema(display, data, texts[display], sourcemap, set_aside)
         diags.extend(problems)
+        damage.merge(set_aside)
+        damage.merge(broken)
         if spec_file is not None:
             parsed.append((display, spec_file))
     spec: SpecSet | None = None
     facts: Facts | None = None
-    if not has_errors(diags) and not refused and len(parsed) == len(texts):
-        spec, problems = merge(parsed)
+    if parsed:
+        # what is valid is checked across files even beside broken parts: every independent finding at once
+        spec, problems = merge(parsed, damage)
         diags.extend(problems)
         if spec is not None:
             facts, problems = check(spec)
             diags.extend(problems)
     placed = _drop_echoes(sorted(sourcemap.locate(diags), key=sort_key))
-    return Validated(spec if not has_errors(placed) else None, facts, placed, texts)
+    whole = not refused and len(parsed) == len(texts)
+    return Validated(spec if whole and not has_errors(placed) else None, facts, placed, texts)
 
 
 # Below this much YAML a fork costs more than parsing half of it saves (about 700 models).
@@ -176,27 +189,26 @@ def validate_project(root: Path) -> Validated:
     return result
 
 
-def _schema(display: str, data: object, text: str, sourcemap: SourceMap) -> tuple[SpecFile | None, list[Diagnostic]]:
+def _schema(display: str, data: object, text: str, sourcemap: SourceMap,
+            damage: Damage) -> tuple[SpecFile | None, list[Diagnostic], Damage]:
+    """Validate one file's data; on schema errors, also the rest of the file without the broken entries.
+
+    Returns the (possibly partial) file, the findings, and what they set aside. `damage` holds what
+    the loader's findings set aside already: those entries are validated (their schema errors are
+    independent findings) but are not kept.
+    """
+    broken = Damage()
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}"
+        broken.everything()
         return None, [Diagnostic("MLS016", f"a spec file must be a mapping of sections, but this one is {what}",
-                                 Span(display, 1, 1), f"start the file with 'apiVersion: {API_VERSION}'")]
-    version = data.get("apiVersion")
-    if version is None:
-        close = [k for k in data if isinstance(k, str) and k.lower().replace("_", "") == "apiversion"]
-        if close:
-            return None, [Diagnostic("MLS100", "missing apiVersion", Pointer(display, (close[0],), "key"),
-                                     f"the key is spelt apiVersion (capital V), not {close[0]}")]
-        return None, [Diagnostic("MLS100", "missing apiVersion", Pointer(display, (), "key"),
-                                 f"add 'apiVersion: {API_VERSION}' as the first line")]
-    if version != API_VERSION:
-        hint = (f"this mlspec reads {API_VERSION}; write apiVersion: {API_VERSION}"
-                if isinstance(version, str) and version.startswith("mlspec/")
-                else f"write apiVersion: {API_VERSION}")
-        return None, [Diagnostic("MLS100", f"unsupported apiVersion {version!r}", Pointer(display, ("apiVersion",)),
-                                 hint)]
+                                 Span(display, 1, 1), f"start the file with 'apiVersion: {API_VERSION}'")], broken
+    findings = _version_findings(display, data)
+    if findings:
+        broken.everything()
+        return None, findings, broken
     try:
-        return SpecFile.model_validate(data), []
+        spec_file, findings = SpecFile.model_validate(data), []
     except ValidationError as exc:
         lines = split_lines(text)
 
@@ -208,4 +220,34 @@ def _schema(display: str, data: object, text: str, sourcemap: SourceMap) -> tupl
                 return None
             return lines[span.line - 1][span.col - 1 : span.end_col - 1]
 
-        return None, translate(exc, display, data, SpecFile, raw_text)
+        spec_file, findings = None, translate(exc, display, data, SpecFile, raw_text)
+        broken = from_schema_error(exc)
+    if spec_file is None or damage.project or any(damage.names.values()) or damage.whole:
+        both = Damage()
+        both.merge(damage)
+        both.merge(broken)
+        try:
+            spec_file = SpecFile.model_validate(strip(data, both))
+        except ValidationError:
+            spec_file = None  # the rest still fails (a cross-field rule): treat the file as unknown
+            broken.everything()
+    return spec_file, findings, broken
+
+
+def _version_findings(display: str, data: dict) -> list[Diagnostic]:
+    """A missing or unsupported apiVersion: nothing else in the file can be read."""
+    version = data.get("apiVersion")
+    if version is None:
+        close = [k for k in data if isinstance(k, str) and k.lower().replace("_", "") == "apiversion"]
+        if close:
+            return [Diagnostic("MLS100", "missing apiVersion", Pointer(display, (close[0],), "key"),
+                               f"the key is spelt apiVersion (capital V), not {close[0]}")]
+        return [Diagnostic("MLS100", "missing apiVersion", Pointer(display, (), "key"),
+                           f"add 'apiVersion: {API_VERSION}' as the first line")]
+    if version != API_VERSION:
+        hint = (f"this mlspec reads {API_VERSION}; write apiVersion: {API_VERSION}"
+                if isinstance(version, str) and version.startswith("mlspec/")
+                else f"write apiVersion: {API_VERSION}")
+        return [Diagnostic("MLS100", f"unsupported apiVersion {version!r}", Pointer(display, ("apiVersion",)),
+                           hint)]
+    return []
