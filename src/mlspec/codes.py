@@ -155,8 +155,9 @@ CODES: dict[str, tuple[str, str]] = {
                "more than two classes (a category, string or int column listing more than two values), and a run "
                "refuses them before training when the data has more than two classes. log_loss scores predicted "
                "probabilities on any number of classes; the _macro, _weighted and _micro metrics average over them."),
-    "MLS300": ("dependency cycle", "Derived features depend on each other in a circle; the message lists the "
-               "cycle and where each dependency was written."),
+    "MLS300": ("dependency cycle", "Derived features depend on each other in a circle, or sources reuse each "
+               "other's contracts (schema: {like: SOURCE}) in a circle; the message lists the cycle and where each "
+               "dependency was written."),
     "MLS301": ("selector matches nothing", "A selector (--select) matched no node. The hint suggests the closest "
                "name."),
     "MLS302": ("invalid selector", "Selectors look like model:fraud_gbm, +model:x, model:x+, tag:nightly, "

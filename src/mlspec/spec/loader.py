@@ -309,7 +309,8 @@ def _build(path: str, text: str, diags: list[Diagnostic], parser_class=_Parser) 
                 fatal("MLS007", f"anchors (&{event.anchor}) are not allowed in specs",
                       _span(path, event.start_mark),
                       "write the value out in full; specs forbid anchors and aliases so every value "
-                      "is visible where it is used")
+                      "is visible where it is used (a source reuses another's contract with "
+                      "schema: {like: SOURCE, drop: [COLUMN]})")
             if event.tag is not None:
                 written = _raw_token(text, event.start_mark) or event.tag
                 fatal("MLS008", f"tags ({written}) are not allowed in specs", _span(path, event.start_mark),
@@ -356,7 +357,8 @@ def _build(path: str, text: str, diags: list[Diagnostic], parser_class=_Parser) 
             stack.pop()
         elif kind is AliasEvent:
             fatal("MLS007", f"aliases (*{event.anchor}) are not allowed in specs", _span(path, event.start_mark),
-                  "write the value out in full; specs forbid anchors and aliases")
+                  "write the value out in full; specs forbid anchors and aliases (a source reuses another's "
+                  "contract with schema: {like: SOURCE, drop: [COLUMN]})")
         elif kind is DocumentStartEvent:
             documents += 1
             if documents > 1:

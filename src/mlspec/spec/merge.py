@@ -108,11 +108,14 @@ def _inner_names(section: str, name: str, file: str, obj) -> list[Diagnostic]:
     """Names inside an entry: column names, tags and row-check names follow the naming rules too."""
     diags = []
     if section == "sources":
-        for column in obj.columns:
+        contract = obj.columns
+        written = ([((c,), c) for c in contract] if isinstance(contract, dict)
+                   else [(("add", c), c) for c in contract.add])  # dropped and overridden ones are the other's
+        for path, column in written:
             problem = column_problem(column)
             if problem is not None:
                 diags.append(Diagnostic("MLS106", f"invalid column name '{column}': {problem}",
-                                        Pointer(file, (section, name, "schema", column), "key"),
+                                        Pointer(file, (section, name, "schema", *path), "key"),
                                         "rename the column in the data, or pick a source column that is valid"))
         seen: dict[str, int] = {}
         for i, check in enumerate(obj.checks.rows):

@@ -12,6 +12,7 @@ from mlspec.spec.check_common import Facts
 from mlspec.spec.check_data import check_feature, check_source, close_feature_columns
 from mlspec.spec.check_models import check_gate, check_model, check_monitor
 from mlspec.spec.check_project import check_project
+from mlspec.spec.contracts import resolve_contracts
 from mlspec.spec.merge import SpecSet
 
 __all__ = ["Facts", "check"]
@@ -23,6 +24,7 @@ def check(spec: SpecSet) -> tuple[Facts, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     if spec.project is not None:
         check_project(spec.project, diags)
+    resolve_contracts(spec, diags)  # first: every later check reads full contracts
     for entry in spec.sources.values():
         check_source(entry, facts, diags)
     for entry in spec.features.values():

@@ -84,16 +84,49 @@ class Checks(Strict):
     rows: list[RowCheck] = Field(default_factory=list, max_length=200, description="Row-level rules.")
 
 
+class LikeContract(Strict):
+    """Another source's contract reused: its columns, less those dropped, with some replaced or added."""
+
+    like: str = Field(description=(
+        "The source whose schema this one reuses (for example the training source, for a live batch or an "
+        "unlabelled file). Only its columns are reused: timestamp and checks are this source's own. A reused "
+        "source may itself reuse another; a circle is refused."), examples=["transactions"])
+    drop: list[str] = Field(default_factory=list, max_length=2000, description=(
+        "Columns of that source this one does not have, such as the label of a batch still waiting for it."),
+        examples=[["is_fraud"]])
+    override: dict[str, Column] = Field(default_factory=dict, max_length=2000, description=(
+        "Columns of that source whose contract differs here, each written in full (for example a label that "
+        "may be missing while it arrives late: {type: int, values: [0, 1], nullable: true})."))
+    add: dict[str, Column] = Field(default_factory=dict, max_length=2000, description=(
+        "Columns this source has beyond that source's, each with its contract."))
+
+
+def _schema_tag(value: object) -> str:
+    if isinstance(value, LikeContract) or (isinstance(value, dict) and isinstance(value.get("like"), str)):
+        return "like"
+    return "columns"
+
+
+# A source's contract: its columns written out, or `{like: SOURCE, ...}` (a column named `like` is a mapping, so
+# a `like` whose value is text can only mean the reuse).
+Contract = Annotated[
+    Annotated[Annotated[dict[str, Column], Field(min_length=1, max_length=2000)], Tag("columns")]
+    | Annotated[LikeContract, Tag("like")],
+    Discriminator(_schema_tag),
+]
+
 _PATH_DOC = ("Path of the file, relative to the project root; or an object-store URL (s3://BUCKET/KEY, "
              "gs://BUCKET/KEY, az://CONTAINER/KEY) read with the credentials listed in project.secrets.")
-_SOURCE_COMMON_DOC = "Data contract: every column the project uses, with its type and constraints."
+_SOURCE_COMMON_DOC = (
+    "Data contract: every column the project uses, with its type and constraints; or another source's contract "
+    "reused, {like: SOURCE, drop: [COLUMN], override: {...}, add: {...}}, which validate and compile resolve "
+    "into the full list of columns.")
 
 
 class _SourceBase(Strict):
     timestamp: str | None = Field(None, description=(
         "Name of a datetime column that orders rows in time (needed for time splits and monitoring windows)."))
-    columns: dict[str, Column] = Field(alias="schema", min_length=1, max_length=2000,
-                                       description=_SOURCE_COMMON_DOC)
+    columns: Contract = Field(alias="schema", description=_SOURCE_COMMON_DOC)
     checks: Checks = Field(default_factory=Checks, description="Dataset-level checks.")
     description: Description
     tags: Tags
