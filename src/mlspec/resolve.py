@@ -182,7 +182,12 @@ def _gate(entry: Entry, facts: Facts) -> GateNode:
 def _monitor(entry: Entry, spec: SpecSet) -> MonitorNode:
     mon = entry.spec
     node_id = f"monitor.{entry.name}"
-    deps = [f"model.{mon.model}", f"source.{mon.data}"]
+    if mon.predictions is not None:  # the prediction log: the model's inputs under its own source's contract
+        data = f"predictions:{mon.model}" + (f"@{mon.predictions.window}" if mon.predictions.window else "")
+        deps = [f"model.{mon.model}", f"source.{spec.models[mon.model].spec.source}"]
+    else:
+        data = mon.data
+        deps = [f"model.{mon.model}", f"source.{mon.data}"]
     drift = None
     if mon.drift is not None:
         d = mon.drift
@@ -200,5 +205,5 @@ def _monitor(entry: Entry, spec: SpecSet) -> MonitorNode:
     quality = mon.quality.model_dump() if mon.quality else None
     performance = mon.performance.model_dump() if mon.performance else None
     return MonitorNode(id=node_id, name=entry.name, file=entry.file, description=mon.description,
-                       depends_on=sorted(set(deps)), model=mon.model, data=mon.data, schedule=mon.schedule,
+                       depends_on=sorted(set(deps)), model=mon.model, data=data, schedule=mon.schedule,
                        drift=drift, quality=quality, performance=performance, on_alert=sorted(set(mon.on_alert)))

@@ -12,7 +12,7 @@ import sys
 
 _GLOBAL_OPTIONS_WITH_VALUE = ("-C", "--project")
 # Commands that run models need the `runtime` extra; the default install is the compiler alone.
-RUNTIME_COMMANDS = frozenset({"run", "monitor", "score", "registry"})
+RUNTIME_COMMANDS = frozenset({"run", "monitor", "score", "registry", "serve"})
 RUNTIME_MODULES = ("numpy", "pandas", "pyarrow", "sklearn", "sqlalchemy", "skops", "pandera", "threadpoolctl")
 
 

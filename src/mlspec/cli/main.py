@@ -284,3 +284,4 @@ from mlspec.cli import monitor as _monitor_commands  # noqa: E402, F401
 from mlspec.cli import plan as _plan_commands  # noqa: E402, F401
 from mlspec.cli import report as _report_commands  # noqa: E402, F401
 from mlspec.cli import run as _run_commands  # noqa: E402, F401
+from mlspec.cli import serve as _serve_commands  # noqa: E402, F401

@@ -254,6 +254,12 @@ def _samples(values, mask) -> list[str]:
     return [str(v) for v in values[mask].head(5).tolist()]
 
 
+def convert(series, kind: str):
+    """Convert one column to a contract type as `load` does; return (values, None) or (values, (check, count,
+    samples)). Served requests and the prediction log go through it, so they score exactly as a file would."""
+    return _convert(series, kind)
+
+
 def _convert(series, kind: str):
     """Convert one column; return (values, None) or (values, (check, count, samples))."""
     import numpy as np

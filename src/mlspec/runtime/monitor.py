@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlspec.manifest import Manifest, MonitorNode
 from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, METRICS
-from mlspec.runtime import contract, data, drift, scoring
+from mlspec.runtime import contract, data, drift, predictions, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
 
@@ -175,10 +175,17 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
         raise RunError(f"monitor '{node.name}': model '{node.model}' has no champion to monitor",
                        hint=f"run: mlspec run -s +model:{node.model}")
     source_name = data_source or node.data
-    if f"source.{source_name}" not in manifest.nodes:
-        raise RunError(f"unknown source '{source_name}'")
-    source = manifest.nodes[f"source.{source_name}"]
-    dataset = data.load(source, root)
+    if predictions.is_log(source_name):  # what `mlspec serve` logged: the model's inputs and answers
+        if predictions.parse(source_name)[0] != node.model:
+            raise RunError(f"'{source_name}' is another model's prediction log; monitor '{node.name}' "
+                           f"watches '{node.model}'", hint=f"use predictions:{node.model}")
+        source, dataset = predictions.read(manifest, root, source_name)
+    elif f"source.{source_name}" not in manifest.nodes:
+        raise RunError(f"unknown source '{source_name}'",
+                       hint="name a source of the spec, or the prediction log: predictions:MODEL[@WINDOW]")
+    else:
+        source = manifest.nodes[f"source.{source_name}"]
+        dataset = data.load(source, root)
     frame = dataset.frame
     report = MonitorReport(node.name, node.model, champion.version, source_name, dataset.rows, dataset.fingerprint)
     columns = [c for c in raw_columns(model, manifest) if c in frame.columns]
@@ -225,6 +232,11 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
                                  "pipeline": registry.load_model(challenger.artifact_sha256)},
                                 pipeline, frame[columns + ([model.label] if labels_ok else [])], model, predicted,
                                 labels_ok)
+    logged = predictions.logged_shadow(frame, model.task) if predictions.is_log(source_name) else None
+    if logged is not None:  # what the challenger answered in shadow to the same served requests
+        if report.shadow is not None and report.shadow.get("challenger_metrics"):
+            logged["challenger_metrics"] = report.shadow["challenger_metrics"]
+        report.shadow = logged
     missing = [c for c in raw_columns(model, manifest) if c not in frame.columns]
     _verdict(report, missing + [c for c in unscorable if c not in missing])
     return report

@@ -74,6 +74,8 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
         s = report["shadow"]
         lines += ["", f"### Shadow: challenger v{s['challenger_version']}", "",
                   f"Agreement with the champion: {s['agreement']:.3f} ({s['agreement_kind']})."]
+        if s.get("from") == "prediction log":
+            lines.append(f"Compared on {s['rows']} served rows where both answers were logged.")
         if s.get("challenger_metrics"):
             lines.append("Challenger on this batch: " + ", ".join(
                 f"{k} {number(v)}" for k, v in s["challenger_metrics"].items()))

@@ -271,6 +271,15 @@ def check_monitor(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnos
     model_entry = spec.models.get(mon.model)
     if model_entry is None:
         ref(diags, entry.at("monitors", "model"), "model", mon.model, spec.models)
+    if mon.predictions is not None:  # the prediction log holds the model's own inputs: nothing can be missing
+        if mon.drift is not None:
+            _check_drift(entry, model_entry, diags)
+        if mon.performance is not None:
+            diags.append(Diagnostic("MLS201", "performance monitoring needs labels, and the prediction log has "
+                                    "none", entry.at("monitors", "performance", part="key"),
+                                    "monitor performance on a source with labels (data: SOURCE), or remove "
+                                    "performance:"))
+        return
     data = spec.sources.get(mon.data)
     if data is None:
         ref(diags, entry.at("monitors", "data"), "source", mon.data, spec.sources)

@@ -473,11 +473,26 @@ class Performance(Strict):
     min_rows: int = Field(100, ge=10, le=10**9, description="Fewer labelled rows give insufficient_data.")
 
 
+class PredictionLog(Strict):
+    """Live data from the prediction log `mlspec serve` writes: the requests the model answered."""
+
+    window: str | None = Field(None, max_length=8, pattern=r"^[1-9][0-9]{0,5}[mhdw]$", description=(
+        "How far back to read: a number and a unit, m (minutes), h (hours), d (days) or w (weeks). "
+        "Default: the whole log."), examples=["7d", "24h"])
+
+
 class Monitor(Strict):
     """A scheduled check of a model's live data: drift, quality and performance, with actions."""
 
     model: str = Field(description="The monitored model.")
-    data: str = Field(description="A source of recent (live) data with the columns the model uses.")
+    data: str | None = Field(None, description=(
+        "A source of recent (live) data with the columns the model uses. Give either data or predictions."))
+    predictions: PredictionLog | None = Field(None, description=(
+        "Read the live data from the prediction log that `mlspec serve` writes for the monitored model "
+        "(predictions/MODEL/ in the artifact store) instead of a source: the rows the champion answered, and "
+        "what the challenger answered in shadow. The same data as `mlspec monitor --data predictions:MODEL`. "
+        "The log holds no labels, so performance checks need a source. Give either data or predictions."),
+        examples=[{"window": "7d"}])
     schedule: str = Field(max_length=100, description=(
         "When to run, as 5-field cron in UTC (GitHub's subset; at most every 5 minutes). Quote it."),
         examples=["0 6 * * *"])
@@ -490,6 +505,11 @@ class Monitor(Strict):
 
     @model_validator(mode="after")
     def _something_to_check(self) -> Monitor:
+        if (self.data is None) == (self.predictions is None):
+            raise PydanticCustomError("mls_monitor", "a monitor reads either a source (data) or the prediction "
+                                      "log (predictions), {which}",
+                                      {"which": "not both" if self.data is not None else "and names neither",
+                                       "hint": "data: SOURCE, or predictions: {window: 7d}"})
         if self.drift is None and self.quality is None and self.performance is None:
             raise PydanticCustomError("mls_monitor", "a monitor needs at least one of drift, quality or performance",
                                       {"hint": "add drift: {method: psi}"})
