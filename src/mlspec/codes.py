@@ -96,8 +96,12 @@ CODES: dict[str, tuple[str, str]] = {
                "the environment (a GitHub secret in CI), never stored in the spec."),
     "MLS209": ("source mismatch", "All of a model's features come from its training source; sql sources only "
                "SELECT."),
-    "MLS210": ("type mismatch", "A transform, label, slice or allowed value does not fit the column's declared "
-               "type."),
+    "MLS210": ("type mismatch", "A transform, label, slice, allowed value or expression does not fit the column's "
+               "declared type. In expressions, + - * / %, unary minus and the numeric functions (abs, log, log1p, "
+               "sqrt, exp, clip, min, max, round, and where's two values) need numbers: int, float or bool columns, "
+               "derived features, numeric literals; < <= > >= order two numbers or two datetimes; and, or, not and "
+               "where's condition need true or false (a number counts). Category and string columns and quoted text "
+               "are only compared with == and != or tested with is_null."),
     "MLS211": ("split not possible", "A time split needs a timestamp column on the source; a stratified split "
                "needs a classification task."),
     "MLS212": ("threshold out of range", "A threshold lies outside the range its metric or drift measure can "

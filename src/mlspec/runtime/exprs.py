@@ -4,7 +4,8 @@ The compiler parsed the user's text into a JSON tree of a handful of node types;
 each node type to a numpy operation. Nothing is ever passed to `eval`: an unknown node type is an
 error, so a tampered manifest cannot make this run anything else.
 
-Semantics: missing values are NaN; comparisons with NaN are false; `and`/`or`/`not` treat NaN as
+Semantics: missing values are NaN (NaT for datetimes); comparisons with them are false; two datetimes
+order in time (the only operation on datetimes besides == and !=); `and`/`or`/`not` treat NaN as
 false; results of arithmetic that are infinite become NaN (so imputers can handle them).
 """
 
@@ -68,6 +69,8 @@ def evaluate(tree: Mapping, columns: Mapping[str, np.ndarray], rows: int) -> np.
     args = [evaluate(arg, columns, rows) for arg in tree.get("args", ())]
     with np.errstate(all="ignore"):
         if op in _BINARY:
+            if op in ("lt", "le", "gt", "ge") and args[0].dtype.kind == args[1].dtype.kind == "M":
+                return _BINARY[op](args[0], args[1])  # two datetimes order in time; NaT compares false
             if op in ("lt", "le", "gt", "ge") and (args[0].dtype.kind == "O" or args[1].dtype.kind == "O"):
                 raise ExpressionRuntimeError("only numbers can be ordered with < <= > >=")
             return _BINARY[op](_numeric(args[0]), _numeric(args[1]))

@@ -7,6 +7,7 @@ import re
 from mlspec import stateurls
 from mlspec.diagnostics import Diagnostic, Pointer
 from mlspec.expressions import ExprError, columns_of, parse_expression
+from mlspec.spec import exprtypes
 from mlspec.spec.check_common import Facts, at_name, expr_error, hidden, ref
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.v1.project import secret_name_problem
@@ -132,9 +133,11 @@ def check_source(entry: Entry, facts: Facts, diags: list[Diagnostic]) -> None:
             diags.append(expr_error(exc, where, "row check"))
             continue
         facts.row_checks[(entry.name, i)] = ast
-        for column in columns_of(ast):
-            if column not in src.columns:
-                ref(diags, at_name(where, row_check.expr, column), "column", column, src.columns)
+        unknown = [c for c in columns_of(ast) if c not in src.columns]
+        for column in unknown:
+            ref(diags, at_name(where, row_check.expr, column), "column", column, src.columns)
+        if not unknown:
+            _check_types(ast, {n: c.type for n, c in src.columns.items()}, where, row_check.expr, "row check", diags)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,7 +184,16 @@ def check_feature(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnos
             ref(diags, at_name(where, feat.expr, name), "column", name, [*columns, *derived])
     facts.feature_columns[entry.name] = raw
     facts.feature_deps[entry.name] = deps
+    _check_types(ast, {n: columns[n].type for n in raw}, where, feat.expr, "feature expression", diags)
     _check_transform(entry, "float", None, diags)
+
+
+def _check_types(ast: dict, types: dict[str, str], where: Pointer, text: str, what: str,
+                 diags: list[Diagnostic]) -> None:
+    """Arithmetic, ordering and logic only on what the runtime can compute them on (`exprtypes`)."""
+    for problem in exprtypes.check(ast, types):
+        place = where if problem.column is None else at_name(where, text, problem.column)
+        diags.append(Diagnostic("MLS210", f"invalid {what}: {problem.message}", place, problem.hint))
 
 
 def close_feature_columns(name: str, spec: SpecSet, facts: Facts) -> None:
