@@ -351,8 +351,9 @@ def test_score_writes_predictions_with_the_model_version_and_lineage(project: Pa
     assert len(out) == 5000 and set(source.columns) < set(out.columns)
     assert (out["transaction_id"].to_numpy() == source["transaction_id"].to_numpy()).all()  # row order kept
     assert set(out["model_version"]) == {1}
-    assert set(out["prediction"]) <= {0, 1} and out["score"].between(0, 1).all()
-    assert (out["prediction"] == (out["score"] >= 0.5)).mean() > 0.99  # default decision threshold
+    assert list(out.columns) == [*source.columns, "prediction", "proba_0", "proba_1", "model_version"]
+    assert set(out["prediction"]) <= {0, 1} and out["proba_1"].between(0, 1).all()
+    assert (out["prediction"] == (out["proba_1"] >= 0.5)).mean() > 0.99  # default decision threshold
     lineage = json.loads((project / "out.csv.json").read_text("utf-8"))
     registry = open_registry(project)
     try:

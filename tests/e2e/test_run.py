@@ -205,7 +205,8 @@ def test_first_run_second_run_and_force(tmp_path: Path) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", lr["sha256"])
     assert artifacts.path_for(root / ".mlspec" / "artifacts", lr["sha256"]).is_file()
     assert results["gate.risk_lr_release"]["outputs"] == {
-        "alias": "champion", "summary": "passed; registered risk_lr v1 as champion", "version": 1}
+        "alias": "champion", "summary": "passed; registered risk_lr v1 as champion", "version": 1,
+        "approved": False}
 
     rows = registry_rows(root)
     assert rows == [{"model": "risk_gbm", "version": 1, "aliases": ["champion"]},
@@ -536,6 +537,14 @@ def test_approval_registers_a_challenger_and_approve_promotes_it(tmp_path: Path)
         ("challenger", None, 1), ("champion", None, 1), ("challenger", 1, None)]
     assert "approved locally" in history[1]["reason"]
 
+    # once approved, nothing is left to do: a plain run and another approving run both skip the gate
+    for again in (mlspec(root, "run", "-j", "1", *select), mlspec(root, "run", "-j", "1", "--approve", *select)):
+        assert again.code == 0, again.stderr
+        assert statuses(again.stderr)["gate.risk_lr_release"] == "SKIP", again.stderr
+        assert messages(again.stderr)["gate.risk_lr_release"] == (
+            "unchanged (passed; promoted risk_lr v1 to champion (approved locally))")
+    assert len(show(root, "risk_lr")["alias_history"]) == 3
+
 
 def test_approve_on_a_new_candidate_registers_it_as_champion_directly(tmp_path: Path) -> None:
     doc = spec_doc()
@@ -545,6 +554,12 @@ def test_approve_on_a_new_candidate_registers_it_as_champion_directly(tmp_path: 
     assert result.code == 0, result.stderr
     assert messages(result.stderr)["gate.risk_lr_release"] == "passed; registered risk_lr v1 as champion"
     assert registry_rows(root) == [{"model": "risk_lr", "version": 1, "aliases": ["champion"]}]
+    # the no-op after `run --approve` (the README's `make demo` then `mlspec run`) skips the approved gate
+    plain = mlspec(root, "run", "-j", "1", "-s", "+gate:risk_lr_release")
+    assert plain.code == 0, plain.stderr
+    assert statuses(plain.stderr) == {"source.events": "SKIP", "model.risk_lr": "SKIP",
+                                      "gate.risk_lr_release": "SKIP"}
+    assert "already registered" not in plain.stderr
 
 
 # ------------------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def _dispatch_retrain(model: str, reason: str, default_branch: str) -> str:
 
 
 def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list[str] | None = None, *,
-                 retrain_locally: bool = False, data_source: str | None = None) -> int:
+                 retrain_locally: bool = False, data_source: str | None = None, data_file: str | None = None) -> int:
     """Evaluate monitors, write their reports, apply their actions; return the exit code."""
     from mlspec.runtime import monitor
     from mlspec.runtime.artifacts import append_whole
@@ -108,7 +108,8 @@ def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list
             node = manifest.nodes[node_id]
             started = time.perf_counter()
             try:
-                report = monitor.evaluate(manifest, node, root, registry, paths.artifacts, data_source).to_dict()
+                report = monitor.evaluate(manifest, node, root, registry, paths.artifacts, data_source,
+                                          data_file).to_dict()
             except RunError as exc:
                 click.echo(f"{time.strftime('%H:%M:%S')}  {i} of {len(node_ids)} {_style('ERROR', 'red')} monitor "
                            f"{node_id}: {exc.message}" + (f"\n    help: {exc.hint}" if exc.hint else ""), err=True)
@@ -182,41 +183,91 @@ def _retrain_here(manifest: Manifest, root: Path, model: str, reason: str) -> in
               help="Also append the Markdown report to this file (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--data", "data_source", default=None,
               help="Check this source instead of the monitors' own live source (same contract), e.g. a new batch.")
+@click.option("--file", "data_file", default=None, metavar="PATH",
+              help="Check this CSV or Parquet file (no spec declares it) against the model's inputs, then monitor it.")
 @click.pass_context
 def monitor_command(ctx: click.Context, names: tuple[str, ...], retrain: bool, summary: str | None,
-                    data_source: str | None) -> None:
-    """Evaluate monitors (all, or the NAMES given) and apply their actions."""
+                    data_source: str | None, data_file: str | None) -> None:
+    """Evaluate monitors (all, or the NAMES given) and apply their actions.
+
+    NAMES may also name a model: its monitors (a file given with --file is then checked against its inputs)."""
+    if data_source and data_file:
+        raise click.UsageError("give --data SOURCE or --file PATH, not both")
+    _file_format_or_usage(data_file)
     project = _load_or_exit(ctx)
-    chosen = _select_or_exit(ctx, project, [" ".join(f"monitor:{n}" for n in names)] if names else ["kind:monitor"],
-                             ())
+    for name in names:
+        if f"monitor.{name}" not in project.manifest.nodes and f"model.{name}" in project.manifest.nodes and \
+                not any(m.model == name for m in project.manifest.of_kind("monitor")):
+            click.echo(f"mlspec: model '{name}' has no monitor\n  help: add one under monitors: in the specs "
+                       "(model, data, and drift, quality or performance)", err=True)
+            ctx.exit(EXIT_FINDINGS)
+    selectors = " ".join(_selector(project.manifest, n) for n in names)
+    chosen = _select_or_exit(ctx, project, [selectors] if names else ["kind:monitor"], ())
     if not chosen:
         click.echo("No monitors are defined.", err=True)
         return
     argv = ["--summary", summary] if summary else None
     ctx.exit(run_monitors(project.manifest, project.root, chosen, argv, retrain_locally=retrain,
-                          data_source=data_source))
+                          data_source=data_source, data_file=data_file))
+
+
+def _file_format_or_usage(path: str | None) -> None:
+    """A --file that is neither .csv nor .parquet is a usage error (exit 2), said before anything loads."""
+    from mlspec.runtime.batch import file_format
+    from mlspec.runtime.errors import RunError
+
+    if path is None:
+        return
+    try:
+        file_format(path)
+    except RunError as exc:
+        raise click.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--file") from None
+
+
+def _selector(manifest: Manifest, name: str) -> str:
+    """The selector of NAME: the monitor of that name, or else the monitors of the model of that name."""
+    if f"monitor.{name}" not in manifest.nodes and f"model.{name}" in manifest.nodes:
+        return f"model:{name}+,kind:monitor"
+    return f"monitor:{name}"
 
 
 @cli.command("score")
 @click.argument("model")
-@click.option("--source", "source_name", required=True, help="The source to score (its contract is checked).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Where to write predictions (CSV; default .mlspec/scores/MODEL.csv).")
+@click.option("--source", "source_name", default=None, help="The source to score (its contract is checked).")
+@click.option("--file", "data_file", default=None, metavar="PATH",
+              help="A CSV or Parquet file to score instead (no spec declares it): checked against the model's inputs.")
+@click.option("-o", "--output", default=None, metavar="FILE",
+              help="Where to write predictions (CSV; default .mlspec/scores/MODEL.csv; '-' for standard output).")
 @click.pass_context
-def score_command(ctx: click.Context, model: str, source_name: str, output: str | None) -> None:
-    """Score a batch with the champion (and the challenger in shadow); write predictions with lineage."""
-    from mlspec.runtime.errors import RunError
-    from mlspec.runtime.score import score
+def score_command(ctx: click.Context, model: str, source_name: str | None, data_file: str | None,
+                  output: str | None) -> None:
+    """Score a batch with the champion (and the challenger in shadow); write predictions with lineage.
 
+    The CSV holds the input's columns in its order, then prediction, proba_<class> per class (classifiers
+    with probabilities), challenger_prediction (with a challenger) and model_version."""
+    from mlspec.runtime.errors import RunError
+    from mlspec.runtime.score import score, write
+
+    if (source_name is None) == (data_file is None):
+        raise click.UsageError("give --source SOURCE or --file PATH (exactly one)")
+    _file_format_or_usage(data_file)
     project = _load_or_exit(ctx)
-    target = Path(output) if output else project.root / ".mlspec" / "scores" / f"{model}.csv"
     try:
-        lineage = score(project.manifest, project.root, model, source_name, target)
+        scored = score(project.manifest, project.root, model, source_name, data_file)
     except RunError as exc:
         click.echo(f"mlspec: {exc.message}" + "".join(f"\n    - {d}" for d in exc.details)
+                   + (f"\n    spec: {exc.where}" if exc.where else "")
                    + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
         ctx.exit(EXIT_FINDINGS)
-    click.echo(f"Scored {lineage['rows']} rows with {model} v{lineage['version']} -> {target}", err=True)
+    lineage = scored.lineage
+    if output == "-":  # the predictions are the data: standard output; what happened goes to standard error
+        click.echo(scored.table, nl=False)
+        where = "standard output"
+    else:
+        target = Path(output) if output else project.root / ".mlspec" / "scores" / f"{model}.csv"
+        write(target, scored)
+        where = str(target)
+    click.echo(f"Scored {lineage['rows']} rows with {model} v{lineage['version']} -> {where}", err=True)
     if lineage.get("challenger_version"):
         click.echo(f"Shadow: challenger v{lineage['challenger_version']} agreed on {lineage['agreement']:.1%}",
                    err=True)

@@ -109,11 +109,17 @@ def source_path(node: SourceNode, root: Path) -> Path:
     return path
 
 
-def load(node: SourceNode, root: Path) -> Dataset:
-    """Read a source and convert its columns to their declared types, recording what fails."""
+def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undeclared: bool = False) -> Dataset:
+    """Read a source and convert its columns to their declared types, recording what fails.
+
+    `file` is read instead of the source's path in the project (a file named on the command line, which
+    may be anywhere; `node.path` still names it in messages). With `keep_undeclared`, columns the
+    contract does not declare are kept as read, and every column stays in the data's own order (scoring
+    writes them back); otherwise the frame holds the declared columns, in the contract's order.
+    """
     import pandas as pd
 
-    if node.format in ("csv", "parquet") and "://" in node.path:
+    if node.format in ("csv", "parquet") and "://" in node.path and file is None:
         from mlspec.runtime import remote
 
         parts, fingerprint = remote.read(node)
@@ -124,7 +130,7 @@ def load(node: SourceNode, root: Path) -> Dataset:
         frames = [_read_csv(node, raw)] if node.format == "csv" else [_read_parquet(node, part) for part in parts]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     elif node.format in ("csv", "parquet"):
-        raw = source_path(node, root).read_bytes()
+        raw = (file if file is not None else source_path(node, root)).read_bytes()
         # hashing and parsing both release the GIL: fingerprint on a second core while pandas parses
         with ThreadPoolExecutor(max_workers=1) as pool:
             digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
@@ -155,7 +161,18 @@ def load(node: SourceNode, root: Path) -> Dataset:
         typed[name] = values
         if failure is not None:
             failures.append(Failure(name, failure[0], failure[1], failure[2]))
+    if keep_undeclared:
+        # the data's own order; an undeclared name repeated (pandas keeps it in Parquet) is kept once, the first
+        seen = list(dict.fromkeys(str(c) for c in frame.columns))
+        typed = {name: typed[name] if name in node.columns else _first(frame, name) for name in seen
+                 if name in typed or name not in node.columns}
     return Dataset(pd.DataFrame(typed, index=pd.RangeIndex(len(frame))), fingerprint, failures)
+
+
+def _first(frame, name: str):
+    """The first column called `name` (a repeated name selects several)."""
+    found = frame.loc[:, [str(c) == name for c in frame.columns]]
+    return found.iloc[:, 0].to_numpy()
 
 
 def described(node: SourceNode) -> str:

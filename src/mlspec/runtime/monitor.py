@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlspec.manifest import Manifest, MonitorNode
 from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, METRICS
-from mlspec.runtime import contract, data, drift, predictions, scoring
+from mlspec.runtime import batch, contract, data, drift, predictions, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
 
@@ -35,6 +35,7 @@ class MonitorReport:
     quality: dict | None = None
     performance: dict | None = None
     shadow: dict | None = None
+    contract: dict | None = None  # the batch's contract checks, always run: {"passed": bool, "checks": [...]}
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -107,10 +108,14 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
             "new_categories": {c["column"]: c["new_categories"] for c in columns if c["new_categories"]}}
 
 
+def _checks(failures: list) -> list[dict]:
+    return [{"column": f.column, "check": f.check, "rows": f.count, "samples": f.samples} for f in failures]
+
+
 def _quality(node: MonitorNode, failures: list, rows: int) -> dict:
     worst = max((f.count for f in failures), default=0)
     share = worst / rows if rows else 1.0
-    checks = [{"column": f.column, "check": f.check, "rows": f.count, "samples": f.samples} for f in failures]
+    checks = _checks(failures)
     schema_changes = [f.column for f in failures if f.check in (data.MISSING_COLUMN, data.DUPLICATE_COLUMN)]
     alert = bool(schema_changes) or share > node.quality["max_failed_rows"]
     return {"verdict": "alert" if alert else "ok", "failed_share": share, "checks": checks,
@@ -167,25 +172,32 @@ def _shadow(challenger, pipeline_champion, frame, model, champion_pred, labels_o
 
 
 def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store: Path,
-             data_source: str | None = None) -> MonitorReport:
-    """Run every check the monitor asks for on its live source (or `data_source`); return the report."""
+             data_source: str | None = None, file: str | None = None) -> MonitorReport:
+    """Run every check the monitor asks for on its live source (or `data_source`, or a data `file` checked
+    against the champion's own inputs and the label); return the report. Contract breaks of the batch
+    are findings in the report, whatever checks the monitor asks for."""
     model = manifest.nodes[f"model.{node.model}"]
     champion = registry.champion(node.model)
     if champion is None:
         raise RunError(f"monitor '{node.name}': model '{node.model}' has no champion to monitor",
                        hint=f"run: mlspec run -s +model:{node.model}")
-    source_name = data_source or node.data
-    if predictions.is_log(source_name):  # what `mlspec serve` logged: the model's inputs and answers
-        if predictions.parse(source_name)[0] != node.model:
-            raise RunError(f"'{source_name}' is another model's prediction log; monitor '{node.name}' "
-                           f"watches '{node.model}'", hint=f"use predictions:{node.model}")
-        source, dataset = predictions.read(manifest, root, source_name)
-    elif f"source.{source_name}" not in manifest.nodes:
-        raise RunError(f"unknown source '{source_name}'",
-                       hint="name a source of the spec, or the prediction log: predictions:MODEL[@WINDOW]")
+    if file is not None:
+        # the champion's own inputs are the columns its reference profile describes
+        source = batch.file_source(manifest, model, sorted(champion.profile["columns"]), file, label=True)
+        source_name, dataset = file, data.load(source, root, file=batch.local_file(file))
     else:
-        source = manifest.nodes[f"source.{source_name}"]
-        dataset = data.load(source, root)
+        source_name = data_source or node.data
+        if predictions.is_log(source_name):  # what `mlspec serve` logged: the model's inputs and answers
+            if predictions.parse(source_name)[0] != node.model:
+                raise RunError(f"'{source_name}' is another model's prediction log; monitor '{node.name}' "
+                               f"watches '{node.model}'", hint=f"use predictions:{node.model}")
+            source, dataset = predictions.read(manifest, root, source_name)
+        elif f"source.{source_name}" not in manifest.nodes:
+            raise RunError(f"unknown source '{source_name}'",
+                           hint="name a source of the spec, or the prediction log: predictions:MODEL[@WINDOW]")
+        else:
+            source = manifest.nodes[f"source.{source_name}"]
+            dataset = data.load(source, root)
     frame = dataset.frame
     report = MonitorReport(node.name, node.model, champion.version, source_name, dataset.rows, dataset.fingerprint)
     columns = [c for c in raw_columns(model, manifest) if c in frame.columns]
@@ -216,6 +228,9 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
             training_data = dataset.fingerprint == champion.lineage.get("data_fingerprint")
             report.drift = _drift(node, manifest, frame, champion.profile, continuous, training_data)
         failures = pending_failures.result()
+    if file is not None:
+        failures = batch.drop_absent_label(failures, model)
+    report.contract = {"passed": not failures, "checks": _checks(failures)}
     if node.quality is not None:
         report.quality = _quality(node, failures, dataset.rows)
     labels_ok = model.label in frame.columns and scored
@@ -256,6 +271,12 @@ def _verdict(report: MonitorReport, missing: list[str]) -> None:
         alerts.append(f"drift in {_names(report.drift['drifted']) or 'the predictions'}")
     if report.quality and report.quality["verdict"] == "alert":
         alerts.append(f"data quality: {len(report.quality['checks'])} failed check(s)")
+    elif report.quality is None and report.contract:
+        # without a quality section nothing sets a tolerance: a batch that breaks its contract is a finding
+        # (a missing column is the schema change above)
+        broken = [c for c in report.contract["checks"] if c["check"] != data.MISSING_COLUMN]
+        if broken:
+            alerts.append(f"data contract: {len(broken)} failed check(s)")
     if report.performance and report.performance["verdict"] == "alert":
         worse = [m["metric"] for m in report.performance["metrics"] if m["alert"]]
         alerts.append("performance dropped: " + _names(worse))

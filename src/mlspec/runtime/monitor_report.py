@@ -63,6 +63,10 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
                       f"{inert(', '.join(c['samples']))} |" for c in q["checks"]]
         else:
             lines.append("Every row meets the data contract.")
+    elif report.get("contract") and report["contract"]["checks"]:  # no quality section: the contract's breaks
+        lines += ["", "### Data contract: broken", "", "| column | check | rows | samples |", "|---|---|---|---|"]
+        lines += [f"| {inert(c['column'])} | {inert(c['check'])} | {c['rows']} | {inert(', '.join(c['samples']))} |"
+                  for c in report["contract"]["checks"]]
     if report.get("performance"):
         perf = report["performance"]
         lines += ["", f"### Performance: {perf['verdict']} ({perf['rows']} labelled rows)", ""]

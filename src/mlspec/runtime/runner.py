@@ -222,10 +222,13 @@ class Runner:
     def _run_gate(self, node_id: str) -> NodeResult:
         gate = self.manifest.nodes[node_id]
         candidate = steps.load_candidate(self.paths, gate.model)
-        # approving locally changes what the gate does (champion instead of challenger), so it is an input
-        node_key = key(gate.config_hash, candidate["sha256"], bool(gate.approval_environment and self.options.approve),
-                       self._registry_identity())
+        approving = bool(gate.approval_environment and self.options.approve)
+        node_key = key(gate.config_hash, candidate["sha256"], self._registry_identity())
         cached = None if self.options.force else self.cache.get(node_id, node_key)
+        # approving locally does more than a plain run (champion instead of challenger): a run that approves
+        # re-runs a gate that ran unapproved; a plain run after an approved one has nothing left to do
+        if cached is not None and approving and not cached.get("approved"):
+            cached = None
         if cached is not None and self._still_registered(gate.model, candidate["sha256"]):
             return NodeResult(node_id, "gate", "skipped", f"unchanged ({cached['summary']})", outputs=cached)
         outcome = steps.apply_gate(self.manifest, gate, self.paths, self.registry, approve=self.options.approve)
@@ -241,10 +244,9 @@ class Runner:
             if outcome.alias == "challenger":
                 summary += f" (promotion needs approval in '{gate.approval_environment}')"
         outputs = {"summary": summary, "version": outcome.version or outcome.already_registered,
-                   "alias": outcome.alias}
+                   "alias": outcome.alias, "approved": approving}
         # the registry may have just been created: key the result with its identity as it is now
-        node_key = key(gate.config_hash, candidate["sha256"], bool(gate.approval_environment and self.options.approve),
-                       self._registry_identity())
+        node_key = key(gate.config_hash, candidate["sha256"], self._registry_identity())
         self.cache.put(node_id, node_key, outputs)
         return NodeResult(node_id, "gate", "success", summary, outputs=outputs)
 
@@ -286,9 +288,14 @@ class Runner:
             results.append(result)
             self.on_event("end", index[result.node_id], total, result.node_id, result.action, result)
 
+        needed = self._needed_sources(plan)
         try:
             for node_id in [n for n in plan if n.startswith("source.")]:
                 self.on_event("start", index[node_id], total, node_id, "check", None)
+                if node_id not in needed:
+                    finish(NodeResult(node_id, "check", "skipped", "no selected model trains on it (`mlspec monitor` "
+                                      "checks a monitor's batch; `mlspec run -s source:NAME` checks it alone)"))
+                    continue
                 finish(self._guard(node_id, "check", lambda n=node_id: self._run_source(n)))
             models = [n for n in plan if n.startswith("model.")]
             self._run_models(models, index, total, finish)
@@ -304,6 +311,16 @@ class Runner:
         run = RunResults(results, time.perf_counter() - started)
         steps.write_atomic(self.paths.state / "run_results.json", dumps(run.to_dict()))
         return run
+
+    def _needed_sources(self, plan: list[str]) -> set[str]:
+        """The selected sources the run checks: those a selected model trains on. A source only monitors read
+        (a live batch) is checked by `mlspec monitor`, so its contract breaks do not fail a run; a selection
+        without models (`-s source:NAME`) is a check of the data itself, and checks every selected source."""
+        models = [self.manifest.nodes[n] for n in plan if n.startswith("model.")]
+        sources = [n for n in plan if n.startswith("source.")]
+        if not models:
+            return set(sources)
+        return {f"source.{m.source}" for m in models} & set(sources)
 
     def _run_models(self, models: list[str], index: dict, total: int, finish) -> None:
         pending = []
