@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec import api, forkjoin
-from mlspec.emit import tree
+from mlspec import forkjoin
 
 REPO = Path(__file__).resolve().parents[2]
 linux_only = pytest.mark.skipif(not forkjoin.usable(), reason="fork is used on Linux, single-threaded, only")
@@ -85,37 +84,6 @@ def test_buffered_output_and_exit_handlers_of_the_parent_do_not_run_twice() -> N
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout == "buffered before the fork|(1, 2)\nexit handler\n"
-
-
-@linux_only
-def test_compile_output_is_the_same_whether_emit_forks_or_not(monkeypatch: pytest.MonkeyPatch,
-                                                                tmp_path: Path) -> None:
-    project = api.load(REPO / "tests" / "golden" / "everything")
-    assert project.ok, project.diagnostics
-    # every process that lays out YAML leaves its pid and the workflow's name: a child's proves the fork
-    # ran and was used; this process lays out only the pull-request workflows
-    pids = tmp_path / "pids"
-    real_dump = tree.yamlout.dump
-
-    def dump(document, header):
-        with pids.open("a", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()}\t{document.get('name')}\n")
-        return real_dump(document, header)
-
-    monkeypatch.setattr(tree.yamlout, "dump", dump)
-    monkeypatch.setattr(tree, "_FORK_FROM_NODES", 0)
-    forked = tree.emit(project.manifest)
-    laid_out_by: dict[str, set[str]] = {}
-    for line in pids.read_text(encoding="utf-8").splitlines():
-        pid, name = line.split("\t")
-        laid_out_by.setdefault(pid, set()).add(name)
-    assert laid_out_by.pop(str(os.getpid())) == {"mlspec: pull request", "mlspec: pull request comment"}
-    [theirs] = laid_out_by.values()  # one child, with everything else: no fallback
-    assert "mlspec: train and release" in theirs and len(theirs) > 3
-    monkeypatch.setattr(tree, "_FORK_FROM_NODES", 10**9)
-    plain = tree.emit(project.manifest)
-    assert list(forked) == list(plain)
-    assert forked == plain
 
 
 @linux_only

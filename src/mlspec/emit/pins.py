@@ -6,6 +6,8 @@ version comment follows every pin in the generated YAML, so reviewers and update
 
 from __future__ import annotations
 
+from mlspec.emit.yamlout import Commented
+
 PINS: dict[str, tuple[str, str]] = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
     "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
@@ -23,11 +25,7 @@ INPUTS: dict[str, frozenset[str]] = {
 }
 
 
-def uses(action: str) -> str:
-    """`owner/repo@sha` for an action in the table (a KeyError for anything else)."""
-    return f"{action}@{PINS[action][0]}"
-
-
-def version_comment(action: str) -> str:
-    """The version a pin stands for, written as a trailing comment."""
-    return PINS[action][1]
+def uses(action: str) -> Commented:
+    """`owner/repo@sha` for an action in the table, noted with its version (a KeyError for anything else)."""
+    sha, version = PINS[action]
+    return Commented(f"{action}@{sha}", version)

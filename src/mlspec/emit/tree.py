@@ -6,7 +6,7 @@ Pure: the same manifest gives the same bytes on every machine. Nothing here touc
 
 from __future__ import annotations
 
-from mlspec import forkjoin, gcpause
+from mlspec import gcpause
 from mlspec.emit import (
     ACTIONLINT_PATH,
     CONSTRAINTS_PATH,
@@ -17,6 +17,7 @@ from mlspec.emit import (
     workflows,
     yamlout,
 )
+from mlspec.emit.yamlout import Commented
 from mlspec.manifest import Manifest
 
 
@@ -45,48 +46,19 @@ def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset(), constrain
     return files
 
 
-# Below this many nodes a fork costs more than it saves (measured: even at about 300 nodes, 30 models;
-# at 1,000 nodes emit takes 0.036 s instead of 0.049 s).
-_FORK_FROM_NODES = 500
-
-
 def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
-    documents = {f"{WORKFLOW_DIR}/{name}": (build, _header(sources))
-                 for name, (build, sources) in workflows.plan(manifest).items()}
+    files = {}
+    for name, (document, sources) in workflows.all_workflows(manifest).items():
+        header = _header(sources) + "\n" + workflows.secrets_note(document)
+        files[f"{WORKFLOW_DIR}/{name}"] = yamlout.dump(Commented(document, header))
     config = lintconfig.actionlint_config(manifest)
     if config is not None and ACTIONLINT_PATH not in user_owned:
-        document = config[0]
-        documents[ACTIONLINT_PATH] = (lambda: document, _header(config[1]))
-
-    def yaml_files(paths) -> dict[str, bytes]:
-        out = {}
-        for path in paths:
-            document = documents[path][0]()
-            header = documents[path][1]
-            if path != ACTIONLINT_PATH:
-                header += "\n" + workflows.secrets_note(document)
-            out[path] = yamlout.dump(document, header)
-        return out
-
-    def other_files() -> dict[str, bytes]:
-        files = dict(scripts.scripts(manifest))
-        pinned = [CONSTRAINTS_PATH] if manifest.project.install.form != "lock" else []  # a lock needs none
-        listed = sorted([*files, *documents, MANIFEST_PATH, *pinned])
-        # a validated copy (model_copy would not validate `files`), as the manifest's JSON writer requires
-        final = Manifest(schema_version=manifest.schema_version, project=manifest.project, nodes=manifest.nodes,
-                         files=listed)
-        files[MANIFEST_PATH] = final.to_json().encode("ascii")
-        return files
-
-    if len(manifest.nodes) < _FORK_FROM_NODES:
-        return dict(sorted({**yaml_files(documents), **other_files()}.items()))
-    # On a large project the work is shared by two cores (the same bytes either way): the child builds
-    # and lays out the main and per-model workflows; this process renders the scripts and the manifest's
-    # JSON, then lays out the pull-request workflows (about a fifth of the YAML), which evens the two.
-    here = [path for path in documents if path.startswith(_PULL_REQUEST_WORKFLOWS)]
-    there = [path for path in documents if not path.startswith(_PULL_REQUEST_WORKFLOWS)]
-    theirs, mine = forkjoin.beside(lambda: yaml_files(there), lambda: {**other_files(), **yaml_files(here)})
-    return dict(sorted({**theirs, **mine}.items()))
-
-
-_PULL_REQUEST_WORKFLOWS = f"{WORKFLOW_DIR}/mlspec-pr"
+        files[ACTIONLINT_PATH] = yamlout.dump(Commented(config[0], _header(config[1])))
+    files.update(scripts.scripts(manifest))
+    pinned = [CONSTRAINTS_PATH] if manifest.project.install.form != "lock" else []  # a lock needs none
+    listed = sorted([*files, MANIFEST_PATH, *pinned])
+    # a validated copy (model_copy would not validate `files`), as the manifest's JSON writer requires
+    final = Manifest(schema_version=manifest.schema_version, project=manifest.project, nodes=manifest.nodes,
+                     files=listed)
+    files[MANIFEST_PATH] = final.to_json().encode("ascii")
+    return dict(sorted(files.items()))

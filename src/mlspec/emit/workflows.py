@@ -14,18 +14,25 @@ from __future__ import annotations
 import functools
 import re
 import textwrap
-from collections.abc import Callable
-from functools import partial
 
 from mlspec import stateurls
 from mlspec.emit import CONSTRAINTS_PATH
 from mlspec.emit.pins import uses
-from mlspec.emit.yamlout import Shared
+from mlspec.emit.yamlout import Commented
 from mlspec.manifest import GateNode, Manifest, ModelNode, MonitorNode
 
 _ENV_REF = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
 READ = {"contents": "read"}
 PR_WORKFLOW_NAME = "mlspec: pull request"
+# every permission beyond reading the repository, with the reason a reviewer reads beside it
+PERMISSION_REASONS = {
+    ("issues", "write"): "open or update the monitor's issue",
+    ("actions", "write"): "dispatch the retrain workflow",
+    ("pull-requests", "write"): "post the report comment",
+    ("actions", "read"): "download the report artifact of the pull request's run",
+    ("issues", "read"): "find the monitor's issue",
+    ("pull-requests", "read"): "read the pull request",
+}
 SETUP_MINUTES = 15
 
 
@@ -76,8 +83,8 @@ def _setup(manifest: Manifest, *, runtime: bool = False, state: bool = False, ca
 
 
 @functools.lru_cache(maxsize=32)
-def _setup_steps(python: str, form: str, package: str, name: str, cache: bool) -> tuple[Shared, ...]:
-    # the same three steps open almost every job: built once, so their YAML is laid out once
+def _setup_steps(python: str, form: str, package: str, name: str, cache: bool) -> tuple[dict, ...]:
+    # the same three steps open almost every job: built once (never changed afterwards)
     if form == "lock":  # a hashed requirements file is the whole environment: no other constraints
         locked = package
         install = {"name": name, "env": {"MLSPEC_REQUIREMENTS": package},
@@ -95,10 +102,9 @@ def _setup_steps(python: str, form: str, package: str, name: str, cache: bool) -
     if cache:
         python_with.update({"cache": "pip", "cache-dependency-path": locked})
     return (
-        Shared({"name": "Check out the repository", "uses": uses("actions/checkout"),
-                "with": {"persist-credentials": False}}),
-        Shared({"name": "Set up Python", "uses": uses("actions/setup-python"), "with": python_with}),
-        Shared(install),
+        {"name": "Check out the repository", "uses": uses("actions/checkout"), "with": {"persist-credentials": False}},
+        {"name": "Set up Python", "uses": uses("actions/setup-python"), "with": python_with},
+        install,
     )
 
 
@@ -122,7 +128,9 @@ def _job(name: str, runner: str, minutes: int, steps: list[dict], *, needs: list
     if outputs:
         job["outputs"] = outputs
     job["timeout-minutes"] = minutes
-    job["permissions"] = permissions if permissions is not None else dict(READ)
+    job["permissions"] = {scope: Commented(level, PERMISSION_REASONS[scope, level])
+                          if (scope, level) in PERMISSION_REASONS else level
+                          for scope, level in (permissions if permissions is not None else READ).items()}
     job["steps"] = steps
     return job
 
@@ -317,11 +325,17 @@ def pr_comment(manifest: Manifest) -> dict:
                condition="github.event.workflow_run.event == 'pull_request'")
     return {
         "name": "mlspec: pull request comment",
-        "on": {"workflow_run": {"workflows": [PR_WORKFLOW_NAME], "types": ["completed"]}},
+        "on": {"workflow_run": Commented({"workflows": [PR_WORKFLOW_NAME], "types": ["completed"]},
+                                         _WORKFLOW_RUN_NOTE)},
         "permissions": {},
         "concurrency": {"group": "mlspec-pr-comment-${{ github.event.workflow_run.id }}", "cancel-in-progress": False},
         "jobs": {"comment": job},
     }
+
+
+_WORKFLOW_RUN_NOTE = ("Safe use of workflow_run: the job only downloads the report artifact as data; it never\n"
+                      "checks out or runs the pull request's code (see mlspec pr-comment).\n"
+                      "zizmor: ignore[dangerous-triggers]")
 
 
 def _main_plan_job(manifest: Manifest, models: list[ModelNode]) -> dict:
@@ -458,24 +472,15 @@ def secrets_note(document: dict) -> str:
     return "\n".join(lines)
 
 
-def plan(manifest: Manifest) -> dict[str, tuple[Callable[[], dict], list[str]]]:
-    """Every workflow: file name -> (a function that builds its document, spec files it comes from).
-
-    Names and sources are cheap; the documents are built where they are laid out as YAML (on a
-    large project, in a child process beside the manifest's JSON: see `emit.tree`).
-    """
-    every_file = sorted({n.file for n in manifest.nodes.values()})
-    out = {"mlspec-pr.yml": (partial(pull_request, manifest), every_file),
-           "mlspec-pr-comment.yml": (partial(pr_comment, manifest), every_file),
-           "mlspec-main.yml": (partial(main, manifest), every_file)}
-    for model in manifest.of_kind("model"):
-        files = sorted({model.file, *(g.file for g in _gates_of(manifest, model.name))})
-        out[f"mlspec-retrain-{model.name}.yml"] = (partial(retrain, manifest, model), files)
-    for node in manifest.of_kind("monitor"):
-        out[f"mlspec-monitor-{node.name}.yml"] = (partial(monitor, manifest, node), [node.file])
-    return out
-
-
 def all_workflows(manifest: Manifest) -> dict[str, tuple[dict, list[str]]]:
     """Every workflow: file name -> (document, spec files it comes from)."""
-    return {name: (build(), sources) for name, (build, sources) in plan(manifest).items()}
+    every_file = sorted({n.file for n in manifest.nodes.values()})
+    out = {"mlspec-pr.yml": (pull_request(manifest), every_file),
+           "mlspec-pr-comment.yml": (pr_comment(manifest), every_file),
+           "mlspec-main.yml": (main(manifest), every_file)}
+    for model in manifest.of_kind("model"):
+        files = sorted({model.file, *(g.file for g in _gates_of(manifest, model.name))})
+        out[f"mlspec-retrain-{model.name}.yml"] = (retrain(manifest, model), files)
+    for node in manifest.of_kind("monitor"):
+        out[f"mlspec-monitor-{node.name}.yml"] = (monitor(manifest, node), [node.file])
+    return out
