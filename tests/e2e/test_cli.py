@@ -29,7 +29,7 @@ def test_init_creates_a_project_that_validates(tmp_path: Path) -> None:
     assert (target / "schema" / "mlspec-v1.json").is_file()
     check = run_cli("-C", str(target), "validate")
     assert check.code == 0, check.stdout
-    assert check.stdout.startswith("OK: 1 spec file(s), 1 source, 4 features, 1 model, 1 gate")
+    assert check.stdout.startswith("OK: 1 spec file(s), 2 sources, 4 features, 1 model, 1 gate, 1 monitor")
 
 
 def test_init_never_overwrites(tmp_path: Path) -> None:

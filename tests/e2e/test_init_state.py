@@ -72,3 +72,40 @@ def test_local_state_is_fine_when_ci_registers_nothing(tmp_path: Path) -> None:
     spec.write_text(text[: text.index("\ngates:")] + "\n", encoding="utf-8")
     compiled = run_cli("-C", str(tmp_path), "compile")
     assert compiled.code == 0, compiled.stdout + compiled.stderr
+
+
+def test_the_starter_runs_and_monitors_its_sample_data_from_inside_specs(tmp_path: Path) -> None:
+    """`mlspec init`, then every command from specs/ (or deeper): the project root is found like git finds
+    its top folder, the sample data trains a model that passes its gate, and the monitor watches the sample batch."""
+    assert run_cli("init", str(tmp_path)).code == 0
+    assert (tmp_path / "data" / "customers.csv").read_text(encoding="utf-8").count("\n") == 1001
+    assert (tmp_path / "data" / "customers_live.csv").read_text(encoding="utf-8").startswith(
+        "customer_id,signup_time,monthly_spend,plan,support_tickets\n")
+    specs = tmp_path / "specs"
+    (specs / "notes").mkdir()
+    for folder in (specs, specs / "notes", tmp_path / "data"):
+        listed = run_cli("ls", cwd=folder)
+        assert listed.code == 0, listed.stderr
+        assert listed.stdout.splitlines()[0] == "source.customers"
+    ran = run_cli("run", "-j", "1", cwd=specs)
+    assert ran.code == 0, ran.stderr
+    assert "passed; registered churn v1 as champion" in ran.stderr
+    assert (tmp_path / ".mlspec" / "registry.db").is_file() and not (specs / ".mlspec").exists()
+    watched = run_cli("monitor", cwd=specs / "notes")
+    assert watched.code == 0, watched.stderr
+    assert "OK     monitor monitor.churn_watch" in watched.stderr
+    assert (tmp_path / ".mlspec" / "reports" / "monitor.churn_watch" / "report.json").is_file()
+    again = run_cli("init", str(tmp_path))  # never overwrites, sample data included
+    assert again.code == 2 and "already exists" in again.stderr
+
+
+def test_the_root_search_stops_at_a_repository_top(tmp_path: Path) -> None:
+    """A repository without specs/ inside a folder that has one is a project of its own (without specs)."""
+    assert run_cli("init", str(tmp_path)).code == 0
+    inner = tmp_path / "vendor" / "other"
+    (inner / ".git").mkdir(parents=True)
+    (inner / "src").mkdir()
+    result = run_cli("validate", cwd=inner / "src")
+    assert result.code == 1
+    assert f"MLS001 no 'specs/' folder in {inner / 'src'}" in result.stdout
+    assert run_cli("validate", cwd=tmp_path / "vendor").code == 0  # no repository in between: found above

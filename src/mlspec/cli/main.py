@@ -24,7 +24,25 @@ FORMATS = ("full", "concise", "json", "github")
 
 
 def _project_root(ctx: click.Context) -> Path:
-    return Path(ctx.obj["project"]).resolve()
+    """The project folder: the one `-C` names (default: the current folder) or, like git, the nearest folder
+    above it that holds `specs/`, so mlspec works from inside `specs/` or any subfolder. The search stops at
+    a git repository's top folder; when nothing is found the folder named is used (and says there is no specs/)."""
+    if "root" not in ctx.obj:
+        ctx.obj["root"] = find_root(Path(ctx.obj["project"]).resolve())
+    return ctx.obj["root"]
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder from `start` upwards that holds a `specs/` folder (`start` when none does)."""
+    if not start.is_dir():
+        return start
+    for folder in (start, *start.parents):
+        specs = folder / "specs"
+        if specs.is_dir() and not specs.is_symlink():
+            return folder
+        if (folder / ".git").exists():  # the repository's top: a project above it is another one
+            break
+    return start
 
 
 def _print_diagnostics(project, fmt: str, to_stderr: bool) -> None:
@@ -181,7 +199,7 @@ def schema(ctx: click.Context, output: str) -> None:
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.pass_context
 def init(ctx: click.Context, directory: str) -> None:
-    """Create a starter project (specs/ with a spec that validates, and the JSON Schema)."""
+    """Create a starter project: a spec that validates, runs and monitors sample data; the JSON Schema; .gitignore."""
     from mlspec import scaffold
 
     try:
@@ -191,8 +209,9 @@ def init(ctx: click.Context, directory: str) -> None:
         ctx.exit(EXIT_USAGE)
     for path in written:
         click.echo(f"created {path}" if not path.endswith(".gitignore") else f"ignored .mlspec/ in {path}")
-    click.echo(f"Next: cd {directory} && mlspec validate. Before `mlspec compile`, choose where CI keeps its "
-               "models: the commented registry lines in specs/project.yaml.")
+    click.echo(f"Next: cd {directory} && mlspec validate && mlspec run && mlspec monitor (on the sample data in "
+               "data/; put yours there and describe it in specs/). Before `mlspec compile`, choose where CI keeps "
+               "its models: the commented registry lines in specs/project.yaml.")
 
 
 @cli.command()

@@ -294,7 +294,7 @@ class Runner:
                 self.on_event("start", index[node_id], total, node_id, "check", None)
                 if node_id not in needed:
                     finish(NodeResult(node_id, "check", "skipped", "no selected model trains on it (`mlspec monitor` "
-                                      "checks a monitor's batch; `mlspec run -s source:NAME` checks it alone)"))
+                                      "checks a monitor's batch)"))
                     continue
                 finish(self._guard(node_id, "check", lambda n=node_id: self._run_source(n)))
             models = [n for n in plan if n.startswith("model.")]

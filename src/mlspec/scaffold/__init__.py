@@ -9,12 +9,16 @@ IGNORED = ".mlspec/"  # local state: the SQLite registry, artifacts, candidates,
 
 
 def create(directory: Path) -> list[str]:
-    """Write specs/project.yaml and schema/mlspec-v1.json under `directory` (never overwritten), and make
-    .gitignore ignore `.mlspec/` (created, or the line appended when missing). Returns what was written."""
+    """Write specs/project.yaml, schema/mlspec-v1.json and sample data (data/customers.csv and a later batch,
+    data/customers_live.csv, which the starter's monitor watches) under `directory`, never overwriting a
+    file, and make .gitignore ignore `.mlspec/` (created, or the line appended when missing). Returns what
+    was written."""
     from mlspec.api import json_schema_text
+    from mlspec.scaffold.sample import files
 
     starter = resources.files(__package__).joinpath("starter.yaml").read_text(encoding="utf-8")
-    targets = {Path("specs") / "project.yaml": starter, Path("schema") / "mlspec-v1.json": json_schema_text()}
+    targets = {Path("specs") / "project.yaml": starter, Path("schema") / "mlspec-v1.json": json_schema_text(),
+               **{Path(path): text for path, text in files().items()}}
     for relative in targets:
         if (directory / relative).exists():
             raise FileExistsError(f"{directory / relative} already exists")
