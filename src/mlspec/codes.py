@@ -7,6 +7,7 @@ selection problems, MLS9xx internal errors.
 
 from __future__ import annotations
 
+from mlspec.estimators import ESTIMATORS
 from mlspec.metrics import CLASSIFICATION, METRICS, POSITIVE_CLASS, REGRESSION, catalogue_text
 
 CODES: dict[str, tuple[str, str]] = {
@@ -159,6 +160,21 @@ CODES: dict[str, tuple[str, str]] = {
                "more than two classes (a category, string or int column listing more than two values), and a run "
                "refuses them before training when the data has more than two classes. log_loss scores predicted "
                "probabilities on any number of classes; the _macro, _weighted and _micro metrics average over them."),
+    "MLS223": ("search needs too many fits",
+               "A grid search fits every combination of its values once per cross-validation fold: 10 parameters "
+               "of 10 values each with 3 folds is 3 x 10^10 fits, which would never finish. Validate counts "
+               "candidates x folds and refuses more than 20,000 fits, as many as the largest random search "
+               "(n_iter 1000 x 20 folds). Use method: random with n_iter, which samples that many candidates from "
+               "the same lists (or ranges), or list fewer values."),
+    "MLS224": ("missing values reach an estimator that cannot take them (a warning)",
+               "A feature read from a nullable column (or a derived feature reading one) is passed on as a missing "
+               "value (NaN) by passthrough, standardize, minmax and log1p, and most estimators refuse NaN: "
+               "training fails on the first missing value. Add impute: to the feature (median, mean, most_frequent "
+               "or constant with fill_value), derive it with is_null() to say what a missing value becomes, or use "
+               "an estimator that takes missing values natively: "
+               + ", ".join(e.name for e in ESTIMATORS.values() if e.accepts_missing)
+               + ". bucketize and one_hot give a missing value a bucket or category of its own. "
+               "A warning, since the data may have no missing value yet."),
     "MLS300": ("dependency cycle", "Derived features depend on each other in a circle, or sources reuse each "
                "other's contracts (schema: {like: SOURCE}) in a circle; the message lists the cycle and where each "
                "dependency was written."),

@@ -69,6 +69,7 @@ class Estimator:
     class_paths: tuple[tuple[str, str], ...]  # (task, "module:Class")
     params: tuple[Param, ...]
     seeded: bool  # takes random_state, so the project seed is injected
+    accepts_missing: bool = False  # fits on NaN natively (scikit-learn's tree models); others need `impute`
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -141,15 +142,15 @@ ESTIMATORS: dict[str, Estimator] = {
         Estimator(
             "decision_tree", "A single decision tree.",
             ((_C, "sklearn.tree:DecisionTreeClassifier"), (_R, "sklearn.tree:DecisionTreeRegressor")),
-            (_MAX_DEPTH, _MIN_SPLIT, _MIN_LEAF, _MAX_FEATURES, _CLASS_WEIGHT), seeded=True),
+            (_MAX_DEPTH, _MIN_SPLIT, _MIN_LEAF, _MAX_FEATURES, _CLASS_WEIGHT), seeded=True, accepts_missing=True),
         Estimator(
             "random_forest", "A random forest of decision trees.",
             ((_C, "sklearn.ensemble:RandomForestClassifier"), (_R, "sklearn.ensemble:RandomForestRegressor")),
-            _FOREST_PARAMS, seeded=True),
+            _FOREST_PARAMS, seeded=True, accepts_missing=True),
         Estimator(
             "extra_trees", "Extremely randomised trees.",
             ((_C, "sklearn.ensemble:ExtraTreesClassifier"), (_R, "sklearn.ensemble:ExtraTreesRegressor")),
-            _FOREST_PARAMS, seeded=True),
+            _FOREST_PARAMS, seeded=True, accepts_missing=True),
         Estimator(
             "gradient_boosting", "Gradient-boosted trees (exact splits; best below ~50k rows).",
             ((_C, "sklearn.ensemble:GradientBoostingClassifier"),
@@ -173,7 +174,7 @@ ESTIMATORS: dict[str, Estimator] = {
              Param("early_stopping", "choice", "Stop when the validation score stops improving.",
                    choices=("auto", True, False)),
              _CLASS_WEIGHT),
-            seeded=True),
+            seeded=True, accepts_missing=True),
         Estimator(
             "knn", "k-nearest neighbours.",
             ((_C, "sklearn.neighbors:KNeighborsClassifier"), (_R, "sklearn.neighbors:KNeighborsRegressor")),

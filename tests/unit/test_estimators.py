@@ -59,3 +59,22 @@ def test_metric_catalogue_is_consistent() -> None:
     for metric in METRICS.values():
         assert metric.low < metric.high
         assert metric.task in ("classification", "regression")
+
+
+@pytest.mark.parametrize(("name", "task"), CASES)
+def test_accepts_missing_is_what_scikit_learn_does(name: str, task: str) -> None:
+    """Validate warns about missing values reaching an estimator by this flag (MLS224), so it must be true."""
+    import numpy as np
+
+    estimator = ESTIMATORS[name]
+    x = np.random.default_rng(0).random((60, 2))
+    x[::7, 0] = np.nan
+    y = np.arange(60) % 2 if task == "classification" else np.arange(60.0)
+    model = _class(estimator.class_path(task))()
+    try:
+        model.fit(x, y)
+        fitted = True
+    except ValueError as exc:
+        assert "NaN" in str(exc)
+        fitted = False
+    assert fitted == estimator.accepts_missing

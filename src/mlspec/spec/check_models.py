@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from mlspec import cron
-from mlspec.diagnostics import Diagnostic, Pointer
+from mlspec.diagnostics import Diagnostic, Pointer, Severity
 from mlspec.estimators import ESTIMATORS
-from mlspec.expressions import ExprError, parse_requirement
+from mlspec.expressions import ExprError, functions_of, parse_requirement
 from mlspec.metrics import METRICS, metrics_for, names_text
 from mlspec.spec.check_common import Facts, expr_error, ref
 from mlspec.spec.merge import Entry, SpecSet
@@ -60,6 +61,7 @@ def check_model(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnosti
         if model.label in facts.feature_columns.get(name, []):
             diags.append(Diagnostic("MLS202", f"feature '{name}' reads the label column '{model.label}'", where,
                                     "a feature computed from the label leaks the answer into training; remove it"))
+    _check_missing(entry, spec, facts, diags)
     _check_split(entry, source, diags)
     for i, column in enumerate(model.slices):
         if column not in columns:
@@ -70,6 +72,39 @@ def check_model(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnosti
                                     "slice by a categorical column"))
     if model.search is not None:
         _check_search(entry, diags)
+
+
+# Transforms that hand a missing value on to the estimator as NaN (bucketize and one_hot give it a bucket or a
+# category of its own, impute fills it).
+_NAN_THROUGH = ("passthrough", "standardize", "minmax", "log1p")
+
+
+def _check_missing(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnostic]) -> None:
+    """Warn when a nullable column reaches, as NaN, an estimator that cannot fit on missing values."""
+    model = entry.spec
+    estimator = ESTIMATORS.get(model.estimator)
+    source = spec.sources.get(model.source)
+    if estimator is None or estimator.accepts_missing or source is None:
+        return
+    columns = source.spec.columns
+    takers = ", ".join(e.name for e in ESTIMATORS.values() if e.accepts_missing and model.task in e.tasks)
+    for name in dict.fromkeys(model.features):
+        feature = spec.features.get(name)
+        if feature is None or feature.spec.source != model.source or feature.spec.impute is not None \
+                or feature.spec.transform not in _NAN_THROUGH:
+            continue
+        ast = facts.expressions.get(("feature", name))
+        if ast is not None and "is_null" in functions_of(ast):
+            continue  # the expression says what a missing value becomes
+        nullable = [c for c in facts.feature_columns.get(name, []) if c in columns and columns[c].nullable]
+        if not nullable:
+            continue
+        diags.append(Diagnostic(
+            "MLS224", f"feature '{name}' is missing where column '{nullable[0]}' is (the contract says nullable), "
+            f"and estimator '{model.estimator}' cannot fit on missing values: training fails on the first one",
+            entry.at("models", "features", model.features.index(name)),
+            f"add impute: median (or mean, most_frequent, constant) to feature '{name}', or use an estimator that "
+            f"takes missing values: {takers}", Severity.WARNING))
 
 
 def _check_metric(metric: str, task: str, where: Pointer, diags: list[Diagnostic]) -> bool:
@@ -144,8 +179,32 @@ def _check_split(entry: Entry, source: Entry, diags: list[Diagnostic]) -> None:
                                 entry.at("models", "split", "method"), "use method: random for regression"))
 
 
+# The most fits a search may ask for: as many as the largest random search (n_iter 1000 x 20 folds), so every
+# random search fits under it and only a grid can exceed it.
+MAX_SEARCH_FITS = 20_000
+
+
+def _check_search_size(entry: Entry, diags: list[Diagnostic]) -> None:
+    """Refuse a grid whose candidates times folds exceed MAX_SEARCH_FITS, with the count and the cap."""
+    search = entry.spec.search
+    if search.method != "grid" or any(isinstance(c, Range) for c in search.space.values()):
+        return
+    candidates = math.prod(len(values) for values in search.space.values())
+    fits = candidates * search.folds
+    if fits <= MAX_SEARCH_FITS:
+        return
+    sizes = " x ".join(str(len(v)) for v in search.space.values())
+    n_iter = 50  # a usual random-search budget, far below the cap at any number of folds
+    diags.append(Diagnostic(
+        "MLS223", f"this grid search needs {candidates:,} candidates ({sizes} values) x {search.folds} folds = "
+        f"{fits:,} fits, more than the cap of {MAX_SEARCH_FITS:,}", entry.at("models", "search", "method"),
+        f"use method: random with n_iter (n_iter: {n_iter} tries {n_iter} candidates, {n_iter * search.folds:,} "
+        f"fits), or list fewer values; at most {MAX_SEARCH_FITS:,} fits"))
+
+
 def _check_search(entry: Entry, diags: list[Diagnostic]) -> None:
     model, search = entry.spec, entry.spec.search
+    _check_search_size(entry, diags)
     estimator = ESTIMATORS.get(model.estimator)
     if search.metric is not None and search.metric not in model.metrics:
         diags.append(Diagnostic("MLS213", f"search metric '{search.metric}' is not one of the model's metrics",
