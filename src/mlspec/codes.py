@@ -88,7 +88,8 @@ CODES: dict[str, tuple[str, str]] = {
     "MLS205": ("estimator or parameter not allowed",
                "Estimators come from an allowlist (logistic_regression, linear_regression, ridge, lasso, "
                "elastic_net, decision_tree, random_forest, extra_trees, gradient_boosting, "
-               "hist_gradient_boosting, knn), and each parameter is checked against a table of types and bounds."),
+               "hist_gradient_boosting, knn), and each parameter is checked against a table of types and bounds. "
+               "`mlspec explain ESTIMATOR` lists an estimator's parameters with their bounds and defaults."),
     "MLS206": ("estimator does not do this task", "The estimator has no variant for the model's task."),
     "MLS207": ("invalid schedule",
                "Schedules are GitHub's cron: five fields (minute hour day-of-month month day-of-week) in UTC, "

@@ -184,3 +184,93 @@ ESTIMATORS: dict[str, Estimator] = {
             seeded=False),
     )
 }
+
+
+_UNKNOWN = object()
+# scikit-learn's default of each parameter (a test checks them against its signatures); by task where they differ
+DEFAULTS: dict[tuple[str, str], object] = {
+    ("logistic_regression", "C"): 1.0,
+    ("logistic_regression", "max_iter"): 100,
+    ("logistic_regression", "tol"): 0.0001,
+    ("logistic_regression", "fit_intercept"): True,
+    ("logistic_regression", "class_weight"): None,
+    ("linear_regression", "fit_intercept"): True,
+    ("ridge", "alpha"): 1.0,
+    ("ridge", "fit_intercept"): True,
+    ("ridge", "tol"): 0.0001,
+    ("lasso", "alpha"): 1.0,
+    ("lasso", "max_iter"): 1000,
+    ("lasso", "tol"): 0.0001,
+    ("lasso", "fit_intercept"): True,
+    ("elastic_net", "alpha"): 1.0,
+    ("elastic_net", "l1_ratio"): 0.5,
+    ("elastic_net", "max_iter"): 1000,
+    ("elastic_net", "tol"): 0.0001,
+    ("elastic_net", "fit_intercept"): True,
+    ("decision_tree", "max_depth"): None,
+    ("decision_tree", "min_samples_split"): 2,
+    ("decision_tree", "min_samples_leaf"): 1,
+    ("decision_tree", "max_features"): None,
+    ("decision_tree", "class_weight"): None,
+    ("random_forest", "n_estimators"): 100,
+    ("random_forest", "max_depth"): None,
+    ("random_forest", "min_samples_split"): 2,
+    ("random_forest", "min_samples_leaf"): 1,
+    ("random_forest", "max_features"): {"classification": "sqrt", "regression": 1.0},
+    ("random_forest", "bootstrap"): True,
+    ("random_forest", "class_weight"): None,
+    ("extra_trees", "n_estimators"): 100,
+    ("extra_trees", "max_depth"): None,
+    ("extra_trees", "min_samples_split"): 2,
+    ("extra_trees", "min_samples_leaf"): 1,
+    ("extra_trees", "max_features"): {"classification": "sqrt", "regression": 1.0},
+    ("extra_trees", "bootstrap"): False,
+    ("extra_trees", "class_weight"): None,
+    ("gradient_boosting", "n_estimators"): 100,
+    ("gradient_boosting", "learning_rate"): 0.1,
+    ("gradient_boosting", "max_depth"): 3,
+    ("gradient_boosting", "min_samples_split"): 2,
+    ("gradient_boosting", "min_samples_leaf"): 1,
+    ("gradient_boosting", "subsample"): 1.0,
+    ("hist_gradient_boosting", "max_iter"): 100,
+    ("hist_gradient_boosting", "learning_rate"): 0.1,
+    ("hist_gradient_boosting", "max_depth"): None,
+    ("hist_gradient_boosting", "max_leaf_nodes"): 31,
+    ("hist_gradient_boosting", "min_samples_leaf"): 20,
+    ("hist_gradient_boosting", "l2_regularization"): 0.0,
+    ("hist_gradient_boosting", "max_bins"): 255,
+    ("hist_gradient_boosting", "early_stopping"): "auto",
+    ("hist_gradient_boosting", "class_weight"): None,
+    ("knn", "n_neighbors"): 5,
+    ("knn", "weights"): "uniform",
+}
+
+
+def _default_text(value: object) -> str:
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def explain_estimator(name: str) -> str | None:
+    """What `mlspec explain ESTIMATOR` prints: the estimator, its classes, and every parameter with its
+    allowed values and scikit-learn's default (None: no such estimator)."""
+    estimator = ESTIMATORS.get(name.lower())
+    if estimator is None:
+        return None
+    lines = [f"{estimator.name}: {estimator.description}", ""]
+    lines += [f"  {task}: {path.replace(':', '.')}" for task, path in estimator.class_paths]
+    lines += ["", "Missing values: " + ("taken as they are (NaN)." if estimator.accepts_missing else
+                                       "refused; give nullable features an impute: (see `mlspec explain MLS224`).")]
+    if estimator.seeded:
+        lines.append("Seeded: random_state is the project's seed unless params set it.")
+    lines += ["", "Parameters (params: and search.space:):"]
+    for param in estimator.params:
+        only = "" if set(param.tasks) == set(estimator.tasks) else f" [{', '.join(param.tasks)} only]"
+        default = DEFAULTS.get((estimator.name, param.name), _UNKNOWN)
+        if isinstance(default, dict):
+            shown = "; default " + ", ".join(f"{_default_text(v)} ({t})" for t, v in default.items())
+        else:
+            shown = "" if default is _UNKNOWN else f"; default {_default_text(default)}"
+        lines.append(f"  {param.name}: {param.describe_range()}{shown}{only}. {param.description}")
+    return "\n".join(lines) + "\n"

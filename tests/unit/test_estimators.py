@@ -78,3 +78,16 @@ def test_accepts_missing_is_what_scikit_learn_does(name: str, task: str) -> None
         assert "NaN" in str(exc)
         fitted = False
     assert fitted == estimator.accepts_missing
+
+
+@pytest.mark.parametrize(("name", "task"), CASES)
+def test_defaults_shown_by_explain_are_scikit_learns(name: str, task: str) -> None:
+    from mlspec.estimators import DEFAULTS
+
+    estimator = ESTIMATORS[name]
+    signature = inspect.signature(_class(estimator.class_path(task)).__init__).parameters
+    for param in estimator.params:
+        if task in param.tasks:
+            default = DEFAULTS[(name, param.name)]
+            default = default[task] if isinstance(default, dict) else default
+            assert default == signature[param.name].default and type(default) is type(signature[param.name].default)

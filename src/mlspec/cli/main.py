@@ -218,17 +218,24 @@ def init(ctx: click.Context, directory: str) -> None:
 @click.argument("code")
 @click.pass_context
 def explain(ctx: click.Context, code: str) -> None:
-    """Explain a diagnostic code or a metric, e.g. `mlspec explain MLS011` or `mlspec explain f1_macro`."""
+    """Explain a diagnostic code, a metric or an estimator (its parameters, bounds and defaults), e.g.
+    `mlspec explain MLS011`, `mlspec explain f1_macro` or `mlspec explain random_forest`."""
     from mlspec.codes import CODES
     from mlspec.codes import explain as explain_code
+    from mlspec.estimators import ESTIMATORS, explain_estimator
     from mlspec.metrics import METRICS, explain_metric
-    from mlspec.spec.names import hint_for
+    from mlspec.spec.names import did_you_mean, hint_for
 
-    text = explain_code(code) or explain_metric(code)
+    text = explain_code(code) or explain_metric(code) or explain_estimator(code)
     if text is None:
-        hint = hint_for(code.upper(), CODES, "code") if code.upper().startswith("MLS") else \
-            hint_for(code, METRICS, "metric")
-        click.echo(f"mlspec: no code or metric '{code}'; {hint}", err=True)
+        close = did_you_mean(code, [*METRICS, *ESTIMATORS])
+        if code.upper().startswith("MLS"):
+            hint = hint_for(code.upper(), CODES, "code")
+        elif close is not None:
+            hint = f"did you mean '{close}'?"
+        else:
+            hint = "`mlspec explain MLS203` lists the metrics, `mlspec explain MLS205` the estimators"
+        click.echo(f"mlspec: no code, metric or estimator '{code}'; {hint}", err=True)
         ctx.exit(EXIT_USAGE)
     click.echo(text, nl=False)
 

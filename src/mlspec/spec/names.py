@@ -84,13 +84,24 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     return matches[0]
 
 
+_LIST_ALL = 40  # a hint lists every candidate up to this many
+_LIST_FIRST = 20
+_SEE_ALL = {"metric": "`mlspec explain MLS203` lists them", "estimator": "`mlspec explain MLS205` lists them",
+            "code": "`mlspec explain MLS001` ... `MLS900`; the README lists them", "column": "the source's schema "
+            "lists them", "field": "`mlspec schema` writes the reference of every field"}
+
+
 def hint_for(word: str, candidates: Iterable[str], what: str) -> str:
-    """`did you mean 'x'?` when something is close, else the list of what exists (shortened)."""
+    """`did you mean 'x'?` when something is close, else every name that exists (or where to see them all)."""
     pool = sorted(set(candidates))
     close = did_you_mean(word, pool)
     if close is not None:
         return f"did you mean '{close}'?"
     if not pool:
         return f"no {what} is defined"
-    shown = ", ".join(pool[:8]) + (f", ... ({len(pool)} in all)" if len(pool) > 8 else "")
-    return f"known {what}s: {shown}"
+    if len(pool) <= _LIST_ALL:
+        return f"known {what}s: {', '.join(pool)}"
+    # too many to read in a hint: the first ones, and where every one is listed
+    where = _SEE_ALL.get(what, f"`mlspec ls` lists every {what}" if what in ("source", "feature", "model")
+                         else f"the spec lists every {what}")
+    return f"known {what}s: {', '.join(pool[:_LIST_FIRST])}, ... ({len(pool)} in all; {where})"
