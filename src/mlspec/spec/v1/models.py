@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from mlspec.estimators import ESTIMATORS
 from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, METRICS, POSITIVE_CLASS
 from mlspec.spec.v1.base import Description, Scalar, Strict, Tags
 from mlspec.spec.v1.project import Artifacts, Project, Registry
@@ -299,6 +300,14 @@ _METRICS_DOC = ("Names from the metric catalogue (`mlspec explain METRIC` define
                 + POSITIVE_CLASS)
 
 
+# An estimator's name: any text to the validator (MLS205 with a "did you mean"), the allowlist with each one's tasks
+# and description to editors, so completion offers every estimator.
+EstimatorName = Annotated[str, WithJsonSchema({
+    "type": "string",
+    "anyOf": [{"const": e.name, "description": f"({' and '.join(e.tasks)}) {e.description}"
+               + (" Takes missing values." if e.accepts_missing else "")} for e in ESTIMATORS.values()]})]
+
+
 class Split(Strict):
     """How rows are split into training and held-out test data."""
 
@@ -330,7 +339,7 @@ class Search(Strict):
         "Parameter -> candidate values (a list), or a range {low, high, log} for random search."))
     n_iter: int = Field(20, ge=1, le=1000, description="Candidates tried by a random search.")
     folds: int = Field(3, ge=2, le=20, description="Cross-validation folds per candidate.")
-    metric: str | None = Field(None, description=(
+    metric: MetricName | None = Field(None, description=(
         "Metric that picks the winner (one of the model's metrics); the model's first metric by default."))
 
 
@@ -341,8 +350,9 @@ class Model(Strict):
     source: str = Field(description="The training data source.")
     label: str = Field(description="The column the model predicts. Never also a feature.")
     features: list[str] = Field(min_length=1, max_length=2000, description="Features used, by name.")
-    estimator: str = Field(description="An estimator from the allowlist (see `mlspec explain MLS205`).",
-                           examples=["hist_gradient_boosting", "logistic_regression"])
+    estimator: EstimatorName = Field(description=(
+        "An estimator from the allowlist (`mlspec explain MLS205` lists them, `mlspec explain ESTIMATOR` shows one's "
+        "parameters with their bounds and defaults)."))
     params: dict[str, Scalar] = Field(default_factory=dict, max_length=50, description=(
         "Estimator parameters, checked against the estimator's table of types and bounds."))
     split: Split = Field(default_factory=Split, description="Train/test split.")
@@ -466,7 +476,7 @@ class Quality(Strict):
 class Performance(Strict):
     """Model performance on live data once labels arrive (the live source has the label column)."""
 
-    metrics: list[str] = Field(min_length=1, max_length=20, description=(
+    metrics: list[MetricName] = Field(min_length=1, max_length=20, description=(
         "Metrics to compute on the live batch, each one of the model's metrics (same definitions)."))
     max_drop: float = Field(0.05, ge=0, description=(
         "Alert when a metric is worse than at training time by more than this (absolute)."))
