@@ -451,9 +451,14 @@ class Drift(Strict):
         "default), psi, ks (KS statistic), chi_square (Cramér's V) or jensen_shannon (distance). Categorical "
         "columns use psi, chi_square or jensen_shannon; with ks or wasserstein they use jensen_shannon."))
     threshold: float | None = Field(None, gt=0, description=(
-        "Score above which a feature has drifted (defaults: wasserstein 0.1, psi 0.2, ks 0.1, chi_square 0.1, "
-        "jensen_shannon 0.1)."))
-    features: dict[str, FeatureDrift] = Field(default_factory=dict, description="Per-feature overrides.")
+        "Score above which a column has drifted, for every column measured with `method`: numeric columns, and "
+        "the predictions; category and string columns only when `method` is psi, chi_square or jensen_shannon. "
+        "With ks or wasserstein (the default) category and string columns are measured with jensen_shannon at "
+        "its default threshold 0.1, not this one: to set theirs, give the feature an override under features "
+        "(method: jensen_shannon, threshold: ...). Defaults: wasserstein 0.1, psi 0.2, ks 0.1, chi_square 0.1, "
+        "jensen_shannon 0.1."))
+    features: dict[str, FeatureDrift] = Field(default_factory=dict, description=(
+        "Per-feature overrides of method and threshold (a feature read from one column applies to that column)."))
     share: float = Field(0.3, gt=0, le=1, description=(
         "The dataset counts as drifted when at least this share of the features that had enough data to "
         "judge drifted."))
