@@ -427,7 +427,8 @@ def retrain(manifest: Manifest, model: ModelNode) -> dict:
 def monitor(manifest: Manifest, node: MonitorNode) -> dict:
     """Run one monitor on its schedule; report, open or update its issue, dispatch a retrain on alert."""
     model = manifest.nodes[f"model.{node.model}"]
-    env = {**_secrets_env(sorted({*registry_secrets(manifest), *source_secrets(manifest, [] if node.data.startswith("predictions:") else [node.data])})),
+    live = [] if node.data.startswith("predictions:") else [node.data]  # the prediction log is in the store
+    env = {**_secrets_env(sorted({*registry_secrets(manifest), *source_secrets(manifest, live)})),
            "GH_TOKEN": "${{ github.token }}"}
     permissions = dict(READ)
     if "open_issue" in node.on_alert:

@@ -157,8 +157,19 @@ def logged_shadow(frame, task: str) -> dict | None:
         agreement = float(np.corrcoef(champion.astype(float), challenger.astype(float))[0, 1])
         kind = "correlation"
     else:
-        agreement = float(np.mean(champion.astype(str) == challenger.astype(str)))
+        agreement = float(np.mean(_same(rows["prediction"], rows["challenger_prediction"])))
         kind = "share of equal predictions"
     versions = sorted({int(v) for v in pd.to_numeric(rows["version"]).dropna()})
     return {"challenger_version": latest, "agreement": agreement, "agreement_kind": kind, "rows": len(rows),
             "from": "prediction log", "champion_versions": versions}
+
+
+def _same(left, right):
+    """Row-wise equality of two logged label columns: as numbers when both are numbers (Parquet turns an
+    integer column with gaps into floats, so 1 and 1.0 are one label), else as text."""
+    import pandas as pd
+
+    a, b = pd.to_numeric(left, errors="coerce"), pd.to_numeric(right, errors="coerce")
+    if a.notna().all() and b.notna().all():
+        return (a.to_numpy(dtype=float) == b.to_numpy(dtype=float))
+    return left.astype(str).to_numpy() == right.astype(str).to_numpy()

@@ -101,8 +101,8 @@ def v2_rows(body: object, inputs: list[str], contracts: dict, max_batch: int) ->
         datatype = tensor.get("datatype")
         if datatype not in accepted(contracts[name]):
             problems.append(Violation(name, "datatype", f"{name}: datatype must be "
-                                      f"{' or '.join(sorted(accepted(contracts[name])))} for a "
-                                      f"{contracts[name].type} column (got {datatype!r})"))
+                                      f"{' or '.join(sorted(accepted(contracts[name])))} for a column "
+                                      f"of type {contracts[name].type} (got {datatype!r})"))
             continue
         try:
             data = _flat(tensor.get("data"), name)

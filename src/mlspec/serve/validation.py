@@ -10,7 +10,6 @@ so a served prediction equals the batch one for the same row.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -121,8 +120,8 @@ class RowValidator:
             field = str(loc[1]) if len(loc) > 1 else "instances" if row is None else f"instances[{row}]"
             contract = self.contracts.get(field)
             rule = _RULES.get(item["type"], "type")
-            if rule == "type" and item.get("input", 0) is None:
-                rule = "nullable"
+            if contract is not None and "input" in item and item["input"] is None and rule not in ("required",):
+                rule = "nullable"  # null where the contract says nullable: false, whatever the type
             if rule == "values" and contract is None:
                 rule = "type"
             message = _sentence(field, rule, contract, item)
@@ -163,8 +162,3 @@ def check_batch(count: int, limit: int, field: str = "instances") -> None:
                                         f"limit of {limit} per request (mlspec serve --max-batch)")])
     if count == 0:
         raise RequestInvalidError([Violation(field, "min_batch", f"{field}: a request needs at least one row")])
-
-
-def finite(value: float) -> bool:
-    """Whether a float is finite (JSON has no NaN or infinity)."""
-    return math.isfinite(value)
