@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlspec import gcpause
 from mlspec.diagnostics import Diagnostic, has_errors, sort_key
-from mlspec.manifest import Manifest, canonical_json
+from mlspec.manifest import Manifest
 from mlspec.spec.validate import Validated, validate_project
 
 
@@ -145,8 +145,8 @@ def _strip_discriminators(node: object) -> None:
 
 
 def json_schema_text() -> str:
-    """The JSON Schema as canonical text (what `mlspec schema` writes)."""
-    return canonical_json(json_schema()) + "\n"
+    """The JSON Schema as canonical text (what `mlspec schema` writes): sorted keys, ASCII."""
+    return json.dumps(json_schema(), sort_keys=True, indent=2, ensure_ascii=True) + "\n"
 
 
 def graph_json(project: Project, nodes: list[str]) -> str:
@@ -196,7 +196,55 @@ def graph_dot(project: Project, nodes: list[str]) -> str:
 
 
 class BaseError(Exception):
-    """The base of a plan could not be read (unknown git ref, unreadable state file)."""
+    """The base of a plan could not be read (unknown git ref, no commits yet, unreadable state file)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _git(root: Path, *args: str) -> str:
+    """git's standard output; BaseError with git's own message when it fails."""
+    import subprocess
+
+    result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,  # noqa: S607
+                            check=False, timeout=60)
+    if result.returncode != 0:
+        said = (result.stderr.strip().splitlines() or ["failed"])[0]
+        if "not a git repository" in said:
+            raise BaseError(f"{root} is not in a git repository, so there is no git ref to compare with",
+                            hint="run `git init` and commit, or compare with a manifest: --state FILE")
+        raise BaseError(f"git {' '.join(args)}: {said}",
+                        hint="name a branch, tag or commit that exists here (`git branch -a` lists branches)")
+    return result.stdout
+
+
+def _has_commits(root: Path) -> bool:
+    import subprocess
+
+    _git(root, "rev-parse", "--show-prefix")  # not a repository: said plainly
+    found = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],  # noqa: S607
+                           capture_output=True, text=True, check=False, timeout=60)
+    return found.returncode == 0
+
+
+def default_base(root: Path, default_branch: str) -> tuple[str | None, str]:
+    """What `mlspec plan` compares with when no base is given, and how to say so.
+
+    Like a pull request: the merge-base of HEAD with the default branch (`origin/<default_branch>`, else
+    origin's HEAD, else the local `<default_branch>`), so the plan shows this branch's changes and the work
+    tree's; without any of them, HEAD. None when the repository has no commit yet (everything is new then).
+    """
+    if not _has_commits(root):
+        return None, "the repository has no commits yet: every node is new"
+    for candidate in (f"origin/{default_branch}", "origin/HEAD", default_branch):
+        try:
+            _git(root, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+            merge_base = _git(root, "merge-base", "HEAD", candidate).strip()
+        except BaseError:
+            continue
+        return merge_base, f"the merge-base of HEAD and {candidate} ({merge_base[:12]})"
+    return "HEAD", f"HEAD (no {default_branch} branch here, nor on origin)"
 
 
 def base_manifest(root: Path, ref: str | None = None, state: Path | None = None) -> tuple[Manifest | None, list[str]]:
@@ -209,20 +257,20 @@ def base_manifest(root: Path, ref: str | None = None, state: Path | None = None)
             return Manifest.model_validate_json(state.read_text(encoding="utf-8")), []
         except (OSError, ValueError) as exc:
             raise BaseError(f"cannot read state file {state}: {exc}") from exc
-    import subprocess
-
     from mlspec.graph import build as graph_build
     from mlspec.resolve import resolve
     from mlspec.spec.validate import SPEC_SUFFIXES, validate_texts
 
     def git(*args: str) -> str:
-        result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,  # noqa: S607
-                                check=False, timeout=60)
-        if result.returncode != 0:
-            raise BaseError(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
-        return result.stdout
+        return _git(root, *args)
 
+    if ref is None:
+        return None, ["no base (the repository has no commits yet): every node is new"]
     prefix = git("rev-parse", "--show-prefix").strip()
+    if not _has_commits(root):
+        raise BaseError(f"the repository has no commits yet, so there is no {ref} to compare with",
+                        hint="commit first, or run `mlspec plan` without --base (on a repository without commits, "
+                             "everything is new)")
     names = [n for n in git("ls-tree", "-r", "--name-only", ref, "--", f"{prefix}specs").splitlines()
              if n.endswith(SPEC_SUFFIXES)]
     texts = {n[len(prefix):]: git("show", f"{ref}:{n}") for n in names}

@@ -321,7 +321,7 @@ def test_the_registry_refuses(project: Path, tmp: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("args", [("run", "--no-such-option"), ("no-such-command",), ("registry", "show"),
-                                  ("explain", "MLS999"), ("plan",), ("run", "-j", "0"),
+                                  ("explain", "MLS999"), ("plan", "--base", "HEAD", "--last-run"), ("run", "-j", "0"),
                                   ("plan", "--state", "missing.json")])
 def test_usage_errors(project: Path, tmp: Path, args: tuple[str, ...]) -> None:
     assert_code(mlspec(project, *args, tmp=tmp), "usage error", tmp)

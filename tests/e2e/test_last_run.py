@@ -123,5 +123,5 @@ def test_an_older_run_finishing_last_does_not_move_the_record_back(repo: Path, t
 
 
 def test_plan_flags_go_together(repo: Path) -> None:
-    assert mlspec(repo, "plan", "--github-output", "x").code == 2
+    assert mlspec(repo, "plan", "--event", "push").code == 2  # --event goes with --last-run
     assert mlspec(repo, "plan", "--last-run", "--base", "HEAD").code == 2

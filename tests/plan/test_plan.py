@@ -242,4 +242,50 @@ def test_plan_errors_are_clean(repo: Path) -> None:
     result = run_cli("-C", str(repo), "plan", "--base", "no-such-ref")
     assert result.code == 1
     assert re.search(r"mlspec: git .*no-such-ref", result.stderr)
-    assert run_cli("-C", str(repo), "plan").code == 2  # neither --base nor --state: a usage error
+    both = run_cli("-C", str(repo), "plan", "--base", "HEAD", "--state", str(repo / "specs" / "fraud.yaml"))
+    assert both.code == 2  # two bases: a usage error
+
+
+def test_plan_without_a_base_compares_with_where_the_branch_left_main(repo: Path) -> None:
+    """No flags: the merge-base with the default branch (a pull request's view), said on standard error."""
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    _git(repo, "checkout", "--quiet", "-b", "feature")
+    hyperparameter(repo)
+    _git(repo, "commit", "--quiet", "-am", "raise the learning rate")
+    result = run_cli("-C", str(repo), "plan", "--format", "json")
+    assert result.code == 0, result.stderr
+    assert result.stderr == f"Base: the merge-base of HEAD and main ({head[:12]}) (choose another with --base REF)\n"
+    assert _actions(json.loads(result.stdout)) == {"model.fraud_gbm": "update"}  # stdout stays parseable JSON
+    committed = run_cli("-C", str(repo), "plan", "--base", "HEAD", "--format", "json")
+    assert _actions(json.loads(committed.stdout)) == {}  # against HEAD, the committed change is not shown
+
+    _git(repo, "checkout", "--quiet", "main")
+    _git(repo, "commit", "--quiet", "--allow-empty", "-m", "main moves on")  # the merge-base stays where it was
+    clone = repo.parent / "clone"  # a clone has origin/main, which wins over a local main
+    subprocess.run(["git", "clone", "--quiet", str(repo), str(clone)], check=True, capture_output=True)
+    _git(clone, "checkout", "--quiet", "feature")
+    cloned = run_cli("-C", str(clone), "plan", "--format", "json")
+    assert cloned.code == 0, cloned.stderr
+    assert cloned.stderr.startswith(f"Base: the merge-base of HEAD and origin/main ({head[:12]})")
+    assert _actions(json.loads(cloned.stdout)) == {"model.fraud_gbm": "update"}
+
+
+def test_plan_in_a_repository_without_commits(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    shutil.copytree(REPO / "tests" / "golden" / "fraud" / "specs", root / "specs")
+    _git(root, "init", "--quiet", "--initial-branch=main")
+    result = run_cli("-C", str(root), "plan", "--base", "HEAD")
+    assert result.code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "mlspec: the repository has no commits yet, so there is no HEAD to compare with",
+        "  help: commit first, or run `mlspec plan` without --base (on a repository without commits, everything "
+        "is new)"]
+    default = run_cli("-C", str(root), "plan", "--format", "json")
+    assert default.code == 0, default.stderr
+    assert default.stderr.startswith("Base: the repository has no commits yet: every node is new")
+    assert set(_actions(json.loads(default.stdout)).values()) == {"create"}
+    alone = tmp_path / "alone"  # not a repository at all
+    shutil.copytree(root / "specs", alone / "specs")
+    outside = run_cli("-C", str(alone), "plan")
+    assert outside.code == 1 and f"mlspec: {alone} is not in a git repository" in outside.stderr

@@ -20,9 +20,14 @@ def modified_nodes(ctx: click.Context, project, base: str | None, state: str | N
     try:
         manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
     except api.BaseError as exc:
-        click.echo(f"mlspec: {exc}", err=True)
+        _say(exc)
         ctx.exit(EXIT_FINDINGS)
     return set(api.plan(project, manifest, notes).modified())
+
+
+def _say(exc) -> None:
+    """A base that cannot be read: one line, and what to do."""
+    click.echo(f"mlspec: {exc}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
 
 
 def _open_registry(project):
@@ -80,7 +85,9 @@ def record_run_command(ctx: click.Context, commit: str) -> None:
 
 
 @cli.command("plan")
-@click.option("--base", default=None, help="Git ref to compare with (its specs are read from git).")
+@click.option("--base", default=None, help=(
+    "Git ref to compare with (its specs are read from git). Default: the merge-base of HEAD with the default "
+    "branch (origin/HEAD, origin/<default_branch> or <default_branch>), else HEAD; the plan says which."))
 @click.option("--state", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A manifest.json from an earlier compile to compare with.")
 @click.option("--last-run", is_flag=True, help=(
@@ -104,8 +111,8 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
     from mlspec import api
     from mlspec.plan import render_json, render_markdown, render_text
 
-    if sum((base is not None, state is not None, last_run)) != 1:
-        raise click.UsageError("give exactly one of --base REF, --state FILE or --last-run")
+    if sum((base is not None, state is not None, last_run)) > 1:
+        raise click.UsageError("give at most one of --base REF, --state FILE or --last-run")
     if event and not last_run:
         raise click.UsageError("--event goes with --last-run")
     project = _load_or_exit(ctx)
@@ -113,9 +120,12 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
         _last_run_plan(project, github_output, event == "workflow_dispatch")
         return
     try:
+        if base is None and state is None:  # like a pull request: against where this branch left the default one
+            base, said = api.default_base(project.root, project.manifest.project.default_branch)
+            click.echo(f"Base: {said} (choose another with --base REF)", err=True)
         manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
     except api.BaseError as exc:
-        click.echo(f"mlspec: {exc}", err=True)
+        _say(exc)
         ctx.exit(EXIT_FINDINGS)
     result = api.plan(project, manifest, notes)
     if fmt == "json":
