@@ -139,7 +139,7 @@ def _lex_number(text: str, start: int) -> _Token:
                         "write numbers without leading zeros, e.g. 7 or 0.5")
     is_float = any(char in literal for char in ".eE")
     value = float(literal) if is_float else int(literal)
-    if not math.isfinite(value):
+    if not math.isfinite(value) or (not is_float and value >= 2**63):  # the manifest's JSON holds 64-bit integers
         raise ExprError(f"number '{literal}' is too large", start, len(literal))
     return _Token("number", literal, start, value)
 

@@ -57,8 +57,8 @@ def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
     files.update(scripts.scripts(manifest))
     pinned = [CONSTRAINTS_PATH] if manifest.project.install.form != "lock" else []  # a lock needs none
     listed = sorted([*files, MANIFEST_PATH, *pinned])
-    # a validated copy (model_copy would not validate `files`), as the manifest's JSON writer requires
+    # a validated copy: model_copy would not validate `files`
     final = Manifest(schema_version=manifest.schema_version, project=manifest.project, nodes=manifest.nodes,
                      files=listed)
-    files[MANIFEST_PATH] = final.to_json().encode("ascii")
+    files[MANIFEST_PATH] = final.to_json().encode()
     return dict(sorted(files.items()))

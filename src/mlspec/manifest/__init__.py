@@ -8,12 +8,10 @@ a hash of its own settings, which `plan` and the step cache compare.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
-
-from mlspec.manifest import jsontext
 
 SCHEMA_VERSION = 1
 
@@ -231,15 +229,8 @@ class Manifest(_Frozen):
         return [n for n in self.nodes.values() if n.kind == kind]
 
     def to_json(self) -> str:
-        """Canonical JSON: sorted keys, two-space indent, ASCII, trailing newline."""
-        text = jsontext.dumps_models(self)  # the same text, without a copy of the data (see there)
-        return (text if text is not None else canonical_json(self.model_dump(mode="json"))) + "\n"
-
-
-def canonical_json(value: object, indent: int | None = 2) -> str:
-    """JSON with sorted keys and ASCII escapes, so equal data gives equal bytes everywhere."""
-    if indent == 2:
-        return jsontext.dumps(value)  # the same text, written faster
-    separators = (",", ": ") if indent else (",", ":")
-    return json.dumps(value, sort_keys=True, indent=indent, ensure_ascii=True, separators=separators,
-                      allow_nan=False)
+        """The canonical JSON of `generated/manifest.json`: sorted keys, two-space indentation, a final
+        newline; equal manifests give equal bytes. One orjson call is the canonical form (text as UTF-8;
+        the models refuse NaN and infinity)."""
+        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+                            ).decode() + "\n"

@@ -151,6 +151,9 @@ def _resolve_plain(value: str) -> object:
         if len(value) > MAX_NUMBER_CHARS:
             raise _RefusedError("MLS013", f"number {value[:20]}... has {len(value)} characters",
                            "numbers in specs have at most 32 characters; quote it if it is text")
+        if not -2**63 <= int(value) < 2**63:  # the manifest's JSON (orjson) and numpy hold 64 bits
+            raise _RefusedError("MLS013", f"integer {value} does not fit in 64 bits",
+                                "integers in specs lie between -2**63 and 2**63-1; quote it if it is text")
         return int(value)
     if _FLOAT.fullmatch(value):
         if len(value) > MAX_NUMBER_CHARS:
