@@ -20,7 +20,7 @@ import click
 from mlspec import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-FORMATS = ("full", "concise", "json", "github")
+FORMATS = ("full", "concise", "json", "github", "sarif")
 
 
 def _project_root(ctx: click.Context) -> Path:
@@ -113,7 +113,8 @@ def cli(ctx: click.Context, project: str) -> None:
 
 @cli.command()
 @click.option("--output-format", "fmt", type=click.Choice(FORMATS), default="full", show_default=True,
-              help="full: with source lines; concise: one line each; json; github: workflow annotations.")
+              help="full: with source lines; concise: one line each; json; github: workflow annotations; "
+                   "sarif: SARIF 2.1.0 for code scanning.")
 @click.pass_context
 def validate(ctx: click.Context, fmt: str) -> None:
     """Check every spec file; report all problems at once."""
@@ -121,7 +122,12 @@ def validate(ctx: click.Context, fmt: str) -> None:
     from mlspec.diagnostics import RENDERERS, has_errors, summary_line
 
     validated, diags = api.check(_project_root(ctx))
-    text = RENDERERS[fmt](diags, validated.source_lines())
+    if fmt == "sarif":
+        from mlspec.sarif import render_sarif
+
+        text = render_sarif(diags)
+    else:
+        text = RENDERERS[fmt](diags, validated.source_lines())
     if fmt == "full" and diags:
         text += "\n" + summary_line(diags) + "\n"
     click.echo(text, nl=False)
