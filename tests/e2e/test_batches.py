@@ -232,3 +232,24 @@ def test_a_model_without_a_monitor(project: Path, tmp_path: Path) -> None:
     result = mlspec(project, "monitor", "risk_lr", "--file", str(tmp_path / "x.csv"))
     assert result.code == 1
     assert "model 'risk_lr' has no monitor" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# standard output holds data only; progress goes to standard error (README, "Output streams")
+# ------------------------------------------------------------------------------------------------
+
+
+def test_progress_goes_to_standard_error_and_data_to_standard_output(project: Path, tmp_path: Path) -> None:
+    ran = mlspec(project, "run", "-j", "1")
+    assert ran.code == 0 and ran.stdout == ""
+    assert "Done. PASS=" in ran.stderr and "check source.events" in ran.stderr
+    watched = mlspec(project, "monitor")
+    assert watched.code == 0 and watched.stdout == ""
+    assert "monitor monitor.risk_watch" in watched.stderr
+    to_file = mlspec(project, "score", "risk_lr", "--source", LIVE, "-o", str(tmp_path / "s.csv"))
+    assert to_file.code == 0 and to_file.stdout == "" and "Scored 300 rows" in to_file.stderr
+    to_stdout = mlspec(project, "score", "risk_lr", "--source", LIVE, "-o", "-")
+    assert to_stdout.code == 0
+    assert to_stdout.stdout == (tmp_path / "s.csv").read_text("utf-8")  # the same table, nothing else
+    listed = mlspec(project, "registry", "ls")  # a listing is data: standard output
+    assert listed.code == 0 and listed.stdout.startswith("MODEL") and listed.stderr == ""
