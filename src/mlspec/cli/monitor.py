@@ -182,7 +182,8 @@ def _retrain_here(manifest: Manifest, root: Path, model: str, reason: str) -> in
 @click.option("--summary", type=click.Path(dir_okay=False), default=None,
               help="Also append the Markdown report to this file (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--data", "data_source", default=None,
-              help="Check this source instead of the monitors' own live source (same contract), e.g. a new batch.")
+              help="Check this source instead of the monitors' own live source (same contract), e.g. a new batch; "
+                   "or predictions:MODEL[@WINDOW], what `mlspec serve` logged (e.g. predictions:churn@7d).")
 @click.option("--file", "data_file", default=None, metavar="PATH",
               help="Check this CSV or Parquet file (no spec declares it) against the model's inputs, then monitor it.")
 @click.pass_context
