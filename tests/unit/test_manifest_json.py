@@ -1,8 +1,9 @@
 """`Manifest.to_json`: the canonical text of generated/manifest.json, and what it cannot hold.
 
-Canonical: sorted keys at every level, two-space indentation, a final newline, UTF-8; the text reads
-back as the same manifest. orjson writes integers of at most 64 bits, so specs never get larger ones
-past the loader or the expression parser: compile reports them instead of failing while writing.
+Canonical: sorted keys at every level, two-space indentation, a final newline, ASCII (text outside
+it escaped as the standard library's `ensure_ascii` does); the text reads back as the same manifest.
+orjson writes integers of at most 64 bits, so specs never get larger ones past the loader or the
+expression parser: compile reports them instead of failing while writing.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ def _keys_sorted(value: object) -> bool:
 
 
 def test_the_text_is_canonical_and_reads_back_as_the_same_manifest(tmp_path: Path) -> None:
-    root = _project(tmp_path, "Night-time transactions are riskier.", "Nächtliche Zahlungen, riskanter.")
+    root = _project(tmp_path, "Night-time transactions are riskier.", "Nächtliche Zahlungen, riskanter 😴.")
     manifest = api.load(root).manifest
     text = manifest.to_json()
     assert text.endswith("}\n") and text.startswith('{\n  "files": ')
-    assert '"description": "Nächtliche Zahlungen, riskanter."' in text  # UTF-8 as it is
+    assert text.isascii() and '"description": "N\\u00e4chtliche Zahlungen, riskanter \\ud83d\\ude34."' in text
+    assert text == json.dumps(manifest.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
     assert _keys_sorted(json.loads(text))
     assert all((len(line) - len(line.lstrip(" "))) % 2 == 0 for line in text.splitlines())
     assert Manifest.model_validate_json(text) == manifest

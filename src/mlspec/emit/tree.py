@@ -60,5 +60,5 @@ def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
     # a validated copy: model_copy would not validate `files`
     final = Manifest(schema_version=manifest.schema_version, project=manifest.project, nodes=manifest.nodes,
                      files=listed)
-    files[MANIFEST_PATH] = final.to_json().encode()
+    files[MANIFEST_PATH] = final.to_json().encode("ascii")
     return dict(sorted(files.items()))

@@ -8,6 +8,7 @@ a hash of its own settings, which `plan` and the step cache compare.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -229,8 +230,20 @@ class Manifest(_Frozen):
         return [n for n in self.nodes.values() if n.kind == kind]
 
     def to_json(self) -> str:
-        """The canonical JSON of `generated/manifest.json`: sorted keys, two-space indentation, a final
-        newline; equal manifests give equal bytes. One orjson call is the canonical form (text as UTF-8;
-        the models refuse NaN and infinity)."""
-        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
-                            ).decode() + "\n"
+        """The canonical JSON of `generated/manifest.json`: sorted keys, two-space indentation, ASCII (as
+        every generated file: text outside it is escaped, `\\u00e9`), a final newline; equal manifests
+        give equal bytes. One orjson call is the canonical form (the models refuse NaN and infinity)."""
+        text = orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
+        return _NON_ASCII.sub(_json_escape, text) + "\n"
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # only ever inside JSON strings
+
+
+def _json_escape(match: re.Match) -> str:
+    """One character as a JSON escape (beyond U+FFFF: its UTF-16 surrogate pair)."""
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}"
