@@ -3,24 +3,26 @@
 Where compile may write, and never through a link: `mlspec.outputs`. A file is deleted only when the
 previous `generated/manifest.json` lists it as generated. Unchanged files are not rewritten.
 
-Atomicity: new contents are first written beside their targets and flushed to disk; then every target is
-swapped in, keeping a backup of what it replaced; if anything fails, the swaps done so far are undone,
-so the tree is entirely old or entirely new. Backups are removed only after every swap succeeded.
-A process killed mid-swap (kill -9, a power cut) cannot undo anything itself: the swaps are listed in
-a journal (`generated/.mlspec-journal`, on disk before the first rename, removed after the last), and
-`recovery.recover`, which the next `mlspec compile` runs first, puts the backups back from it.
+Writing: every new content is staged beside its target and flushed to disk (one sync); then orphans
+are moved aside, the staged files renamed into place (a replaced file moved aside first) and
+`generated/manifest.json` renamed last; what was moved aside is removed once all of it succeeded. An
+exception at any point undoes the renames, so the tree is entirely old or entirely new. A process
+killed meanwhile (kill -9, a power cut) cannot undo anything, but it leaves the previous manifest, so
+the next `mlspec compile` still knows which files to delete: it removes what the killed one left
+beside its targets (`sweep`) and writes whatever is missing or stale; `compile --check` in CI reports
+a tree left half-written. `lock` keeps two compiles in one repository from sweeping each other's files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec import forkjoin
 from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR
 from mlspec.outputs import (
     NEW_SUFFIX,
@@ -33,7 +35,11 @@ from mlspec.outputs import (
     user_owned,
     write_new,
 )
-from mlspec.recovery import JOURNAL_PATH, write_journal
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 
 @dataclass
@@ -124,91 +130,111 @@ def _flush(paths: list[str]) -> None:
         fsync(path)
 
 
-# From this many files, staging is shared with a forked child (creating files is mostly kernel work,
-# which two processes do on two cores). Measured on 3,244 files, alternately: apply took 0.64 s
-# instead of 0.87 s (medians of 6) while this machine's disk was slow to create files, and the same
-# 0.15-0.2 s either way while it was fast.
-_FORK_FROM_FILES = 1_000
-
-
-def _stage(staged: list[tuple[str, str]], paths: list[str], files: dict[str, bytes], write) -> None:
-    """Write each staged file (`staged[i]` holds `paths[i]`); many files are written by two processes.
-
-    The child writes the workflows, this process the rest (the folders differ, so the two do not
-    queue on one folder's lock). Should the child fail, `forkjoin` writes its share here again.
-    """
-    parent = os.getpid()
-
-    def stage(indexes: list[int]) -> None:
-        for i in indexes:
-            if os.getpid() != parent and os.getppid() != parent:
-                raise SystemExit(1)  # the compile that forked this child is gone: stop writing at once
-            write(staged[i][0], files[paths[i]])
-
-    if len(staged) < _FORK_FROM_FILES:
-        stage(list(range(len(staged))))
-        return
-    workflows = [i for i, path in enumerate(paths) if path.startswith(WORKFLOW_DIR + "/")]
-    chosen = set(workflows)
-    rest = [i for i in range(len(paths)) if i not in chosen]
-    forkjoin.beside(lambda: stage(workflows), lambda: stage(rest))
-
-
 def apply(root: Path, files: dict[str, bytes], changes: Changes, *, write=write_new) -> None:
     """Make the tree match `files`; on any failure, restore the old tree and re-raise.
 
     Every rename goes through `os.replace`, which replaces a directory entry itself: a link that
     appeared at a target since `compare` is moved aside, never written through. The folders on the
-    way are checked for links again.
+    way are checked for links again. The manifest is renamed last and without a backup (one atomic
+    replace, after which nothing can fail), so a kill never leaves the tree without it.
     """
     base = os.fspath(root)
-    paths = [*changes.created, *changes.updated]
+    paths = sorted([*changes.created, *changes.updated], key=lambda path: path == MANIFEST_PATH)
     staged: list[tuple[str, str]] = []
     folders: set[str] = set()
     try:
         for path in paths:
             target, _mode = safe_target(base, path, folders)
             staged.append((target + NEW_SUFFIX, target))  # all before writing: a failed write is cleaned up too
-        _stage(staged, paths, files, write)
+        for (temp, _target), path in zip(staged, paths, strict=True):
+            write(temp, files[path])
         if staged:
             _flush([temp for temp, _ in staged])
     except BaseException:
         for temp, _ in staged:
-            if os.path.islink(temp) or os.path.isfile(temp):
-                os.unlink(temp)
+            remove(temp)
         raise
-    swapped: list[tuple[str, str | None]] = []  # (target, backup or None when it did not exist)
-    deleted: list[str] = []
+    moved: list[tuple[str, str | None]] = []  # (target, its backup, or None when it was created)
     try:
-        deleted = [safe_target(base, path, folders)[0] for path in changes.deleted]
-        existed = [os.path.lexists(target) for _, target in staged]
-        if staged or deleted:
-            # a created file is deleted by `recover` only if it still holds what this compile wrote
-            swaps = [[path, there, None if there else hashlib.sha256(files[path]).hexdigest()]
-                     for path, there in zip(paths, existed, strict=True)]
-            write_journal(base, swaps, changes.deleted, folders)
-        for (temp, target), there in zip(staged, existed, strict=True):
-            backup = target + OLD_SUFFIX if there else None
-            if backup is not None:
-                os.replace(target, backup)
-            swapped.append((target, backup))
-            os.replace(temp, target)
-        for target in deleted:
-            backup = target + OLD_SUFFIX
-            os.replace(target, backup)
-            swapped.append((target, backup))
+        for path in changes.deleted:
+            target = safe_target(base, path, folders)[0]
+            os.replace(target, target + OLD_SUFFIX)
+            moved.append((target, target + OLD_SUFFIX))
+        for (temp, target), path in zip(staged, paths, strict=True):
+            if path == MANIFEST_PATH:
+                _fsync_folders(moved)  # every other rename is on disk before the manifest names the new files
+            if path != MANIFEST_PATH and os.path.lexists(target):
+                os.replace(target, target + OLD_SUFFIX)
+                moved.append((target, target + OLD_SUFFIX))
+                os.replace(temp, target)
+            else:
+                os.replace(temp, target)
+                moved.append((target, None))
     except BaseException:
-        for target, backup in reversed(swapped):
-            if backup is not None and os.path.lexists(backup):
-                os.replace(backup, target)
-            elif backup is None:
+        for target, backup in reversed(moved):
+            if backup is None:
                 remove(target)
+            elif os.path.lexists(backup):
+                os.replace(backup, target)
         for temp, _ in staged:
             remove(temp)
-        remove(os.path.join(base, JOURNAL_PATH) + NEW_SUFFIX)
-        remove(os.path.join(base, JOURNAL_PATH))
         raise
-    remove(os.path.join(base, JOURNAL_PATH))  # the new tree stands from here: a crash now leaves only backups
-    for _, backup in swapped:
+    for _, backup in moved:
         if backup is not None:
             remove(backup)
+
+
+def _fsync_folders(moved: list[tuple[str, str | None]]) -> None:
+    for folder in sorted({os.path.dirname(target) for target, _ in moved}):
+        fsync(folder)
+
+
+def sweep(root: Path) -> list[str]:
+    """Remove the staged files and backups a killed compile left in the output folders; returns them.
+
+    Only names compile itself gives (a generated path with its suffix), only regular files, and
+    never inside a folder that is a link.
+    """
+    base = os.fspath(root)
+    found = []
+    for folder in ("generated", WORKFLOW_DIR, ".github"):
+        parts = folder.split("/")
+        if any(os.path.islink(os.path.join(base, *parts[:i + 1])) for i in range(len(parts))) \
+                or not os.path.isdir(os.path.join(base, folder)):
+            continue
+        with os.scandir(os.path.join(base, folder)) as entries:
+            for entry in entries:
+                for suffix in (NEW_SUFFIX, OLD_SUFFIX):
+                    name = entry.name.removesuffix(suffix)
+                    if name != entry.name and allowed(f"{folder}/{name}") and entry.is_file(follow_symlinks=False):
+                        found.append(entry.path)
+    for path in found:
+        remove(path)
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def lock(root: Path, on_wait: Callable[[], None] = lambda: None,
+         on_unsupported: Callable[[OSError], None] = lambda exc: None) -> Iterator[None]:
+    """Hold the repository's compile lock (an flock on its folder) for the block; `on_wait` is called
+    first if another compile holds it, which this then waits for.
+
+    Two compiles at once would remove each other's staged files (`sweep`). Where folders cannot be
+    locked (Windows; NFS, where flock needs a file open for writing), `on_unsupported` is told and the
+    block runs unlocked.
+    """
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(os.fspath(root), os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            on_unsupported(exc)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

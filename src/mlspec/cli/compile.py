@@ -32,13 +32,13 @@ def compile_command(ctx: click.Context, check: bool, upgrade_pins: bool) -> None
             _compile(ctx, check, upgrade_pins)
             return
         with _locked(root):
-            _recover_or_exit(ctx, root)
+            _sweep(root)
             _compile(ctx, check, upgrade_pins)
 
 
 def _locked(root):
     """The repository's compile lock, saying when it waits or cannot lock."""
-    from mlspec.recovery import lock
+    from mlspec.sync import lock
 
     def unsupported(exc: OSError) -> None:
         click.echo(f"warning: cannot lock {root} ({exc.strerror}); do not run two `mlspec compile` at once here.",
@@ -48,26 +48,23 @@ def _locked(root):
                                                  err=True), on_unsupported=unsupported)
 
 
-def _recover_or_exit(ctx: click.Context, root) -> None:
-    """Undo a compile that was killed while swapping files in, before anything reads the tree."""
-    from mlspec.recovery import RecoveryError, recover
+def _sweep(root) -> None:
+    """Remove what a compile killed while writing left beside its targets (this compile finishes its work)."""
+    from mlspec.sync import sweep
 
     try:
-        restored = recover(root)
-    except RecoveryError as exc:
-        click.echo(f"mlspec: {exc}\n  help: {exc.hint}", err=True)
-        ctx.exit(EXIT_FINDINGS)
-    except OSError as exc:
-        click.echo(f"mlspec: could not undo an interrupted compile: {exc}\n  help: {RecoveryError.hint}", err=True)
-        ctx.exit(EXIT_FINDINGS)
-    if restored:
-        click.echo(f"Recovered from an interrupted compile: {len(restored)} files put back as they were.", err=True)
+        left = sweep(root)
+    except OSError as exc:  # this compile writes its own files regardless
+        click.echo(f"warning: cannot remove what an interrupted `mlspec compile` left: {exc}", err=True)
+        return
+    if left:
+        click.echo(f"An earlier `mlspec compile` was interrupted: removed the {len(left)} files it left beside "
+                   "their targets; this compile writes the rest.", err=True)
 
 
 def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> None:
     from mlspec.emit.tree import emit
     from mlspec.outputs import UnsafePathError, user_owned
-    from mlspec.recovery import interrupted
     from mlspec.sync import apply, compare
 
     project = _load_or_exit(ctx)
@@ -76,9 +73,6 @@ def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> Non
     keep = user_owned(project.root)
     files = emit(project.manifest, keep, pins.text if pins is not None else None)
     _check_user_lint_config(project, keep)
-    if check and interrupted(project.root):
-        click.echo("warning: an earlier `mlspec compile` was interrupted while replacing files, so generated "
-                   "files may be a mix of two versions; `mlspec compile` puts the old ones back first.", err=True)
     try:
         changes = compare(project.root, files, diffs=SHOWN_DIFFS if check else 0)  # plain compile shows none
     except UnsafePathError as exc:
