@@ -11,6 +11,7 @@ its counts, and the prediction log read back by `mlspec monitor --data predictio
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from pathlib import Path
 
@@ -321,3 +322,36 @@ def test_shadow_challenger_and_the_prediction_log_feed_the_monitor(tmp_path: Pat
     assert "ERROR" not in own.stderr, own.stderr
     summary = (root / ".mlspec" / "reports" / "monitor.risk_served" / "summary.md").read_text()
     assert "served rows where both answers were logged" in summary
+
+
+@pytest.mark.slow
+def test_shutdown_finishes_the_request_in_flight(tmp_path: Path) -> None:
+    root = make_project(tmp_path, serve_doc())
+    train(root)
+    server = Server(root)
+    server.wait_ready()
+    half_sent, terminated = threading.Event(), threading.Event()
+
+    def body():  # half a request, then (once the server is shutting down) the rest
+        yield b'{"instances": [' + json.dumps(ROW).encode()
+        half_sent.set()  # runs when the client asks for the next chunk: the first one is on the wire
+        assert terminated.wait(60)
+        yield b"]}"
+
+    answers = []
+    sender = threading.Thread(target=lambda: answers.append(
+        server.client.post("/v1/models/risk_lr:predict", content=body())))
+    sender.start()
+    assert half_sent.wait(60)
+    # one round trip through the server's event loop on another connection: the first request's head,
+    # which arrived before, has been read by then
+    assert server.client.get("/v2/health/live").status_code == 200
+    server.process.send_signal(signal.SIGTERM)
+    server.wait_for_log("Shutting down")
+    terminated.set()
+    sender.join()
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["predictions"][0]["label"] in (0, 1)
+    server.stop_gracefully()
+    logged = list((root / ".mlspec" / "artifacts" / "predictions" / "risk_lr").rglob("*.parquet"))
+    assert sum(len(pd.read_parquet(f)) for f in logged) == 1  # the last flush, at shutdown, wrote it

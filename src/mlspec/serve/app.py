@@ -176,7 +176,7 @@ class Server:
         self.metrics.count("mlspec_requests_total", model=served.name, version=served.version, status="200")
         self.metrics.count("mlspec_predictions_total", len(rows), model=served.name, version=served.version)
         entry = Entry(served.name, now(), request_id, rows, served.version, served.sha256, result.labels,
-                      result.scores)
+                      result.scores, inputs=served.inputs)
         challenger = None if pinned else self.catalog.slot(served.name).challenger
         if challenger is not None and self.shadow is not None and self.shadow.submit(challenger, frame, entry):
             return
@@ -198,11 +198,16 @@ class Server:
             served.rows.check(rows)
             frame, result = await run_in_threadpool(self.score, served, rows)
         except RequestInvalidError as exc:
-            self.metrics.count("mlspec_validation_failures_total", model=name,
-                               rule=exc.violations[0].rule if exc.violations else "")
+            for rule in sorted({v.rule for v in exc.violations}):
+                self.metrics.count("mlspec_validation_failures_total", model=name, rule=rule)
+            self.metrics.count("mlspec_requests_total", model=name, version=served.version if served else "",
+                               status="422")
             return _json({"error": f"the request breaks the model's contract: {exc}",
                           "violations": [v.to_dict() for v in exc.violations]}, 422, served)
         except ServeError as exc:
+            known = name if self.catalog.slot(name) is not None else "(unknown)"  # bounded label values
+            self.metrics.count("mlspec_requests_total", model=known, version=served.version if served else "",
+                               status=str(exc.status))
             return _json({"error": exc.message, **exc.extra}, exc.status, exc.served or served)
         request_id = request_id or uuid.uuid4().hex
         payload = protocol.v2_response(served, result, request_id) if kind == "v2" \

@@ -37,6 +37,7 @@ class Entry:
     sha256: str
     labels: list
     scores: list[float] | None
+    inputs: list[str] = field(default_factory=list)  # every input column of the version, logged even when null
     challenger_version: int | None = None
     challenger_labels: list | None = None
     challenger_scores: list[float] | None = None
@@ -150,7 +151,8 @@ class PredictionLog:
 
         contracts = self.contracts[model]
         records = [row for entry in group for row in entry.rows]
-        inputs = sorted({name for row in records for name in row} & set(contracts))
+        inputs = sorted(({name for row in records for name in row} | {c for e in group for c in e.inputs})
+                        & set(contracts))
         table = pd.DataFrame.from_records(records, columns=inputs)
         columns: dict[str, object] = {}
 
