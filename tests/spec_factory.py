@@ -20,6 +20,8 @@ import re
 
 import yaml
 
+from mlspec.estimators import ESTIMATORS
+
 API_VERSION = "mlspec/v1"
 MODELS_PER_FILE = 100
 MODELS_PER_DOMAIN = 50
@@ -195,6 +197,14 @@ def build_documents(seed: int, n_models: int) -> dict[str, dict]:
             features = _features(r, model, source)
             doc["features"].update(features)
             estimator, params = r.choice(task["estimators"])
+            if not ESTIMATORS[estimator].accepts_missing:  # as a careful user does (else validate warns, MLS224)
+                nullable = [c for c, spec in schema.items() if spec.get("nullable")]
+                for feature in features.values():
+                    reads = [feature["column"]] if "column" in feature else re.findall(r"[a-z_]+", feature["expr"])
+                    if any(c in nullable for c in reads) and "impute" not in feature \
+                            and feature.get("transform", "passthrough") in ("passthrough", "standardize", "minmax",
+                                                                            "log1p"):
+                        feature["impute"] = "median"
             metrics = r.sample(task["metrics"], k=r.randint(2, 4))
             spec: dict = {}
             if r.random() < 0.5:
