@@ -355,3 +355,17 @@ def test_shutdown_finishes_the_request_in_flight(tmp_path: Path) -> None:
     server.stop_gracefully()
     logged = list((root / ".mlspec" / "artifacts" / "predictions" / "risk_lr").rglob("*.parquet"))
     assert sum(len(pd.read_parquet(f)) for f in logged) == 1  # the last flush, at shutdown, wrote it
+
+
+@pytest.mark.slow
+def test_workers_each_serve_and_write_their_own_log_files(tmp_path: Path) -> None:
+    root = make_project(tmp_path, serve_doc())
+    train(root)
+    with Server(root, "--workers", "2", "--no-access-log") as server:
+        server.wait_until(lambda: server.log.count("ready: risk_lr v1") == 2, "both workers ready")
+        for _ in range(20):
+            assert predict(server).status_code == 200
+        server.stop_gracefully()
+    logged = list((root / ".mlspec" / "artifacts" / "predictions" / "risk_lr").rglob("*.parquet"))
+    # every row once, whichever worker answered it (each names its files by its own process)
+    assert sum(len(pd.read_parquet(f)) for f in logged) == 20
