@@ -95,13 +95,13 @@ def repository_left_as_found() -> Iterator[None]:
 
 @pytest.fixture
 def single_threaded() -> None:
-    """For tests that need `mlspec.forkjoin` to fork, which it does only while the process has one thread:
-    wait for threads that earlier tests or fixtures stopped to end, then insist that none is left."""
+    """For tests that fork (a compile killed with kill -9), which is safe only while the process has one
+    thread: wait for threads that earlier tests or fixtures stopped to end, then insist that none is left."""
     for thread in threading.enumerate():
         if thread is not threading.current_thread():
             thread.join(60)  # a stopped server's thread ends on its own at once; a running one fails below
     others = [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
-    assert not others, f"threads left running by earlier tests or fixtures: {others} (forkjoin would not fork)"
+    assert not others, f"threads left running by earlier tests or fixtures: {others} (forking would not be safe)"
 
 
 class CliResult:

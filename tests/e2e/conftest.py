@@ -59,7 +59,7 @@ def s3_server():
     """One moto S3 server on 127.0.0.1 for the end-to-end tests (skipped when moto[server] is not installed).
 
     Package scope, as for every fixture here that runs a thread: it stops when the last test of tests/e2e
-    is done, so the tests after it run in a single-threaded process (mlspec.forkjoin forks only then)."""
+    is done, so the tests after it run in a single-threaded process (the tests that fork need one)."""
     server_module = pytest.importorskip("moto.server", reason="moto[server] is needed for the S3 tests")
     pytest.importorskip("boto3")
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

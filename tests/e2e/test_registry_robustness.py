@@ -209,7 +209,7 @@ def _readline(proc: subprocess.Popen) -> str:
         line = proc.stdout.readline()
     finally:
         watchdog.cancel()
-        watchdog.join()  # no thread left behind: forkjoin forks only in a single-threaded process
+        watchdog.join()  # no thread left behind: the tests that fork need a single-threaded process
     if not line:
         raise AssertionError(f"CHILD ended early: {proc.stderr.read().decode()[-3000:]}")
     return line.decode().rstrip("\n")

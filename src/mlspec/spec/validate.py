@@ -14,7 +14,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mlspec import forkjoin
 from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Span, has_errors, sort_key
 from mlspec.spec import loader
 from mlspec.spec.damage import Damage, from_loader, from_schema_error, strip
@@ -113,7 +112,7 @@ def validate_texts(texts: dict[str, str], refused: frozenset[str] = frozenset())
     names = sorted(set(texts) - refused)
     if refused:
         damage.everything()  # a file that could not be read may define anything
-    for display, (data, problems) in zip(names, _parse_all(names, texts), strict=True):
+    for display, (data, problems) in zip(names, [loader.parse(name, texts[name]) for name in names], strict=True):
         diags.extend(problems)
         if data is not None or not problems:
             # findings that keep a value (a refused `no`) still let the schema run
@@ -141,31 +140,6 @@ def validate_texts(texts: dict[str, str], refused: frozenset[str] = frozenset())
     placed = _drop_echoes(sorted(sourcemap.locate(diags), key=sort_key))
     whole = not refused and len(parsed) == len(texts)
     return Validated(spec if whole and not has_errors(placed) else None, facts, placed, texts)
-
-
-# Below this much YAML a fork costs more than parsing half of it saves (about 700 models).
-_FORK_FROM_CHARS = 1_000_000
-
-
-def _parse_all(names: list[str], texts: dict[str, str]) -> list[tuple[object | None, list[Diagnostic]]]:
-    """`loader.parse` of each file, in order; a large project's files are parsed on two cores.
-
-    Files are independent until the schema step, so the later half (by size) is parsed in a forked
-    child and handed back pickled (plain data and diagnostics): the same values either way.
-    """
-    def parse(part: list[str]) -> list[tuple[object | None, list[Diagnostic]]]:
-        return [loader.parse(name, texts[name]) for name in part]
-
-    sizes = [len(texts[name]) for name in names]
-    total = sum(sizes)
-    if len(names) < 2 or total < _FORK_FROM_CHARS:
-        return parse(names)
-    half, running = 0, 0
-    while running * 2 < total:
-        running += sizes[half]
-        half += 1
-    later, earlier = forkjoin.beside(lambda: parse(names[half:]), lambda: parse(names[:half]))
-    return earlier + later
 
 
 def _drop_echoes(diags: list[Diagnostic]) -> list[Diagnostic]:
