@@ -109,7 +109,7 @@ def test_score_a_file_that_breaks_the_models_input_contract(project: Path, tmp_p
     out = tmp_path / "never.csv"
     result = mlspec(project, "score", "risk_lr", "--file", str(batch), "-o", str(out))
     assert result.code == 1
-    assert (f"mlspec: file {batch} (checked against model 'risk_lr''s inputs, contract of source 'events') "
+    assert (f"mlspec: file {batch}, checked against the input contract of model 'risk_lr' (from source 'events'), "
             "breaks its data contract (2 failed check(s))") in result.stderr
     spec = (project / "specs" / "risk.yaml").read_text("utf-8").splitlines()
     hour_line = next(n for n, line in enumerate(spec, start=1) if line.strip().startswith("hour:"))

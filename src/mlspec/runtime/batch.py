@@ -65,7 +65,7 @@ def drop_absent_label(failures: list, model: ModelNode) -> list:
 
 def subject(path: str, model: ModelNode) -> str:
     """How messages name a file checked against a model's input contract."""
-    return f"file {path} (checked against model '{model.name}''s inputs, contract of source '{model.source}')"
+    return f"file {path}, checked against the input contract of model '{model.name}' (from source '{model.source}'),"
 
 
 def _reads_only(tree: dict, columns: set[str]) -> bool:
