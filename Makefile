@@ -23,6 +23,8 @@ DEV_INSTALL = $(BIN)/python -m pip install --quiet --only-binary=actionlint-kjan
 # Install mlspec with its development tools and run every check CI runs.
 test: $(BIN)/python
 	$(DEV_INSTALL)
+	# the YAML language server the editor test drives (pinned by tests/editor/package-lock.json); skipped without npm
+	if command -v npm >/dev/null; then npm ci --prefix tests/editor --no-audit --no-fund --silent; fi
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mlspec compile --check

@@ -2,8 +2,9 @@
 
 Two layers. The schema itself (always run, with jsonschema): `estimator`, every metric list and
 `transform` enumerate exactly the allowlists, each choice with a description, so a typo is flagged.
-Then a real editor (run where `yaml-language-server` is installed: on PATH, or its `bin` script in
-`$YAML_LANGUAGE_SERVER`; `npm install --prefix /tmp/yls yaml-language-server`): the test speaks LSP
+Then a real editor: the pinned `yaml-language-server` of tests/editor (`make test` and `.ci/run` install it
+with `npm ci --prefix tests/editor`; or one on PATH, or its `bin` script in `$YAML_LANGUAGE_SERVER`;
+with `MLSPEC_REQUIRE_EDITOR=1`, as in CI, a missing server fails instead of skipping): the test speaks LSP
 to it over stdio, as VS Code does, and checks that a misspelt estimator is flagged and that the
 completions offered after `estimator: ` are every allowlisted estimator.
 """
@@ -27,6 +28,7 @@ from mlspec.spec.v1.models import TRANSFORMS
 from tests.conftest import REPO
 
 SCHEMA = REPO / "schema" / "mlspec-v1.json"
+EDITOR = REPO / "tests" / "editor"  # the pinned yaml-language-server (package.json, package-lock.json)
 SPEC = """\
 # yaml-language-server: $schema={schema}
 apiVersion: mlspec/v1
@@ -83,8 +85,8 @@ def _server() -> list[str] | None:
     found = shutil.which("yaml-language-server")
     if found:
         return [found, "--stdio"]
-    bundled = Path("/tmp/yls/node_modules/yaml-language-server/bin/yaml-language-server")
-    return ["node", str(bundled), "--stdio"] if bundled.exists() and shutil.which("node") else None
+    pinned = EDITOR / "node_modules" / "yaml-language-server" / "bin" / "yaml-language-server"
+    return ["node", str(pinned), "--stdio"] if pinned.exists() and shutil.which("node") else None
 
 
 class _Lsp:
@@ -136,7 +138,10 @@ class _Lsp:
 def lsp():
     command = _server()
     if command is None:
-        pytest.skip("yaml-language-server is not installed (npm install --prefix /tmp/yls yaml-language-server)")
+        missing = "yaml-language-server is not installed (npm ci --prefix tests/editor)"
+        if os.environ.get("MLSPEC_REQUIRE_EDITOR") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
     client = _Lsp(command)
     client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {
         "textDocument": {"completion": {"completionItem": {"snippetSupport": False}}},
