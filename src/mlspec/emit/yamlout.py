@@ -15,6 +15,7 @@ last line, and a document's note is its header.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -54,6 +55,7 @@ def _escape(char: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+@functools.lru_cache(maxsize=65_536)  # workflows repeat the same few thousand strings many times
 def _quoted(text: str) -> str:
     """`text` as a one-line scalar: plain, single- or double-quoted."""
     if _plain(text):
@@ -75,6 +77,7 @@ def _scalar(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} in a generated YAML file")
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(key: object) -> str:
     if not isinstance(key, str):
         raise TypeError(f"mapping keys must be strings, not {type(key).__name__}")
@@ -93,6 +96,9 @@ def _comments(note: str) -> list[str]:
 
 def _node(value: object, lead: str, indent: int, out: list[str]) -> None:
     """Write `value` after `lead` (its indented `key:` or `-`); its children are indented by `indent`."""
+    if type(value) is str and "\n" not in value:  # most values
+        out.append(lead + " " + _quoted(value))
+        return
     note = ""
     if isinstance(value, Commented):
         *above, last = _comments(value.note)

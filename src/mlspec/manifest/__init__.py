@@ -234,7 +234,7 @@ class Manifest(_Frozen):
         every generated file: text outside it is escaped, `\\u00e9`), a final newline; equal manifests
         give equal bytes. One orjson call is the canonical form (the models refuse NaN and infinity)."""
         text = orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
-        return _NON_ASCII.sub(_json_escape, text) + "\n"
+        return (text if text.isascii() else _NON_ASCII.sub(_json_escape, text)) + "\n"
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")  # only ever inside JSON strings
