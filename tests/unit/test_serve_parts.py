@@ -183,3 +183,17 @@ def test_the_cli_loads_no_serving_stack_until_serve_runs() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.splitlines()[-1] == "LOADED="
     assert "serve" in result.stdout
+
+
+def test_ints_beyond_64_bits_are_a_type_violation_not_a_crash() -> None:
+    assert rules([{**ROW, "age": 2**70}]) == {("age", "type")}
+    assert rules([{**ROW, "hour": 2**70}]) == {("hour", "max")}  # the contract's own bound is named
+
+
+def test_rows_parquet_cannot_hold_are_dropped_and_counted_not_retried(tmp_path: Path) -> None:
+    log = PredictionLog(LocalStore(tmp_path), {"m": CONTRACTS}, flush_rows=1000, flush_seconds=3600)
+    bad = entry(rows=1)
+    bad.rows = [{"amount": 1.0, "hour": 2**70, "channel": "web"}]
+    log.append(bad)
+    log.append(entry(rows=2, at=datetime(2026, 2, 1, tzinfo=UTC)))
+    assert log.flush() == 2 and log.stats.rows_dropped == 1 and log.flush() == 0

@@ -34,7 +34,7 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
               help="Requests waiting for shadow scoring; when full, shadow scores are dropped and counted.")
 @click.option("--log-predictions/--no-log-predictions", default=True, show_default=True,
               help="Append served rows to the prediction log (predictions/ in the artifact store).")
-@click.option("--flush-rows", type=click.IntRange(1), default=1000, show_default=True,
+@click.option("--flush-rows", type=click.IntRange(1), default=10_000, show_default=True,
               help="Write the prediction log when this many rows wait...")
 @click.option("--flush-seconds", type=click.FloatRange(0.05, 3600), default=10.0, show_default=True,
               help="...or this often.")

@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, cr
 
 from mlspec.manifest import ColumnContract
 
+_INT64 = (-(2**63), 2**63 - 1)
 # pydantic error type -> the contract rule a client broke
 _RULES = {"missing": "required", "extra_forbidden": "unknown_field", "literal_error": "values",
           "greater_than_equal": "min", "less_than_equal": "max", "finite_number": "finite",
@@ -52,6 +53,8 @@ class RequestInvalidError(Exception):
 def _annotation(contract: ColumnContract) -> Any:
     """The pydantic type of one column: strict types, so a string never becomes a number silently."""
     bounds = {k: v for k, v in (("ge", contract.min), ("le", contract.max)) if v is not None}
+    if contract.type == "int":  # what a model's int64 column holds, whatever the contract allows
+        bounds = {"ge": max(bounds.get("ge", _INT64[0]), _INT64[0]), "le": min(bounds.get("le", _INT64[1]), _INT64[1])}
     if contract.values is not None and contract.type in ("int", "category", "string"):
         kind: Any = Literal[tuple(contract.values)]
     elif contract.type == "int":
@@ -90,6 +93,8 @@ def _sentence(field: str, rule: str, contract: ColumnContract | None, error: dic
         return f"{field}: must be one of {', '.join(map(str, contract.values or []))}{got}"
     if rule == "finite":
         return f"{field}: must be a finite number{got}"
+    if contract.type == "int":
+        return f"{field}: must be a whole number from -2**63 to 2**63-1{got}"
     return f"{field}: must be of type {contract.type}{got}"
 
 
@@ -124,6 +129,8 @@ class RowValidator:
                 rule = "nullable"  # null where the contract says nullable: false, whatever the type
             if rule == "values" and contract is None:
                 rule = "type"
+            if contract is not None and (rule, getattr(contract, rule, 0)) in (("min", None), ("max", None)):
+                rule = "type"  # beyond the 64-bit integers, not beyond a bound the contract set
             message = _sentence(field, rule, contract, item)
             if rule == "row":
                 message = f"row {row}: must be an object of named inputs (got {_shown(item.get('input'))})"
