@@ -55,6 +55,21 @@ def _equal(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.asarray(left == right, dtype=bool) & ~_is_null(left) & ~_is_null(right)
 
 
+def column_values(series) -> np.ndarray:
+    """A table column (a pandas Series) as the array expressions read.
+
+    A column of a nullable pandas type (`boolean`, `Int64`, `Float64`) with a missing value would become
+    an array of Python objects holding `pd.NA`, which neither arithmetic nor `is_null` understands: it
+    becomes floats with NaN for missing instead (a bool as 1.0/0.0), so `flag or x > 3` treats a missing
+    flag as false and `is_null(flag)` finds it. Without missing values the numpy type is kept."""
+    dtype = series.dtype
+    if not isinstance(dtype, np.dtype) and getattr(dtype, "kind", "O") in "biuf":
+        if bool(series.isna().any()):
+            return series.to_numpy(dtype=float, na_value=np.nan)
+        return series.to_numpy(dtype=dtype.numpy_dtype)
+    return series.to_numpy()
+
+
 def evaluate(tree: Mapping, columns: Mapping[str, np.ndarray], rows: int) -> np.ndarray:
     """Evaluate `tree` with `columns` (name -> 1-D array of length `rows`); returns an array."""
     if "col" in tree:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from mlspec.runtime.exprs import as_feature, evaluate
+from mlspec.runtime.exprs import as_feature, column_values, evaluate
 from mlspec.runtime.features import DERIVED_PREFIX
 
 
@@ -78,7 +78,7 @@ class DerivedColumns(TransformerMixin, BaseEstimator):
     def transform(self, frame):
         """Return a copy of `frame` with every derived column added."""
         out = frame.copy()
-        columns = {c: out[c].to_numpy() for c in out.columns}
+        columns = {c: column_values(out[c]) for c in out.columns}
         for name, tree in self.expressions or []:
             values = as_feature(evaluate(tree, columns, len(out)))
             out[name] = values
