@@ -19,7 +19,7 @@ from mlspec.expressions import columns_of
 from mlspec.manifest import FeatureNode, SourceNode
 from mlspec.runtime.data import Dataset, Failure, described
 from mlspec.runtime.errors import DataError
-from mlspec.runtime.exprs import ExpressionRuntimeError, as_feature, evaluate, truth
+from mlspec.runtime.exprs import ExpressionRuntimeError, as_feature, column_values, evaluate, truth
 
 EMPTY = "has a value in some row"
 
@@ -52,7 +52,7 @@ def _schema(node: SourceNode, frame):
         def run(df, tree=rule.expr):
             import pandas as pd
 
-            values = {c: df[c].to_numpy() for c in df.columns}
+            values = {c: column_values(df[c]) for c in df.columns}
             return pd.Series(truth(evaluate(tree, values, len(df))), index=df.index)
         frame_checks.append(pa.Check(run, name=f"row check {rule.name}", error=f"row check {rule.name}"))
     return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False)
@@ -96,7 +96,7 @@ def _empty_features(node: SourceNode, frame, features: Sequence[FeatureNode], re
     already (a `nullable: false` column failing 'not null' in every row) are not reported twice.
     """
     empty_columns = {c for c in frame.columns if not frame[c].notna().any()}
-    values = {c: frame[c].to_numpy() for c in frame.columns}
+    values = {c: column_values(frame[c]) for c in frame.columns}
     readers: dict[str, list[str]] = {}
     orphans: list[FeatureNode] = []
     for feature in features:  # dependencies first, so a derived feature can read another
