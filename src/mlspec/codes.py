@@ -107,7 +107,9 @@ CODES: dict[str, tuple[str, str]] = {
     "MLS211": ("split not possible", "A time split needs a timestamp column on the source; a stratified split "
                "needs a classification task."),
     "MLS212": ("threshold out of range", "A threshold lies outside the range its metric or drift measure can "
-               "take, so it could never be decided sensibly."),
+               "take, so it could never be decided sensibly. Drift thresholds: psi (0, 10], ks, chi_square and "
+               "jensen_shannon (0, 1], wasserstein (0, 100]; a column's threshold is judged by the measure that "
+               "column is measured with (category columns: psi, chi_square or jensen_shannon)."),
     "MLS213": ("metric not computed", "A gate or monitor names a metric that the model does not compute. Add it "
                "to the model's metrics."),
     "MLS214": ("unsafe path", "Paths are relative to the project root and stay inside it: no absolute paths, "

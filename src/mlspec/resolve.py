@@ -16,6 +16,9 @@ from mlspec.estimators import ESTIMATORS
 from mlspec.expressions import render
 from mlspec.manifest import (
     ColumnContract,
+    ColumnOrigin,
+    DriftMeasure,
+    DriftSettings,
     FeatureNode,
     GateNode,
     InstallSettings,
@@ -30,11 +33,12 @@ from mlspec.manifest import (
     SplitSpec,
     TransformSpec,
 )
+from mlspec.spec import drift as drift_rules
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.semantics import Facts
-from mlspec.spec.v1.models import DRIFT_DEFAULT_THRESHOLDS, Range
+from mlspec.spec.v1.models import Drift, Model, Range
 
-_NOT_HASHED = {"config_hash", "file", "description"}
+_NOT_HASHED = {"config_hash", "file", "description", "column_origins"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def resolve(spec: SpecSet, facts: Facts) -> Resolved:
     for entry in spec.gates.values():
         nodes.append(_gate(entry, facts))
     for entry in spec.monitors.values():
-        nodes.append(_monitor(entry, spec))
+        nodes.append(_monitor(entry, spec, facts))
     hashed = {}
     for node in nodes:
         # the hash of the node's own settings (where it was written and its description excluded)
@@ -103,6 +107,8 @@ def _source(entry: Entry, facts: Facts) -> SourceNode:
     columns = {name: ColumnContract(type=c.type, nullable=c.nullable, min=c.min, max=c.max, values=c.values,
                                     unique=c.unique)
                for name, c in sorted(src.columns.items())}
+    origins = {column: ColumnOrigin(file=where.file, path=[str(part) for part in where.path])
+               for column, where in sorted(facts.column_origins.get(entry.name, {}).items())}
     checks = [RowCheckNode(name=rc.name, text=render(facts.row_checks[(entry.name, i)]),
                            expr=facts.row_checks[(entry.name, i)]) for i, rc in enumerate(src.checks.rows)]
     extra = ({"path": src.path, "delimiter": src.delimiter} if src.format == "csv"
@@ -110,7 +116,8 @@ def _source(entry: Entry, facts: Facts) -> SourceNode:
              else {"uri": src.uri, "table": src.table, "query": src.query})
     return SourceNode(id=f"source.{entry.name}", name=entry.name, file=entry.file, description=src.description,
                       tags=sorted(set(src.tags)), format=src.format, timestamp=src.timestamp, columns=columns,
-                      min_rows=src.checks.min_rows, max_rows=src.checks.max_rows, row_checks=checks, **extra)
+                      min_rows=src.checks.min_rows, max_rows=src.checks.max_rows, row_checks=checks,
+                      column_origins=origins, **extra)
 
 
 def _feature(entry: Entry, spec: SpecSet, facts: Facts, origins: dict) -> FeatureNode:
@@ -179,7 +186,7 @@ def _gate(entry: Entry, facts: Facts) -> GateNode:
                     promote=gate.promote)
 
 
-def _monitor(entry: Entry, spec: SpecSet) -> MonitorNode:
+def _monitor(entry: Entry, spec: SpecSet, facts: Facts) -> MonitorNode:
     mon = entry.spec
     node_id = f"monitor.{entry.name}"
     if mon.predictions is not None:  # the prediction log: the model's inputs under its own source's contract
@@ -190,20 +197,24 @@ def _monitor(entry: Entry, spec: SpecSet) -> MonitorNode:
         deps = [f"model.{mon.model}", f"source.{mon.data}"]
     drift = None
     if mon.drift is not None:
-        d = mon.drift
-        default = d.threshold if d.threshold is not None else DRIFT_DEFAULT_THRESHOLDS[d.method]
-        per_feature = {}
-        for name in sorted(spec.models[mon.model].spec.features):
-            override = d.features.get(name)
-            method = (override.method if override and override.method else d.method)
-            threshold = (override.threshold if override and override.threshold is not None
-                         else default if method == d.method else DRIFT_DEFAULT_THRESHOLDS[method])
-            per_feature[name] = {"method": method, "threshold": threshold}
-        drift = {"method": d.method, "threshold": default, "share": d.share, "prediction": d.prediction,
-                 "min_rows": d.min_rows, "bins": d.bins, "features": per_feature,
-                 "overrides": sorted(d.features)}
+        drift = _drift(mon.drift, spec.models[mon.model].spec, spec, facts)
     quality = mon.quality.model_dump() if mon.quality else None
     performance = mon.performance.model_dump() if mon.performance else None
     return MonitorNode(id=node_id, name=entry.name, file=entry.file, description=mon.description,
                        depends_on=sorted(set(deps)), model=mon.model, data=data, schedule=mon.schedule,
                        drift=drift, quality=quality, performance=performance, on_alert=sorted(set(mon.on_alert)))
+
+
+def _drift(d: Drift, model: Model, spec: SpecSet, facts: Facts) -> DriftSettings:
+    """The drift check with every column's measure and threshold, and the predictions', made explicit."""
+    columns = spec.sources[model.source].spec.columns
+    reads = {c for f in model.features for c in facts.feature_columns.get(f, [])}
+    features = {f: spec.features[f].spec.column for f in model.features}
+    measures = drift_rules.column_measures(d, {c: columns[c].type for c in reads}, features)
+    prediction = drift_rules.prediction_measure(d)
+    return DriftSettings(
+        method=d.method, categorical=drift_rules.categorical_method(d),
+        columns={c: DriftMeasure(method=m.method, threshold=m.threshold, kind=m.kind, override=m.override)
+                 for c, m in measures.items()},
+        predictions=DriftMeasure(method=prediction.method, threshold=prediction.threshold) if prediction else None,
+        share=d.share, min_rows=d.min_rows, bins=d.bins)

@@ -83,6 +83,14 @@ class ColumnContract(_Frozen):
     unique: bool = False
 
 
+class ColumnOrigin(_Frozen):
+    """Where a column's contract is written, when not in its own source's schema (a reused contract): the
+    spec file and the key path of its entry, which the runtime turns into a line when data breaks it."""
+
+    file: str
+    path: list[str]
+
+
 class RowCheckNode(_Frozen):
     """A row rule: its name, its text and its parsed expression tree."""
 
@@ -106,6 +114,8 @@ class SourceNode(NodeBase):
     min_rows: int
     max_rows: int | None = None
     row_checks: list[RowCheckNode] = Field(default_factory=list)
+    # columns reused from another source's contract: where each is written (not hashed: it says where, not what)
+    column_origins: dict[str, ColumnOrigin] = Field(default_factory=dict)
 
 
 class TransformSpec(_Frozen):
@@ -200,6 +210,34 @@ class GateNode(NodeBase):
         return self.requirements[0]["metric"]
 
 
+DriftMethod = Literal["psi", "ks", "chi_square", "jensen_shannon", "wasserstein"]
+
+
+class DriftMeasure(_Frozen):
+    """How one column, or the predictions, is judged: its measure and the score above which it has drifted.
+
+    `kind` is how the reference profile describes the column (numeric: quantile bins; categorical: value
+    frequencies); `override` names the feature whose override under `features:` set it."""
+
+    method: DriftMethod
+    threshold: float
+    kind: Literal["numeric", "categorical"] = "numeric"
+    override: str | None = None
+
+
+class DriftSettings(_Frozen):
+    """A monitor's drift check after resolution: every column the model reads, and the predictions, with
+    an explicit measure and threshold, so the runtime applies them as written and never chooses."""
+
+    method: DriftMethod  # numeric columns and predictions (what the spec said, for readers of the manifest)
+    categorical: DriftMethod  # category, string and datetime columns
+    columns: dict[str, DriftMeasure]
+    predictions: DriftMeasure | None = None  # None: predictions are not compared
+    share: float
+    min_rows: int
+    bins: int
+
+
 class MonitorNode(NodeBase):
     """A monitor: model, live data, schedule, checks with resolved thresholds, and actions."""
 
@@ -207,7 +245,7 @@ class MonitorNode(NodeBase):
     model: str
     data: str
     schedule: str
-    drift: dict[str, Any] | None = None
+    drift: DriftSettings | None = None
     quality: dict[str, Any] | None = None
     performance: dict[str, Any] | None = None
     on_alert: list[str]

@@ -219,14 +219,17 @@ def _rule_index(node: SourceNode, check_name: str) -> int | None:
 def _spec_line(node: SourceNode, column: str | None, root: Path, rule: int | None = None) -> str:
     from mlspec.positions import line_of
 
+    file = node.file
     if rule is not None:
         path = ("sources", node.name, "checks", "rows", rule)
+    elif column in node.column_origins:  # a reused contract: the line that defines the column, maybe elsewhere
+        file, path = node.column_origins[column].file, tuple(node.column_origins[column].path)
     elif column not in (None, "*"):
         path = ("sources", node.name, "schema", column)
     else:
         path = ("sources", node.name)
     try:
-        line = line_of((root / node.file).read_text(encoding="utf-8"), path)
+        line = line_of((root / file).read_text(encoding="utf-8"), path)
     except OSError:
         line = None
-    return f"{node.file}:{line}" if line else node.file
+    return f"{file}:{line}" if line else file

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlspec.manifest import Manifest, MonitorNode
-from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, METRICS
+from mlspec.metrics import METRICS
 from mlspec.runtime import batch, contract, data, drift, predictions, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
@@ -42,46 +42,26 @@ class MonitorReport:
         return asdict(self)
 
 
-def _column_settings(node: MonitorNode, manifest: Manifest) -> dict[str, dict]:
-    """Per raw column: drift method and threshold (a column feature's override applies to its column)."""
-    settings = {}
-    model = manifest.nodes[f"model.{node.model}"]
-    source = manifest.nodes[f"source.{model.source}"]
-    for column in raw_columns(model, manifest):
-        method, threshold = node.drift["method"], node.drift["threshold"]
-        categorical = source.columns[column].type in ("category", "string")
-        if categorical and method in drift.CATEGORICAL_FALLBACK:
-            method = drift.CATEGORICAL_FALLBACK[method]
-            threshold = DRIFT_DEFAULT_THRESHOLDS[method]
-        settings[column] = {"method": method, "threshold": threshold}
-    for name in node.drift.get("overrides", []):
-        feature = manifest.nodes.get(f"feature.{name}")
-        if feature is not None and feature.column is not None and feature.column in settings:
-            settings[feature.column] = node.drift["features"][name]
-    return settings
-
-
 def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predictions,
            training_data: bool = False) -> dict:
     """Drift of every input column and of the predictions. `share` is the drifted share of the columns
     that could be judged (`evaluated`), not of all columns: the others had too little data."""
     import numpy as np
 
-    settings = _column_settings(node, manifest)
+    settings = node.drift  # every column's measure and threshold, resolved by the compiler
 
     def one(column: str) -> dict:
-        setting, reference, values = settings[column], profile["columns"][column], frame[column]
+        measure, reference, values = settings.columns[column], profile["columns"][column], frame[column]
         if reference["kind"] == "numeric":
             result = drift.numeric(column, reference, values.to_numpy(dtype=float, na_value=np.nan),
-                                   setting["method"], setting["threshold"], node.drift["min_rows"],
-                                   node.drift.get("bins"))
+                                   measure.method, measure.threshold, settings.min_rows, settings.bins)
         else:
-            result = drift.categorical(column, reference, values, setting["method"], setting["threshold"],
-                                       node.drift["min_rows"])
+            result = drift.categorical(column, reference, values, measure.method, measure.threshold,
+                                       settings.min_rows)
         return asdict(result)
 
     # a missing column is a schema change, reported by _verdict
-    names = [c for c in sorted(settings) if c in profile["columns"] and c in frame.columns]
+    names = [c for c in sorted(settings.columns) if c in profile["columns"] and c in frame.columns]
     # columns are independent and numpy's sorts release the GIL: use every core; map keeps the order
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
         columns = list(pool.map(one, names))
@@ -89,22 +69,22 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
     drifted = [c["column"] for c in columns if c["verdict"] == "drift"]
     share = len(drifted) / len(decided) if decided else 0.0
     prediction = None
-    if node.drift.get("prediction") and predictions is not None:
+    if settings.predictions is not None and predictions is not None:
         # the reference is held-out predictions, as live rows are new to the model; a batch that is the
         # training data itself holds rows the model was fitted on, so it meets their predictions instead
         on_training = training_data and "prediction_on_training_data" in profile
         reference = profile["prediction_on_training_data" if on_training else "prediction"]
         prediction = asdict(drift.numeric("prediction", reference, np.asarray(predictions, dtype=float),
-                                          node.drift["method"] if node.drift["method"] != "chi_square" else "psi",
-                                          node.drift["threshold"], node.drift["min_rows"]))
+                                          settings.predictions.method, settings.predictions.threshold,
+                                          settings.min_rows))
         if on_training and not prediction["note"]:
             prediction["note"] = "this batch is the model's training data: compared with its predictions on it"
-    verdict = "insufficient_data" if not decided else ("drift" if drifted or share >= node.drift["share"] else "ok")
+    verdict = "insufficient_data" if not decided else ("drift" if drifted or share >= settings.share else "ok")
     if prediction is not None and prediction["verdict"] == "drift":
         verdict = "drift"
     ranked = sorted(columns, key=lambda c: -(c["score"] or 0.0))
     return {"verdict": verdict, "drifted": drifted, "share": share, "evaluated": len(decided),
-            "dataset_drift": share >= node.drift["share"], "columns": ranked, "prediction": prediction,
+            "dataset_drift": share >= settings.share, "columns": ranked, "prediction": prediction,
             "new_categories": {c["column"]: c["new_categories"] for c in columns if c["new_categories"]}}
 
 
@@ -204,7 +184,7 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     challenger_version = registry.alias(node.model, "challenger")
     # the model is loaded and run only for what needs predictions: scoring a large batch costs more
     # than every drift and quality check together
-    wants_scores = (node.drift is not None and bool(node.drift.get("prediction"))) or node.performance is not None \
+    wants_scores = (node.drift is not None and node.drift.predictions is not None) or node.performance is not None \
         or (challenger_version is not None and challenger_version != champion.version)
     scored = wants_scores and len(columns) == len(raw_columns(model, manifest)) and len(frame) > 0
     pipeline = registry.load_model(champion.artifact_sha256) if scored else None

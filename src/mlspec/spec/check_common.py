@@ -19,6 +19,8 @@ class Facts:
     requirements: dict[tuple[str, str, int], object] = field(default_factory=dict)  # (gate, where, i) -> Requirement
     feature_columns: dict[str, list[str]] = field(default_factory=dict)  # feature -> raw source columns
     feature_deps: dict[str, list[str]] = field(default_factory=dict)  # feature -> derived features it reads
+    # source -> column -> where it is written, for sources that reuse another's contract (schema: {like: ...})
+    column_origins: dict[str, dict[str, Pointer]] = field(default_factory=dict)
 
 
 def expr_error(exc: ExprError, where: Pointer, what: str) -> Diagnostic:

@@ -6,11 +6,12 @@ import math
 import re
 
 from mlspec import cron
-from mlspec.diagnostics import Diagnostic, Pointer, Severity
+from mlspec.diagnostics import Diagnostic, Pointer, Related, Severity
 from mlspec.estimators import ESTIMATORS
 from mlspec.expressions import ExprError, functions_of, parse_requirement
 from mlspec.metrics import METRICS, metrics_for, names_text
 from mlspec.spec.check_common import Facts, expr_error, ref
+from mlspec.spec.drift import column_measures, prediction_measure
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.names import hint_for
 from mlspec.spec.v1.models import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, Range
@@ -332,7 +333,7 @@ def check_monitor(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnos
         ref(diags, entry.at("monitors", "model"), "model", mon.model, spec.models)
     if mon.predictions is not None:  # the prediction log holds the model's own inputs: nothing can be missing
         if mon.drift is not None:
-            _check_drift(entry, model_entry, diags)
+            _check_drift(entry, model_entry, spec, facts, diags)
         if mon.performance is not None:
             diags.append(Diagnostic("MLS201", "performance monitoring needs labels, and the prediction log has "
                                     "none", entry.at("monitors", "performance", part="key"),
@@ -343,7 +344,7 @@ def check_monitor(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnos
     if data is None:
         ref(diags, entry.at("monitors", "data"), "source", mon.data, spec.sources)
     if mon.drift is not None:
-        _check_drift(entry, model_entry, diags)
+        _check_drift(entry, model_entry, spec, facts, diags)
     if model_entry is None or data is None:
         return
     model = model_entry.spec
@@ -367,20 +368,97 @@ def check_monitor(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnos
                                     "add the label to the live source's schema, or remove performance:"))
 
 
-def _check_drift(entry: Entry, model_entry: Entry | None, diags: list[Diagnostic]) -> None:
+def _check_drift(entry: Entry, model_entry: Entry | None, spec: SpecSet, facts: Facts,
+                 diags: list[Diagnostic]) -> None:
     drift = entry.spec.drift
-    low, high = DRIFT_THRESHOLD_RANGES[drift.method]
-    if drift.threshold is not None and not low < drift.threshold <= high:
-        diags.append(Diagnostic("MLS212", f"a {drift.method} threshold must be in ({low:g}, {high:g}]",
-                                entry.at("monitors", "drift", "threshold"),
-                                f"the default for {drift.method} is {DRIFT_DEFAULT_THRESHOLDS[drift.method]}"))
+    _check_drift_threshold(drift.method, drift.threshold, entry.at("monitors", "drift", "threshold"), diags)
+    given = drift.thresholds.model_dump(exclude_none=True) if drift.thresholds is not None else {}
+    for method, value in given.items():
+        _check_drift_threshold(method, value, entry.at("monitors", "drift", "thresholds", method), diags)
+    if drift.threshold is not None and drift.method in given:
+        diags.append(Diagnostic(
+            "MLS107", f"the {drift.method} threshold is given twice: threshold: {drift.threshold:g} and "
+            f"thresholds.{drift.method}: {given[drift.method]:g}",
+            entry.at("monitors", "drift", "thresholds", drift.method, part="key"),
+            f"keep one of them: threshold: is the threshold of method ({drift.method})",
+            related=(Related(entry.at("monitors", "drift", "threshold"), "the other one"),)))
     features = model_entry.spec.features if model_entry else None
-    for name, override in drift.features.items():
+    for name in drift.features:
         if features is not None and name not in features:
             ref(diags, entry.at("monitors", "drift", "features", name, part="key"), "feature of the model",
                  name, features)
-        method = override.method or drift.method
-        low, high = DRIFT_THRESHOLD_RANGES[method]
-        if override.threshold is not None and not low < override.threshold <= high:
-            diags.append(Diagnostic("MLS212", f"a {method} threshold must be in ({low:g}, {high:g}]",
-                                    entry.at("monitors", "drift", "features", name, "threshold"), None))
+    source = spec.sources.get(model_entry.spec.source) if model_entry else None
+    if source is None:  # the model's own findings say why; without its columns, judge by the monitor's method
+        for name, override in drift.features.items():
+            _check_drift_threshold(override.method or drift.method, override.threshold,
+                                   entry.at("monitors", "drift", "features", name, "threshold"), diags)
+        return
+    _check_drift_columns(entry, model_entry, source, spec, given, facts, diags)
+
+
+def _check_drift_threshold(method: str, value: float | None, where: Pointer, diags: list[Diagnostic],
+                           severity: Severity = Severity.ERROR, why: str = "") -> None:
+    low, high = DRIFT_THRESHOLD_RANGES[method]
+    if value is not None and not low < value <= high:
+        hint = f"the default for {method} is {DRIFT_DEFAULT_THRESHOLDS[method]}"
+        if why:
+            hint = f"{method} scores are in [0, {high:g}], so this column {'never' if value > high else 'always'} " \
+                   f"drifts; {hint}"
+        diags.append(Diagnostic("MLS212", f"a {method} threshold must be in ({low:g}, {high:g}]{why}", where, hint,
+                                severity))
+
+
+def _check_drift_columns(entry: Entry, model_entry: Entry, source: Entry, spec: SpecSet, given: dict[str, float],
+                         facts: Facts, diags: list[Diagnostic]) -> None:
+    """What only the model's columns tell: an override that applies to no column, a measure a category
+    column cannot take, a threshold out of its column's measure's range, and a per-measure threshold that
+    no column or prediction is measured with."""
+    drift, model = entry.spec.drift, model_entry.spec
+    columns = source.spec.columns
+    reads = {f: facts.feature_columns.get(f, []) for f in model.features}
+    single = {f: spec.features[f].spec.column if f in spec.features else None for f in model.features}
+    types = {c: columns[c].type for cols in reads.values() for c in cols if c in columns}
+    measures = column_measures(drift, types, single)
+    for name, override in drift.features.items():
+        column = single.get(name)
+        if name in model.features and column is None and reads.get(name):
+            diags.append(Diagnostic(
+                "MLS107", f"feature '{name}' is computed from an expression; drift is measured on the columns it "
+                f"reads ({', '.join(reads[name])}), so this override applies to nothing",
+                entry.at("monitors", "drift", "features", name, part="key"),
+                "set the override on a feature that reads one column, or use the monitor's method and thresholds",
+                Severity.WARNING))
+            continue
+        if column not in measures:  # a column the contract lacks has its own finding
+            _check_drift_threshold(override.method or drift.method, override.threshold,
+                                   entry.at("monitors", "drift", "features", name, "threshold"), diags)
+            continue
+        if override.method in ("ks", "wasserstein") and measures[column].kind == "categorical":
+            diags.append(Diagnostic(
+                "MLS210", f"{override.method} measures numbers, and column '{column}' is {columns[column].type}: "
+                "it is measured with jensen_shannon", entry.at("monitors", "drift", "features", name, "method"),
+                "use psi, chi_square or jensen_shannon on a category column", Severity.WARNING))
+        # the measure this override gives its column (another feature's override may win the column)
+        method = column_measures(drift, {column: types[column]}, {name: column})[column].method
+        where = entry.at("monitors", "drift", "features", name, "threshold")
+        judged_before = override.method or drift.method  # what validate used to judge this threshold by
+        low, high = DRIFT_THRESHOLD_RANGES[judged_before]
+        if method != judged_before and (override.threshold is None or low < override.threshold <= high):
+            # out of the range of the column's own measure only: a warning, so a spec that passed stays valid
+            _check_drift_threshold(method, override.threshold, where, diags, Severity.WARNING,
+                                   f" (column '{column}' is {columns[column].type}, measured with {method})")
+        else:
+            _check_drift_threshold(method, override.threshold, where, diags)
+    prediction = prediction_measure(drift)
+    used: dict[str, list[str]] = {}
+    for column, measure in measures.items():
+        used.setdefault(measure.method, []).append(column)
+    if prediction is not None:
+        used.setdefault(prediction.method, []).append("the predictions")
+    for method in given:
+        if method not in used:
+            in_use = "; ".join(f"{m}: {', '.join(names)}" for m, names in sorted(used.items()))
+            diags.append(Diagnostic(
+                "MLS107", f"no column of model '{model_entry.name}' is measured with {method}, so this threshold "
+                "applies to nothing", entry.at("monitors", "drift", "thresholds", method, part="key"),
+                f"measures in use: {in_use}" if in_use else "remove it", Severity.WARNING))

@@ -2,7 +2,9 @@
 
 Before any other check, each such source gets its full list of columns (the other source's, less
 the dropped ones, with the overridden ones replaced and the added ones after them), so every later
-check, the manifest and the runtime see a plain contract and never the reuse. Reuse may chain
+check, the manifest and the runtime see a plain contract and never the reuse; where each reused column
+is written (the other source's schema entry, or this one's override or add entry) is kept in `origins`,
+so a data failure on it can cite that line. Reuse may chain
 (`a` like `b` like `c`); a circle, an unknown source, and a dropped or overridden column the other
 source lacks are findings. A source whose contract cannot be resolved is set aside like an entry
 with a schema error, so nothing that reads it reports knock-on findings.
@@ -10,7 +12,7 @@ with a schema error, so nothing that reads it reports knock-on findings.
 
 from __future__ import annotations
 
-from mlspec.diagnostics import Diagnostic, Related
+from mlspec.diagnostics import Diagnostic, Pointer, Related
 from mlspec.spec.check_common import hidden, ref
 from mlspec.spec.damage import Damage
 from mlspec.spec.merge import Entry, Section, SpecSet
@@ -18,11 +20,18 @@ from mlspec.spec.names import hint_for
 from mlspec.spec.v1.models import Column, LikeContract
 
 
-def resolve_contracts(spec: SpecSet, diags: list[Diagnostic]) -> None:
-    """Replace every reused contract in `spec.sources` by its full columns; drop what cannot be resolved."""
+def resolve_contracts(spec: SpecSet, diags: list[Diagnostic],
+                      origins: dict[str, dict[str, Pointer]] | None = None) -> None:
+    """Replace every reused contract in `spec.sources` by its full columns; drop what cannot be resolved.
+
+    `origins` receives, for every source that reuses a contract, where each of its columns is written."""
     resolved: dict[str, dict[str, Column] | None] = {}
     for name in list(spec.sources):
         _resolve(name, spec, resolved, [], diags)
+    if origins is not None:
+        for name, columns in resolved.items():
+            if columns is not None and isinstance(spec.sources[name].spec.columns, LikeContract):
+                origins[name] = {c: _origin(name, c, spec) for c in columns}
     unresolved = [name for name, columns in resolved.items() if columns is None]
     for name, columns in resolved.items():
         entry = spec.sources[name]
@@ -101,6 +110,20 @@ def _apply(entry: Entry, contract: LikeContract, base: dict[str, Column],
         diags.append(Diagnostic("MLS105", f"no column is left of the contract of source '{other}'",
                                 entry.at("sources", "schema", "drop"), "drop fewer columns, or add some"))
     return columns if len(diags) == found else None
+
+
+def _origin(name: str, column: str, spec: SpecSet) -> Pointer:
+    """Where column `column` of source `name` is written: its own override or add entry, else the entry
+    of the source it reuses (following a chain of reuse), else its own schema entry."""
+    entry = spec.sources[name]
+    contract = entry.spec.columns
+    if not isinstance(contract, LikeContract):
+        return entry.at("sources", "schema", column, part="key")
+    if column in contract.override:
+        return entry.at("sources", "schema", "override", column, part="key")
+    if column in contract.add:
+        return entry.at("sources", "schema", "add", column, part="key")
+    return _origin(contract.like, column, spec)
 
 
 def _set_aside(spec: SpecSet, names: list[str]) -> None:

@@ -24,7 +24,7 @@ def check(spec: SpecSet) -> tuple[Facts, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     if spec.project is not None:
         check_project(spec.project, diags)
-    resolve_contracts(spec, diags)  # first: every later check reads full contracts
+    resolve_contracts(spec, diags, facts.column_origins)  # first: every later check reads full contracts
     for entry in spec.sources.values():
         check_source(entry, facts, diags)
     for entry in spec.features.values():

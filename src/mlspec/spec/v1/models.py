@@ -435,28 +435,57 @@ class Gate(Strict):
 # ------------------------------------------------------------------------------------------------
 
 DriftMethod = Literal["psi", "ks", "chi_square", "jensen_shannon", "wasserstein"]
+CategoricalDriftMethod = Literal["psi", "chi_square", "jensen_shannon"]
+
 
 class FeatureDrift(Strict):
     """Drift settings for one feature, overriding the monitor's."""
 
-    method: DriftMethod | None = Field(None, description="Drift measure for this feature.")
-    threshold: float | None = Field(None, gt=0, description="Drift score above which this feature has drifted.")
+    method: DriftMethod | None = Field(None, description=(
+        "Drift measure for this feature's column. A category or string column takes psi, chi_square or "
+        "jensen_shannon; ks or wasserstein on one is measured with jensen_shannon (validate warns)."))
+    threshold: float | None = Field(None, gt=0, description=(
+        "Drift score above which this feature's column has drifted, in the units of the measure the column is "
+        "measured with (this feature's method, else the monitor's for its kind of column)."))
+
+
+class DriftThresholds(Strict):
+    """A threshold per drift measure: wherever a measure is used (a numeric column, a category column, the
+    predictions or a feature override without a threshold), its score is compared with its own threshold."""
+
+    psi: float | None = Field(None, gt=0, description="Threshold of psi, in (0, 10]. Default 0.2.")
+    ks: float | None = Field(None, gt=0, description="Threshold of ks (the KS statistic), in (0, 1]. Default 0.1.")
+    chi_square: float | None = Field(None, gt=0, description="Threshold of chi_square (Cramér's V), in (0, 1]. "
+                                     "Default 0.1.")
+    jensen_shannon: float | None = Field(None, gt=0, description="Threshold of jensen_shannon (distance, base 2), "
+                                         "in (0, 1]. Default 0.1.")
+    wasserstein: float | None = Field(None, gt=0, description="Threshold of wasserstein (in reference standard "
+                                      "deviations), in (0, 100]. Default 0.1.")
 
 
 class Drift(Strict):
-    """Data drift: live data compared with the training data's reference profile."""
+    """Data drift: live data compared with the training data's reference profile.
+
+    Every column and the predictions get one measure and one threshold, resolved at compile time and
+    written in the manifest; the report says which each column was measured with."""
 
     method: DriftMethod = Field("wasserstein", description=(
-        "Effect-size measure: wasserstein (earth mover's distance in reference standard deviations; the "
-        "default), psi, ks (KS statistic), chi_square (Cramér's V) or jensen_shannon (distance). Categorical "
-        "columns use psi, chi_square or jensen_shannon; with ks or wasserstein they use jensen_shannon."))
+        "Effect-size measure of numeric (int, float, bool) columns and of the predictions: wasserstein (earth "
+        "mover's distance in reference standard deviations; the default), psi, ks (KS statistic), chi_square "
+        "(Cramér's V) or jensen_shannon (distance). Category, string and datetime columns are measured with "
+        "`categorical`."))
+    categorical: CategoricalDriftMethod | None = Field(None, description=(
+        "Measure of category, string and datetime columns: psi, chi_square or jensen_shannon. Default: `method` "
+        "when it is one of those, else jensen_shannon."))
     threshold: float | None = Field(None, gt=0, description=(
-        "Score above which a column has drifted, for every column measured with `method`: numeric columns, and "
-        "the predictions; category and string columns only when `method` is psi, chi_square or jensen_shannon. "
-        "With ks or wasserstein (the default) category and string columns are measured with jensen_shannon at "
-        "its default threshold 0.1, not this one: to set theirs, give the feature an override under features "
-        "(method: jensen_shannon, threshold: ...). Defaults: wasserstein 0.1, psi 0.2, ks 0.1, chi_square 0.1, "
+        "Threshold of `method`: the score above which a column measured with it (and the predictions) has "
+        "drifted. It does not apply to columns measured with another measure (category columns under ks or "
+        "wasserstein): set those under thresholds. Defaults: wasserstein 0.1, psi 0.2, ks 0.1, chi_square 0.1, "
         "jensen_shannon 0.1."))
+    thresholds: DriftThresholds | None = Field(None, description=(
+        "A threshold per measure, for every column measured with it, e.g. {wasserstein: 0.2, "
+        "jensen_shannon: 0.15}. The threshold of `method` is given here or in threshold, not both."),
+        examples=[{"wasserstein": 0.2, "jensen_shannon": 0.15}])
     features: dict[str, FeatureDrift] = Field(default_factory=dict, description=(
         "Per-feature overrides of method and threshold (a feature read from one column applies to that column)."))
     share: float = Field(0.3, gt=0, le=1, description=(
@@ -464,7 +493,8 @@ class Drift(Strict):
         "judge drifted."))
     prediction: bool = Field(True, description=(
         "Also compare the distribution of the model's predictions with its held-out predictions at training "
-        "time (test split, and out-of-fold on the training split when the test split is small)."))
+        "time (test split, and out-of-fold on the training split when the test split is small), measured with "
+        "`method` and compared with its threshold."))
     min_rows: int = Field(200, ge=10, le=10**9, description=(
         "Fewer live rows than this give the verdict insufficient_data, never 'no drift'. Rows are counted "
         "whether or not a value is missing in them; a column with no value at all is insufficient_data."))
