@@ -1,7 +1,9 @@
 """Compare generated files with the tree, and write them atomically and safely.
 
 Where compile may write, and never through a link: `mlspec.outputs`. A file is deleted only when the
-previous `generated/manifest.json` lists it as generated. Unchanged files are not rewritten.
+previous `generated/manifest.json` lists it as generated, or it lies in compile's folders and starts
+with mlspec's header (a file a killed compile renamed into place before its manifest). Unchanged files
+are not rewritten.
 
 Writing: every new content is staged beside its target and flushed to disk (one sync); then orphans
 are moved aside, the staged files renamed into place (a replaced file moved aside first) and
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR
 from mlspec.outputs import (
+    GENERATED_HEADER,
     NEW_SUFFIX,
     OLD_SUFFIX,
     allowed,
@@ -97,11 +100,38 @@ def compare(root: Path, files: dict[str, bytes], *, diffs: int = 0) -> Changes:
         if len(changes.diffs) < diffs:
             changes.diffs[path] = _diff(path, current, content)
     keep = user_owned(root)
-    for path in previous_files(root):
+    for path in sorted({*previous_files(root), *_marked_files(root)}):
         if path not in files and path not in keep and os.path.isfile(os.path.join(base, path)):
             safe_target(base, path, folders)  # refuse, here already, to delete through a link
             changes.deleted.append(path)
     return changes
+
+
+def _marked_files(root: Path) -> list[str]:
+    """Files in compile's folders that carry mlspec's header, whatever the manifest lists.
+
+    A compile killed after renaming a new file into place but before writing its manifest leaves that
+    file unlisted; if the specs then change so that no compile writes it again, only its header says
+    it is ours. Only plain files whose first bytes are the header count: a user's file is never touched.
+    """
+    found = []
+    for folder, pattern in (("generated", "*"), (WORKFLOW_DIR, "mlspec-*.yml")):
+        try:
+            candidates = sorted((root / folder).glob(pattern))
+        except OSError:
+            continue
+        for path in candidates:
+            relative = f"{folder}/{path.name}"
+            if not allowed(relative) or path.is_symlink() or not path.is_file():
+                continue
+            try:
+                with path.open("rb") as handle:
+                    marked = handle.read(len(GENERATED_HEADER)) == GENERATED_HEADER
+            except OSError:
+                continue
+            if marked:
+                found.append(relative)
+    return found
 
 
 DIFF_MAX_LINES = 10_000
