@@ -160,6 +160,11 @@ def _group(cases, node: SourceNode) -> list[Failure]:
         failure = grouped.setdefault(key, Failure(column, label, 0))
         seen = rows_seen.setdefault(key, set())
         index = record.get("index")
+        if index is None or index != index:  # the check raised instead of judging rows (pandera keeps the error)
+            grouped[key] = Failure(column, label, 0, note=f"could not be evaluated: {record.get('failure_case')}",
+                                   hint="the rule could not be computed on this data; rewrite the rule, or "
+                                        "report the data that breaks it as a bug")
+            continue
         if is_row_check and index in seen:
             continue
         seen.add(index)
