@@ -83,9 +83,9 @@ class Server:
     async def lifespan(self, _app: FastAPI):
         """Start the reloader (which loads the models), shadow scoring and the log; at shutdown, after uvicorn
         has drained in-flight requests, finish queued shadow scores and flush the log."""
-        from threadpoolctl import threadpool_limits
+        from mlspec.runtime.scoring import one_thread
 
-        threadpool_limits(1)  # one BLAS/OpenMP thread per worker: one-row predictions are 10-20x faster
+        one_thread()  # for the worker's lifetime: one-row predictions are 10-20x faster on one thread
         log.info("serving %s from registry %s (poll every %gs)", ", ".join(self.names),
                  getattr(self.registry, "location", "?"), self.settings.poll_seconds)
         self._reloader.start()
