@@ -273,6 +273,8 @@ def create_app(manifest: Manifest, root: Path, settings: Settings) -> FastAPI:
                   description="Open Inference Protocol (KServe V2) and v1 predict endpoints for the champions "
                               "of an mlspec project.")
     app.state.server = server
+    bodies = protocol.openapi_bodies(*_documented_inputs(manifest, server.names), settings.max_batch)
+    v2_body, v1_body = {"requestBody": bodies["v2"]}, {"requestBody": bodies["v1"]}
 
     @app.get("/v2/health/live")
     async def live() -> Response:
@@ -319,19 +321,19 @@ def create_app(manifest: Manifest, root: Path, settings: Settings) -> FastAPI:
             return _json({"name": model, "ready": False, "error": exc.message}, exc.status)
         return _json({"name": model, "ready": True}, 200, served)
 
-    @app.post("/v2/models/{model}/infer")
+    @app.post("/v2/models/{model}/infer", openapi_extra=v2_body)
     async def infer(model: str, request: Request) -> Response:
         return await server.handle(request, model, None, "v2")
 
-    @app.post("/v2/models/{model}/versions/{version}/infer")
+    @app.post("/v2/models/{model}/versions/{version}/infer", openapi_extra=v2_body)
     async def infer_version(model: str, version: str, request: Request) -> Response:
         return await server.handle(request, model, version, "v2")
 
-    @app.post("/v1/models/{model}:predict")
+    @app.post("/v1/models/{model}:predict", openapi_extra=v1_body)
     async def predict_v1(model: str, request: Request) -> Response:
         return await server.handle(request, model, None, "v1")
 
-    @app.post("/v1/models/{model}/versions/{version}:predict")
+    @app.post("/v1/models/{model}/versions/{version}:predict", openapi_extra=v1_body)
     async def predict_v1_version(model: str, version: str, request: Request) -> Response:
         return await server.handle(request, model, version, "v1")
 
@@ -341,6 +343,26 @@ def create_app(manifest: Manifest, root: Path, settings: Settings) -> FastAPI:
 
     app.add_middleware(AccessLog, server=server)
     return app
+
+
+def _documented_inputs(manifest: Manifest, names: list[str]) -> tuple[dict, list[str]]:
+    """The columns the served models' features read, as the spec declares them (the loaded version's exact
+    inputs are in its V2 metadata), and those every model requires (read by all, not nullable). A column
+    two sources declare differently maps to None: which contract applies depends on the model."""
+    from mlspec.runtime.features import raw_columns
+
+    columns: dict = {}
+    required: set[str] | None = None
+    for name in names:
+        model = manifest.nodes[f"model.{name}"]
+        contracts = manifest.nodes[f"source.{model.source}"].columns
+        read = raw_columns(model, manifest)
+        for column in read:
+            columns[column] = contracts[column] if columns.get(column, contracts[column]) == contracts[column] \
+                else None
+        strict = {c for c in read if not contracts[c].nullable}
+        required = strict if required is None else required & strict
+    return columns, sorted(required or ())
 
 
 def from_environment() -> FastAPI:

@@ -186,3 +186,55 @@ def metadata(served, contracts: dict) -> dict:
     return {"name": served.name, "versions": [str(served.version)], "platform": "mlspec-sklearn",
             "inputs": inputs, "outputs": outputs,
             "parameters": {"sha256": served.sha256, "task": served.task, "classes": json.dumps(served.classes)}}
+
+
+# ---- the request bodies as the OpenAPI document (/openapi.json) shows them -----------------------
+# The routes read their bodies themselves (the size cap comes before parsing, and every violation is a
+# 422 naming its rule), so FastAPI cannot infer these schemas: they are documented here, for clients and
+# for the property-based tests that generate requests from the document.
+
+V2_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32",
+                "FP64", "BYTES"]
+_JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "category": "string", "string": "string",
+               "datetime": "string"}
+
+
+def _column_schema(contract) -> dict:
+    if contract is None:  # two sources declare the column differently: which applies depends on the model
+        return {}
+    if contract.values is not None and contract.type in ("int", "category", "string"):
+        schema: dict = {"enum": [*contract.values, *([None] if contract.nullable else [])]}
+    else:
+        schema = {"type": [_JSON_TYPES[contract.type], "null"] if contract.nullable else _JSON_TYPES[contract.type]}
+        schema.update({k: v for k, v in (("minimum", contract.min), ("maximum", contract.max)) if v is not None})
+    return schema
+
+
+def openapi_bodies(columns: dict, required: list[str], max_batch: int) -> dict[str, dict]:
+    """OpenAPI `requestBody` objects of the V2 infer and v1 predict routes, from the served models' input
+    columns (`columns`: name -> contract, `required`: those every row must have). Which of them a model
+    reads is in its V2 metadata."""
+    tensor = {
+        "type": "object", "required": ["name", "shape", "datatype", "data"], "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "enum": sorted(columns)},
+            "shape": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 2},
+            "datatype": {"type": "string", "enum": V2_DATATYPES},
+            "parameters": {"type": "object"},
+            "data": {"type": "array", "maxItems": max_batch},
+        },
+    }
+    v2 = {"type": "object", "required": ["inputs"], "additionalProperties": False, "properties": {
+        "id": {"type": "string"},
+        "parameters": {"type": "object"},
+        "inputs": {"type": "array", "items": tensor},
+        "outputs": {"type": "array", "items": {"type": "object", "required": ["name"],
+                                                "properties": {"name": {"type": "string"},
+                                                               "parameters": {"type": "object"}}}},
+    }}
+    row = {"type": "object", "additionalProperties": False, "required": required,
+           "properties": {name: _column_schema(contract) for name, contract in sorted(columns.items())}}
+    v1 = {"type": "object", "required": ["instances"], "additionalProperties": False,
+          "properties": {"instances": {"type": "array", "items": row, "maxItems": max_batch}}}
+    return {kind: {"required": True, "content": {"application/json": {"schema": schema}}}
+            for kind, schema in (("v2", v2), ("v1", v1))}
