@@ -330,7 +330,8 @@ def pins(project: Project, *, upgrade: bool = False):
             existing = read_regular(target).decode("utf-8", "replace")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             existing = None
-    return constraints.build(settings.install.extras, settings.python, settings.runner, existing, upgrade=upgrade)
+    extras = [*settings.install.extras, *(["serve"] if settings.serve is not None else [])]  # the serving image's
+    return constraints.build(extras, settings.python, settings.runner, existing, upgrade=upgrade)
 
 
 def install_notes(project: Project) -> list[str]:

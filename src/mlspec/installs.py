@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 DIST = "mlspec-gitops"
-EXTRAS = ("objectstore", "postgres", "runtime", "state")
+EXTRAS = ("objectstore", "postgres", "runtime", "serve", "state")
 RUNTIME = "runtime"
 STATE = "state"
+SERVE = "serve"
 FORMS_HINT = (f'accepted: "{DIST}==X.Y.Z" (extras: "{DIST}[postgres]==X.Y.Z"), a hashed requirements file in the '
               f'repository ("requirements/mlspec.txt"), "git+https://HOST/OWNER/REPO@<40-hex commit>", or a path in '
               'the repository (".", "./sub", ".[extras]")')
@@ -70,6 +71,10 @@ class Install:
     def state(self, extras: Iterable[str] = ()) -> str:
         """The pip argument for jobs that only read or write run records: the `state` extra and `extras`."""
         return self._argument(sorted({STATE, *self.extras, *extras}))
+
+    def serving(self, extras: Iterable[str] = ()) -> str:
+        """The pip argument for a serving image: the `serve` extra (which brings the runtime) and `extras`."""
+        return self._argument(sorted({SERVE, *self.extras, *extras}))
 
     def _argument(self, extras: Iterable[str]) -> str:
         suffix = f"[{','.join(extras)}]" if extras else ""

@@ -28,6 +28,7 @@ from mlspec.manifest import (
     ProjectSettings,
     RowCheckNode,
     SearchSpec,
+    ServeSettings,
     SliceGate,
     SourceNode,
     SplitSpec,
@@ -90,11 +91,16 @@ def _project(spec: SpecSet) -> ProjectSettings:
     extras = sorted({*stateurls.extras_for(uris), *chosen.extras})
     install = InstallSettings(form=chosen.form, light=chosen.light(), runtime=chosen.runtime(extras),
                               state=chosen.state(extras), extras=extras)
+    serve = None
+    if project.serve is not None and project.serve.dockerfile:
+        models = project.serve.models or sorted(spec.models)
+        serve = ServeSettings(base_image=project.serve.base_image, models=models, port=project.serve.port,
+                              workers=project.serve.workers, install=chosen.serving(extras))
     return ProjectSettings(
         name=project.name, description=project.description, registry_uri=registry, artifacts_uri=artifacts,
         secrets=sorted(project.secrets), default_branch=project.default_branch,
         state_environment=project.state_environment, python=project.python, runner=project.runner,
-        timeout_minutes=project.timeout_minutes, seed=project.seed, install=install)
+        timeout_minutes=project.timeout_minutes, seed=project.seed, install=install, serve=serve)
 
 
 def _edge(origins: dict, child: str, parent: str, where: Pointer) -> str:

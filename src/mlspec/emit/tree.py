@@ -12,6 +12,7 @@ from mlspec.emit import (
     CONSTRAINTS_PATH,
     MANIFEST_PATH,
     WORKFLOW_DIR,
+    dockerfile,
     lintconfig,
     scripts,
     workflows,
@@ -55,6 +56,9 @@ def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
     if config is not None and ACTIONLINT_PATH not in user_owned:
         files[ACTIONLINT_PATH] = yamlout.dump(Commented(config[0], _header(config[1])))
     files.update(scripts.scripts(manifest))
+    image = dockerfile.dockerfile(manifest, _header(sorted({n.file for n in manifest.nodes.values()})))
+    if image is not None:
+        files[dockerfile.DOCKERFILE_PATH] = image
     pinned = [CONSTRAINTS_PATH] if manifest.project.install.form != "lock" else []  # a lock needs none
     listed = sorted([*files, MANIFEST_PATH, *pinned])
     # a validated copy: model_copy would not validate `files`

@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +38,18 @@ class InstallSettings(_Frozen):
     extras: list[str] = Field(default_factory=list)
 
 
+class ServeSettings(_Frozen):
+    """How `mlspec compile` packages `mlspec serve` (`project.serve` with `dockerfile: true`): the base image
+    pinned by digest, the models served (every model when the spec names none), the port, the workers, and
+    what pip installs in the image (the spec's install form with the serve extra and the state's extras)."""
+
+    base_image: str
+    models: list[str]
+    port: int
+    workers: int
+    install: str
+
+
 class ProjectSettings(_Frozen):
     """Project-wide settings after defaults.
 
@@ -58,6 +70,14 @@ class ProjectSettings(_Frozen):
     timeout_minutes: int
     seed: int
     install: InstallSettings
+    serve: ServeSettings | None = None  # left out of the JSON when None, so projects without it keep their bytes
+
+    @model_serializer(mode="wrap")
+    def _without_serve(self, handler):
+        data = handler(self)
+        if data.get("serve") is None:
+            data.pop("serve", None)
+        return data
 
 
 class NodeBase(_Frozen):

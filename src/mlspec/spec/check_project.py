@@ -1,4 +1,4 @@
-"""Semantic checks of the project section: the registry's and the artifact store's URLs.
+"""Semantic checks of the project section: the registry's and the artifact store's URLs, the served models.
 
 The forms come from `mlspec.stateurls`; SQL URLs also get `check_uri`'s credential checks and
 folders `check_relative_path`'s. Whether CI could keep that state is not checked here but by
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from mlspec import stateurls
 from mlspec.diagnostics import Diagnostic, Pointer
+from mlspec.spec.check_common import ref
 from mlspec.spec.check_data import check_relative_path, check_uri
-from mlspec.spec.merge import Entry
+from mlspec.spec.merge import Entry, SpecSet
 
 
 def check_project(entry: Entry, diags: list[Diagnostic]) -> None:
@@ -32,3 +33,12 @@ def check_project(entry: Entry, diags: list[Diagnostic]) -> None:
     problem = stateurls.artifacts_problem(artifacts)
     if problem is not None:
         diags.append(Diagnostic(problem.code, problem.message, Pointer(file, where), problem.hint))
+
+
+def check_serve(spec: SpecSet, diags: list[Diagnostic]) -> None:
+    """The models `project.serve` names exist."""
+    serve = spec.project.spec.serve
+    for i, name in enumerate(serve.models if serve is not None else []):
+        if name not in spec.models:
+            ref(diags, Pointer(spec.project.file, ("project", "serve", "models", i), "value"), "model", name,
+                spec.models)

@@ -11,7 +11,7 @@ from mlspec.diagnostics import Diagnostic
 from mlspec.spec.check_common import Facts
 from mlspec.spec.check_data import check_feature, check_source, close_feature_columns
 from mlspec.spec.check_models import check_gate, check_model, check_monitor
-from mlspec.spec.check_project import check_project
+from mlspec.spec.check_project import check_project, check_serve
 from mlspec.spec.contracts import resolve_contracts
 from mlspec.spec.merge import SpecSet
 
@@ -37,6 +37,8 @@ def check(spec: SpecSet) -> tuple[Facts, list[Diagnostic]]:
         check_gate(entry, spec, facts, diags)
     for entry in spec.monitors.values():
         check_monitor(entry, spec, facts, diags)
+    if spec.project is not None:
+        check_serve(spec, diags)
     return facts, diags
 
 

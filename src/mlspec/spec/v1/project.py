@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from mlspec import installs
@@ -66,6 +66,64 @@ class Artifacts(Strict):
         "URL. By default beside an object-store or file:// registry (REGISTRY/artifacts), else .mlspec/artifacts "
         "(with a PostgreSQL registry the artifacts are also kept in the database, so a folder is only a cache)."),
         examples=["s3://acme-ml/mlspec/artifacts", ".mlspec/artifacts"])
+
+
+# an image reference pinned by digest: [registry[:port]/]path[:tag]@sha256:<64 hex>, nothing else (no spaces,
+# quotes or line breaks, so it is written into the Dockerfile's FROM line as it is)
+IMAGE_BY_DIGEST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/)?"
+                             r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+                             r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$")
+IMAGE_HINT = ("pin the image by its digest, which `mlspec compile` cannot look up offline: run "
+              "`docker buildx imagetools inspect python:3.11-slim` (or `crane digest python:3.11-slim`) and write "
+              "python:3.11-slim@sha256:<the 64 hex digits>")
+
+
+def _image_by_digest(value: str) -> str:
+    if not IMAGE_BY_DIGEST.match(value):
+        said = "is not pinned by digest" if "@" not in value and "\n" not in value and " " not in value \
+            else "is not an image reference pinned by digest"
+        raise PydanticCustomError("mls_image", f"base image '{value[:200]}' {said}", {
+            "hint": IMAGE_HINT, "code": "MLS225", "part": "value"})
+    return value
+
+
+class Serve(Strict):
+    """How `mlspec compile` packages `mlspec serve` for deployment."""
+
+    dockerfile: bool = Field(False, description=(
+        "Generate generated/Dockerfile.serve: an image that runs `mlspec serve` for `models` on `port` as a "
+        "non-root user, with mlspec installed as `project.install` says (plus the serve extra, pinned by "
+        "generated/constraints.txt) and the specs and generated files copied in. Build it from the repository "
+        "root: docker build -f generated/Dockerfile.serve ."))
+    base_image: Annotated[str, AfterValidator(_image_by_digest)] | None = Field(
+        None, max_length=400, description=(
+            "The image the serving image starts from, pinned by digest (NAME[:TAG]@sha256:<64 hex digits>), so a "
+            "build never picks up a different base. A Python image whose version matches project.python; "
+            "required when `dockerfile` is true."),
+        examples=["python:3.11-slim@sha256:" + "0" * 64])
+    models: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]] = Field(
+        default_factory=list, max_length=100, description=(
+            "The models the image serves (their champions). Empty: every model of the project."),
+        examples=[["fraud_gbm"]])
+    port: int = Field(8080, ge=1, le=65535, description="The port the server listens on inside the container.")
+    workers: int = Field(1, ge=1, le=64, description=(
+        "Worker processes (`mlspec serve --workers`); each loads the models and pins one BLAS/OpenMP thread."))
+
+    @field_validator("models")
+    @classmethod
+    def _models_once(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if name in value[:i]:
+                raise PydanticCustomError("mls_serve", f"model '{name}' is listed twice", {
+                    "hint": "list each model once", "code": "MLS200", "part": "value", "field": i})
+        return value
+
+    @model_validator(mode="after")
+    def _base_for_dockerfile(self) -> Serve:
+        if self.dockerfile and self.base_image is None:
+            raise PydanticCustomError("mls_image", "a serving Dockerfile needs serve.base_image, pinned by digest", {
+                "hint": IMAGE_HINT, "code": "MLS225", "part": "value", "field": "dockerfile"})
+        return self
 
 
 class Project(Strict):
@@ -122,6 +180,9 @@ class Project(Strict):
         examples=[f"{installs.DIST}==0.1.0", "requirements/mlspec.txt", "."])
     seed: int = Field(42, ge=0, le=2**32 - 1, description=(
         "Random seed injected into splits and estimators, so identical inputs give identical models."))
+    serve: Serve | None = Field(None, description=(
+        "Deployment of `mlspec serve`: with `dockerfile: true`, `mlspec compile` writes "
+        "generated/Dockerfile.serve (see README, Serving). Leave out to generate nothing for serving."))
 
     @field_validator("install")
     @classmethod
