@@ -28,7 +28,7 @@ test: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mlspec compile --check
-	$(BIN)/python -m pytest
+	PYTHON=$(BIN)/python scripts/run_tests.sh
 
 # While developing: the tests not marked slow (the end-to-end runs of act, the examples, PostgreSQL and the
 # kill -9 trials are left out), and a tenth of the spec front end's property examples. Not a substitute for
