@@ -59,10 +59,10 @@ def test_ready_only_after_a_champion_then_answers_like_score(tmp_path: Path) -> 
         assert server.client.get("/v2/health/live").status_code == 200
         server.wait_for_log("risk_lr is not ready: no champion")
         not_ready = server.client.get("/v2/health/ready")
-        assert not_ready.status_code == 503
+        assert not_ready.status_code == 400  # the protocol's "false": a 4xx
         assert "no champion" in not_ready.json()["reasons"][0]
         assert predict(server).status_code == 503
-        assert server.client.get("/v2/models/risk_lr/ready").status_code == 503
+        assert server.client.get("/v2/models/risk_lr/ready").status_code == 400
 
         train(root)  # registers v1 as champion; the server's next poll loads it
         server.wait_ready()
@@ -186,7 +186,7 @@ def test_a_tampered_artifact_keeps_the_server_not_ready(tmp_path: Path) -> None:
     with Server(root, "--poll", "0.2") as server:
         server.wait_for_log("has been modified")
         response = server.client.get("/v2/health/ready")
-        assert response.status_code == 503
+        assert response.status_code == 400
         assert "modified" in response.json()["reasons"][0]
         assert predict(server).status_code == 503
         assert "risk_lr is not ready" in server.log

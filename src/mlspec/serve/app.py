@@ -284,7 +284,8 @@ def create_app(manifest: Manifest, root: Path, settings: Settings) -> FastAPI:
     async def ready() -> Response:
         if server.catalog.ready:
             return _json({"ready": True})
-        return _json({"ready": False, "reasons": server.catalog.reasons()}, 503)
+        # the protocol's health answers: 200 for true, a 4xx for false (as Triton, 400); probes take both
+        return _json({"ready": False, "reasons": server.catalog.reasons()}, 400)
 
     @app.get("/v2")
     async def server_metadata() -> Response:
@@ -310,7 +311,7 @@ def create_app(manifest: Manifest, root: Path, settings: Settings) -> FastAPI:
         try:
             served = server.champion(model)
         except ServeError as exc:
-            return _json({"name": model, "ready": False, "error": exc.message}, exc.status)
+            return _json({"name": model, "ready": False, "error": exc.message}, _not_ready(exc.status))
         return _json({"name": model, "ready": True}, 200, served)
 
     @app.get("/v2/models/{model}/versions/{version}/ready")
@@ -318,7 +319,7 @@ def create_app(manifest: Manifest, root: Path, settings: Settings) -> FastAPI:
         try:
             served, _ = await server.version(model, version)
         except ServeError as exc:
-            return _json({"name": model, "ready": False, "error": exc.message}, exc.status)
+            return _json({"name": model, "ready": False, "error": exc.message}, _not_ready(exc.status))
         return _json({"name": model, "ready": True}, 200, served)
 
     @app.post("/v2/models/{model}/infer", openapi_extra=v2_body)
@@ -370,3 +371,9 @@ def from_environment() -> FastAPI:
     setup_logging()
     root, manifest_data, settings = read_config()
     return create_app(Manifest.model_validate(manifest_data), root, settings)
+
+
+def _not_ready(status: int) -> int:
+    """A readiness answer's status: the protocol's health answers are 200 or a 4xx, so a model that is known
+    but not loaded (503 on the inference routes) is 400 here; an unknown model stays 404."""
+    return 400 if status == 503 else status
