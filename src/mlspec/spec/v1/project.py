@@ -112,11 +112,7 @@ class Serve(Strict):
     @field_validator("models")
     @classmethod
     def _models_once(cls, value: list[str]) -> list[str]:
-        for i, name in enumerate(value):
-            if name in value[:i]:
-                raise PydanticCustomError("mls_serve", f"model '{name}' is listed twice", {
-                    "hint": "list each model once", "code": "MLS200", "part": "value", "field": i})
-        return value
+        return _listed_once(value, "model", "mls_serve", "MLS200")
 
     @model_validator(mode="after")
     def _base_for_dockerfile(self) -> Serve:
@@ -207,8 +203,13 @@ class Project(Strict):
     @field_validator("secrets")
     @classmethod
     def _secrets_once(cls, value: list[str]) -> list[str]:
-        for i, name in enumerate(value):
-            if name in value[:i]:
-                raise PydanticCustomError("mls_secret", f"secret '{name}' is listed twice", {
-                    "hint": "list each secret once", "code": "MLS219", "part": "value", "field": i})
-        return value
+        return _listed_once(value, "secret", "mls_secret", "MLS219")
+
+
+def _listed_once(value: list[str], noun: str, error: str, code: str) -> list[str]:
+    """`value` unchanged, or the finding for the first name listed a second time (pointing at that entry)."""
+    for i, name in enumerate(value):
+        if name in value[:i]:
+            raise PydanticCustomError(error, f"{noun} '{name}' is listed twice", {
+                "hint": f"list each {noun} once", "code": code, "part": "value", "field": i})
+    return value
