@@ -145,9 +145,9 @@ class Registry(RegistryBase):
         def _connect(dbapi_connection, _record):
             dbapi_connection.isolation_level = None  # let us issue BEGIN IMMEDIATE ourselves
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA busy_timeout=60000")
+            _use_wal(cursor)
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
         @sa.event.listens_for(self.engine, "begin")
@@ -440,3 +440,26 @@ def open_registry(registry_uri: str, artifacts_uri: str, root: Path, cache: Path
 
         return LogRegistry(open_store(registry_uri, root), artifact_store)
     return Registry(registry_uri, artifact_store, root)
+
+
+def _use_wal(cursor, deadline: float = 60.0) -> None:
+    """Put the database in WAL mode (kept in the file, so usually it is already).
+
+    Switching needs an exclusive lock that SQLite may refuse at once ("database is locked") rather than
+    wait for under its busy timeout, when several processes open a new registry together: retried with a
+    short backoff for up to `deadline` seconds, as the busy timeout would have waited."""
+    import sqlite3
+    import time
+
+    waited, attempt = 0.0, 0
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited >= deadline:
+                raise
+            pause = min(0.05 * 2 ** attempt, 1.0)
+            time.sleep(pause)
+            waited, attempt = waited + pause, attempt + 1
