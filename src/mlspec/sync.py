@@ -100,15 +100,17 @@ def compare(root: Path, files: dict[str, bytes], *, diffs: int = 0) -> Changes:
         if len(changes.diffs) < diffs:
             changes.diffs[path] = _diff(path, current, content)
     keep = user_owned(root)
-    for path in sorted({*previous_files(root), *_marked_files(root)}):
+    previous = previous_files(root)
+    known = {*files, *previous}  # decided without reading their first bytes again
+    for path in sorted({*previous, *_marked_files(root, known)}):
         if path not in files and path not in keep and os.path.isfile(os.path.join(base, path)):
             safe_target(base, path, folders)  # refuse, here already, to delete through a link
             changes.deleted.append(path)
     return changes
 
 
-def _marked_files(root: Path) -> list[str]:
-    """Files in compile's folders that carry mlspec's header, whatever the manifest lists.
+def _marked_files(root: Path, known: set[str]) -> list[str]:
+    """Files in compile's folders, other than `known`, that carry mlspec's header.
 
     A compile killed after renaming a new file into place but before writing its manifest leaves that
     file unlisted; if the specs then change so that no compile writes it again, only its header says
@@ -122,7 +124,7 @@ def _marked_files(root: Path) -> list[str]:
             continue
         for path in candidates:
             relative = f"{folder}/{path.name}"
-            if not allowed(relative) or path.is_symlink() or not path.is_file():
+            if relative in known or not allowed(relative) or path.is_symlink() or not path.is_file():
                 continue
             try:
                 with path.open("rb") as handle:
