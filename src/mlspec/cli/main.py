@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from mlspec import __version__
+from mlspec.cli.output import echo_error
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FORMATS = ("full", "concise", "json", "github", "sarif")
@@ -96,7 +97,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RunError as exc:
-            click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+            echo_error(exc)
             ctx.exit(EXIT_FINDINGS)
 
 

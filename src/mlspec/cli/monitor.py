@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from mlspec.cli.main import EXIT_FINDINGS, EXIT_USAGE, _load_or_exit, _select_or_exit, cli
-from mlspec.cli.output import _style
+from mlspec.cli.output import _style, echo_error
 from mlspec.manifest import Manifest
 
 EXIT_ALERT = EXIT_MONITOR_ERROR = EXIT_FINDINGS  # both are findings: the output says which
@@ -99,7 +99,7 @@ def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list
     try:
         registry = open_registry(manifest, paths)
     except RunError as exc:
-        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        echo_error(exc)
         return 1
     in_ci = os.environ.get("GITHUB_ACTIONS") == "true"
     code = 0

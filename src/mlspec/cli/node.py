@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.output import _event
+from mlspec.cli.output import _event, echo_error
 from mlspec.manifest import Manifest
 
 
@@ -212,7 +212,7 @@ def _report(manifest: Manifest, root: Path, node_id: str, out: str | None = None
             except RunError as exc:
                 note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
     except RunError as exc:
-        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        echo_error(exc)
         return 1
     lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
     text = gate_report(gates.evaluate(gate, candidate, lineage, champion.version if champion else None), note)
@@ -255,7 +255,7 @@ def _promote(manifest: Manifest, root: Path, node_id: str, number: int | None) -
         finally:
             registry.close()
     except RunError as exc:
-        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        echo_error(exc)
         return 1
     return 0
 

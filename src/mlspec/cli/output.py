@@ -34,3 +34,8 @@ def _event(kind: str, index: int, total: int, node_id: str, action: str, result)
     dots = "." * max(3, _WIDTH - len(label) - len(head))
     line = f"{head} {_style(f'{word:<5}', color)} {label}{dots} [{word} in {result.duration:.2f}s] {result.message}"
     click.echo(("\r\x1b[K" if sys.stderr.isatty() else "") + line, err=True)
+
+
+def echo_error(exc) -> None:
+    """Print a RunError the user can act on, as every command does: `mlspec: MESSAGE` and its help line."""
+    click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)

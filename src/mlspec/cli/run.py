@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _project_root, _select_or_exit, cli
-from mlspec.cli.output import _event
+from mlspec.cli.output import _event, echo_error
 
 
 @cli.command()
@@ -87,7 +87,7 @@ def _registry_call(ctx: click.Context, action):
         reg = open_registry(project.manifest, Paths.of(project.manifest, _project_root(ctx)))
         return action(reg)
     except RunError as exc:
-        click.echo(f"mlspec: {exc.message}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
+        echo_error(exc)
         ctx.exit(EXIT_FINDINGS)
     finally:
         if reg is not None:
