@@ -86,11 +86,11 @@ def worker_compile(root: Path) -> dict:
     # what api.load imports lazily, imported now so that no phase pays for imports (nor do the floors)
     import mlspec.graph.build
     import mlspec.resolve
-    import mlspec.spec.sourcemap  # noqa: F401
+    import mlspec.yamlpos.sourcemap  # noqa: F401
     from mlspec import api, gcpause
     from mlspec.cli.main import cli
     from mlspec.emit.tree import emit
-    from mlspec.sync import apply, compare
+    from mlspec.write.sync import apply, compare
 
     _clear_outputs(root)
     timings: dict[str, float] = {}

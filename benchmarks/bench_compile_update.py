@@ -47,10 +47,11 @@ def _compile(root: Path, *args: str) -> tuple[float, subprocess.CompletedProcess
 
 def _compare(root: Path) -> dict[str, float]:
     """Median seconds of sync.compare: no diffs, --check's diffs, every diff unbounded (the old compile)."""
-    from mlspec import api, gcpause, sync
+    from mlspec import api, gcpause
     from mlspec.cli.compile import SHOWN_DIFFS
     from mlspec.emit.tree import emit
-    from mlspec.outputs import user_owned
+    from mlspec.write import sync
+    from mlspec.write.outputs import user_owned
 
     with gcpause.paused():
         project = api.load(root)

@@ -3,7 +3,7 @@
 (a) Soundness, synthetic and seeded, with the monitor's DEFAULT settings (read from
     `mlspec.spec.v1.models.Drift()`: wasserstein at 0.1 for numeric columns, jensen_shannon at 0.1 for
     categorical ones): a reference profile of 100,000 rows x 25 standard-normal features, built with
-    `mlspec.runtime.profile._numeric_profile` as training does; then
+    `mlspec.runtime.monitoring.profile._numeric_profile` as training does; then
       - 200 clean windows of 50,000 rows: how many windows flag any feature (false-alert rate, goal <= 5%);
       - 200 windows with one feature's mean shifted by 0.25 standard deviations: how many flag that feature,
         i.e. the report names it (goal >= 95%), and how many name only it;
@@ -64,8 +64,8 @@ SEED = 20240601
 
 
 def defaults() -> dict:
-    from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS
-    from mlspec.runtime.drift import CATEGORICAL_FALLBACK
+    from mlspec.lang.metrics import DRIFT_DEFAULT_THRESHOLDS
+    from mlspec.runtime.monitoring.drift import CATEGORICAL_FALLBACK
     from mlspec.spec.v1.models import Drift
 
     spec = Drift()
@@ -77,8 +77,8 @@ def defaults() -> dict:
 
 def soundness(windows: int, features: int = 25, reference_rows: int = 100_000, window_rows: int = 50_000,
               shift: float = 0.25) -> dict:
-    from mlspec.runtime import drift
-    from mlspec.runtime.profile import _numeric_profile
+    from mlspec.runtime.monitoring import drift
+    from mlspec.runtime.monitoring.profile import _numeric_profile
 
     settings = defaults()
     methods = {"default": (settings["method"], settings["threshold"]), "psi": ("psi", 0.2)}
@@ -218,8 +218,9 @@ def worker_mlspec(folder: Path) -> dict:
     import pyarrow.parquet  # noqa: F401 - imported before timing, as the floor's worker does
 
     from mlspec.api import load
-    from mlspec.runtime import data, drift, monitor
-    from mlspec.runtime.profile import _categorical_profile, _numeric_profile
+    from mlspec.runtime import data
+    from mlspec.runtime.monitoring import drift, monitor
+    from mlspec.runtime.monitoring.profile import _categorical_profile, _numeric_profile
 
     project = load(folder)
     manifest = project.manifest

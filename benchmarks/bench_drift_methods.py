@@ -1,6 +1,6 @@
 """Benchmark each numeric drift method on a million live values, against a numpy floor.
 
-The unit tests check what `mlspec.runtime.drift.numeric` computes on a million values; how long it takes
+The unit tests check what `mlspec.runtime.monitoring.drift.numeric` computes on a million values; how long it takes
 is measured here (a time limit in a test fails on a busy machine). Same data as the unit test: a
 reference profile of 100,000 standard-normal values built as training builds it, 1,000,000 live values
 shifted by 0.1 with every 97th missing. Per method, the best of `--repeat` calls; the floor is the least
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlspec.runtime import drift
-from mlspec.runtime.profile import _numeric_profile
+from mlspec.runtime.monitoring import drift
+from mlspec.runtime.monitoring.profile import _numeric_profile
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -107,7 +107,8 @@ class _Timers:
 def _instrument() -> _Timers:
     import mlspec.resolve
     from mlspec.graph import build as graph_build
-    from mlspec.spec import loader, sourcemap, validate
+    from mlspec.spec import loader, validate
+    from mlspec.yamlpos import sourcemap
 
     timers = _Timers()
     timers.wrap(validate, "discover", "read")

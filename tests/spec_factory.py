@@ -20,7 +20,7 @@ import re
 
 import yaml
 
-from mlspec.estimators import ESTIMATORS
+from mlspec.lang.estimators import ESTIMATORS
 
 API_VERSION = "mlspec/v1"
 MODELS_PER_FILE = 100

@@ -77,7 +77,7 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
             return validated, list(validated.diagnostics)
 
         from mlspec.graph import build as graph_build
-        from mlspec.spec.sourcemap import SourceMap
+        from mlspec.yamlpos.sourcemap import SourceMap
 
         origins = {}
         for name, deps in validated.facts.feature_deps.items():
@@ -96,7 +96,7 @@ def _load(root: Path) -> Project:
         return project
     from mlspec.graph import build as graph_build  # networkx is only needed once specs are valid
     from mlspec.resolve import resolve
-    from mlspec.spec.sourcemap import SourceMap
+    from mlspec.yamlpos.sourcemap import SourceMap
 
     resolved = resolve(validated.spec, validated.facts)
     # a cycle can only run through derived features: their edges are the ones resolve placed
@@ -147,52 +147,6 @@ def _strip_discriminators(node: object) -> None:
 def json_schema_text() -> str:
     """The JSON Schema as canonical text (what `mlspec schema` writes): sorted keys, ASCII."""
     return json.dumps(json_schema(), sort_keys=True, indent=2, ensure_ascii=True) + "\n"
-
-
-def graph_json(project: Project, nodes: list[str]) -> str:
-    """The selected part of the graph as JSON: nodes with kind and tags, and edges."""
-    chosen = set(nodes)
-    manifest = project.manifest
-    doc = {
-        "nodes": [{"id": n, "kind": manifest.nodes[n].kind, "name": manifest.nodes[n].name,
-                   "tags": manifest.nodes[n].tags, "file": manifest.nodes[n].file} for n in nodes],
-        "edges": [{"from": dep, "to": n} for n in nodes for dep in manifest.nodes[n].depends_on if dep in chosen],
-    }
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
-
-
-_MERMAID_SHAPES = {"source": ("[(", ")]"), "feature": ("[/", "/]"), "model": ("[[", "]]"),
-                   "gate": ("{{", "}}"), "monitor": ("([", "])")}
-
-
-def graph_mermaid(project: Project, nodes: list[str]) -> str:
-    """The selected part of the graph as a Mermaid flowchart (names are identifiers, so safe to embed)."""
-    chosen = set(nodes)
-    lines = ["flowchart LR"]
-    for n in nodes:
-        node = project.manifest.nodes[n]
-        left, right = _MERMAID_SHAPES[node.kind]
-        lines.append(f"  {n.replace('.', '_')}{left}\"{node.kind}: {node.name}\"{right}")
-    for n in nodes:
-        for dep in project.manifest.nodes[n].depends_on:
-            if dep in chosen:
-                lines.append(f"  {dep.replace('.', '_')} --> {n.replace('.', '_')}")
-    return "\n".join(lines) + "\n"
-
-
-def graph_dot(project: Project, nodes: list[str]) -> str:
-    """The selected part of the graph in Graphviz DOT."""
-    chosen = set(nodes)
-    lines = ["digraph mlspec {", "  rankdir=LR;"]
-    for n in nodes:
-        node = project.manifest.nodes[n]
-        lines.append(f'  "{n}" [label="{node.kind}: {node.name}"];')
-    for n in nodes:
-        for dep in project.manifest.nodes[n].depends_on:
-            if dep in chosen:
-                lines.append(f'  "{dep}" -> "{n}";')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
 
 
 class BaseError(Exception):
@@ -288,8 +242,8 @@ def base_manifest(root: Path, ref: str | None = None, state: Path | None = None)
 def plan(project: Project, base: Manifest | None, notes: list[str]):
     """The plan from `base` to the project's current manifest, including generated-file changes."""
     from mlspec.emit.tree import emit
-    from mlspec.outputs import user_owned
     from mlspec.plan import make_plan
+    from mlspec.write.outputs import user_owned
 
     keep = user_owned(project.root)
     head_files = emit(project.manifest, keep)
@@ -307,7 +261,7 @@ def plan(project: Project, base: Manifest | None, notes: list[str]):
 def ci_problems(project: Project) -> list[Diagnostic]:
     """What `mlspec compile` refuses beyond validation: state a CI job would lose (MLS221), placed."""
     from mlspec.spec.check_ci import ci_state_problems
-    from mlspec.spec.sourcemap import SourceMap
+    from mlspec.yamlpos.sourcemap import SourceMap
 
     problems = ci_state_problems(project.validated.spec)
     return sorted(SourceMap(project.validated.texts).locate(problems), key=sort_key) if problems else []
@@ -318,7 +272,7 @@ def pins(project: Project, *, upgrade: bool = False):
     project's own lock file. Raises `constraints.ConstraintsError` when a needed package is not installed."""
     from mlspec import constraints
     from mlspec.emit import CONSTRAINTS_PATH
-    from mlspec.outputs import read_regular, safe_target_or_none
+    from mlspec.write.outputs import read_regular, safe_target_or_none
 
     settings = project.manifest.project
     if settings.install.form == "lock":
@@ -338,7 +292,7 @@ def install_notes(project: Project) -> list[str]:
     """Warnings about what `project.install` names in the repository: a hashed requirements file that is
     missing, unhashed or without the runtime; a package folder without pyproject.toml or setup.py."""
     from mlspec import installs
-    from mlspec.outputs import lstat_mode
+    from mlspec.write.outputs import lstat_mode
 
     install = project.manifest.project.install
     if install.form == "lock":

@@ -7,8 +7,8 @@ selection problems, MLS9xx internal errors.
 
 from __future__ import annotations
 
-from mlspec.estimators import ESTIMATORS
-from mlspec.metrics import CLASSIFICATION, METRICS, POSITIVE_CLASS, REGRESSION, catalogue_text
+from mlspec.lang.estimators import ESTIMATORS
+from mlspec.lang.metrics import CLASSIFICATION, METRICS, POSITIVE_CLASS, REGRESSION, catalogue_text
 
 CODES: dict[str, tuple[str, str]] = {
     "MLS001": ("spec file missing or unreadable",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from mlspec.graph import render
 from mlspec.manifest import Manifest
 
 # config_hash and file are bookkeeping; depends_on is derived from the fields that name other nodes
@@ -208,30 +209,6 @@ def render_json(plan: Plan) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
 
 
-def _mermaid(plan: Plan, head: Manifest, base: Manifest | None) -> list[str]:
-    """A Mermaid graph of the changed nodes and what they affect, changes highlighted."""
-    status = {c.node_id: c.action for c in plan.changes}
-    shown = {c.node_id for c in plan.changes if c.action != "unchanged"}
-    shown |= set(plan.retrain) | set(plan.affected_gates) | set(plan.affected_monitors)
-    if not shown:
-        return []
-    lines = ["```mermaid", "flowchart LR"]
-    for node_id in sorted(shown):
-        lines.append(f"  {node_id.replace('.', '_')}[\"{node_id}\"]")
-    for node_id in sorted(shown):
-        node = head.nodes.get(node_id)
-        for dep in (node.depends_on if node is not None else []):
-            if dep in shown:
-                lines.append(f"  {dep.replace('.', '_')} --> {node_id.replace('.', '_')}")
-    styles = {"create": "fill:#d4f8d4,stroke:#2a2", "update": "fill:#fff3c4,stroke:#c90",
-              "delete": "fill:#f8d4d4,stroke:#c22"}
-    for node_id in sorted(shown):
-        if status.get(node_id) in styles:
-            lines.append(f"  style {node_id.replace('.', '_')} {styles[status[node_id]]}")
-    lines.append("```")
-    return lines
-
-
 def render_markdown(plan: Plan, head: Manifest, base: Manifest | None) -> str:
     """PR-comment form: summary, changes with Old/New/Δ, graph, retrain list, files. All spec text inert."""
     from mlspec.mdsafe import code, inert
@@ -256,7 +233,10 @@ def render_markdown(plan: Plan, head: Manifest, base: Manifest | None) -> str:
                 out.append(f"| {code(change.node_id, cell=True)} | {code(key, cell=True)} | "
                            f"{code(_show(old), cell=True)} | {code(_show(new), cell=True)} | "
                            f"{code(delta, cell=True) if delta else ''} |")
-    out += ["", *_mermaid(plan, head, base)]
+    shown = {c.node_id for c in plan.changes if c.action != "unchanged"}
+    shown |= set(plan.retrain) | set(plan.affected_gates) | set(plan.affected_monitors)
+    actions = {c.node_id: c.action for c in plan.changes}
+    out += ["", *render.changes_mermaid(head, sorted(shown), actions)]
     if plan.retrain:
         out += ["", "Retrains: " + ", ".join(code(m) for m in plan.retrain)]
     if plan.affected_gates:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from mlspec import __version__, installs, stateurls
 from mlspec.diagnostics import Pointer
-from mlspec.estimators import ESTIMATORS
-from mlspec.expressions import render
+from mlspec.lang.estimators import ESTIMATORS
+from mlspec.lang.expressions import render
 from mlspec.manifest import (
     ColumnContract,
     ColumnOrigin,

@@ -22,8 +22,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlspec.estimators import ESTIMATORS
-from mlspec.metrics import METRICS
+from mlspec.lang.estimators import ESTIMATORS
+from mlspec.lang.metrics import METRICS
 from mlspec.spec.v1.models import TRANSFORMS
 from tests.conftest import REPO
 

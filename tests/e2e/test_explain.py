@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlspec.estimators import ESTIMATORS
-from mlspec.metrics import METRICS
+from mlspec.lang.estimators import ESTIMATORS
+from mlspec.lang.metrics import METRICS
 from tests.conftest import run_cli
 
 

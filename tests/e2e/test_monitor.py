@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlspec.runtime import artifacts, drift
+from mlspec.runtime import artifacts
 from mlspec.runtime.markdown import SUMMARY_LIMIT, inert
-from mlspec.runtime.monitor_report import ISSUE_LIMIT, html_report, markdown, marker
-from mlspec.runtime.profile import _categorical_profile
+from mlspec.runtime.monitoring import drift
+from mlspec.runtime.monitoring.profile import _categorical_profile
+from mlspec.runtime.monitoring.report import ISSUE_LIMIT, html_report, markdown, marker
 from mlspec.runtime.registry import Registry
 from tests.conftest import REPO, run_cli
 

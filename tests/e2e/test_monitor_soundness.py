@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlspec.estimators import ESTIMATORS
+from mlspec.lang.estimators import ESTIMATORS
 from tests.conftest import run_cli
 from tests.spec_factory import dump
 

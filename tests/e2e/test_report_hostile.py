@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 
 from mlspec.runtime.gates import GateReport, RequirementResult
 from mlspec.runtime.markdown import gate_report
-from mlspec.runtime.monitor_report import markdown as monitor_markdown
+from mlspec.runtime.monitoring.report import markdown as monitor_markdown
 from tests.conftest import REPO, run_cli
 
 FRAUD_SPECS = REPO / "tests" / "golden" / "fraud" / "specs"

@@ -1,4 +1,4 @@
-"""Tests for mlspec.cron: GitHub Actions' five-field cron subset and its five-minute floor."""
+"""Tests for mlspec.lang.cron: GitHub Actions' five-field cron subset and its five-minute floor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlspec.cron import CronError, check_cron, min_interval_minutes
+from mlspec.lang.cron import CronError, check_cron, min_interval_minutes
 from tests.steps import lines_executed
 
 VALID = [

@@ -1,10 +1,10 @@
-"""Drift measures (`mlspec.runtime.drift`) against textbook values computed independently here.
+"""Drift measures (`mlspec.runtime.monitoring.drift`) against textbook values computed independently here.
 
 Every expected value is computed in the test, by hand or with scipy, never with mlspec's helpers:
 PSI as sum((q - p) * ln(q / p)), the KS statistic with `scipy.stats.ks_2samp`, the earth mover's
 distance with `scipy.stats.wasserstein_distance`, the Jensen-Shannon distance with
 `scipy.spatial.distance.jensenshannon` and Cramér's V from `scipy.stats.chi2_contingency`. Reference
-profiles are built the way training builds them (`mlspec.runtime.profile`), with at most 2,000
+profiles are built the way training builds them (`mlspec.runtime.monitoring.profile`), with at most 2,000
 reference values so the profile keeps the exact sorted sample. Also: categorical columns (new
 categories, frequencies), the `insufficient_data` verdict, and a million numeric values (how fast:
 benchmarks/bench_drift_methods.py).
@@ -20,8 +20,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from mlspec.runtime import drift
-from mlspec.runtime.profile import SAMPLE, _categorical_profile, _numeric_profile
+from mlspec.runtime.monitoring import drift
+from mlspec.runtime.monitoring.profile import SAMPLE, _categorical_profile, _numeric_profile
 
 METHODS = ["psi", "ks", "wasserstein", "jensen_shannon", "chi_square"]
 CATEGORICAL_METHODS = ["psi", "chi_square", "jensen_shannon"]

@@ -7,8 +7,8 @@ import inspect
 
 import pytest
 
-from mlspec.estimators import ESTIMATORS
-from mlspec.metrics import METRICS
+from mlspec.lang.estimators import ESTIMATORS
+from mlspec.lang.metrics import METRICS
 
 CASES = [(e.name, task) for e in ESTIMATORS.values() for task in e.tasks]
 
@@ -82,7 +82,7 @@ def test_accepts_missing_is_what_scikit_learn_does(name: str, task: str) -> None
 
 @pytest.mark.parametrize(("name", "task"), CASES)
 def test_defaults_shown_by_explain_are_scikit_learns(name: str, task: str) -> None:
-    from mlspec.estimators import DEFAULTS
+    from mlspec.lang.estimators import DEFAULTS
 
     estimator = ESTIMATORS[name]
     signature = inspect.signature(_class(estimator.class_path(task)).__init__).parameters

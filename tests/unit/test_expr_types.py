@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlspec.expressions import parse_expression
+from mlspec.lang.expressions import parse_expression
 from mlspec.runtime.exprs import ExpressionRuntimeError, evaluate
 from mlspec.spec import exprtypes
 

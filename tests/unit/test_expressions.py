@@ -1,4 +1,4 @@
-"""Tests for mlspec.expressions: exact ASTs, exact error positions, canonical rendering, limits, fuzzing."""
+"""Tests for mlspec.lang.expressions: exact ASTs, exact error positions, canonical rendering, limits, fuzzing."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mlspec import expressions
-from mlspec.expressions import (
+from mlspec.lang import expressions
+from mlspec.lang.expressions import (
     FUNCTIONS,
     ExprError,
-    Requirement,
     columns_of,
     functions_of,
     parse_expression,
-    parse_requirement,
     render,
 )
+from mlspec.lang.requirements import Requirement, parse_requirement
 from tests.steps import lines_executed
 
 

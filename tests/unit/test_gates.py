@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from mlspec.expressions import parse_requirement
+from mlspec.lang.requirements import parse_requirement
 from mlspec.manifest import GateNode, SliceGate
 from mlspec.runtime.gates import check, evaluate
 

@@ -1,4 +1,4 @@
-"""The metric catalogue (`mlspec.metrics`) and how the runtime computes it (`runtime.scoring`).
+"""The metric catalogue (`mlspec.lang.metrics`) and how the runtime computes it (`runtime.scoring`).
 
 On generated data with a three-class text label and a real classifier's predictions, every averaged
 metric equals scikit-learn's function called with the average its definition names, exactly; the
@@ -17,7 +17,7 @@ from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import label_binarize
 
-from mlspec.metrics import CLASSIFICATION, METRICS, explain_metric, metrics_for
+from mlspec.lang.metrics import CLASSIFICATION, METRICS, explain_metric, metrics_for
 from mlspec.runtime import scoring
 
 CLASSES = ["bird", "cat", "dog"]

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from mlspec.expressions import parse_expression
+from mlspec.lang.expressions import parse_expression
 from mlspec.runtime.exprs import ExpressionRuntimeError, as_feature, evaluate, truth
 
 NAN = math.nan

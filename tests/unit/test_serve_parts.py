@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlspec.manifest import ColumnContract
-from mlspec.runtime import predictions
 from mlspec.runtime.errors import DataError, RunError
+from mlspec.runtime.monitoring import predictions
 from mlspec.serve import protocol
 from mlspec.serve.predlog import Entry, PredictionLog
 from mlspec.serve.validation import RequestInvalidError, RowValidator

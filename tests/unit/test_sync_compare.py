@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlspec.cli.compile import SHOWN_DIFFS
-from mlspec.sync import DIFF_MAX_LINES, compare
+from mlspec.write.sync import DIFF_MAX_LINES, compare
 from tests.conftest import run_cli
 from tests.spec_factory import generate_project
 

@@ -1,4 +1,4 @@
-"""Fault injection into `mlspec.sync.apply`: after a failure at any write point the tree is entirely the
+"""Fault injection into `mlspec.write.sync.apply`: after a failure at any write point the tree is entirely the
 old generation (byte for byte, no `*.mlspec-new` / `*.mlspec-old` left); without one, entirely the new.
 After a kill at any of them, the next `mlspec compile` leaves the new generation and `--check` passes.
 
@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlspec import api, sync
+from mlspec import api
 from mlspec.emit import MANIFEST_PATH
 from mlspec.emit.tree import emit
-from mlspec.outputs import NEW_SUFFIX, OLD_SUFFIX
-from mlspec.outputs import write_new as _write_file
-from mlspec.sync import Changes, apply, compare
+from mlspec.write import sync
+from mlspec.write.outputs import NEW_SUFFIX, OLD_SUFFIX
+from mlspec.write.outputs import write_new as _write_file
+from mlspec.write.sync import Changes, apply, compare
 from tests.conftest import REPO, run_cli, tree_snapshot
 from tests.spec_factory import dump
 

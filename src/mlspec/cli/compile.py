@@ -38,7 +38,7 @@ def compile_command(ctx: click.Context, check: bool, upgrade_pins: bool) -> None
 
 def _locked(root):
     """The repository's compile lock, saying when it waits or cannot lock."""
-    from mlspec.sync import lock
+    from mlspec.write.sync import lock
 
     def unsupported(exc: OSError) -> None:
         click.echo(f"warning: cannot lock {root} ({exc.strerror}); do not run two `mlspec compile` at once here.",
@@ -50,7 +50,7 @@ def _locked(root):
 
 def _sweep(root) -> None:
     """Remove what a compile killed while writing left beside its targets (this compile finishes its work)."""
-    from mlspec.sync import sweep
+    from mlspec.write.sync import sweep
 
     try:
         left = sweep(root)
@@ -64,8 +64,8 @@ def _sweep(root) -> None:
 
 def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> None:
     from mlspec.emit.tree import emit
-    from mlspec.outputs import UnsafePathError, user_owned
-    from mlspec.sync import apply, compare
+    from mlspec.write.outputs import UnsafePathError, user_owned
+    from mlspec.write.sync import apply, compare
 
     project = _load_or_exit(ctx)
     _refuse_job_local_state(ctx, project)
@@ -156,8 +156,8 @@ def _check_user_lint_config(project, keep: frozenset[str]) -> None:
 def _say_failed(exc: Exception) -> None:
     """A failed write: what went wrong (for a full disk or a read-only folder, also what to do)."""
     from mlspec.cli.environment import describe
-    from mlspec.outputs import NEW_SUFFIX, OLD_SUFFIX
     from mlspec.runtime.errors import environment_error
+    from mlspec.write.outputs import NEW_SUFFIX, OLD_SUFFIX
 
     refused = environment_error(exc)
     if refused is None:

@@ -175,12 +175,12 @@ def ls_command(ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, 
 @click.pass_context
 def graph(ctx: click.Context, fmt: str, select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     """Print the dependency graph."""
-    from mlspec import api
+    from mlspec.graph import render
 
     project = _load_or_exit(ctx)
     nodes = _select_or_exit(ctx, project, select, exclude)
-    render = {"mermaid": api.graph_mermaid, "dot": api.graph_dot, "json": api.graph_json}[fmt]
-    click.echo(render(project, nodes), nl=False)
+    draw = {"mermaid": render.as_mermaid, "dot": render.as_dot, "json": render.as_json}[fmt]
+    click.echo(draw(project.manifest, nodes), nl=False)
 
 
 @cli.command()
@@ -229,8 +229,8 @@ def explain(ctx: click.Context, code: str) -> None:
     `mlspec explain MLS011`, `mlspec explain f1_macro` or `mlspec explain random_forest`."""
     from mlspec.codes import CODES
     from mlspec.codes import explain as explain_code
-    from mlspec.estimators import ESTIMATORS, explain_estimator
-    from mlspec.metrics import METRICS, explain_metric
+    from mlspec.lang.estimators import ESTIMATORS, explain_estimator
+    from mlspec.lang.metrics import METRICS, explain_metric
     from mlspec.spec.names import did_you_mean, hint_for
 
     text = explain_code(code) or explain_metric(code) or explain_estimator(code)

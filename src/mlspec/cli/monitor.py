@@ -26,7 +26,7 @@ _WORDS = {"ok": ("OK", "green"), "alert": ("ALERT", "red"), "insufficient_data":
 
 def _write_reports(root: Path, name: str, report: dict) -> Path:
     from mlspec.runtime.jsonio import dumps
-    from mlspec.runtime.monitor_report import html_report, markdown
+    from mlspec.runtime.monitoring.report import html_report, markdown
     from mlspec.state.files import write_atomic
 
     folder = root / ".mlspec" / "reports" / f"monitor.{name}"
@@ -58,7 +58,7 @@ def _gh(*args: str, body: str | None = None, stdin: str | None = None) -> subpro
 
 
 def _open_or_update_issue(name: str, report: dict) -> str:
-    from mlspec.runtime.monitor_report import ISSUE_LIMIT, markdown, marker
+    from mlspec.runtime.monitoring.report import ISSUE_LIMIT, markdown, marker
 
     body = marker(name) + "\n" + markdown(report, limit=ISSUE_LIMIT)
     title = f"mlspec monitor {name}: {', '.join(report['reasons'])[:200] or 'alert'}"
@@ -83,10 +83,10 @@ def _dispatch_retrain(model: str, reason: str, default_branch: str) -> str:
 def run_monitors(manifest: Manifest, root: Path, node_ids: list[str], argv: list[str] | None = None, *,
                  retrain_locally: bool = False, data_source: str | None = None, data_file: str | None = None) -> int:
     """Evaluate monitors, write their reports, apply their actions; return the exit code."""
-    from mlspec.runtime import monitor
     from mlspec.runtime.artifacts import append_whole
     from mlspec.runtime.errors import RunError
-    from mlspec.runtime.monitor_report import markdown
+    from mlspec.runtime.monitoring import monitor
+    from mlspec.runtime.monitoring.report import markdown
     from mlspec.runtime.steps import Paths, open_registry
 
     summary = None

@@ -3,7 +3,7 @@
 actionlint reports every `runs-on` label it does not know as GitHub-hosted (`[runner-label]`) unless
 the repository's `.github/actionlint.yaml` declares it under `self-hosted-runner.labels`. When the
 specs name such labels (a GPU runner, say), compile writes that file so the generated workflows lint
-clean; when the repository already has its own file, mlspec leaves it alone (see `mlspec.sync`).
+clean; when the repository already has its own file, mlspec leaves it alone (see `mlspec.write.sync`).
 """
 
 from __future__ import annotations

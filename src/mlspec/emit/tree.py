@@ -1,7 +1,7 @@
 """Everything `mlspec compile` generates, in memory: {relative path: bytes}.
 
 Pure: the same manifest gives the same bytes on every machine. Nothing here touches the disk;
-`mlspec.sync` compares the result with the tree and writes it atomically.
+`mlspec.write.sync` compares the result with the tree and writes it atomically.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset(), constrain
          ) -> dict[str, bytes]:
     """Every generated file for `manifest`, the manifest itself (listing them all) included.
 
-    `user_owned` names shared files the repository keeps itself (see `mlspec.sync.user_owned`):
+    `user_owned` names shared files the repository keeps itself (see `mlspec.write.sync.user_owned`):
     they are neither generated nor listed. `constraints` is `generated/constraints.txt` (made by
     `mlspec.constraints` from the installed packages and the committed file, so not from the manifest
     alone); the manifest lists that file whether or not it is given, so its bytes never depend on it.

@@ -69,6 +69,6 @@ def subject(path: str, model: ModelNode) -> str:
 
 
 def _reads_only(tree: dict, columns: set[str]) -> bool:
-    from mlspec.expressions import columns_of
+    from mlspec.lang.expressions import columns_of
 
     return set(columns_of(tree)) <= columns

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlspec.expressions import columns_of
+from mlspec.lang.expressions import columns_of
 from mlspec.manifest import FeatureNode, SourceNode
 from mlspec.runtime.data import Dataset, Failure, described
 from mlspec.runtime.errors import DataError
@@ -222,7 +222,7 @@ def _rule_index(node: SourceNode, check_name: str) -> int | None:
 
 
 def _spec_line(node: SourceNode, column: str | None, root: Path, rule: int | None = None) -> str:
-    from mlspec.positions import line_of
+    from mlspec.yamlpos.positions import line_of
 
     file = node.file
     if rule is not None:

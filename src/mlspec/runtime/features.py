@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from mlspec.estimators import ESTIMATORS
+from mlspec.lang.estimators import ESTIMATORS
 from mlspec.manifest import FeatureNode, Manifest, ModelNode
 from mlspec.runtime.errors import TrainingError
 

@@ -13,8 +13,8 @@ import math
 import operator
 from dataclasses import asdict, dataclass, field
 
+from mlspec.lang.metrics import METRICS
 from mlspec.manifest import GateNode
-from mlspec.metrics import METRICS
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 

@@ -66,7 +66,7 @@ def compute(names: list[str], task: str, y_true, y_pred, proba, classes=None) ->
     return out
 
 
-# the suffixed names of the catalogue (mlspec.metrics): family -> average, whatever the number of classes
+# the suffixed names of the catalogue (mlspec.lang.metrics): family -> average, whatever the number of classes
 _LABEL_FAMILIES = ("precision", "recall", "f1")
 _AVERAGES = ("macro", "weighted", "micro")
 _ROC_AUC = {"roc_auc_ovr": ("ovr", "macro"), "roc_auc_ovr_weighted": ("ovr", "weighted"),

@@ -87,7 +87,7 @@ def _check_binary_only(model: ModelNode, label) -> None:
 
     `mlspec validate` refuses it when the label's contract lists its values; otherwise only the data
     knows, and the metric would be NaN and fail every gate after the whole training."""
-    from mlspec.metrics import METRICS
+    from mlspec.lang.metrics import METRICS
 
     binary_only = [m for m in model.metrics if METRICS[m].binary_only]
     classes = sorted(map(str, label.unique()))
@@ -142,7 +142,7 @@ def _plain(value):
 
 def _scorer(metric: str, model: ModelNode):
     """A scikit-learn scoring callable for `metric` (negated when lower is better)."""
-    from mlspec.metrics import METRICS
+    from mlspec.lang.metrics import METRICS
 
     info = METRICS[metric]
 
@@ -192,7 +192,7 @@ def _slices(model: ModelNode, test, predicted, proba, classes) -> dict[str, dict
 
 def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
     """Train and evaluate `model` on `frame` (the loaded, contract-checked source)."""
-    from mlspec.runtime.profile import profile as build_profile
+    from mlspec.runtime.monitoring.profile import profile as build_profile
 
     seed = manifest.project.seed
     columns = raw_columns(model, manifest)

@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mlspec.runtime import predictions
 from mlspec.runtime.errors import RunError
+from mlspec.runtime.monitoring import predictions
 
 log = logging.getLogger("mlspec.serve")
 

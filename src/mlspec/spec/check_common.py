@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from mlspec.diagnostics import Diagnostic, Pointer
-from mlspec.expressions import ExprError
+from mlspec.lang.expressions import ExprError
 from mlspec.spec.names import hint_for
 
 

@@ -6,7 +6,7 @@ import re
 
 from mlspec import stateurls
 from mlspec.diagnostics import Diagnostic, Pointer
-from mlspec.expressions import ExprError, columns_of, parse_expression
+from mlspec.lang.expressions import ExprError, columns_of, parse_expression
 from mlspec.spec import exprtypes
 from mlspec.spec.check_common import Facts, at_name, expr_error, hidden, ref
 from mlspec.spec.merge import Entry, SpecSet

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import re
 
-from mlspec import cron
 from mlspec.diagnostics import Diagnostic, Pointer, Related, Severity
-from mlspec.estimators import ESTIMATORS
-from mlspec.expressions import ExprError, functions_of, parse_requirement
-from mlspec.metrics import METRICS, metrics_for, names_text
+from mlspec.lang import cron
+from mlspec.lang.estimators import ESTIMATORS
+from mlspec.lang.expressions import ExprError, functions_of
+from mlspec.lang.metrics import METRICS, metrics_for, names_text
+from mlspec.lang.requirements import parse_requirement
 from mlspec.spec.check_common import Facts, expr_error, ref
 from mlspec.spec.drift import column_measures, prediction_measure
 from mlspec.spec.merge import Entry, SpecSet

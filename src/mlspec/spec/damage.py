@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from mlspec.diagnostics import Diagnostic
-from mlspec.positions import map_file
 from mlspec.spec.v1.models import SECTIONS
+from mlspec.yamlpos.positions import map_file
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS
+from mlspec.lang.metrics import DRIFT_DEFAULT_THRESHOLDS
 from mlspec.spec.v1.models import Drift
 
 CATEGORICAL_TYPES = ("category", "string", "datetime")  # profiled by frequencies, not by quantile bins

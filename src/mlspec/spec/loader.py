@@ -30,8 +30,8 @@ from yaml.events import (
 )
 
 from mlspec.diagnostics import Diagnostic, Related, Span
-from mlspec.positions import Parser as _Parser
-from mlspec.positions import PurePythonParser as _PurePythonParser
+from mlspec.yamlpos.positions import Parser as _Parser
+from mlspec.yamlpos.positions import PurePythonParser as _PurePythonParser
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32

@@ -20,8 +20,8 @@ from mlspec.spec.damage import Damage, from_loader, from_schema_error, strip
 from mlspec.spec.merge import SpecSet, merge
 from mlspec.spec.schema_errors import translate
 from mlspec.spec.semantics import Facts, check
-from mlspec.spec.sourcemap import SourceMap
 from mlspec.spec.v1.models import API_VERSION, SpecFile
+from mlspec.yamlpos.sourcemap import SourceMap
 
 SPEC_DIR = "specs"
 MAX_TOTAL_BYTES = 256 * 1024 * 1024

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from mlspec.estimators import ESTIMATORS
-from mlspec.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, METRICS, POSITIVE_CLASS
+from mlspec.lang.estimators import ESTIMATORS
+from mlspec.lang.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, METRICS, POSITIVE_CLASS
 from mlspec.spec.v1.base import Description, Scalar, Strict, Tags
 from mlspec.spec.v1.project import Artifacts, Project, Registry
 

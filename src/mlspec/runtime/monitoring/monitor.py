@@ -12,11 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mlspec.lang.metrics import METRICS
 from mlspec.manifest import Manifest, MonitorNode
-from mlspec.metrics import METRICS
-from mlspec.runtime import batch, contract, data, drift, predictions, scoring
+from mlspec.runtime import batch, contract, data, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
+from mlspec.runtime.monitoring import drift, predictions
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Gate requirements: `metric OP number` or `metric OP champion.metric [+|-|* number]`, parsed by hand.
 
-Built on the expression language's tokenizer and parser (`mlspec.expressions`), so requirements get
+Built on the expression language's tokenizer and parser (`mlspec.lang.expressions`), so requirements get
 the same strict lexing and the same exact error offsets.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from mlspec.expressions import ExprError, _Parser
+from mlspec.lang.expressions import ExprError, _Parser
 
 
 @dataclass(frozen=True)

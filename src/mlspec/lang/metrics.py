@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mlspec.estimators import CLASSIFICATION, REGRESSION
+from mlspec.lang.estimators import CLASSIFICATION, REGRESSION
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Related, Span, Where
-from mlspec.positions import Entry, map_file, raw_index
+from mlspec.yamlpos.positions import Entry, map_file, raw_index
 
 
 class SourceMap:

@@ -446,9 +446,5 @@ def _level(node: dict) -> int:
 def _render_operand(node: dict, needs_parens: bool) -> str:
     return f"({render(node)})" if needs_parens else render(node)
 
-
-# Requirements share this module's parser; they live in their own module and are re-exported here.
-from mlspec.requirements import Requirement, parse_requirement  # noqa: E402
-
-__all__ = ["FUNCTIONS", "KEYWORDS", "ExprError", "Requirement", "columns_of", "functions_of",
-           "parse_expression", "parse_requirement", "render"]
+__all__ = ["FUNCTIONS", "KEYWORDS", "ExprError", "columns_of", "functions_of",
+           "parse_expression", "render"]

@@ -26,7 +26,7 @@ FOLDS = 5
 def _numeric_profile(values) -> dict:
     import numpy as np
 
-    from mlspec.runtime.drift import sorted_quantiles
+    from mlspec.runtime.monitoring.drift import sorted_quantiles
 
     data = np.asarray(values, dtype=float)
     present = data[np.isfinite(data)]
@@ -44,7 +44,7 @@ def _numeric_profile(values) -> dict:
 
 
 def _categorical_profile(values) -> dict:
-    from mlspec.runtime.drift import category_counts
+    from mlspec.runtime.monitoring.drift import category_counts
 
     counts, missing = category_counts(values)
     total = sum(counts.values()) + missing

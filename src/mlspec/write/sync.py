@@ -1,6 +1,6 @@
 """Compare generated files with the tree, and write them atomically and safely.
 
-Where compile may write, and never through a link: `mlspec.outputs`. A file is deleted only when the
+Where compile may write, and never through a link: `mlspec.write.outputs`. A file is deleted only when the
 previous `generated/manifest.json` lists it as generated, or it lies in compile's folders and starts
 with mlspec's header (a file a killed compile renamed into place before its manifest). Unchanged files
 are not rewritten.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR
-from mlspec.outputs import (
+from mlspec.write.outputs import (
     GENERATED_HEADER,
     NEW_SUFFIX,
     OLD_SUFFIX,

@@ -1,0 +1,1 @@
+"""The spec's small languages and tables: expressions, gate requirements, cron, estimators, metrics."""

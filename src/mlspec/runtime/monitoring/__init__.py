@@ -1,0 +1,1 @@
+"""Monitoring: profiles, drift statistics, the prediction log as live data, and reports."""
