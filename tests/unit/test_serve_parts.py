@@ -197,3 +197,33 @@ def test_rows_parquet_cannot_hold_are_dropped_and_counted_not_retried(tmp_path: 
     log.append(bad)
     log.append(entry(rows=2, at=datetime(2026, 2, 1, tzinfo=UTC)))
     assert log.flush() == 2 and log.stats.rows_dropped == 1 and log.flush() == 0
+
+
+def test_a_bad_entry_is_dropped_alone_when_converted_with_others(tmp_path: Path) -> None:
+    log = PredictionLog(LocalStore(tmp_path), {"m": CONTRACTS}, flush_rows=1000, flush_seconds=3600)
+    bad = entry(rows=1)
+    bad.rows = [{"amount": 1.0, "hour": 2**70, "channel": "web"}]
+    log.append(entry(rows=2))
+    log.append(bad)
+    log.append(entry(rows=3))  # same model and day: converted in one chunk with the bad one
+    assert log.flush() == 5 and log.stats.rows_dropped == 1 and log.stats.files_written == 1
+
+
+def test_parts_converted_apart_share_one_file_with_canonical_columns(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    log = PredictionLog(store, {"m": CONTRACTS}, flush_rows=1000, flush_seconds=3600, convert_rows=2)
+    log.append(entry(rows=2))  # converted on its own: no challenger, so its challenger columns are all null
+    other = entry(rows=3, challenger=True)
+    other.version, other.rows = 4, [{"amount": 2.0, "hour": 1}] * 3  # a version whose rows lack `channel`
+    log.append(other)
+    assert log.flush() == 5
+    (key,) = store.list("predictions/m/")
+    table = pq.read_table(io.BytesIO(store.get(key).data))
+    assert table.column_names == ["ts", "request_id", "row", "model", "version", "sha256", "amount", "channel",
+                                  "hour", "prediction", "score", "challenger_version", "challenger_prediction",
+                                  "challenger_score"]
+    frame = table.to_pandas()
+    assert frame["version"].tolist() == [3, 3, 4, 4, 4] and frame["row"].tolist() == [0, 1, 0, 1, 2]
+    assert table.column("channel").to_pylist() == ["web", "web", None, None, None]
+    assert frame["challenger_prediction"].tolist()[2:] == [1, 1, 1] and frame["challenger_score"].isna().sum() == 2
+    assert "20260102T030405" in key  # the file is named by its first row's time

@@ -1,12 +1,18 @@
 """The prediction log writer: served rows buffered in memory, flushed in batches to Parquet on the store.
 
-Requests hand over a `Entry` (what was asked, what the champion and, later, the challenger said)
-and return at once; a background thread flushes every `flush_seconds`, or sooner when `flush_rows`
-rows wait, and at shutdown. Each flush writes one complete Parquet file per model and UTC date and
-creates its key only if absent (`put_if_absent`: a link of a fully written file on a local folder,
-a conditional put on object storage), so a committed batch is never lost, rewritten or half-visible.
-A flush the store refuses keeps its rows for the next try (and says why in the log); the buffer is
-bounded, and rows beyond it are dropped and counted rather than exhausting memory.
+Requests hand over an `Entry` (what was asked, what the champion and, later, the challenger said)
+and return at once. Every `convert_rows` rows the appending thread turns what waits into Arrow
+columns (about 0.2 ms for 256 rows), so the cost of building the log is spread evenly over requests;
+a background thread flushes every `flush_seconds`, or sooner when `flush_rows` rows wait, and at
+shutdown. A flush only concatenates Arrow tables and writes Parquet, which runs without the
+interpreter lock: building 10,000 rows' columns at flush time held it for about 9 ms and put one
+100-row request in a hundred behind it (the p99 of `benchmarks/bench_serve.py`).
+
+Each flush writes one complete Parquet file per model and UTC date and creates its key only if absent
+(`put_if_absent`: a link of a fully written file on a local folder, a conditional put on object
+storage), so a committed batch is never lost, rewritten or half-visible. A flush the store refuses
+keeps its rows for the next try (and says why in the log); the buffer is bounded, and rows beyond it
+are dropped and counted rather than exhausting memory, as are rows Parquet cannot hold.
 """
 
 from __future__ import annotations
@@ -53,6 +59,11 @@ class LogStats:
     failed_flushes: int = 0
 
 
+# Columns every file starts and ends with; the model's input columns, sorted, go between them.
+_HEAD = ("ts", "request_id", "row", "model", "version", "sha256")
+_TAIL = ("prediction", "score", "challenger_version", "challenger_prediction", "challenger_score")
+
+
 @dataclass
 class PredictionLog:
     """Buffers entries and flushes them to `store` under `predictions/<model>/date=.../`."""
@@ -62,11 +73,14 @@ class PredictionLog:
     flush_rows: int = 10_000
     flush_seconds: float = 10.0
     max_buffered_rows: int = 100_000
+    convert_rows: int = 256
     stats: LogStats = field(default_factory=LogStats)
 
     def __post_init__(self) -> None:
-        self._entries: list[Entry] = []
-        self._rows = 0
+        self._waiting: list[Entry] = []  # appended, not yet converted
+        self._waiting_rows = 0
+        self._tables: list[tuple[tuple[str, str], datetime, object]] = []  # ((model, day), first at, pyarrow.Table)
+        self._rows = 0  # every buffered row, waiting or converted
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -85,8 +99,11 @@ class PredictionLog:
             if self._rows + len(entry.rows) > self.max_buffered_rows:
                 self.stats.rows_dropped += len(entry.rows)
                 return
-            self._entries.append(entry)
+            self._waiting.append(entry)
+            self._waiting_rows += len(entry.rows)
             self._rows += len(entry.rows)
+            if self._waiting_rows >= self.convert_rows:
+                self._convert_waiting()
             full = self._rows >= self.flush_rows
         if full:
             self._wake.set()
@@ -109,50 +126,69 @@ class PredictionLog:
         """Write everything buffered; return the rows written. Rows of a failed write stay buffered."""
         with self._flush_lock:
             with self._lock:
-                entries, self._entries, self._rows = self._entries, [], 0
-            if not entries:
-                return 0
-            groups: dict[tuple[str, str], list[Entry]] = {}
-            for entry in entries:
-                groups.setdefault((entry.model, f"{entry.at:%Y-%m-%d}"), []).append(entry)
+                self._convert_waiting()
+                tables, self._tables = self._tables, []
+                self._rows -= sum(table.num_rows for _, _, table in tables)
+            groups: dict[tuple[str, str], list] = {}
+            for group, first, table in tables:
+                groups.setdefault(group, []).append((first, table))
             written, kept = 0, []
-            for (model, _day), group in sorted(groups.items()):
+            for (model, day), parts in sorted(groups.items()):
                 try:
-                    written += self._write(model, group)
+                    written += self._write(model, parts)
                 except (RunError, OSError) as exc:
-                    kept += group
+                    kept += [((model, day), first, table) for first, table in parts]
                     self.stats.failed_flushes += 1
                     log.error("prediction log: could not write %d rows of %s (kept for the next flush): %s",
-                              sum(len(e.rows) for e in group), model, getattr(exc, "message", exc))
+                              sum(table.num_rows for _, table in parts), model, getattr(exc, "message", exc))
             if kept:
                 with self._lock:
-                    self._entries[:0] = kept
-                    self._rows += sum(len(e.rows) for e in kept)
+                    self._tables[:0] = kept
+                    self._rows += sum(table.num_rows for _, _, table in kept)
             return written
 
-    def _write(self, model: str, group: list[Entry]) -> int:
-        try:
-            data = self._parquet(model, group)
-        except (ValueError, TypeError, OverflowError) as exc:  # rows Parquet cannot hold: retrying cannot help
-            count = sum(len(e.rows) for e in group)
-            self.stats.rows_dropped += count
-            log.error("prediction log: dropped %d rows of %s that cannot be written as Parquet: %s", count, model, exc)
-            return 0
-        while True:
-            self._sequence += 1
-            key = predictions.key(model, group[0].at, self._writer, self._sequence)
-            if self.store.put_if_absent(key, data):
-                break
-        count = sum(len(e.rows) for e in group)
-        self.stats.rows_written += count
-        self.stats.files_written += 1
-        return count
+    def _convert_waiting(self) -> None:
+        """Turn the waiting entries into one Arrow table per model and date (the caller holds the lock)."""
+        groups: dict[tuple[str, str], list[Entry]] = {}
+        for entry in self._waiting:
+            groups.setdefault((entry.model, f"{entry.at:%Y-%m-%d}"), []).append(entry)
+        self._waiting, self._waiting_rows = [], 0
+        for (model, day), group in groups.items():
+            try:
+                self._tables.append(((model, day), group[0].at, self._table(model, group)))
+            except (ValueError, TypeError, OverflowError):  # one entry Parquet cannot hold: find it, keep the rest
+                for entry in group:
+                    try:
+                        self._tables.append(((model, day), entry.at, self._table(model, [entry])))
+                    except (ValueError, TypeError, OverflowError) as exc:
+                        self._rows -= len(entry.rows)
+                        self.stats.rows_dropped += len(entry.rows)
+                        log.error("prediction log: dropped %d rows of %s that cannot be written as Parquet: %s",
+                                  len(entry.rows), model, exc)
 
-    def _parquet(self, model: str, group: list[Entry]) -> bytes:
-        """One Parquet file of a group's rows, built straight as Arrow columns: the flush runs beside requests
-        in the same process, so it keeps the interpreter busy as briefly as it can (10,000 rows in a few ms)."""
+    def _write(self, model: str, parts: list) -> int:
+        """One Parquet file of a model's converted rows of one day ((first time, table) parts, in order),
+        created only if its key is absent; the key carries the first row's time."""
         import pyarrow as pa
         import pyarrow.parquet as pq
+
+        # Parts may differ in columns (versions with other inputs) or have all-null columns: unify them.
+        table = pa.concat_tables([part for _, part in parts], promote_options="default")
+        inputs = sorted(set(table.column_names) - set(_HEAD) - set(_TAIL))
+        buffer = io.BytesIO()
+        pq.write_table(table.select([*_HEAD, *inputs, *_TAIL]), buffer)
+        data = buffer.getvalue()
+        while True:
+            self._sequence += 1
+            if self.store.put_if_absent(predictions.key(model, parts[0][0], self._writer, self._sequence), data):
+                break
+        self.stats.rows_written += table.num_rows
+        self.stats.files_written += 1
+        return table.num_rows
+
+    def _table(self, model: str, group: list[Entry]):
+        """A group's rows as an Arrow table, straight from the entries (no pandas)."""
+        import pyarrow as pa
 
         contracts = self.contracts[model]
         records = [row for entry in group for row in entry.rows]
@@ -180,9 +216,7 @@ class PredictionLog:
         columns["challenger_version"] = pa.array(per_row(lambda e: e.challenger_version), type=pa.int64())
         columns["challenger_prediction"] = pa.array(listed(lambda e: e.challenger_labels))
         columns["challenger_score"] = pa.array(listed(lambda e: e.challenger_scores), type=pa.float64())
-        buffer = io.BytesIO()
-        pq.write_table(pa.table(columns), buffer)
-        return buffer.getvalue()
+        return pa.table(columns)
 
 
 def _input_column(values: list, kind: str):
