@@ -1,7 +1,7 @@
 """Benchmark mlspec's drift detection: is it sound with the default settings, and is it fast?
 
 (a) Soundness, synthetic and seeded, with the monitor's DEFAULT settings (read from
-    `mlspec.spec.v1.models.Drift()`: wasserstein at 0.1 for numeric columns, jensen_shannon at 0.1 for
+    `mlspec.spec.v1.monitors.Drift()`: wasserstein at 0.1 for numeric columns, jensen_shannon at 0.1 for
     categorical ones): a reference profile of 100,000 rows x 25 standard-normal features, built with
     `mlspec.runtime.monitoring.profile._numeric_profile` as training does; then
       - 200 clean windows of 50,000 rows: how many windows flag any feature (false-alert rate, goal <= 5%);
@@ -66,7 +66,7 @@ SEED = 20240601
 def defaults() -> dict:
     from mlspec.lang.metrics import DRIFT_DEFAULT_THRESHOLDS
     from mlspec.runtime.monitoring.drift import CATEGORICAL_FALLBACK
-    from mlspec.spec.v1.models import Drift
+    from mlspec.spec.v1.monitors import Drift
 
     spec = Drift()
     threshold = spec.threshold if spec.threshold is not None else DRIFT_DEFAULT_THRESHOLDS[spec.method]

@@ -37,7 +37,8 @@ from mlspec.manifest import (
 from mlspec.spec import drift as drift_rules
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.semantics import Facts
-from mlspec.spec.v1.models import Drift, Model, Range
+from mlspec.spec.v1.models import Model, Range
+from mlspec.spec.v1.monitors import Drift
 
 _NOT_HASHED = {"config_hash", "file", "description", "column_origins"}
 

@@ -24,7 +24,7 @@ import pytest
 
 from mlspec.lang.estimators import ESTIMATORS
 from mlspec.lang.metrics import METRICS
-from mlspec.spec.v1.models import TRANSFORMS
+from mlspec.spec.v1.features import TRANSFORMS
 from tests.conftest import REPO
 
 SCHEMA = REPO / "schema" / "mlspec-v1.json"

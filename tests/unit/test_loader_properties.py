@@ -31,10 +31,9 @@ from mlspec import api
 from mlspec.diagnostics import RENDERERS, Diagnostic, Severity, Span, has_errors
 from mlspec.graph import build as graph_build
 from mlspec.lang.estimators import ESTIMATORS
-from mlspec.lang.metrics import METRICS, metrics_for
+from mlspec.lang.metrics import DRIFT_THRESHOLD_RANGES, METRICS, metrics_for
 from mlspec.resolve import resolve
 from mlspec.spec import loader
-from mlspec.spec.v1.models import DRIFT_THRESHOLD_RANGES
 from mlspec.spec.validate import validate_texts
 from mlspec.yamlpos.sourcemap import SourceMap
 from tests.spec_factory import build_documents, count_nodes, dump, generate_project

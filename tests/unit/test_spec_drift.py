@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlspec.spec.drift import Measure, column_measures, prediction_measure
-from mlspec.spec.v1.models import Drift
+from mlspec.spec.v1.monitors import Drift
 
 TYPES = {"amount": "float", "flag": "bool", "merchant": "category", "seen": "datetime"}
 FEATURES = {"amount_log": "amount", "merchant_oh": "merchant", "is_night": None}

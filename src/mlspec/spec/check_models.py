@@ -9,13 +9,13 @@ from mlspec.diagnostics import Diagnostic, Pointer, Related, Severity
 from mlspec.lang import cron
 from mlspec.lang.estimators import ESTIMATORS
 from mlspec.lang.expressions import ExprError, functions_of
-from mlspec.lang.metrics import METRICS, metrics_for, names_text
+from mlspec.lang.metrics import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, METRICS, metrics_for, names_text
 from mlspec.lang.requirements import parse_requirement
 from mlspec.spec.check_common import Facts, expr_error, ref
 from mlspec.spec.drift import column_measures, prediction_measure
 from mlspec.spec.merge import Entry, SpecSet
 from mlspec.spec.names import hint_for
-from mlspec.spec.v1.models import DRIFT_DEFAULT_THRESHOLDS, DRIFT_THRESHOLD_RANGES, Range
+from mlspec.spec.v1.models import Range
 
 # --------------------------------------------------------------------------------------------
 

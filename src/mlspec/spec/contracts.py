@@ -17,7 +17,7 @@ from mlspec.spec.check_common import hidden, ref
 from mlspec.spec.damage import Damage
 from mlspec.spec.merge import Entry, Section, SpecSet
 from mlspec.spec.names import hint_for
-from mlspec.spec.v1.models import Column, LikeContract
+from mlspec.spec.v1.sources import Column, LikeContract
 
 
 def resolve_contracts(spec: SpecSet, diags: list[Diagnostic],

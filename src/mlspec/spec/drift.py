@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlspec.lang.metrics import DRIFT_DEFAULT_THRESHOLDS
-from mlspec.spec.v1.models import Drift
+from mlspec.spec.v1.monitors import Drift
 
 CATEGORICAL_TYPES = ("category", "string", "datetime")  # profiled by frequencies, not by quantile bins
 CATEGORICAL_METHODS = ("psi", "chi_square", "jensen_shannon")

@@ -8,7 +8,8 @@ from typing import Generic, TypeVar
 from mlspec.diagnostics import Diagnostic, Pointer, Related
 from mlspec.spec.damage import Damage
 from mlspec.spec.names import column_problem, name_problem, suggest_name
-from mlspec.spec.v1.models import KIND_OF_SECTION, SECTIONS, Project, SpecFile
+from mlspec.spec.v1.models import KIND_OF_SECTION, SECTIONS, SpecFile
+from mlspec.spec.v1.project import Project
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlspec.diagnostics import Diagnostic, KeyPath, Pointer
 from mlspec.spec.names import hint_for
-from mlspec.spec.v1.models import TRANSFORMS
+from mlspec.spec.v1.features import TRANSFORMS
 
 _TYPE_WORDS = {
     "string_type": "text", "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",

@@ -1,10 +1,12 @@
-"""What every spec model shares: the strict base class and the common free-text and tag fields."""
+"""What every spec model shares: the strict base class, the common free-text and tag fields, metric names."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from mlspec.lang.metrics import METRICS
 
 Scalar = bool | int | float | str | None
 
@@ -19,3 +21,10 @@ class Strict(BaseModel):
 Description = Annotated[str | None, Field(None, max_length=2000, description="Free text for people; never executed.")]
 Tags = Annotated[list[str], Field(default_factory=list, max_length=32,
                                   description="Labels used by selectors (`tag:fraud`). Lowercase names.")]
+
+
+# A metric's name: any text to the validator (which says MLS203 with a "did you mean"), the catalogue with
+# each metric's definition to editors (the YAML language server shows a `const`'s description when completing).
+MetricName = Annotated[str, WithJsonSchema({
+    "type": "string",
+    "anyOf": [{"const": m.name, "description": f"({m.task}) {m.description}"} for m in METRICS.values()]})]
