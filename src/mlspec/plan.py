@@ -16,7 +16,8 @@ from mlspec.manifest import Manifest
 
 # config_hash and file are bookkeeping; depends_on is derived from the fields that name other nodes
 _IGNORED = ("config_hash", "file", "depends_on")
-_META_ONLY = ("description",)
+# fields that change nothing a run does: a node changed only there is not retrained
+_META_ONLY = ("description", "tags")
 
 
 @dataclass
@@ -173,13 +174,18 @@ def _explain(old: object, new: object) -> str:
     return _list_change(old, new) or f"{_show(old)} -> {_show(new)}"
 
 
+def _metadata_changed(change: NodeChange) -> str:
+    """'description only', 'tags only' or 'description and tags only'."""
+    return " and ".join(sorted({key.split(".")[0] for key in change.fields})) + " only"
+
+
 def render_text(plan: Plan, explain: bool = False) -> str:
     """Terminal form; ends with the one-line summary."""
     lines = []
     for change in plan.changes:
         if change.action == "unchanged":
             continue
-        suffix = " (description only)" if change.metadata_only else ""
+        suffix = f" ({_metadata_changed(change)})" if change.metadata_only else ""
         lines.append(f"  {_SIGNS[change.action]} {change.action.upper():<6} {change.node_id}{suffix}")
         if explain:
             for key, (old, new) in change.fields.items():
@@ -220,7 +226,7 @@ def render_markdown(plan: Plan, head: Manifest, base: Manifest | None) -> str:
     else:
         out += ["| | node | change |", "|---|---|---|"]
         for change in rows:
-            what = "description only" if change.metadata_only else change.action
+            what = _metadata_changed(change) if change.metadata_only else change.action
             out.append(f"| {_SIGNS[change.action].strip() or ' '} | {code(change.node_id, cell=True)} | {what} |")
         details = [(c, k, o, n) for c in rows for k, (o, n) in c.fields.items()]
         if details:

@@ -40,7 +40,9 @@ from mlspec.spec.semantics import Facts
 from mlspec.spec.v1.models import Model, Range
 from mlspec.spec.v1.monitors import Drift
 
-_NOT_HASHED = {"config_hash", "file", "description", "column_origins"}
+# Not the node's settings: where it was written, its prose and its tags (labels for selectors) change
+# nothing a run does, so they must not invalidate the run cache or put the node in a plan's retrain list.
+_NOT_HASHED = {"config_hash", "file", "description", "column_origins", "tags"}
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,11 @@ def file_reorder_with_description(root: Path) -> None:
           "    description: A simple, explainable baseline (kept for comparison).\n")
 
 
+def retagged(root: Path) -> None:
+    """Tags label nodes for selectors: a tag added is shown, and nothing retrains."""
+    _edit(root, "fraud.yaml", "    tags: [fraud, nightly]\n", "    tags: [fraud, nightly, review]\n")
+
+
 CASES: dict[str, Callable[[Path], None]] = {
     "hyperparameter": hyperparameter,
     "new_feature": new_feature,
@@ -111,6 +116,7 @@ CASES: dict[str, Callable[[Path], None]] = {
     "tightened_gate": tightened_gate,
     "reformat_only": reformat_only,
     "description_only": file_reorder_with_description,
+    "retagged": retagged,
     "moved_between_files": moved_between_files,
 }
 
