@@ -28,7 +28,7 @@ class Settings:
     shadow: bool = True  # score the challenger (when there is one) off the response path
     shadow_queue: int = 1000  # requests waiting for shadow scoring; beyond it, shadow scores are dropped
     log_predictions: bool = True  # append served rows to the prediction log
-    flush_rows: int = 10_000  # flush when this many rows wait (a flush costs ~13 ms at 1,000 rows, ~27 at 10,000)
+    flush_rows: int = 10_000  # flush when this many rows wait (one Parquet file per flush, model and day)
     flush_seconds: float = 10.0  # ... or this often
     access_log: bool = True  # one JSON line per request on standard error
 
