@@ -78,7 +78,8 @@ def check(node: SourceNode, dataset: Dataset, features: Sequence[FeatureNode] = 
     failed_conversion = {f.column for f in dataset.failures}
     checked = frame.drop(columns=[c for c in failed_conversion if c in frame.columns])
     try:
-        _schema(node, checked).validate(checked, lazy=True)
+        # in place: nothing is coerced or changed, and a copy of every column would double the memory
+        _schema(node, checked).validate(checked, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         failures.extend(_group(exc.failure_cases, node))
     if features:

@@ -116,63 +116,165 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
     may be anywhere; `node.path` still names it in messages). With `keep_undeclared`, columns the
     contract does not declare are kept as read, and every column stays in the data's own order (scoring
     writes them back); otherwise the frame holds the declared columns, in the contract's order.
+
+    Each column is held once: a column read is converted and released before the next, undeclared
+    columns of a Parquet file are not read at all, and equal texts share one string object.
     """
     import pandas as pd
 
+    header: list[str] | None = None  # a CSV's header as written, when pandas may have renamed a repeated name
     if node.format in ("csv", "parquet") and "://" in node.path and file is None:
         from mlspec.runtime import remote
 
         parts, fingerprint = remote.read(node)
-        raw = parts[0]
         if node.format == "csv" and len(parts) > 1:
             raise DataError(f"source '{node.name}': {node.path} names {len(parts)} CSV files; a CSV source reads one",
                             where=node.file, hint="name one file, or use Parquet parts for a dataset in pieces")
-        frames = [_read_csv(node, raw)] if node.format == "csv" else [_read_parquet(node, part) for part in parts]
-        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        if node.format == "csv":
+            raw = _FrameColumns(_read_csv(node, io.BytesIO(parts[0]), empty=not parts[0].strip()))
+            header = _csv_header(node, io.BytesIO(parts[0])) if _renamed(node, raw.names) else None
+        else:
+            raw = _read_parquet(node, [io.BytesIO(part) for part in parts])
+        del parts
     elif node.format in ("csv", "parquet"):
-        raw = (file if file is not None else source_path(node, root)).read_bytes()
-        # hashing and parsing both release the GIL: fingerprint on a second core while pandas parses
+        path = file if file is not None else source_path(node, root)
+        # hashing and parsing both release the GIL: fingerprint on a second core while the file is parsed
         with ThreadPoolExecutor(max_workers=1) as pool:
-            digest = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
-            frame = _read_csv(node, raw) if node.format == "csv" else _read_parquet(node, raw)
+            before = _stat(path)
+            digest = pool.submit(file_fingerprint, path)
+            if node.format == "csv":
+                raw = _FrameColumns(_read_csv(node, path, empty=before[0] == 0 or _blank(path)))
+                header = _csv_header(node, path) if _renamed(node, raw.names) else None
+            else:
+                raw = _read_parquet(node, [path])
             fingerprint = digest.result()
+        if _stat(path) != before:  # the bytes hashed must be the bytes parsed
+            raise DataError(f"source '{node.name}': {node.path} changed while it was being read", where=node.file,
+                            hint="run again once nothing is writing the file")
     else:
         frame = _read_sql(node, root)
         fingerprint = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+        raw = _FrameColumns(frame)
+        del frame
+    rows = raw.rows
     failures: list[Failure] = []
-    missing = [c for c in node.columns if c not in frame.columns]
+    missing = [c for c in node.columns if c not in raw.names]
     for column in missing:
-        failures.append(Failure(column, MISSING_COLUMN, len(frame)))
-    repeated = _repeated_columns(node, frame, raw if node.format == "csv" else None)
+        failures.append(Failure(column, MISSING_COLUMN, rows))
+    repeated = _repeated_columns(node, header if header is not None else raw.names)
     for column, positions in repeated.items():
         where = described(node)
         failures.append(Failure(
-            column, DUPLICATE_COLUMN, len(frame),
+            column, DUPLICATE_COLUMN, rows,
             note=f"{where} has {len(positions)} columns named '{column}' (columns "
                  f"{', '.join(map(str, positions[:-1]))} and {positions[-1]}), so the contract cannot tell "
                  "which one it describes",
             hint=f"rename or remove the extra '{column}' column{'s' if len(positions) > 2 else ''} in {where} "
                  "(check the export that wrote it)"))
+    order = list(dict.fromkeys(raw.names)) if keep_undeclared else list(node.columns)
     typed = {}
-    for name, contract in node.columns.items():
+    for name in order:
+        if name not in node.columns:
+            typed[name] = raw.take(name)  # undeclared, kept as read (the first of a repeated name)
+            continue
         if name in missing or name in repeated:
             continue
-        values, failure = _convert(frame[name], contract.type)
+        values, failure = _convert(raw.take(name), node.columns[name].type)
         typed[name] = values
         if failure is not None:
             failures.append(Failure(name, failure[0], failure[1], failure[2]))
-    if keep_undeclared:
-        # the data's own order; an undeclared name repeated (pandas keeps it in Parquet) is kept once, the first
-        seen = list(dict.fromkeys(str(c) for c in frame.columns))
-        typed = {name: typed[name] if name in node.columns else _first(frame, name) for name in seen
-                 if name in typed or name not in node.columns}
-    return Dataset(pd.DataFrame(typed, index=pd.RangeIndex(len(frame))), fingerprint, failures)
+    raw.release()
+    return Dataset(pd.DataFrame(typed, index=pd.RangeIndex(rows), copy=False), fingerprint, failures)
 
 
-def _first(frame, name: str):
-    """The first column called `name` (a repeated name selects several)."""
-    found = frame.loc[:, [str(c) == name for c in frame.columns]]
-    return found.iloc[:, 0].to_numpy()
+class _FrameColumns:
+    """The columns of a frame pandas read (CSV, SQL), handed out one at a time."""
+
+    def __init__(self, frame) -> None:
+        self.frame = frame
+        self.names = [str(c) for c in frame.columns]
+        self.rows = len(frame)
+
+    def take(self, name: str):
+        """The first column called `name` (a repeated name selects several); a view, not a copy."""
+        return self.frame.iloc[:, self.names.index(name)]
+
+    def release(self) -> None:
+        """Drop the frame (its columns live on in the typed frame where they were not converted)."""
+        self.frame = None
+
+
+class _ArrowColumns:
+    """The columns of Parquet data, each read, turned into a pandas Series and released when it is taken, so
+    only one column is ever decoded at a time (reading the whole table first held every column twice)."""
+
+    def __init__(self, files: list, names: list[str], rows: int) -> None:
+        self.files, self.names, self.rows = files, names, rows
+
+    def take(self, name: str):
+        """The first column called `name` as a pandas Series (from every part, in order)."""
+        import pyarrow as pa
+
+        position = self.names.index(name)
+        parts = []
+        for parquet in self.files:
+            names = parquet.schema_arrow.names
+            table = parquet.read(columns=[name]) if names.count(name) == 1 and name == names[position] else \
+                parquet.read(use_pandas_metadata=False).select([position])
+            parts.extend(table.column(0).chunks)
+        column = pa.chunked_array(parts, type=parts[0].type if parts else None) if parts else pa.chunked_array(
+            [], type=self.files[0].schema_arrow.field(position).type)
+        return arrow_to_pandas(column, name)
+
+    def release(self) -> None:
+        """Give the Arrow memory pool's unused pages back to the system."""
+        import pyarrow as pa
+
+        self.files = []
+        pa.default_memory_pool().release_unused()
+
+
+def arrow_to_pandas(column, name: str):
+    """An Arrow column as pandas reads it, except text: Python strings (None where missing) in an object
+    column where equal texts share one object, as the contract's text columns hold them (pandas' own
+    conversion makes one string object per row: 50 MB per million rows)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_dictionary(kind) and _is_text(kind.value_type):
+        encoded = column.unify_dictionaries().combine_chunks() if column.num_chunks > 1 else column.combine_chunks()
+    elif _is_text(kind):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+    else:
+        return pd.Series(column.to_pandas(), name=name, copy=False)
+    texts = np.empty(len(encoded.dictionary) + 1, dtype=object)
+    texts[:-1] = encoded.dictionary.to_pylist()
+    texts[-1] = None
+    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return pd.Series(texts[codes], name=name, dtype=object, copy=False)  # (pandas would infer its str type)
+
+
+def _is_text(kind) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
+def _blank(path: Path) -> bool:
+    """Whether a file holds nothing but white space (read in pieces: a large file is not blank early on)."""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            if chunk.strip():
+                return False
+    return True
 
 
 def described(node: SourceNode) -> str:
@@ -182,20 +284,19 @@ def described(node: SourceNode) -> str:
     return f"table {node.table}" if node.table is not None else "the query's result"
 
 
-def _repeated_columns(node: SourceNode, frame, raw: bytes | None) -> dict[str, list[int]]:
+def _renamed(node: SourceNode, names: list[str]) -> bool:
+    """Whether pandas may have renamed a repeated CSV header name that the contract declares (`x`, `x.1`)."""
+    return any((m := _MANGLED.match(n)) and m["name"] in node.columns for n in names)
+
+
+def _repeated_columns(node: SourceNode, names: list[str]) -> dict[str, list[int]]:
     """Declared columns that appear more than once in the data -> their 1-based positions.
 
-    pandas keeps repeated names in Parquet and SQL results, but renames a repeated CSV header
-    (`x`, `x.1`), so the first column would silently win; a CSV's header is read again, as it is,
-    only when a name looks renamed. Repeated columns the contract does not declare are ignored,
-    like any undeclared column.
+    pandas keeps repeated names in SQL results and Arrow in Parquet, but pandas renames a repeated CSV
+    header (`x`, `x.1`), so the first column would silently win; a CSV's header is read again, as it is,
+    only when a name looks renamed (`names` is then that header). Repeated columns the contract does not
+    declare are ignored, like any undeclared column.
     """
-    names = [str(c) for c in frame.columns]
-    if raw is not None:
-        renamed = any((m := _MANGLED.match(n)) and m["name"] in node.columns for n in names)
-        if not renamed:
-            return {}
-        names = _csv_header(node, raw)
     positions: dict[str, list[int]] = {}
     for index, name in enumerate(names, start=1):
         if name in node.columns:
@@ -203,39 +304,52 @@ def _repeated_columns(node: SourceNode, frame, raw: bytes | None) -> dict[str, l
     return {name: found for name, found in positions.items() if len(found) > 1}
 
 
-def _csv_header(node: SourceNode, raw: bytes) -> list[str]:
+def _csv_header(node: SourceNode, source) -> list[str]:
     """A CSV file's header names exactly as written (pandas renames repeated ones when it reads a header)."""
     import pandas as pd
 
-    first = pd.read_csv(io.BytesIO(raw), sep=node.delimiter or ",", header=None, nrows=1, dtype="string",
+    first = pd.read_csv(source, sep=node.delimiter or ",", header=None, nrows=1, dtype="string",
                         keep_default_na=False, encoding="utf-8")
     return [str(v) for v in first.iloc[0].tolist()]
 
 
-def _read_csv(node: SourceNode, raw: bytes):
+def _read_csv(node: SourceNode, source, *, empty: bool):
+    """Parse a CSV file (a path or a binary stream)."""
     import pandas as pd
 
     text_columns = {n: "string" for n, c in node.columns.items() if c.type in ("category", "string", "datetime")}
-    if not raw.strip():
+    if empty:
         raise DataError(f"source '{node.name}': file {node.path} is empty (not even a header line)",
                         where=node.file, hint="the file needs a header line and rows")
     try:
         # only an empty field is missing: pandas' own NA words (NA, N/A, NULL, nan...) would silently turn
         # a category "NA" or a broken number "N/A" into a missing value, hiding both from the contract
-        return pd.read_csv(io.BytesIO(raw), sep=node.delimiter or ",", dtype=text_columns,
+        return pd.read_csv(source, sep=node.delimiter or ",", dtype=text_columns,
                            keep_default_na=False, na_values=[""], encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"source '{node.name}': cannot parse {node.path}: {str(exc).splitlines()[0]}",
                         hint="the file must be UTF-8 CSV with a header line") from exc
 
 
-def _read_parquet(node: SourceNode, raw: bytes):
-    import pandas as pd
+def _read_parquet(node: SourceNode, sources: list) -> _ArrowColumns:
+    """Parquet files (paths or binary streams), opened to be read a column at a time. The index columns pandas
+    stores beside the data are left out, as pandas leaves them out of a frame; text columns are read as
+    dictionaries (as Parquet usually stores them), so no column's strings are ever held one per row."""
+    import pyarrow.parquet as pq
 
     try:
-        return pd.read_parquet(io.BytesIO(raw))
+        files = []
+        for source in sources:
+            schema = pq.read_schema(source)
+            text = [f.name for f in schema if _is_text(f.type)]
+            files.append(pq.ParquetFile(source, read_dictionary=text))
+        schema = files[0].schema_arrow
+        index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+        names = [n for n in schema.names if n not in index]
+        rows = sum(f.metadata.num_rows for f in files)
     except Exception as exc:
         raise DataError(f"source '{node.name}': cannot read parquet file {node.path}: {exc}") from exc
+    return _ArrowColumns(files, names, rows)
 
 
 def _read_sql(node: SourceNode, root: Path):
@@ -311,5 +425,13 @@ def _convert(series, kind: str):
         if bad.any():
             return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))
         return parsed, None
-    text = series.astype("string") if not pd.api.types.is_string_dtype(series) else series
-    return text.astype(object).where(present, None), None
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "string":
+        # Python strings already (shared where equal): astype would make a new string object per row
+        return pd.Series(np.where(present.to_numpy(), series.to_numpy(), None), index=series.index,
+                         name=series.name, dtype=object, copy=False), None
+    # one string object per distinct text (a CSV's parser makes one per row): categories repeat
+    codes, uniques = pd.factorize(series.astype("string"), use_na_sentinel=True)
+    texts = np.empty(len(uniques) + 1, dtype=object)
+    texts[:-1] = uniques.astype(object)
+    texts[-1] = None  # where the code is -1: missing
+    return pd.Series(texts[codes], index=series.index, name=series.name, dtype=object, copy=False), None
