@@ -93,6 +93,15 @@ def repository_left_as_found() -> Iterator[None]:
         "run examples and specs in a copy under tmp_path")
 
 
+@pytest.fixture(autouse=True)
+def compile_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own compile cache (`mlspec.write.cache`), never the user's: an entry one test stored cannot
+    answer another test's compile (which may have changed in-process what mlspec generates)."""
+    folder = tmp_path_factory.mktemp("compile-cache")
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def single_threaded() -> None:
     """For tests that fork (a compile killed with kill -9), which is safe only while the process has one

@@ -77,14 +77,17 @@ def discover(root: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
     return found, diags
 
 
-def load_texts(files: list[tuple[str, Path]]) -> tuple[dict[str, str], list[Diagnostic]]:
-    """Read and decode every file; refuse oversized, non-UTF-8 and hidden-character files."""
+def load_texts(files: list[tuple[str, Path]], raws: dict[str, bytes] | None = None
+               ) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Read and decode every file; refuse oversized, non-UTF-8 and hidden-character files.
+
+    A file `raws` holds (by display path) is taken from there instead of read again."""
     texts: dict[str, str] = {}
     diags: list[Diagnostic] = []
     total = 0
     for display, path in files:
         try:
-            raw = path.read_bytes()
+            raw = raws[display] if raws is not None and display in raws else path.read_bytes()
         except OSError as exc:
             diags.append(Diagnostic("MLS001", f"cannot read {display}: {exc.strerror}", Span(display, 1, 1), None))
             continue
@@ -150,10 +153,20 @@ def _drop_echoes(diags: list[Diagnostic]) -> list[Diagnostic]:
             or (d.span.file, d.span.line, d.span.col) not in loader_places]
 
 
-def validate_project(root: Path) -> Validated:
-    """Find, read and validate every spec file of the project at `root`."""
+def validate_project(root: Path, raws: dict[str, bytes] | None = None) -> Validated:
+    """Find, read and validate every spec file of the project at `root` (those `raws` holds: from there)."""
     files, diags = discover(root)
-    texts, problems = load_texts(files)
+    return _validate_files(files, diags, raws)
+
+
+def validate_bytes(raws: dict[str, bytes]) -> Validated:
+    """Validate spec files given as bytes (display path -> bytes), as if found under a project's `specs/`."""
+    return _validate_files([(display, Path(display)) for display in sorted(raws)], [], raws)
+
+
+def _validate_files(files: list[tuple[str, Path]], diags: list[Diagnostic], raws: dict[str, bytes] | None
+                    ) -> Validated:
+    texts, problems = load_texts(files, raws)
     diags.extend(problems)
     refused = frozenset(d.span.file for d in problems if d.span is not None)
     if not texts:

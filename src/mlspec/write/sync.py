@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from mlspec.emit import MANIFEST_PATH, WORKFLOW_DIR
 from mlspec.write.outputs import (
@@ -64,8 +66,16 @@ class Changes:
 def previous_files(root: Path) -> list[str]:
     """Files the last compile generated (from its manifest), or none."""
     try:
-        data = json.loads((root / MANIFEST_PATH).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return listed_files((root / MANIFEST_PATH).read_bytes())
+    except OSError:
+        return []
+
+
+def listed_files(manifest: bytes) -> list[str]:
+    """The generated files a manifest's text lists (none when it is not a manifest)."""
+    try:
+        data = orjson.loads(manifest)
+    except orjson.JSONDecodeError:
         return []
     files = data.get("files") if isinstance(data, dict) else None
     return [f for f in files if isinstance(f, str) and allowed(f)] if isinstance(files, list) else []
@@ -81,9 +91,37 @@ def compare(root: Path, files: dict[str, bytes], *, diffs: int = 0) -> Changes:
     and files beyond `diffs` get none.
     """
     changes = Changes()
+
+    def same(path: str, current: bytes) -> bool:
+        if current == files[path]:
+            return True
+        if len(changes.diffs) < diffs:
+            changes.diffs[path] = _diff(path, current, files[path])
+        return False
+
+    _classify(root, files, same, changes)
+    _orphans(root, files, previous_files(root), changes)
+    return changes
+
+
+def compare_digests(root: Path, digests: dict[str, str], listed: list[str]) -> Changes:
+    """What writing files of these sha256 digests would change, as `compare` says it without their bytes.
+
+    For a compile the cache vouches for (`mlspec.write.cache`): `listed` is what the manifest lists besides
+    `digests`. Only a tree found unchanged is taken as it is; any other answer sends compile down the full
+    path, which compares bytes.
+    """
+    changes = Changes()
+    _classify(root, digests, lambda path, current: hashlib.sha256(current).hexdigest() == digests[path], changes)
+    _orphans(root, digests, [*digests, *listed], changes)
+    return changes
+
+
+def _classify(root: Path, paths, same: Callable[[str, bytes], bool], changes: Changes) -> None:
+    """Sort `paths` into created, updated and unchanged by what the tree holds (`same` compares)."""
     folders: set[str] = set()
     base = os.fspath(root)
-    for path, content in files.items():
+    for path in paths:
         target, mode = safe_target(base, path, folders)
         if mode is None:
             changes.created.append(path)
@@ -93,20 +131,19 @@ def compare(root: Path, files: dict[str, bytes], *, diffs: int = 0) -> Changes:
         except FileNotFoundError:
             changes.created.append(path)
             continue
-        if current == content:
-            changes.unchanged.append(path)
-            continue
-        changes.updated.append(path)
-        if len(changes.diffs) < diffs:
-            changes.diffs[path] = _diff(path, current, content)
+        (changes.unchanged if same(path, current) else changes.updated).append(path)
+
+
+def _orphans(root: Path, paths, previous: list[str], changes: Changes) -> None:
+    """Files to delete: listed by the previous manifest or marked as mlspec's, and no longer generated."""
     keep = user_owned(root)
-    previous = previous_files(root)
-    known = {*files, *previous}  # decided without reading their first bytes again
+    base = os.fspath(root)
+    folders: set[str] = set()
+    known = {*paths, *previous}  # decided without reading their first bytes again
     for path in sorted({*previous, *_marked_files(root, known)}):
-        if path not in files and path not in keep and os.path.isfile(os.path.join(base, path)):
+        if path not in paths and path not in keep and os.path.isfile(os.path.join(base, path)):
             safe_target(base, path, folders)  # refuse, here already, to delete through a link
             changes.deleted.append(path)
-    return changes
 
 
 def _marked_files(root: Path, known: set[str]) -> list[str]:
