@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mlspec import gcpause
 from mlspec.diagnostics import Diagnostic, has_errors, sort_key
+from mlspec.errors import MlspecError
 from mlspec.manifest import Manifest
 from mlspec.spec.validate import Validated, validate_project
 
@@ -121,6 +122,31 @@ def select(project: Project, selectors: list[str], exclude: list[str] = (),
     return [node for node in project.order if node in chosen]
 
 
+def monitors(project: Project, names: list[str]) -> list[str]:
+    """The monitors NAMES pick, in graph order (all when none is given): a monitor by its name, or a model's
+    monitors by the model's name. A model without monitors is an MlspecError, an unknown name a SelectorError."""
+    nodes = project.manifest.nodes
+    selectors = []
+    for name in names:
+        if f"monitor.{name}" in nodes or f"model.{name}" not in nodes:
+            selectors.append(f"monitor:{name}")
+        elif any(m.model == name for m in project.manifest.of_kind("monitor")):
+            selectors.append(f"model:{name}+,kind:monitor")
+        else:
+            raise MlspecError(f"model '{name}' has no monitor", hint="add one under monitors: in the specs (model, "
+                              "data, and drift, quality or performance)")
+    return select(project, [" ".join(selectors)] if names else ["kind:monitor"])
+
+
+def monitor(project: Project, node_ids: list[str], options, on_event=None, on_note=None):
+    """Evaluate the monitors `node_ids`, write their reports and act on their alerts as `options` (a
+    `MonitorOptions`) say; progress goes to the callbacks (see `runtime.monitoring.runner`). Returns
+    `RunResults` (not ok on an alert or a monitor that could not be evaluated)."""
+    from mlspec.runtime.monitoring.runner import MonitorRunner
+
+    return MonitorRunner(project.manifest, project.root, options, on_event, on_note).run(node_ids)
+
+
 def json_schema() -> dict:
     """The spec language as a JSON Schema (draft-07 compatible), with every field's description."""
     from mlspec.spec.v1.models import SpecFile
@@ -149,16 +175,12 @@ def json_schema_text() -> str:
     return json.dumps(json_schema(), sort_keys=True, indent=2, ensure_ascii=True) + "\n"
 
 
-class BaseError(Exception):
+class PlanBaseError(MlspecError):
     """The base of a plan could not be read (unknown git ref, no commits yet, unreadable state file)."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 def _git(root: Path, *args: str) -> str:
-    """git's standard output; BaseError with git's own message when it fails."""
+    """git's standard output; PlanBaseError with git's own message when it fails."""
     import subprocess
 
     result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,  # noqa: S607
@@ -166,10 +188,10 @@ def _git(root: Path, *args: str) -> str:
     if result.returncode != 0:
         said = (result.stderr.strip().splitlines() or ["failed"])[0]
         if "not a git repository" in said:
-            raise BaseError(f"{root} is not in a git repository, so there is no git ref to compare with",
-                            hint="run `git init` and commit, or compare with a manifest: --state FILE")
-        raise BaseError(f"git {' '.join(args)}: {said}",
-                        hint="name a branch, tag or commit that exists here (`git branch -a` lists branches)")
+            raise PlanBaseError(f"{root} is not in a git repository, so there is no git ref to compare with",
+                                hint="run `git init` and commit, or compare with a manifest: --state FILE")
+        raise PlanBaseError(f"git {' '.join(args)}: {said}",
+                            hint="name a branch, tag or commit that exists here (`git branch -a` lists branches)")
     return result.stdout
 
 
@@ -195,7 +217,7 @@ def default_base(root: Path, default_branch: str) -> tuple[str | None, str]:
         try:
             _git(root, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
             merge_base = _git(root, "merge-base", "HEAD", candidate).strip()
-        except BaseError:
+        except PlanBaseError:
             continue
         return merge_base, f"the merge-base of HEAD and {candidate} ({merge_base[:12]})"
     return "HEAD", f"HEAD (no {default_branch} branch here, nor on origin)"
@@ -210,7 +232,7 @@ def base_manifest(root: Path, ref: str | None = None, state: Path | None = None)
         try:
             return Manifest.model_validate_json(state.read_text(encoding="utf-8")), []
         except (OSError, ValueError) as exc:
-            raise BaseError(f"cannot read state file {state}: {exc}") from exc
+            raise PlanBaseError(f"cannot read state file {state}: {exc}") from exc
     from mlspec.graph import build as graph_build
     from mlspec.resolve import resolve
     from mlspec.spec.validate import SPEC_SUFFIXES, validate_texts
@@ -222,9 +244,9 @@ def base_manifest(root: Path, ref: str | None = None, state: Path | None = None)
         return None, ["no base (the repository has no commits yet): every node is new"]
     prefix = git("rev-parse", "--show-prefix").strip()
     if not _has_commits(root):
-        raise BaseError(f"the repository has no commits yet, so there is no {ref} to compare with",
-                        hint="commit first, or run `mlspec plan` without --base (on a repository without commits, "
-                             "everything is new)")
+        raise PlanBaseError(f"the repository has no commits yet, so there is no {ref} to compare with",
+                            hint="commit first, or run `mlspec plan` without --base (on a repository without "
+                                 "commits, everything is new)")
     names = [n for n in git("ls-tree", "-r", "--name-only", ref, "--", f"{prefix}specs").splitlines()
              if n.endswith(SPEC_SUFFIXES)]
     texts = {n[len(prefix):]: git("show", f"{ref}:{n}") for n in names}

@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mlspec.errors import MlspecError
+
 DIST = "mlspec-gitops"
 EXTRAS = ("objectstore", "postgres", "runtime", "serve", "state")
 RUNTIME = "runtime"
@@ -44,12 +46,11 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _PATH = re.compile(r"^\.(?P<sub>(?:/[^\[\]]*)?)(?:\[(?P<extras>[^\]]*)\])?$")
 
 
-class InstallError(ValueError):
+class InstallError(MlspecError, ValueError):
     """`project.install` is not one of the accepted forms: a message and a hint saying what to write."""
 
     def __init__(self, message: str, hint: str = FORMS_HINT) -> None:
-        super().__init__(message)
-        self.message, self.hint = message, hint
+        super().__init__(message, hint=hint)
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def the_failure(stderr: str, column: str | None, check: str) -> dict:
 def assert_stopped_before_training(root: Path, result) -> None:
     """Exit 1, the source is the error, the model and gate never ran, nothing was stored."""
     assert result.code == 1, result.stderr
-    assert re.search(r"ERROR check source\.rows \.+ \[ERROR in", result.stderr), result.stderr
+    assert re.search(r"ERROR  check source\.rows \.+ \[ERROR in", result.stderr), result.stderr
     assert "upstream source.rows failed" in result.stderr
     assert "Done. PASS=0 SKIP=2 FAIL=0 ERROR=1 TOTAL=3" in result.stderr
     state = root / ".mlspec"
@@ -505,7 +505,7 @@ def test_sql_source_passes_and_trains(tmp_path: Path) -> None:
     rerun = run(tmp_path)  # a SQL source cannot be fingerprinted without reading it: it is checked again
     assert rerun.code == 0
     assert "400 rows, contract passed" in rerun.stderr
-    assert re.search(r"SKIP  train model\.m \.+ \[SKIP in", rerun.stderr), rerun.stderr
+    assert re.search(r"SKIP   train model\.m \.+ \[SKIP in", rerun.stderr), rerun.stderr
 
 
 def test_sql_source_lineage_records_the_data_fingerprint(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def assert_refused(result: Result, tmp: Path, *names: str) -> None:
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
     assert not crash_reports(tmp), result.stderr
     lines = result.stderr.splitlines()
-    said = [line for line in lines if line.startswith("mlspec: ") or " ERROR monitor " in line]
+    said = [line for line in lines if line.startswith("mlspec: ") or " ERROR  monitor " in line]
     assert any(name in line for line in said for name in names), result.stderr
     assert any(line.strip().startswith("help: ") for line in lines), result.stderr
 

@@ -294,7 +294,7 @@ def test_a_monitor_that_cannot_be_evaluated(project: Path, tmp: Path, how: str) 
         (project / "data" / "live.csv").unlink()
     result = mlspec(project, *args, tmp=tmp)
     assert_code(result, "or cannot be evaluated", tmp)
-    assert "ERROR monitor monitor.mon" in result.stderr
+    assert "ERROR  monitor monitor.mon" in result.stderr
 
 
 def test_a_generated_monitor_script_keeps_to_the_table_too(project: Path, tmp: Path) -> None:

@@ -132,7 +132,7 @@ def test_a_tampered_report_folder_is_refused_before_any_call(tmp_path: Path, fak
         (folder / "head-sha.txt").unlink()
     result = _comment(folder)
     assert result.code == 1
-    assert "Error:" in result.stderr
+    assert result.stderr.startswith("mlspec: ") and "Traceback" not in result.stderr, result.stderr
     assert not (fake_gh / "calls").exists(), "nothing may reach GitHub"
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _project_root, cli
+from mlspec.cli.common import EXIT_FINDINGS, load_or_exit, project_root
+from mlspec.cli.main import cli
+from mlspec.errors import MlspecError
 
 EXIT_STALE = EXIT_FINDINGS  # stale generated files are a finding (README's table of exit codes)
 SHOWN_DIFFS = 50  # `--check` shows the diffs of this many modified files; a CI log has no use for more
@@ -27,7 +29,7 @@ def compile_command(ctx: click.Context, check: bool, upgrade_pins: bool) -> None
     # passes over the loaded project between phases (0.2 s at 1,000 models) are not made at all, and
     # the project is freed by reference counting when the command returns.
     with gcpause.paused():
-        root = _project_root(ctx)
+        root = project_root(ctx)
         if check or not root.is_dir():  # --check writes nothing; a missing project is reported as usual
             _compile(ctx, check, upgrade_pins)
             return
@@ -64,20 +66,16 @@ def _sweep(root) -> None:
 
 def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> None:
     from mlspec.emit.tree import emit
-    from mlspec.write.outputs import UnsafePathError, user_owned
+    from mlspec.write.outputs import user_owned
     from mlspec.write.sync import apply, compare
 
-    project = _load_or_exit(ctx)
+    project = load_or_exit(ctx)
     _refuse_job_local_state(ctx, project)
-    pins = _pins_or_exit(ctx, project, upgrade_pins)
+    pins = _pins(project, upgrade_pins)
     keep = user_owned(project.root)
     files = emit(project.manifest, keep, pins.text if pins is not None else None)
     _check_user_lint_config(project, keep)
-    try:
-        changes = compare(project.root, files, diffs=SHOWN_DIFFS if check else 0)  # plain compile shows none
-    except UnsafePathError as exc:
-        click.echo(f"mlspec: {exc}", err=True)
-        ctx.exit(EXIT_FINDINGS)
+    changes = compare(project.root, files, diffs=SHOWN_DIFFS if check else 0)  # plain compile shows none
     if check:
         if not changes.stale:
             click.echo(f"Generated files are up to date ({len(changes.unchanged)} files).")
@@ -101,9 +99,8 @@ def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> Non
         return
     try:
         apply(project.root, files, changes)
-    except (OSError, UnsafePathError) as exc:
-        _say_failed(exc)
-        ctx.exit(EXIT_FINDINGS)
+    except (OSError, MlspecError) as exc:
+        raise _failed(exc) from exc
     click.echo(f"Compiled: {len(changes.created)} created, {len(changes.updated)} updated, "
                f"{len(changes.deleted)} deleted, {len(changes.unchanged)} unchanged.")
 
@@ -120,16 +117,11 @@ def _refuse_job_local_state(ctx: click.Context, project) -> None:
         ctx.exit(EXIT_FINDINGS)
 
 
-def _pins_or_exit(ctx: click.Context, project, upgrade: bool):
+def _pins(project, upgrade: bool):
     """generated/constraints.txt's content (None for a lock-file install), with its warnings said."""
     from mlspec import api
-    from mlspec.constraints import ConstraintsError
 
-    try:
-        pins = api.pins(project, upgrade=upgrade)
-    except ConstraintsError as exc:
-        click.echo(f"mlspec: {exc.message}\n  help: {exc.hint}", err=True)
-        ctx.exit(EXIT_FINDINGS)
+    pins = api.pins(project, upgrade=upgrade)
     for warning in [*(pins.warnings if pins is not None else ()), *api.install_notes(project)]:
         click.echo(f"warning: {warning}", err=True)
     return pins
@@ -153,7 +145,7 @@ def _check_user_lint_config(project, keep: frozenset[str]) -> None:
                    "will report them as unknown in the generated workflows.", err=True)
 
 
-def _say_failed(exc: Exception) -> None:
+def _failed(exc: Exception) -> MlspecError:
     """A failed write: what went wrong (for a full disk or a read-only folder, also what to do)."""
     from mlspec.cli.environment import describe
     from mlspec.runtime.errors import environment_error
@@ -161,10 +153,9 @@ def _say_failed(exc: Exception) -> None:
 
     refused = environment_error(exc)
     if refused is None:
-        click.echo(f"mlspec: compile failed, the previous files were kept: {exc}", err=True)
-        return
+        return MlspecError(f"compile failed, the previous files were kept: {exc}")
     if isinstance(refused.filename, str):  # the file being replaced, not its staged copy or backup
         name = refused.filename.removesuffix(NEW_SUFFIX).removesuffix(OLD_SUFFIX)
         refused = OSError(refused.errno, refused.strerror, name)
     what, todo = describe(refused)
-    click.echo(f"mlspec: compile failed, the previous files were kept: {what}\n  help: {todo}", err=True)
+    return MlspecError(f"compile failed, the previous files were kept: {what}", hint=todo)

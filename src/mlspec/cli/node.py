@@ -16,8 +16,11 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.output import _event, echo_error
+from mlspec.cli.common import EXIT_USAGE, explain, progress, report
+from mlspec.errors import MlspecError
 from mlspec.manifest import Manifest
+
+_RECOMPILE = "run `mlspec compile` and commit the result"
 
 
 def _manifest_path() -> Path:
@@ -36,9 +39,7 @@ def main(node_id: str, argv: list[str]) -> int:
     try:
         return _main(node_id, argv)
     except Exception as exc:
-        from mlspec.cli.main import report_exception
-
-        return report_exception(exc)
+        return report(exc)
 
 
 def _main(node_id: str, argv: list[str]) -> int:
@@ -46,14 +47,10 @@ def _main(node_id: str, argv: list[str]) -> int:
     try:
         manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        click.echo(f"mlspec: cannot read {path}: {exc}\n  help: run `mlspec compile` and commit the result",
-                   err=True)
-        return 1
+        raise MlspecError(f"cannot read {path}: {exc}", hint=_RECOMPILE) from None
     root = path.parent.parent
     if node_id not in manifest.nodes:
-        click.echo(f"mlspec: {node_id} is not in {path}\n  help: run `mlspec compile` and commit the result",
-                   err=True)
-        return 1
+        raise MlspecError(f"{node_id} is not in {path}", hint=_RECOMPILE)
     kind = manifest.nodes[node_id].kind
     argv, plan = _take_plan(argv)
     affected = None if plan is None else set(plan.get("retrain", []))
@@ -66,36 +63,45 @@ def _main(node_id: str, argv: list[str]) -> int:
     if kind == "gate" and action == "promote":
         rest, version = _take_option(argv[1:], "--version")
         if rest or (version is not None and not (version.isascii() and version.isdigit())):
-            click.echo(f"mlspec: usage: {node_id} promote [--version N]", err=True)
-            return 2
+            raise MlspecError(f"usage: {node_id} promote [--version N]", exit_code=EXIT_USAGE)
         return _promote(manifest, root, node_id, int(version) if version else None)
     if kind == "gate" and action == "report":
         rest, out = _take_option(argv[1:], "--out")
         rest, summary = _take_option(rest, "--summary")
-        if rest:
-            click.echo(f"mlspec: unknown arguments for {node_id}: {' '.join(rest)}", err=True)
-            return 2
+        _no_more(node_id, rest)
         return _report(manifest, root, node_id, out, summary, plan)
     if kind == "monitor":
-        from mlspec.cli.monitor import run_monitors
-
-        return run_monitors(manifest, root, [node_id], argv)
-    if argv and not (kind == "gate" and action == "evaluate"):
-        click.echo(f"mlspec: unknown arguments for {node_id}: {' '.join(argv)}", err=True)
-        return 2
+        return _monitor(manifest, root, node_id, argv)
+    if not (kind == "gate" and action == "evaluate"):
+        _no_more(node_id, argv)
     from mlspec.runtime.runner import Runner, RunOptions
 
-    results = Runner(manifest, root, RunOptions(force=True), _event).run([node_id])
+    results = Runner(manifest, root, RunOptions(force=True), progress).run([node_id])
     if kind == "gate":
         _summarise_gate(manifest, root, node_id)
         if results.ok:
             _gate_outputs(manifest, root, node_id, results.results[-1].outputs)
     for result in results.results:
-        for line in result.details:
-            click.echo(f"    - {line}", err=True)
-        if result.hint:
-            click.echo(f"    help: {result.hint}", err=True)
+        explain(result)
     return 0 if results.ok else 1
+
+
+def _no_more(node_id: str, argv: list[str]) -> None:
+    """Arguments left over are a usage error (2)."""
+    if argv:
+        raise MlspecError(f"unknown arguments for {node_id}: {' '.join(argv)}", exit_code=EXIT_USAGE)
+
+
+def _monitor(manifest: Manifest, root: Path, node_id: str, argv: list[str]) -> int:
+    """Evaluate one monitor as `mlspec monitor NAME [--summary FILE]` would."""
+    from mlspec.cli.monitor import monitor_progress, say_note
+    from mlspec.runtime.monitoring.runner import MonitorOptions, MonitorRunner
+
+    rest, summary = _take_option(argv, "--summary")
+    if rest or ("--summary" in argv and summary is None):
+        raise MlspecError(f"usage: {node_id} [--summary FILE]", exit_code=EXIT_USAGE)
+    options = MonitorOptions(summary=Path(summary) if summary else None)
+    return 0 if MonitorRunner(manifest, root, options, monitor_progress, say_note).run([node_id]).ok else 1
 
 
 def _summarise_gate(manifest: Manifest, root: Path, node_id: str) -> None:
@@ -195,25 +201,21 @@ def _report(manifest: Manifest, root: Path, node_id: str, out: str | None = None
 
     gate = manifest.nodes[node_id]
     paths = steps.Paths.of(manifest, root)
-    try:
-        candidate = steps.load_candidate(paths, gate.model)
-        champion, note = None, _fork_note(manifest)
-        if note is None:
-            try:
-                registry = _production_registry(manifest, paths, plan)
-                if registry is None:
-                    note = ("The base branch has no valid mlspec project, so there is no production champion "
-                            "to compare with.")
-                else:
-                    try:
-                        champion = registry.champion(gate.model)
-                    finally:
-                        registry.close()
-            except RunError as exc:
-                note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
-    except RunError as exc:
-        echo_error(exc)
-        return 1
+    candidate = steps.load_candidate(paths, gate.model)
+    champion, note = None, _fork_note(manifest)
+    if note is None:
+        try:
+            registry = _production_registry(manifest, paths, plan)
+            if registry is None:
+                note = ("The base branch has no valid mlspec project, so there is no production champion "
+                        "to compare with.")
+            else:
+                try:
+                    champion = registry.champion(gate.model)
+                finally:
+                    registry.close()
+        except RunError as exc:
+            note = f"The registry could not be read ({exc.message}); champion comparisons were not made."
     lineage = {"metrics": champion.metrics, "slices": champion.lineage.get("slices", {})} if champion else None
     text = gate_report(gates.evaluate(gate, candidate, lineage, champion.version if champion else None), note)
     click.echo(text, nl=False)
@@ -230,33 +232,28 @@ def _promote(manifest: Manifest, root: Path, node_id: str, number: int | None) -
     """After approval, make the version the gate registered champion (compare-and-set on the champion the gate
     compared it with). `number` is the gate job's output; without it, this checkout's candidate's version."""
     from mlspec.runtime import steps
-    from mlspec.runtime.errors import RunError
 
     gate = manifest.nodes[node_id]
     paths = steps.Paths.of(manifest, root)
+    registry = steps.open_registry(manifest, paths)
     try:
-        registry = steps.open_registry(manifest, paths)
-        try:
-            version = _version_to_promote(registry, gate, paths, number)
-            if registry.alias(gate.model, "champion") == version.version:
-                click.echo(f"{gate.model}: v{version.version} is already the champion")
-                return 0
-            decided = version.lineage.get("gate_report", {}).get("promotion") or {}
-            if decided.get("promote") is False:  # promote: if_better found it no better; approval does not change that
-                click.echo(f"{gate.model}: v{version.version} stays registered, not champion: {decided.get('reason')} "
-                           "(promote: if_better)")
-                return 0
-            reason = os.environ.get("MLSPEC_REASON") or f"approved in environment {gate.approval_environment}"
-            # compare-and-set: the approval may come days after the gate; promote only while the champion is
-            # still the version the gate compared against (recorded with the registered version)
-            compared = version.lineage.get("gate_report", {}).get("champion_version")
-            registry.set_alias(gate.model, "champion", version.version, reason, expected=compared)
-            click.echo(f"{gate.model}: champion -> v{version.version}")
-        finally:
-            registry.close()
-    except RunError as exc:
-        echo_error(exc)
-        return 1
+        version = _version_to_promote(registry, gate, paths, number)
+        if registry.alias(gate.model, "champion") == version.version:
+            click.echo(f"{gate.model}: v{version.version} is already the champion")
+            return 0
+        decided = version.lineage.get("gate_report", {}).get("promotion") or {}
+        if decided.get("promote") is False:  # promote: if_better found it no better; approval does not change that
+            click.echo(f"{gate.model}: v{version.version} stays registered, not champion: {decided.get('reason')} "
+                       "(promote: if_better)")
+            return 0
+        reason = os.environ.get("MLSPEC_REASON") or f"approved in environment {gate.approval_environment}"
+        # compare-and-set: the approval may come days after the gate; promote only while the champion is
+        # still the version the gate compared against (recorded with the registered version)
+        compared = version.lineage.get("gate_report", {}).get("champion_version")
+        registry.set_alias(gate.model, "champion", version.version, reason, expected=compared)
+        click.echo(f"{gate.model}: champion -> v{version.version}")
+    finally:
+        registry.close()
     return 0
 
 

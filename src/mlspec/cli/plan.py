@@ -6,28 +6,20 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, cli
+from mlspec.cli.common import load_or_exit
+from mlspec.cli.main import cli
 
 EXIT_CHANGES = 2
 
 
-def modified_nodes(ctx: click.Context, project, base: str | None, state: str | None) -> set[str] | None:
+def modified_nodes(project, base: str | None, state: str | None) -> set[str] | None:
     """What `state:modified` means for this invocation (None without --base/--state)."""
     if base is None and state is None:
         return None
     from mlspec import api
 
-    try:
-        manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
-    except api.BaseError as exc:
-        _say(exc)
-        ctx.exit(EXIT_FINDINGS)
+    manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
     return set(api.plan(project, manifest, notes).modified())
-
-
-def _say(exc) -> None:
-    """A base that cannot be read: one line, and what to do."""
-    click.echo(f"mlspec: {exc}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
 
 
 def _open_registry(project):
@@ -70,7 +62,7 @@ def record_run_command(ctx: click.Context, commit: str) -> None:
     """Record a successful run of the generated main workflow: the next push plans against it."""
     from mlspec import lastrun
 
-    project = _load_or_exit(ctx)
+    project = load_or_exit(ctx)
     branch = project.manifest.project.default_branch
     registry = _open_registry(project)
     try:
@@ -115,18 +107,14 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
         raise click.UsageError("give at most one of --base REF, --state FILE or --last-run")
     if event and not last_run:
         raise click.UsageError("--event goes with --last-run")
-    project = _load_or_exit(ctx)
+    project = load_or_exit(ctx)
     if last_run:
         _last_run_plan(project, github_output, event == "workflow_dispatch")
         return
-    try:
-        if base is None and state is None:  # like a pull request: against where this branch left the default one
-            base, said = api.default_base(project.root, project.manifest.project.default_branch)
-            click.echo(f"Base: {said} (choose another with --base REF)", err=True)
-        manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
-    except api.BaseError as exc:
-        _say(exc)
-        ctx.exit(EXIT_FINDINGS)
+    if base is None and state is None:  # like a pull request: against where this branch left the default one
+        base, said = api.default_base(project.root, project.manifest.project.default_branch)
+        click.echo(f"Base: {said} (choose another with --base REF)", err=True)
+    manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
     result = api.plan(project, manifest, notes)
     if fmt == "json":
         text = render_json(result)

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from mlspec.cli.main import cli
+from mlspec.errors import MlspecError
 
 MARKER = "<!-- mlspec-report -->"
 COMMENT_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
@@ -85,41 +86,18 @@ def _read_report(folder: Path) -> tuple[str, str]:
     """The commit the report is about and the report, after checking the folder holds only what pr-report writes."""
     found = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     if found != REPORT_FILES or any((folder / n).is_symlink() for n in found):
-        raise click.ClickException(f"unexpected report contents: {sorted(found)}")
+        raise MlspecError(f"unexpected report contents: {sorted(found)}")
     if (folder / "head-sha.txt").stat().st_size > 100:
-        raise click.ClickException("the report's head-sha.txt is not a commit SHA")
+        raise MlspecError("the report's head-sha.txt is not a commit SHA")
     sha = (folder / "head-sha.txt").read_text(encoding="utf-8", errors="replace").strip()
     if not _SHA.fullmatch(sha):
-        raise click.ClickException("the report's head-sha.txt is not a commit SHA")
+        raise MlspecError("the report's head-sha.txt is not a commit SHA")
     if (folder / "report.md").stat().st_size > 2 * COMMENT_LIMIT:
-        raise click.ClickException("the report is larger than a comment can be")
+        raise MlspecError("the report is larger than a comment can be")
     text = (folder / "report.md").read_text(encoding="utf-8", errors="replace")
     if not text.startswith(MARKER):
         text = MARKER + "\n" + text
     return sha, _guard(text, None)
-
-
-def _pull_request(repo: str, head_sha: str, head_repo: str, head_branch: str) -> int | None:
-    """The open pull request of `repo` whose head is exactly this commit of this repository and branch.
-
-    Asked of the API, never taken from the report: `workflow_run.pull_requests` is empty for forks, and
-    an artifact could name any pull request."""
-    from mlspec.cli.monitor import _gh
-
-    owner = head_repo.split("/", 1)[0]
-    listing = _gh("api", "--method", "GET", "--paginate", f"repos/{repo}/pulls", "-f", "state=open",
-                  "-f", f"head={owner}:{head_branch}", "--jq",
-                  ".[] | {number, sha: .head.sha, repo: .head.repo.full_name}")
-    numbers = set()
-    for line in listing.stdout.splitlines():
-        try:
-            pull = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(pull, dict) and pull.get("sha") == head_sha and pull.get("repo") == head_repo \
-                and isinstance(pull.get("number"), int):
-            numbers.add(pull["number"])
-    return numbers.pop() if len(numbers) == 1 else None
 
 
 @cli.command("pr-comment")
@@ -131,10 +109,9 @@ def _pull_request(repo: str, head_sha: str, head_repo: str, head_branch: str) ->
 @click.option("--head-repo", required=True,
               help="The triggering run's head repository (github.event.workflow_run.head_repository.full_name).")
 @click.option("--head-branch", required=True, help="The triggering run's head branch.")
-@click.pass_context
-def pr_comment(ctx: click.Context, folder: str, repo: str, head_sha: str, head_repo: str, head_branch: str) -> None:
+def pr_comment(folder: str, repo: str, head_sha: str, head_repo: str, head_branch: str) -> None:
     """Create or edit (in place) the single mlspec comment on the pull request the run belongs to."""
-    from mlspec.cli.monitor import _gh
+    from mlspec import github
 
     if not _REPO.fullmatch(repo) or not _REPO.fullmatch(head_repo):
         raise click.UsageError("--repo and --head-repo must be owner/name")
@@ -144,30 +121,11 @@ def pr_comment(ctx: click.Context, folder: str, repo: str, head_sha: str, head_r
         raise click.UsageError("--head-branch is not a branch name")
     reported_sha, text = _read_report(Path(folder))
     if reported_sha != head_sha:
-        click.echo(f"mlspec: the report is about commit {reported_sha[:12]}, but the run that uploaded it built "
-                   f"{head_sha[:12]}; nothing was posted (a report must describe the commit its run built)", err=True)
-        ctx.exit(1)
-    number = _pull_request(repo, head_sha, head_repo, head_branch)
+        raise MlspecError(f"the report is about commit {reported_sha[:12]}, but the run that uploaded it built "
+                          f"{head_sha[:12]}; nothing was posted (a report must describe the commit its run built)")
+    number = github.pull_request(repo, head_sha, head_repo, head_branch)
     if number is None:
         click.echo(f"no open pull request has {head_repo}@{head_sha[:12]} as its head (it was closed, or has "
                    "newer commits whose own run will report); nothing was posted")
         return
-    listing = _gh("api", "--paginate", f"repos/{repo}/issues/{number}/comments", "--jq", ".[] | {id, body}")
-    existing = None
-    for line in listing.stdout.splitlines():
-        try:
-            comment = json.loads(line)
-        except ValueError:
-            continue
-        # ours start with the marker: a person quoting it in their own comment must not be overwritten
-        if isinstance(comment, dict) and str(comment.get("body") or "").startswith(MARKER):
-            existing = comment["id"]
-            break
-    payload = json.dumps({"body": text})
-    if existing is not None:
-        _gh("api", "--method", "PATCH", f"repos/{repo}/issues/comments/{int(existing)}", "--input", "-",
-            stdin=payload)
-        click.echo(f"updated comment {existing} on #{number}")
-    else:
-        _gh("api", "--method", "POST", f"repos/{repo}/issues/{number}/comments", "--input", "-", stdin=payload)
-        click.echo(f"created the mlspec comment on #{number}")
+    click.echo(github.put_comment(repo, number, MARKER, text))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.main import EXIT_FINDINGS, _load_or_exit, _project_root, _select_or_exit, cli
-from mlspec.cli.output import _event, echo_error
+from mlspec.cli.common import EXIT_FINDINGS, explain, load_or_exit, progress, project_root, selected_nodes
+from mlspec.cli.main import cli
 
 
 @cli.command()
@@ -32,11 +32,11 @@ def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: i
     # started first, so that its imports overlap loading the specs and checking the data; killed if unused
     pool = trainers.start()
     try:
-        project = _load_or_exit(ctx)
-        nodes = _select_or_exit(ctx, project, select, exclude, base, state)
+        project = load_or_exit(ctx)
+        nodes = selected_nodes(project, select, exclude, base, state)
         jobs = jobs or default_jobs()
         runner = Runner(project.manifest, project.root, RunOptions(force=force, approve=approve, jobs=jobs),
-                        _event, pool)
+                        progress, pool)
         results = runner.run(nodes)
     finally:
         pool.close()
@@ -45,12 +45,7 @@ def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: i
         click.echo("\nFailures:", err=True)
         for r in problems:
             click.echo(f"  {r.node_id}: {r.message}", err=True)
-            for line in r.details:
-                click.echo(f"    - {line}", err=True)
-            if r.where:
-                click.echo(f"    spec: {r.where}", err=True)
-            if r.hint:
-                click.echo(f"    help: {r.hint}", err=True)
+            explain(r)
     root = project.root
     state = runner.paths.state
     click.echo(f"\nDone. PASS={results.count('success')} SKIP={results.count('skipped')} "
@@ -78,20 +73,14 @@ def registry() -> None:
 
 
 def _registry_call(ctx: click.Context, action):
-    from mlspec.runtime.errors import RunError
     from mlspec.runtime.steps import Paths, open_registry
 
-    project = _load_or_exit(ctx)
-    reg = None
+    project = load_or_exit(ctx)
+    reg = open_registry(project.manifest, Paths.of(project.manifest, project_root(ctx)))
     try:
-        reg = open_registry(project.manifest, Paths.of(project.manifest, _project_root(ctx)))
         return action(reg)
-    except RunError as exc:
-        echo_error(exc)
-        ctx.exit(EXIT_FINDINGS)
     finally:
-        if reg is not None:
-            reg.close()
+        reg.close()
 
 
 @registry.command("ls")

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.main import EXIT_FINDINGS, EXIT_USAGE, _load_or_exit, cli
+from mlspec.cli.common import EXIT_USAGE, load_or_exit
+from mlspec.cli.main import cli
+from mlspec.errors import MlspecError
 
 # one BLAS/OpenMP thread per worker, set before numpy or scikit-learn load their thread pools
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -48,16 +50,14 @@ def serve_command(ctx: click.Context, models: tuple[str, ...], host: str, port: 
 
     lacking = missing_runtime() + [m for m in ("fastapi", "uvicorn") if _absent(m)]
     if lacking:
-        click.echo(f"mlspec: `mlspec serve` needs the serve extra (missing: {', '.join(lacking)})\n"
-                   "  help: pip install 'mlspec-gitops[serve]'", err=True)
-        ctx.exit(EXIT_FINDINGS)
-    project = _load_or_exit(ctx)
+        raise MlspecError(f"`mlspec serve` needs the serve extra (missing: {', '.join(lacking)})",
+                          hint="pip install 'mlspec-gitops[serve]'")
+    project = load_or_exit(ctx)
     known = sorted(n.name for n in project.manifest.of_kind("model"))
     unknown = [m for m in models if m not in known]
     if unknown or not known:
         said = f"unknown model(s): {', '.join(unknown)}" if unknown else "the spec defines no models"
-        click.echo(f"mlspec: {said}; models: {', '.join(known) or 'none'}", err=True)
-        ctx.exit(EXIT_USAGE)
+        raise MlspecError(f"{said}; models: {', '.join(known) or 'none'}", exit_code=EXIT_USAGE)
     for name in _THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
     import uvicorn

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from mlspec.diagnostics import Diagnostic
+from mlspec.errors import MlspecError
 from mlspec.manifest import NODE_KINDS, Manifest
 from mlspec.spec.names import hint_for
 
@@ -42,11 +43,11 @@ class Atom:
     at: bool
 
 
-class SelectorError(Exception):
-    """A selector that cannot be parsed or matches nothing; carries a diagnostic."""
+class SelectorError(MlspecError):
+    """A selector that cannot be parsed or matches nothing (a finding); carries its diagnostic."""
 
     def __init__(self, diagnostic: Diagnostic) -> None:
-        super().__init__(diagnostic.message)
+        super().__init__(f"{diagnostic.code} {diagnostic.message}", hint=diagnostic.hint)
         self.diagnostic = diagnostic
 
 

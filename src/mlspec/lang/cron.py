@@ -14,6 +14,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from mlspec.errors import MlspecError
+
 MAX_CRON_CHARS = 200
 MIN_GITHUB_INTERVAL_MINUTES = 5
 MINUTES_PER_DAY = 24 * 60
@@ -49,19 +51,14 @@ _FIELDS = (
 _DAY_OF_MONTH, _DAY_OF_WEEK = 2, 4
 
 
-class CronError(Exception):
+class CronError(MlspecError):
     """An invalid or unsupported cron expression. `field_index` is the 0-based index of the culprit
     field (0 minute ... 4 day-of-week), or None when the problem concerns the whole expression."""
 
     def __init__(self, message: str, field_index: int | None = None, hint: str | None = None):
-        # Handing every field to Exception keeps the error picklable, e.g. across worker processes.
-        super().__init__(message, field_index, hint)
-        self.message = message
+        super().__init__(message, hint=hint)
         self.field_index = field_index
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return self.message
+        self.args = (message, field_index, hint)  # every field, so the error pickles across processes
 
 
 def _split_fields(expr: str) -> list[str]:

@@ -31,6 +31,8 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from mlspec.errors import MlspecError
+
 MAX_TEXT_CHARS = 1000
 MAX_TOKENS = 200
 MAX_DEPTH = 32
@@ -80,20 +82,15 @@ _FOREIGN_SYMBOLS = {
 }
 
 
-class ExprError(Exception):
+class ExprError(MlspecError):
     """A syntax/semantic error in an expression, with the character offset and length of the culprit
     inside the expression text."""
 
     def __init__(self, message: str, offset: int, length: int = 1, hint: str | None = None):
-        # Handing every field to Exception keeps the error picklable, e.g. across worker processes.
-        super().__init__(message, offset, length, hint)
-        self.message = message
+        super().__init__(message, hint=hint)
         self.offset = offset
         self.length = max(1, length)
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return self.message
+        self.args = (message, offset, length, hint)  # every field, so the error pickles across processes
 
 
 @dataclass(frozen=True, slots=True)

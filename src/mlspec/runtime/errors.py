@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 
+from mlspec.errors import MlspecError
+
 # What the operating system says when the project cannot be written here: a read-only folder or file
 # system, no permission, a full disk, a quota or a file size limit. Such an OSError is not a bug: it
 # ends the command with one message about the file (see `mlspec.cli.environment`), never a crash report.
@@ -24,18 +26,18 @@ def environment_error(exc: BaseException | None) -> OSError | None:
     return None
 
 
-class RunError(Exception):
+class RunError(MlspecError):
     """A step failed for a reason the user can act on (bad data, failed gate, missing file)."""
-
-    exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None, where: str | None = None,
                  details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, hint=hint)
         self.where = where  # "file:line" of the spec part involved, when known
         self.details = details or []
+
+    def notes(self) -> list[str]:
+        """Each detail (a failed check, a row), then the spec's line."""
+        return [f"- {d}" for d in self.details] + ([f"spec: {self.where}"] if self.where else [])
 
 
 class DataError(RunError):

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from mlspec.errors import MlspecError
+
 _BINARY: dict[str, Callable] = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "mod": np.fmod,
     "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
@@ -24,7 +26,7 @@ _UNARY_FN: dict[str, Callable] = {
 }
 
 
-class ExpressionRuntimeError(ValueError):
+class ExpressionRuntimeError(MlspecError, ValueError):
     """The tree names something this runtime does not know (a corrupt or newer manifest)."""
 
 

@@ -55,7 +55,7 @@ class NodeResult:
 
     node_id: str
     action: str
-    status: str  # "success" | "skipped" | "fail" | "error"
+    status: str  # "success" | "skipped" | "fail" | "error"; a monitor's: its verdict ("ok" | "alert" ...) or "error"
     message: str
     duration: float = 0.0
     details: list[str] = field(default_factory=list)
@@ -77,8 +77,8 @@ class RunResults:
 
     @property
     def ok(self) -> bool:
-        """True when no node failed."""
-        return not any(r.status in ("fail", "error") for r in self.results)
+        """True when no node failed and no monitor alerted."""
+        return not any(r.status in ("fail", "error", "alert") for r in self.results)
 
     def to_dict(self) -> dict:
         """JSON-ready form (written to .mlspec/run_results.json)."""

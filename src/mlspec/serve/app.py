@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from mlspec import __version__
+from mlspec.errors import MlspecError
 from mlspec.manifest import Manifest
 from mlspec.serve import protocol
 from mlspec.serve.metrics import Metrics
@@ -37,12 +38,12 @@ log = logging.getLogger("mlspec.serve")
 access = logging.getLogger("mlspec.serve.access")
 
 
-class ServeError(Exception):
+class ServeError(MlspecError):
     """An answer other than success: status, message, and the served version's headers when known."""
 
     def __init__(self, status: int, message: str, served: Served | None = None, **extra: object) -> None:
         super().__init__(message)
-        self.status, self.message, self.served, self.extra = status, message, served, extra
+        self.status, self.served, self.extra = status, served, extra
 
 
 def _json(payload: object, status: int = 200, served: Served | None = None) -> Response:

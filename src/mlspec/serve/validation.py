@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, create_model
 
+from mlspec.errors import MlspecError
 from mlspec.manifest import ColumnContract
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -42,7 +43,7 @@ class Violation:
         return out
 
 
-class RequestInvalidError(Exception):
+class RequestInvalidError(MlspecError):
     """A request broke the contract or the protocol: every violation found, for one 422 response."""
 
     def __init__(self, violations: list[Violation]) -> None:

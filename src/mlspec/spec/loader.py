@@ -30,6 +30,7 @@ from yaml.events import (
 )
 
 from mlspec.diagnostics import Diagnostic, Related, Span
+from mlspec.errors import MlspecError
 from mlspec.yamlpos.positions import Parser as _Parser
 from mlspec.yamlpos.positions import PurePythonParser as _PurePythonParser
 
@@ -82,7 +83,7 @@ class LoadedFile:
     data: object | None
 
 
-class _AbortError(Exception):
+class _AbortError(MlspecError):
     """Stops building a file after a fatal finding; the diagnostic is already recorded."""
 
 
@@ -184,10 +185,12 @@ def _resolve_plain(value: str) -> object:
     return value
 
 
-class _RefusedError(Exception):
+class _RefusedError(MlspecError):
+    """A plain value the strict rules refuse; becomes the diagnostic `code` where it was written."""
+
     def __init__(self, code: str, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
+        super().__init__(message, hint=hint)
+        self.code = code
 
 
 def _refuse_ambiguous(value: str, meaning: str, hint: str):
@@ -298,7 +301,7 @@ def _build(path: str, text: str, diags: list[Diagnostic], parser_class=_Parser) 
 
     def fatal(code: str, message: str, where: Span, hint: str) -> None:
         diags.append(Diagnostic(code, message, where, hint))
-        raise _AbortError
+        raise _AbortError(message)
 
     while check():
         event = get()

@@ -1,0 +1,28 @@
+"""The one family of errors a user can act on: a message, what to do (help) and the exit code.
+
+Every module's errors derive from `MlspecError`, so the CLI has one handler (`cli.common.report`)
+that prints `mlspec: MESSAGE`, any notes, `  help: HINT`, and exits with the error's code (README's
+table: 1 a finding, 2 a usage error). This module imports nothing, so any layer may raise its errors.
+"""
+
+from __future__ import annotations
+
+
+class MlspecError(Exception):
+    """A failure the user can act on; never a traceback. `exit_code` 1 is a finding, 2 a usage error."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+    def notes(self) -> list[str]:
+        """Lines shown between the message and the help line (what failed, where in the specs)."""
+        return []
