@@ -1,8 +1,11 @@
 """State URLs: the forms `project.registry.uri` and `project.artifacts.uri` accept, and what follows from them.
 
-The registry is a SQLAlchemy URL (`sqlite:///relative.db`, `postgresql://...`) or a store URL: an object
+The registry is a SQLAlchemy URL (`sqlite:///relative.db`, `postgresql://...`), a store URL: an object
 store (`s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`) or a folder on the machine
-(`file:///absolute/path`). The artifact store is a folder relative to the project, or a store URL. This
+(`file:///absolute/path`), or an MLflow registry (`mlflow+https://host[:port][/path]`, `mlflow+http://...`,
+`mlflow+sqlite:///relative.db` for a store without a server, `mlflow+databricks`). The artifact store is a
+folder relative to the project, or a store URL (with an MLflow registry: only the folder where candidates
+wait, since MLflow keeps the registered artifacts). This
 module checks those forms (pure text: nothing is contacted), fills the artifact store's default, and
 says which extras a spec needs and which state a CI job would lose when it ends.
 
@@ -18,8 +21,13 @@ from dataclasses import dataclass
 
 OBJECT_SCHEMES = ("s3", "gs", "az")
 LOCAL_ARTIFACTS = ".mlspec/artifacts"
+MLFLOW_PREFIX = "mlflow+"
 REGISTRY_FORMS = ('sqlite:///.mlspec/registry.db, postgresql://USER:${env:PGPASSWORD}@HOST/DB, s3://BUCKET/PREFIX, '
-                  'gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///ABSOLUTE/PATH')
+                  'gs://BUCKET/PREFIX, az://CONTAINER/PREFIX, file:///ABSOLUTE/PATH or mlflow+https://HOST[:PORT]')
+MLFLOW_FORMS = "mlflow+https://HOST[:PORT][/PATH], mlflow+http://..., mlflow+sqlite:///relative.db or mlflow+databricks"
+# an MLflow server's address: a host name or IPv4/IPv6 literal, an optional port and path, nothing else
+_MLFLOW_HTTP = re.compile(r"^mlflow\+(?P<scheme>https?)://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|"
+                          r"\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?(?P<path>(?:/[A-Za-z0-9._~-]*)*)$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 # a data file's key may name Hive-style partitions and glob its parts: s3://bucket/day=*/part-*.parquet
 _DATA_SEGMENT = re.compile(r"^[A-Za-z0-9_*?\[\]=-][A-Za-z0-9._*?\[\]=-]*$")
@@ -48,9 +56,12 @@ class Problem:
 
 
 def scheme(uri: str) -> str:
-    """The URL's scheme without its driver (`postgresql+psycopg://` -> `postgresql`), or '' for a plain path."""
+    """The URL's scheme without its driver (`postgresql+psycopg://` -> `postgresql`, `mlflow+https://` ->
+    `mlflow`), or '' for a plain path."""
     if uri.startswith("sqlite:"):
         return "sqlite"
+    if uri.startswith(MLFLOW_PREFIX):
+        return "mlflow"
     head, sep, _rest = uri.partition("://")
     return head.split("+", 1)[0].lower() if sep else ""
 
@@ -70,6 +81,21 @@ def is_store(uri: str) -> bool:
     return is_object(uri) or is_file(uri)
 
 
+def is_mlflow(uri: str) -> bool:
+    """Whether a registry URL names an MLflow registry (mlflow+http(s)://, mlflow+sqlite:///, mlflow+databricks)."""
+    return uri.startswith(MLFLOW_PREFIX)
+
+
+def is_local_mlflow(uri: str) -> bool:
+    """Whether an MLflow registry is a SQLite file in the project (no server: lost with a CI job's workspace)."""
+    return uri.startswith(MLFLOW_PREFIX + "sqlite:")
+
+
+def mlflow_sqlite_path(uri: str) -> str:
+    """The project-relative file of an mlflow+sqlite:/// registry."""
+    return uri[len(MLFLOW_PREFIX + "sqlite:///"):]
+
+
 def default_artifacts(registry_uri: str) -> str:
     """The artifact store when the spec names none: beside a store registry, else a folder in the project."""
     if is_store(registry_uri):
@@ -87,13 +113,15 @@ def candidate_folder(artifacts_uri: str) -> str | None:
 
 def extras_for(uris: list[str]) -> list[str]:
     """The mlspec-gitops extras that state and source URLs need: postgres for PostgreSQL, objectstore for
-    s3://, gs:// and az://."""
+    s3://, gs:// and az://, mlflow for an MLflow registry."""
     extras = set()
     for uri in uris:
         if scheme(uri) == "postgresql":
             extras.add("postgres")
         elif is_object(uri):
             extras.add("objectstore")
+        elif is_mlflow(uri):
+            extras.add("mlflow")
     return sorted(extras)
 
 
@@ -106,6 +134,8 @@ def registry_problem(uri: str) -> Problem | None:
         return object_problem(uri)
     if kind == "file":
         return file_problem(uri)
+    if kind == "mlflow":
+        return mlflow_problem(uri)
     if not kind:
         return Problem("MLS220", f"registry '{uri}' is not a URL", f"write one of {REGISTRY_FORMS}")
     hint = "write postgresql://" if kind == "postgres" else f"write one of {REGISTRY_FORMS}"
@@ -122,6 +152,44 @@ def artifacts_problem(uri: str) -> Problem | None:
     return Problem("MLS220", f"'{kind}://' is not an artifact store mlspec supports", (
         "write a folder relative to the project (.mlspec/artifacts), s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, "
         "az://CONTAINER/PREFIX or file:///ABSOLUTE/PATH"))
+
+
+def mlflow_problem(uri: str) -> Problem | None:
+    """Why an MLflow registry URL is refused: credentials, queries, references or another form than
+    mlflow+http(s)://HOST[:PORT][/PATH], mlflow+sqlite:///relative.db or mlflow+databricks."""
+    rest = uri[len(MLFLOW_PREFIX):]
+    if "${" in uri:
+        return Problem("MLS220", "an MLflow registry URL has no ${env:...} reference", (
+            "MLflow reads its credentials from the environment: MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME "
+            "and MLFLOW_TRACKING_PASSWORD); generated workflows pass MLFLOW_TRACKING_TOKEN from the secret of "
+            "that name"))
+    if rest.startswith(("http://", "https://")):
+        if "@" in rest.split("://", 1)[1].split("/", 1)[0]:
+            return Problem("MLS208", "an MLflow registry URL carries no credentials", (
+                "remove them from the URL: MLflow reads MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD) from the environment, which generated workflows fill from the secret "
+                "MLFLOW_TRACKING_TOKEN"))
+        match = _MLFLOW_HTTP.match(uri)
+        if match is None or "?" in uri or "#" in uri:
+            return Problem("MLS220", "not an MLflow server address", (
+                "write mlflow+https://HOST[:PORT][/PATH] (letters, digits, '.', '-' in the host; no query, '#' "
+                "part or credentials)"))
+        if match["port"] is not None and not 1 <= int(match["port"]) <= 65535:
+            return Problem("MLS220", f"port {match['port']} is not a TCP port", "write a port from 1 to 65535")
+        return None
+    if rest.startswith("sqlite:"):
+        database = rest[len("sqlite:"):]
+        if not database.startswith("///") or database.startswith("////"):
+            return Problem("MLS220", "a server-less MLflow store is a SQLite file in the project",
+                           "write mlflow+sqlite:///relative/path.db (three slashes)")
+        path = database[3:]
+        if not path or "?" in path or "#" in path:
+            return Problem("MLS220", "a server-less MLflow store names a file and nothing else",
+                           "write mlflow+sqlite:///relative/path.db")
+        return None  # the path itself is checked like every project path (spec.check_project)
+    if rest == "databricks":
+        return None
+    return Problem("MLS220", f"'{uri}' is not an MLflow registry mlspec supports", f"write one of {MLFLOW_FORMS}")
 
 
 def data_problem(uri: str) -> Problem | None:

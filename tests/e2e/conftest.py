@@ -1,4 +1,5 @@
-"""Fixtures shared by the end-to-end tests: a local S3 server (moto) for state on object storage.
+"""Fixtures shared by the end-to-end tests: a local S3 server (moto) for state on object storage, and a real
+MLflow server (`mlflow_server`, with its artifacts on that S3 server).
 
 `s3_server` starts one moto server on 127.0.0.1 for the whole session. It sets nothing in os.environ:
 a test passes `s3_server.env` to the process that needs it (an act run's secrets, a subprocess, or
@@ -70,6 +71,25 @@ def s3_server():
         env = {"AWS_ACCESS_KEY_ID": "mlspec-test-key", "AWS_SECRET_ACCESS_KEY": "mlspec-test-secret",
                "AWS_REGION": S3_REGION, "AWS_DEFAULT_REGION": S3_REGION, "AWS_ENDPOINT_URL": endpoint}
         yield S3Server(endpoint, env)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="package")
+def mlflow_server(s3_server, tmp_path_factory: pytest.TempPathFactory):
+    """One real `mlflow server` on 127.0.0.1 for the end-to-end tests (tests/e2e/mlflow_harness.py), its artifacts in
+    a bucket of `s3_server`; skipped when MLSPEC_TEST_MLFLOW does not name the server's `mlflow` command (CI sets
+    it: scripts/ci_mlflow.sh). Package scope like `s3_server`, on which it depends."""
+    from tests.e2e import mlflow_harness
+
+    pytest.importorskip("mlflow", reason="the mlflow extra (mlflow-skinny) is needed for the MLflow tests")
+    command, why = mlflow_harness.server_command()
+    if command is None:
+        pytest.skip(why)
+    server = mlflow_harness.start(command, s3_server, tmp_path_factory.mktemp("mlflow-server"))
+    print(f"\nmlflow server ready in {server.started_in:.1f} s at {server.url}")
+    try:
+        yield server
     finally:
         server.stop()
 

@@ -18,6 +18,12 @@ GOOD_REGISTRIES = [
     "az://models/mlspec",
     "az://m0-1/x_y/z.v1",
     "file:///srv/mlspec",
+    "mlflow+https://mlflow.acme.internal",
+    "mlflow+http://127.0.0.1:5000",
+    "mlflow+https://ml.example.com:8443/mlflow/",
+    "mlflow+http://[::1]:5000",
+    "mlflow+sqlite:///.mlspec/mlflow.db",
+    "mlflow+databricks",
 ]
 
 
@@ -55,6 +61,19 @@ BAD_REGISTRIES = [
     ("file:///", "MLS220", "not a host"),
     ("file:///srv/../etc", "MLS220", "'..' segment"),
     ("file:///srv/x?y", "MLS220", "no query"),
+    ("mlflow+https://user:pw@mlflow.acme.com", "MLS208", "no credentials"),
+    ("mlflow+https://token@mlflow.acme.com", "MLS208", "no credentials"),
+    ("mlflow+https://mlflow.acme.com?x=1", "MLS220", "not an MLflow server address"),
+    ("mlflow+https://mlflow.acme.com/a b", "MLS220", "not an MLflow server address"),
+    ("mlflow+https://-bad.com", "MLS220", "not an MLflow server address"),
+    ("mlflow+https://mlflow.acme.com:99999", "MLS220", "not a TCP port"),
+    ("mlflow+https://${env:MLFLOW_HOST}", "MLS220", "${env:...}"),
+    ("mlflow+sqlite:////abs/mlflow.db", "MLS220", "SQLite file in the project"),
+    ("mlflow+sqlite://mlflow.db", "MLS220", "SQLite file in the project"),
+    ("mlflow+sqlite:///x.db?mode=ro", "MLS220", "names a file"),
+    ("mlflow+postgresql://u@h/db", "MLS220", "not an MLflow registry"),
+    ("mlflow+databricks://profile", "MLS220", "not an MLflow registry"),
+    ("mlflow://host", "MLS220", "not an MLflow registry"),
 ]
 
 
@@ -91,3 +110,14 @@ def test_extras_inferred_from_urls() -> None:
     assert stateurls.extras_for(["postgresql+psycopg://h/db", "data/x.csv"]) == ["postgres"]
     assert stateurls.extras_for(["sqlite:///r.db", "az://c/artifacts", "s3://b/k.csv"]) == ["objectstore"]
     assert stateurls.extras_for(["file:///srv/r", "postgresql://h/w"]) == ["postgres"]
+
+
+def test_mlflow_registries() -> None:
+    assert stateurls.scheme("mlflow+https://h") == stateurls.scheme("mlflow+databricks") == "mlflow"
+    assert stateurls.is_mlflow("mlflow+sqlite:///m.db") and not stateurls.is_mlflow("sqlite:///m.db")
+    assert stateurls.is_local_mlflow("mlflow+sqlite:///m.db") and not stateurls.is_local_mlflow("mlflow+http://h")
+    assert stateurls.mlflow_sqlite_path("mlflow+sqlite:///.mlspec/mlflow.db") == ".mlspec/mlflow.db"
+    # MLflow keeps the registered artifacts; the project folder is where candidates wait and copies are cached
+    assert stateurls.default_artifacts("mlflow+https://h") == ".mlspec/artifacts"
+    assert stateurls.extras_for(["mlflow+https://h", ".mlspec/artifacts"]) == ["mlflow"]
+    assert stateurls.extras_for(["mlflow+databricks", "s3://b/k.csv"]) == ["mlflow", "objectstore"]

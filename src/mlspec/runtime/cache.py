@@ -49,6 +49,11 @@ def environment() -> str:
     return " ".join(f"{name}={found.get(name, '-')}" for name in LIBRARIES)
 
 
+def libraries() -> dict[str, str]:
+    """The versions of LIBRARIES installed here, by name ('-' when absent): `environment()` as a mapping."""
+    return dict(part.split("=", 1) for part in environment().split())
+
+
 def key(*parts: object) -> str:
     """A stable hash of the parts (JSON-serialisable), the mlspec version and the libraries' versions."""
     payload = json.dumps([__version__, environment(), *parts], sort_keys=True, separators=(",", ":"), default=str)

@@ -8,7 +8,8 @@ once. Artifacts are stored (content-addressed) before the transaction that refer
 copy of their bytes lives in the database itself, so a crash at any moment leaves either no new
 version or a complete one; at worst an unreferenced artifact, which `verify` reports.
 
-Object-store URLs (s3://, gs://, az://, file://) open the log registry of `registry_log` instead.
+Object-store URLs (s3://, gs://, az://, file://) open the log registry of `registry_log` instead, and
+MLflow URLs (mlflow+https://, mlflow+sqlite:///, mlflow+databricks) the registry of `registry_mlflow`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from mlspec.runtime.registry_base import (
 )
 from mlspec.state.artifacts import ArtifactStore, digest
 from mlspec.state.stores import LocalStore, StoreError, open_store
-from mlspec.stateurls import is_store
+from mlspec.stateurls import is_mlflow, is_store
 
 __all__ = ["ALIASES", "Registry", "Version", "actor", "open_registry"]
 _LOCK_KEY = 0x6D6C73706563  # "mlspec": the PostgreSQL advisory lock id for registry writes
@@ -430,10 +431,18 @@ def _dumps(value: object) -> str:
     return dumps(value, compact=True).decode()
 
 
-def open_registry(registry_uri: str, artifacts_uri: str, root: Path, cache: Path | None = None) -> RegistryBase:
-    """The registry a project's URIs name: a SQL database (sqlite://, postgresql://...) or a log on a store
-    (s3://, gs://, az://, file://), with artifacts on the store `artifacts_uri` names (a remote store keeps
-    verified copies in `cache`)."""
+def open_registry(registry_uri: str, artifacts_uri: str, root: Path, cache: Path | None = None, *,
+                  project: str | None = None) -> RegistryBase:
+    """The registry a project's URIs name: a SQL database (sqlite://, postgresql://...), a log on a store
+    (s3://, gs://, az://, file://) with artifacts on the store `artifacts_uri` names (a remote store keeps
+    verified copies in `cache`), or MLflow's registry (mlflow+...), which keeps the artifacts itself: the
+    project folder (`cache`, else `artifacts_uri`) holds verified copies; its runs go to the experiment of
+    `project`."""
+    if is_mlflow(registry_uri):
+        from mlspec.runtime.registry_mlflow import MlflowRegistry
+
+        local = cache if cache is not None else root / artifacts_uri
+        return MlflowRegistry(registry_uri, ArtifactStore(LocalStore(local)), root, project)
     artifact_store = ArtifactStore(open_store(artifacts_uri, root), cache)
     if is_store(registry_uri):
         from mlspec.runtime.registry_log import LogRegistry

@@ -6,7 +6,8 @@ SQLite file or a folder in the repository (and, on GitHub-hosted runners, a file
 the job, so a valid spec with local state would compile into workflows that can never work. `mlspec
 validate` and `mlspec run` accept such state (it is right on a laptop); compile refuses it unless
 `ci_state: ephemeral` says the workflows are a demonstration. With a PostgreSQL registry the artifacts
-are kept in the database too, so a local artifact folder is only a cache there.
+are kept in the database too, and an MLflow registry keeps them in MLflow's artifact store, so a local
+artifact folder is only a cache there (an MLflow store in a SQLite file is local like any SQLite file).
 """
 
 from __future__ import annotations
@@ -42,11 +43,17 @@ def ci_state_problems(spec: SpecSet) -> list[Diagnostic]:
         what = "is a SQLite file" if "registry" in project.model_fields_set else "is not set, so it is a SQLite file"
         diags.append(Diagnostic("MLS221", f"the registry {what} in the repository: each CI job loses what it "
                                 "registered when it ends", where, _REGISTRY_HINT))
+    elif stateurls.is_local_mlflow(registry):
+        diags.append(Diagnostic("MLS221", "the registry is an MLflow store in a SQLite file of the repository: each "
+                                "CI job loses what it registered when it ends", where,
+                                "point it at an MLflow server every job can reach (mlflow+https://HOST), or see "
+                                "`mlspec explain MLS221`"))
     elif kind == "file" and hosted:
         diags.append(Diagnostic("MLS221", "the registry is a folder on the runner (file://): each GitHub-hosted "
                                 "job loses what it registered when it ends", where, _REGISTRY_HINT))
     artifacts = project.artifacts.uri
-    if artifacts is None or kind == "postgresql":  # the default follows the registry; PostgreSQL keeps the bytes
+    if artifacts is None or kind in ("postgresql", "mlflow"):
+        # the default follows the registry; PostgreSQL and MLflow keep the bytes (a project folder is a cache)
         return diags
     where = Pointer(file, ("project", "artifacts", "uri"))
     beside = (registry.rstrip("/") + "/artifacts" if stateurls.is_object(registry)

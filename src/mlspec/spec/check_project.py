@@ -18,17 +18,25 @@ def check_project(entry: Entry, diags: list[Diagnostic]) -> None:
     """Check the registry and artifact-store URLs of the project section."""
     project, file = entry.spec, entry.file
     where = ("project", "registry", "uri")
-    problem = stateurls.registry_problem(project.registry.uri)
+    registry = project.registry.uri
+    problem = stateurls.registry_problem(registry)
     if problem is not None:
         diags.append(Diagnostic(problem.code, problem.message, Pointer(file, where), problem.hint))
-    elif not stateurls.is_store(project.registry.uri):
-        check_uri(file, where, project.registry.uri, diags)
+    elif stateurls.is_local_mlflow(registry):
+        check_relative_path(file, where, stateurls.mlflow_sqlite_path(registry), diags)
+    elif not stateurls.is_store(registry) and not stateurls.is_mlflow(registry):
+        check_uri(file, where, registry, diags)
     artifacts = project.artifacts.uri
     if artifacts is None:
         return
     where = ("project", "artifacts", "uri")
     if "://" not in artifacts:
         check_relative_path(file, where, artifacts, diags)
+        return
+    if stateurls.is_mlflow(registry):
+        diags.append(Diagnostic("MLS220", "with an MLflow registry, MLflow stores the registered models", Pointer(
+            file, where), "remove the artifacts line (MLflow's artifact store holds each version's files; "
+            "candidates wait in .mlspec/artifacts), or name that project folder"))
         return
     problem = stateurls.artifacts_problem(artifacts)
     if problem is not None:
