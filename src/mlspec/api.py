@@ -125,17 +125,13 @@ def select(project: Project, selectors: list[str], exclude: list[str] = (),
 def monitors(project: Project, names: list[str]) -> list[str]:
     """The monitors NAMES pick, in graph order (all when none is given): a monitor by its name, or a model's
     monitors by the model's name. A model without monitors is an MlspecError, an unknown name a SelectorError."""
-    nodes = project.manifest.nodes
-    selectors = []
-    for name in names:
-        if f"monitor.{name}" in nodes or f"model.{name}" not in nodes:
-            selectors.append(f"monitor:{name}")
-        elif any(m.model == name for m in project.manifest.of_kind("monitor")):
-            selectors.append(f"model:{name}+,kind:monitor")
-        else:
-            raise MlspecError(f"model '{name}' has no monitor", hint="add one under monitors: in the specs (model, "
-                              "data, and drift, quality or performance)")
-    return select(project, [" ".join(selectors)] if names else ["kind:monitor"])
+    nodes, watched = project.manifest.nodes, {m.model for m in project.manifest.of_kind("monitor")}
+    models = [n for n in names if f"monitor.{n}" not in nodes and f"model.{n}" in nodes]
+    if lacking := [n for n in models if n not in watched]:
+        raise MlspecError(f"model '{lacking[0]}' has no monitor", hint="add one under monitors: in the specs "
+                          "(model, data, and drift, quality or performance)")
+    selectors = " ".join(f"model:{n}+,kind:monitor" if n in models else f"monitor:{n}" for n in names)
+    return select(project, [selectors] if names else ["kind:monitor"])
 
 
 def monitor(project: Project, node_ids: list[str], options, on_event=None, on_note=None):

@@ -1,8 +1,5 @@
-"""The one family of errors a user can act on: a message, what to do (help) and the exit code.
-
-Every module's errors derive from `MlspecError`, so the CLI has one handler (`cli.common.report`)
-that prints `mlspec: MESSAGE`, any notes, `  help: HINT`, and exits with the error's code (README's
-table: 1 a finding, 2 a usage error). This module imports nothing, so any layer may raise its errors.
+"""The one family of errors a user can act on: every module's errors derive from `MlspecError`, which
+`cli.common.report` says and exits with. It imports nothing, so any layer may raise its errors.
 """
 
 from __future__ import annotations

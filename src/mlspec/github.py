@@ -1,17 +1,16 @@
 """GitHub, through its command line `gh`: the monitors' issues and retrain dispatches, the pull request's comment.
 
-The one module that talks to GitHub. Calls pass arguments only (never a shell), text goes through a
-file or standard input, and `gh` authenticates with the job's GH_TOKEN. A missing `gh` or a refused
-call is a `GitHubError` naming the call and what `gh` said.
+The one module that talks to GitHub. Calls pass arguments only (never a shell), text goes through
+standard input, and `gh` authenticates with the job's GH_TOKEN. A missing `gh` or a refused call is
+a `GitHubError` naming the call and what `gh` said.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 from mlspec.errors import MlspecError
 
@@ -20,24 +19,20 @@ class GitHubError(MlspecError):
     """`gh` is not installed, or GitHub refused a call (a token without permission, an unknown workflow)."""
 
 
-def gh(*args: str, body: str | None = None, stdin: str | None = None) -> str:
-    """Run `gh ARGS` and return what it printed; `body` goes through a file (--body-file), `stdin` as input."""
+def gh(*args: str, stdin: str | None = None) -> str:
+    """Run `gh ARGS` with `stdin` as its input (an issue's body, a JSON payload); return what it printed."""
     program = shutil.which("gh")
     if program is None:
         raise GitHubError("the GitHub CLI (gh) is not installed on this runner; GitHub-hosted runners have it, a "
                           "self-hosted one needs it installed (https://cli.github.com)")
-    with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as handle:
-        handle.write(body or "")
     try:
-        command = [program, *args] + (["--body-file", handle.name] if body is not None else [])
-        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120, input=stdin).stdout
+        return subprocess.run([program, *args], capture_output=True, text=True, check=True, timeout=120,
+                              input=stdin).stdout
     except subprocess.CalledProcessError as exc:
         said = (exc.stderr or exc.stdout or "").strip().splitlines()
         raise GitHubError(f"gh {' '.join(args[:2])} failed: {said[0][:300] if said else exc.returncode}") from None
     except (subprocess.TimeoutExpired, OSError) as exc:
         raise GitHubError(f"gh {' '.join(args[:2])} failed: {exc}") from None
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
 
 
 def open_or_update_issue(marker: str, title: str, search: str, body: str) -> str:
@@ -47,15 +42,14 @@ def open_or_update_issue(marker: str, title: str, search: str, body: str) -> str
                           "--json", "number,body"))
     for issue in found:
         if str(issue.get("body") or "").startswith(marker):
-            gh("issue", "edit", str(issue["number"]), "--title", title, body=body)
+            gh("issue", "edit", str(issue["number"]), "--title", title, "--body-file", "-", stdin=body)
             return f"updated issue #{issue['number']}"
-    return f"opened {gh('issue', 'create', '--title', title, body=body).strip()}"
+    return f"opened {gh('issue', 'create', '--title', title, '--body-file', '-', stdin=body).strip()}"
 
 
 def dispatch(workflow: str, ref: str, inputs: dict[str, str]) -> str:
     """Start `workflow` (a file in .github/workflows/) on `ref` with `inputs`; say so."""
-    gh("workflow", "run", workflow, "--ref", ref, *[part for name, value in inputs.items()
-                                                   for part in ("-f", f"{name}={value}")])
+    gh("workflow", "run", workflow, "--ref", ref, *[f for k, v in inputs.items() for f in ("-f", f"{k}={v}")])
     return f"dispatched {workflow}"
 
 
@@ -63,13 +57,9 @@ def _lines(output: str) -> list[dict]:
     """The JSON objects `gh api --jq` printed, one a line (anything else is skipped)."""
     found = []
     for line in output.splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            found.append(item)
-    return found
+        with contextlib.suppress(ValueError):
+            found.append(json.loads(line))
+    return [item for item in found if isinstance(item, dict)]
 
 
 def pull_request(repo: str, head_sha: str, head_repo: str, head_branch: str) -> int | None:

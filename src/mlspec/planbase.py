@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.emit import MANIFEST_PATH
+from mlspec.errors import MlspecError
 from mlspec.manifest import Manifest
 from mlspec.write import cache
 
@@ -47,7 +48,7 @@ class RefSpecs:
     plain: bool
 
 
-class GitError(Exception):
+class GitError(MlspecError):
     """git refused (`args` and its first line of error output)."""
 
     def __init__(self, args: tuple[str, ...], said: str) -> None:

@@ -24,6 +24,8 @@ def _option(args: list[str], name: str) -> str | None:
 
 def _body(args: list[str]) -> str:
     path = _option(args, "--body-file")
+    if path == "-":  # as gh does: the body on standard input
+        return sys.stdin.read()
     return Path(path).read_text(encoding="utf-8") if path else ""
 
 

@@ -1,10 +1,6 @@
 """What every command shares: the project folder, loading and selecting, the progress lines, the one error handler.
 
-Exit codes (the table in README.md, which tests/e2e/test_exit_codes.py checks): 0 success; 1 findings;
-2 usage or internal error. `report` is the one place an exception becomes output and an exit code:
-an `MlspecError` is `mlspec: MESSAGE`, its notes and `  help: HINT` with the error's code; a refusal
-of the operating system (read-only folder, full disk) the same two lines naming the file, exit 1;
-anything else a bug, one line saying where the details were saved, exit 2. Never a traceback.
+`report` is the one place an exception becomes output and an exit code (README's table), never a traceback.
 """
 
 from __future__ import annotations
@@ -35,21 +31,14 @@ def project_root(ctx: click.Context) -> Path:
     above it that holds `specs/`, so mlspec works from inside `specs/` or any subfolder. The search stops at
     a git repository's top folder; when nothing is found the folder named is used (and says there is no specs/)."""
     if "root" not in ctx.obj:
-        ctx.obj["root"] = find_root(Path(ctx.obj["project"]).resolve())
+        start = ctx.obj["root"] = Path(ctx.obj["project"]).resolve()
+        for folder in (start, *start.parents) if start.is_dir() else ():
+            if (folder / "specs").is_dir() and not (folder / "specs").is_symlink():
+                ctx.obj["root"] = folder
+                break
+            if (folder / ".git").exists():  # the repository's top: a project above it is another one
+                break
     return ctx.obj["root"]
-
-
-def find_root(start: Path) -> Path:
-    """The nearest folder from `start` upwards that holds a `specs/` folder (`start` when none does)."""
-    if not start.is_dir():
-        return start
-    for folder in (start, *start.parents):
-        specs = folder / "specs"
-        if specs.is_dir() and not specs.is_symlink():
-            return folder
-        if (folder / ".git").exists():  # the repository's top: a project above it is another one
-            break
-    return start
 
 
 def print_diagnostics(project, fmt: str, to_stderr: bool) -> None:
@@ -67,8 +56,7 @@ def load_or_exit(ctx: click.Context, fmt: str = "full"):
     """The valid project (`api.Project`); invalid specs are printed on standard error and exit 1."""
     from mlspec import api
 
-    project = api.load(project_root(ctx))
-    if not project.ok:
+    if not (project := api.load(project_root(ctx))).ok:
         print_diagnostics(project, fmt, to_stderr=True)
         ctx.exit(EXIT_FINDINGS)
     return project
@@ -78,18 +66,9 @@ def selected_nodes(project, selectors: tuple[str, ...], exclude: tuple[str, ...]
                    state: str | None = None) -> list[str]:
     """The node ids the selectors pick, in graph order (`state:modified` against `base` or `state`)."""
     from mlspec import api
+    from mlspec.cli.plan import modified_nodes
 
-    modified = None
-    if base is not None or state is not None:
-        from mlspec.cli.plan import modified_nodes
-
-        modified = modified_nodes(project, base, state)
-    return api.select(project, list(selectors), list(exclude), modified)
-
-
-def _style(text: str, color: str) -> str:
-    """`text` bold in `color` on a terminal that wants colour (not with NO_COLOR), else as it is."""
-    return click.style(text, fg=color, bold=True) if sys.stderr.isatty() and "NO_COLOR" not in os.environ else text
+    return api.select(project, list(selectors), list(exclude), modified_nodes(project, base, state))
 
 
 def progress(kind: str, index: int, total: int, node_id: str, action: str, result) -> None:
@@ -102,10 +81,11 @@ def progress(kind: str, index: int, total: int, node_id: str, action: str, resul
             click.echo(f"\r{head} {'RUN':<{_WORD_WIDTH}} {action} {node_id} ...", nl=False, err=True)
         return
     word, color = _WORDS[result.status]
+    shown = f"{word:<{_WORD_WIDTH}}"  # bold and coloured on a terminal, unless NO_COLOR asks otherwise
+    shown = click.style(shown, fg=color, bold=True) if sys.stderr.isatty() and "NO_COLOR" not in os.environ else shown
     label = f"{action} {node_id} "
     dots = "." * max(3, _LINE_WIDTH - len(label) - len(head))
-    line = (f"{head} {_style(f'{word:<{_WORD_WIDTH}}', color)} {label}{dots} [{word} in {result.duration:.2f}s] "
-            f"{result.message}")
+    line = f"{head} {shown} {label}{dots} [{word} in {result.duration:.2f}s] {result.message}"
     click.echo(("\r\x1b[K" if sys.stderr.isatty() else "") + line, err=True)
 
 
@@ -120,7 +100,10 @@ def explain(result) -> None:
 
 
 def report(exc: Exception) -> int:
-    """Say what an exception that reached a command's top means; return the exit code (see the module's doc)."""
+    """Say what an exception that reached a command's top means; return the exit code: an `MlspecError` is
+    `mlspec: MESSAGE`, its notes and `  help: HINT`, with its code; a refusal of the operating system
+    (read-only folder, full disk) the same lines naming the file, 1; anything else a bug: one line saying
+    where the details were saved, 2."""
     from mlspec.runtime.errors import environment_error
 
     refused = environment_error(exc)
@@ -134,16 +117,11 @@ def report(exc: Exception) -> int:
         click.echo(f"mlspec: {exc.message}{notes}" + (f"\n  help: {exc.hint}" if exc.hint else ""), err=True)
         return exc.exit_code
     try:
-        where = f"details saved to {_save_crash(exc)}"
+        fd, path = tempfile.mkstemp(prefix="mlspec-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"mlspec {__version__}\nargv: {sys.argv!r}\n\n" + "".join(traceback.format_exception(exc)))
+        where = f"details saved to {path}"
     except OSError as problem:  # a full or read-only temporary folder: say so rather than show a traceback
         where = f"the details could not be saved ({problem.strerror})"
     click.echo(f"mlspec: internal error ({type(exc).__name__}); {where}", err=True)
     return EXIT_USAGE
-
-
-def _save_crash(exc: BaseException) -> str:
-    fd, path = tempfile.mkstemp(prefix="mlspec-crash-", suffix=".txt")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(f"mlspec {__version__}\nargv: {sys.argv!r}\n\n")
-        handle.write("".join(traceback.format_exception(exc)))
-    return path

@@ -24,14 +24,10 @@ def shown(path: str | os.PathLike | None) -> str:
     return relative if not relative.startswith("..") else text
 
 
-def _folder(path: str) -> str:
-    return str(Path(path).parent)
-
-
 def describe(exc: OSError) -> tuple[str, str]:
     """(what is wrong, naming the file; what to do) for an OSError the environment raised."""
     name = shown(exc.filename)
-    folder = _folder(name) if exc.filename is not None else "the project folder"
+    folder = str(Path(name).parent) if exc.filename is not None else "the project folder"
     code = exc.errno
     if code == errno.EROFS:
         return (f"cannot write {name}: the file system is read-only",
@@ -54,9 +50,3 @@ def describe(exc: OSError) -> tuple[str, str]:
         return (f"cannot write {name}: the file would be larger than this process may write",
                 "raise the file size limit (`ulimit -f`) or free some space, then run again")
     return (f"cannot use {name}: {exc.strerror}", "check the file and its folder, then run again")
-
-
-def message(exc: OSError) -> str:
-    """The two lines the CLI prints for `exc`."""
-    what, todo = describe(exc)
-    return f"mlspec: {what}\n  help: {todo}"

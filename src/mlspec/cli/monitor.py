@@ -44,11 +44,13 @@ def monitor_command(ctx: click.Context, names: tuple[str, ...], retrain: bool, s
 
     NAMES may also name a model: its monitors (a file given with --file is then checked against its inputs)."""
     from mlspec import api
+    from mlspec.runtime.batch import file_format
     from mlspec.runtime.monitoring.runner import MonitorOptions
 
     if data_source and data_file:
         raise click.UsageError("give --data SOURCE or --file PATH, not both")
-    _file_format_or_usage(data_file)
+    if data_file:  # said before anything loads
+        file_format(data_file)
     project = load_or_exit(ctx)
     chosen = api.monitors(project, list(names))
     if not chosen:
@@ -58,19 +60,6 @@ def monitor_command(ctx: click.Context, names: tuple[str, ...], retrain: bool, s
                              summary=Path(summary) if summary else None)
     results = api.monitor(project, chosen, options, monitor_progress, say_note)
     ctx.exit(0 if results.ok else EXIT_FINDINGS)
-
-
-def _file_format_or_usage(path: str | None) -> None:
-    """A --file that is neither .csv nor .parquet is a usage error (exit 2), said before anything loads."""
-    from mlspec.runtime.batch import file_format
-    from mlspec.runtime.errors import RunError
-
-    if path is None:
-        return
-    try:
-        file_format(path)
-    except RunError as exc:
-        raise click.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--file") from None
 
 
 @cli.command("score")
@@ -87,11 +76,13 @@ def score_command(ctx: click.Context, model: str, source_name: str | None, data_
 
     The CSV holds the input's columns in its order, then prediction, proba_<class> per class (classifiers
     with probabilities), challenger_prediction (with a challenger) and model_version."""
+    from mlspec.runtime.batch import file_format
     from mlspec.runtime.score import score, write
 
     if (source_name is None) == (data_file is None):
         raise click.UsageError("give --source SOURCE or --file PATH (exactly one)")
-    _file_format_or_usage(data_file)
+    if data_file:  # said before anything loads
+        file_format(data_file)
     project = load_or_exit(ctx)
     scored = score(project.manifest, project.root, model, source_name, data_file)
     lineage = scored.lineage

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlspec.errors import MlspecError
 from mlspec.manifest import ColumnContract, Manifest, ModelNode, SourceNode
 from mlspec.runtime.errors import RunError
 
@@ -19,11 +20,11 @@ _STORES = ("s3://", "gs://", "az://")
 
 
 def file_format(path: str) -> str:
-    """csv or parquet, from the file's extension (RunError for any other)."""
+    """csv or parquet, from the file's extension; any other is a usage error (exit 2)."""
     suffix = Path(path.split("?", 1)[0]).suffix.lower()
     if suffix not in FORMATS:
-        raise RunError(f"cannot tell the format of {path}: mlspec reads .csv and .parquet files",
-                       hint="rename the file with its format's extension, or declare it as a source in the specs")
+        raise MlspecError(f"cannot tell the format of {path}: mlspec reads .csv and .parquet files", exit_code=2,
+                          hint="rename the file with its format's extension, or declare it as a source in the specs")
     return FORMATS[suffix]
 
 

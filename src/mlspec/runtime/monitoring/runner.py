@@ -1,10 +1,6 @@
-"""`mlspec monitor`: evaluate monitors, write their reports and act on their alerts.
-
-Like `runtime.runner.Runner`, it never prints: each monitor's start and end go to `on_event` (the
-callback `mlspec run` reports through, so the lines look alike) and what follows a verdict (where the
-report is, the issue opened, the retrain dispatched) to `on_note`. On an alert in GitHub Actions the
-monitor's `on_alert` actions run through `mlspec.github`: its issue is opened or updated and its
-model's retrain workflow dispatched. Elsewhere, `retrain` retrains the model here through its gates.
+"""`mlspec monitor`: evaluate monitors, write their reports and act on their alerts (`on_alert`: through
+`mlspec.github` in GitHub Actions, or `retrain` here). Like `runtime.runner.Runner`, it never prints:
+each monitor's start and end go to `on_event` (as `mlspec run` reports), what follows a verdict to `on_note`.
 """
 
 from __future__ import annotations
@@ -48,9 +44,8 @@ class MonitorRunner:
         self.on_note = on_note or (lambda *args: None)
 
     def run(self, node_ids: list[str]) -> RunResults:
-        """Evaluate each monitor, write its reports, act on its alert; every monitor's result.
-
-        Raises RunError when the registry cannot be opened (nothing is evaluated then)."""
+        """Evaluate each monitor, write its reports, act on its alert; every monitor's result (RunError when the
+        registry cannot be opened)."""
         from mlspec.runtime.steps import open_registry
 
         started = time.perf_counter()
@@ -70,7 +65,11 @@ class MonitorRunner:
         return RunResults(results, time.perf_counter() - started)
 
     def _evaluate(self, node_id: str, node: MonitorNode, registry) -> NodeResult:
+        """The monitor's verdict, its reports written (JSON, Markdown, HTML); or why it could not be evaluated."""
+        from mlspec.runtime.jsonio import dumps
         from mlspec.runtime.monitoring import monitor
+        from mlspec.runtime.monitoring.report import html_report, markdown
+        from mlspec.state.files import write_atomic
 
         started = time.perf_counter()
         try:
@@ -79,21 +78,13 @@ class MonitorRunner:
         except RunError as exc:
             return NodeResult(node_id, "monitor", "error", exc.message, time.perf_counter() - started, exc.details,
                               exc.hint, exc.where)
-        folder = self._write_reports(node.name, report)
-        message = "; ".join(report["reasons"]) or report["verdict"].replace("_", " ")
-        return NodeResult(node_id, "monitor", report["verdict"], message, time.perf_counter() - started,
-                          outputs={"report": report, "folder": folder.relative_to(self.root).as_posix()})
-
-    def _write_reports(self, name: str, report: dict) -> Path:
-        from mlspec.runtime.jsonio import dumps
-        from mlspec.runtime.monitoring.report import html_report, markdown
-        from mlspec.state.files import write_atomic
-
-        folder = self.root / ".mlspec" / "reports" / f"monitor.{name}"
+        folder = self.root / ".mlspec" / "reports" / f"monitor.{node.name}"
         write_atomic(folder / "report.json", dumps(report))
         write_atomic(folder / "summary.md", markdown(report).encode())
         write_atomic(folder / "report.html", html_report(report).encode())
-        return folder
+        message = "; ".join(report["reasons"]) or report["verdict"].replace("_", " ")
+        return NodeResult(node_id, "monitor", report["verdict"], message, time.perf_counter() - started,
+                          outputs={"report": report, "folder": folder.relative_to(self.root).as_posix()})
 
     def _follow(self, node: MonitorNode, report: dict, folder: str) -> None:
         """After the verdict: say where the report is, add it to the summary, and on an alert log it and act."""
