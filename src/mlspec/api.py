@@ -13,7 +13,7 @@ from pathlib import Path
 from mlspec import gcpause
 from mlspec.diagnostics import Diagnostic, has_errors, sort_key
 from mlspec.errors import MlspecError
-from mlspec.manifest import Manifest
+from mlspec.manifest import OLDEST_READABLE, SCHEMA_VERSION, Manifest
 from mlspec.spec.validate import Validated, validate_project
 
 
@@ -225,10 +225,12 @@ def base_manifest(root: Path, ref: str | None = None, state: Path | None = None)
     Returns the manifest (None when the base has no valid specs) and notes for the plan.
     """
     if state is not None:
-        try:
-            return Manifest.model_validate_json(state.read_text(encoding="utf-8")), []
+        try:  # a manifest of an older mlspec reads as this version's (the values are the same)
+            base = Manifest.read_json(state.read_bytes(), oldest=OLDEST_READABLE)
         except (OSError, ValueError) as exc:
-            raise PlanBaseError(f"cannot read state file {state}: {exc}") from exc
+            raise PlanBaseError(f"cannot read state file {state}: {exc}", hint=getattr(exc, "hint", None)) from exc
+        return base, [f"the state file is the manifest of an older mlspec (version {base.schema_version}), compared "
+                      "as this mlspec reads it"] if base.schema_version < SCHEMA_VERSION else []
     from mlspec.graph import build as graph_build
     from mlspec.resolve import resolve
     from mlspec.spec.validate import SPEC_SUFFIXES, validate_texts

@@ -35,7 +35,7 @@ class Affected:
 def record(manifest: Manifest, commit: str) -> dict:
     """The last-run record of a successful run of `manifest` at `commit`."""
     server, repo, run = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    return {"commit": commit, "mlspec": __version__, "manifest": manifest.model_dump(mode="json"),
+    return {"commit": commit, "mlspec": __version__, "manifest": manifest.to_data(),
             "run": f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None}
 
 

@@ -15,6 +15,9 @@ The story, one act run per step, all against the same bucket:
    compares with v1 from the store and fails, and the champion stays v1;
 3. the scheduled monitor loads the champion and its reference profile from the store, reads a drifted
    batch from the store, alerts, opens an issue and dispatches the retrain (through a fake `gh`);
+   the retrain workflow, started with exactly what the monitor dispatched, checks the model named,
+   trains it and gates it against v1 (the stump on main fails, v1 stays the champion); started
+   through the API with a name that is no model, it stops at the check with what to choose;
 4. a pull request that brings the regression back reports its candidate against the production
    champion v1 (read from the base branch's registry), and the same change from a fork, without
    secrets, is green and says the champion is not available to it.
@@ -193,6 +196,7 @@ def test_second_push_with_a_worse_model_fails_the_gate_against_v1(project: UserP
 
 
 MONITOR = "Monitor churn_drift"
+MONITORS_WORKFLOW = "mlspec-monitors-0_6_x_x_x.yml"  # the monitors of the schedule '0 6 * * *'
 # someone's own issue that looks like ours by title: found by the search, but not ours to edit
 LOOKALIKE = {"number": 1, "title": "mlspec monitor churn_drift: is it flaky?", "state": "open",
              "body": "The drift issue from <!-- mlspec-monitor:churn_drift --> was noisy.", "edits": 0}
@@ -207,7 +211,7 @@ def monitor_runs(project: UserProject, second_push: ActRun, tmp_path_factory: py
     gh.seed(issues=[LOOKALIKE])
     runs = []
     for _ in range(2):
-        run = project.act.run(project.repo, "schedule", "mlspec-monitor-churn_drift.yml",
+        run = project.act.run(project.repo, "schedule", MONITORS_WORKFLOW,
                               secrets={**project.secrets, "GITHUB_TOKEN": "not-a-real-token"},
                               path_first=gh.bin, step_env=gh.step_env())
         print(f"act schedule (monitor): {run.seconds:.1f}s")
@@ -250,14 +254,68 @@ def test_monitor_alerts_on_the_drifted_batch_opens_an_issue_and_dispatches_the_r
     assert "updated issue #2" in runs[1].log
     assert len(state["dispatches"]) == 2
     for dispatch in state["dispatches"]:
-        assert dispatch["workflow"] == "mlspec-retrain-churn.yml" and dispatch["ref"] == "main"
+        assert dispatch["workflow"] == "mlspec-retrain.yml" and dispatch["ref"] == "main"
+        assert dispatch["inputs"]["model"] == "churn"
         assert dispatch["inputs"]["reason"].startswith("monitor churn_drift: drift in")
+    assert "dispatched mlspec-retrain.yml for churn" in runs[0].log
     calls = gh.calls()
     assert all(call[-1] == "GH_TOKEN=set" for call in calls)
     assert calls[0][:2] == ["issue", "list"] and '"mlspec monitor churn_drift" in:title' in calls[0]
     for name, value in {**project.secrets, "GITHUB_TOKEN": "not-a-real-token"}.items():
         if name != "AWS_REGION":
             assert all(value not in r.log for r in runs), f"the secret {name} appears in act's output"
+
+
+@pytest.fixture(scope="module")
+def retrain_run(project: UserProject, monitor_runs) -> ActRun:
+    """The retrain workflow, started with exactly the inputs the monitor's alert dispatched."""
+    _runs, gh = monitor_runs
+    dispatch = gh.state()["dispatches"][0]
+    run = project.act.run(project.repo, "workflow_dispatch", dispatch["workflow"],
+                          payload={"inputs": dispatch["inputs"], "ref": f"refs/heads/{dispatch['ref']}"},
+                          secrets=project.secrets)
+    print(f"act workflow_dispatch (retrain): {run.seconds:.1f}s")
+    return run
+
+
+def test_the_dispatched_retrain_checks_the_model_trains_it_and_gates_it_against_v1(
+        project: UserProject, retrain_run: ActRun) -> None:
+    run = retrain_run
+    # main holds the stump since the second push: retrained, it fails the gate against v1 as that push did
+    assert run.code != 0, run.tail()
+    jobs = run.jobs()
+    assert jobs.pop("Validate specs") == "succeeded", run.tail()
+    train = [name for name in jobs if name.startswith("Train")]
+    assert len(train) == 1 and jobs.pop(train[0]) == "succeeded", run.tail()
+    assert "churn" in train[0]  # the job's name says the model the check passed
+    gate = [name for name in jobs if name.startswith("Gate")]
+    assert len(gate) == 1 and jobs.pop(gate[0]) == "failed", run.tail()
+    assert jobs == {}, jobs  # no promote job, and nothing of churn_calls's group (no gate: another group)
+    project.installs(run, ("Validate specs", train[0], gate[0]))
+    check = run.job_log("Validate specs")
+    assert "retraining churn: the jobs of group 1, through the gates churn_release" in check, check[-3000:]
+    assert "gate 'churn_release' failed" in run.job_log(gate[0]), run.job_log(gate[0])[-3000:]
+    assert "roc_auc >= champion.roc_auc - 0.01" in run.job_log(gate[0])
+    shown = registry_show(project.repo, project.s3.env, "churn")
+    assert shown["version"] == 1 and shown["aliases"] == {"champion": 1}, shown
+    for name, value in project.secrets.items():
+        if name != "AWS_REGION":
+            assert value not in run.log, f"the secret {name} appears in act's output"
+
+
+def test_a_retrain_started_through_the_api_for_no_model_stops_at_the_check(project: UserProject,
+                                                                            retrain_run: ActRun) -> None:
+    # GitHub checks a choice only in its own form: through the API a run may name anything
+    hostile = "churn_calls\n::error::injected $(touch /tmp/pwned-by-mlspec-e2e) ${{ github.token }}"
+    run = project.act.run(project.repo, "workflow_dispatch", "mlspec-retrain.yml",
+                          payload={"inputs": {"model": hostile, "reason": "x"}, "ref": "refs/heads/main"},
+                          secrets=project.secrets)
+    print(f"act workflow_dispatch (retrain, no such model): {run.seconds:.1f}s")
+    assert run.code != 0 and run.jobs() == {"Validate specs": "failed"}, run.tail()
+    log = run.job_log("Validate specs")
+    assert "mlspec: the retrain workflow was started for 'churn_calls\\n::error::injected $(touch " in log, log[-3000:]
+    assert "which is not a model of this project" in log and "help: choose one of: churn, churn_calls" in log
+    assert not Path("/tmp/pwned-by-mlspec-e2e").exists()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_spec_text_never_becomes_code(tmp_path: Path) -> None:
     label_values = 0
     workflows = sorted(p for p in files if p.startswith(".github/workflows/"))
     assert {".github/workflows/mlspec-main.yml", ".github/workflows/mlspec-pr.yml",
-            ".github/workflows/mlspec-retrain-m1.yml", ".github/workflows/mlspec-monitor-mon1.yml"} <= set(workflows)
+            ".github/workflows/mlspec-retrain.yml", ".github/workflows/mlspec-monitors-0_6_x_x_x.yml"} <= set(workflows)
     for path in workflows:
         label_values += _check_workflow(root / path)
     assert label_values > 0, "LABEL fields (runner, environment, ...) should reach workflows as values"
@@ -227,9 +227,9 @@ def test_every_accepted_name_shape_gives_safe_paths_and_job_ids(tmp_path: Path) 
     assert result.code == 0, result.stdout + result.stderr
     generated = {p for p in tree_snapshot(root) if not p.startswith("specs/")}
     expected = ({f"generated/model_{m}.py" for m in _ODD_MODELS}
-                | {f".github/workflows/mlspec-retrain-{m}.yml" for m in _ODD_MODELS}
                 | {"generated/source_s.py", "generated/source_s_live.py", f"generated/gate_{_LONG}.py",
-                   "generated/monitor_y.py", ".github/workflows/mlspec-monitor-y.yml", "generated/manifest.json",
+                   "generated/monitor_y.py", ".github/workflows/mlspec-monitors-0_0_x_x_0.yml",
+                   "generated/manifest.json", ".github/workflows/mlspec-retrain.yml",
                    ".github/workflows/mlspec-pr.yml", ".github/workflows/mlspec-main.yml"})
     assert expected <= generated, sorted(expected - generated)
     safe_path = re.compile(r"generated/[a-z0-9_]+\.(py|json|txt)|\.github/workflows/mlspec-[a-z0-9_-]+\.yml")
@@ -238,6 +238,12 @@ def test_every_accepted_name_shape_gives_safe_paths_and_job_ids(tmp_path: Path) 
     main = yaml.safe_load((root / ".github/workflows/mlspec-main.yml").read_text(encoding="ascii"))
     assert set(main["jobs"]) == ({"validate", "plan", "record"} | {f"train_{m}" for m in _ODD_MODELS}
                                  | {f"gate_{_LONG}", f"promote_{_LONG}"})
+    retrain = yaml.safe_load((root / ".github/workflows/mlspec-retrain.yml").read_text(encoding="ascii"))
+    # every name is a choice, as the string it is (YAML's `no`, `on`, `null`... quoted)
+    assert retrain["on"]["workflow_dispatch"]["inputs"]["model"]["options"] == sorted(_ODD_MODELS)
+    monitors = yaml.safe_load((root / ".github/workflows/mlspec-monitors-0_0_x_x_0.yml").read_text(encoding="ascii"))
+    assert monitors["on"]["workflow_dispatch"]["inputs"]["monitor"]["options"] == ["y"]
+    assert set(monitors["jobs"]) == {"check", "monitor_y"}
     for path in generated:
         if path.endswith(".yml"):
             document = yaml.safe_load((root / path).read_text(encoding="ascii"))

@@ -4,6 +4,8 @@ The read-write state credential lives only in GitHub Environments (project.state
 approval environment) and reaches only the jobs that write state on the default branch; every other job,
 pull requests first, gets the repository secrets (the read-only credential). Gate jobs of one model queue
 across main and the retrain workflow; promote jobs never hold a group (an approval may wait for days).
+The one retrain workflow gives each model what main gives it: the same runner, timeout, secrets and
+environments, in jobs whose every one of those is written in the file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ WRITE_JOBS = ("gate_", "promote_", "record")
 
 
 @pytest.fixture(scope="module")
-def workflows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def creds_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden project `everything`, on another default branch and state environment, compiled."""
     root = tmp_path_factory.mktemp("creds") / "p"
     shutil.copytree(EVERYTHING, root / "specs")
     project = root / "specs" / "project.yaml"
@@ -29,7 +32,12 @@ def workflows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
                        + "  default_branch: release/ml\n  state_environment: registry-write\n", encoding="utf-8")
     result = run_cli("-C", str(root), "compile")
     assert result.code == 0, result.stdout + result.stderr
-    folder = root / ".github" / "workflows"
+    return root
+
+
+@pytest.fixture(scope="module")
+def workflows(creds_root: Path) -> dict[str, dict]:
+    folder = creds_root / ".github" / "workflows"
     return {p.name: {"doc": yaml.safe_load(p.read_text(encoding="utf-8")), "text": p.read_text(encoding="utf-8")}
             for p in folder.glob("mlspec-*.yml")}
 
@@ -82,8 +90,13 @@ def test_gates_queue_per_model_and_approvals_hold_nothing(workflows: dict) -> No
         elif job_id.startswith("gate_"):
             model = job["needs"][0].removeprefix("train_")
             assert job["concurrency"] == {"group": f"mlspec-model-{model}", "cancel-in-progress": False}
-            retrain = _jobs(workflows, f"mlspec-retrain-{model}.yml")
-            assert retrain[job_id]["concurrency"] == job["concurrency"]
+    retrain = _jobs(workflows, "mlspec-retrain.yml")
+    for job_id, job in retrain.items():
+        if job_id.startswith("promote_"):
+            assert "concurrency" not in job
+        elif job_id.startswith("gate_"):  # the checked model's queue: main's group of that model
+            assert job["concurrency"] == {"group": "mlspec-model-${{ needs.validate.outputs.model }}",
+                                          "cancel-in-progress": False}
 
 
 def test_main_trains_only_what_its_plan_says_and_records_a_run_without_waiting_for_approval(workflows: dict) -> None:
@@ -122,12 +135,12 @@ def test_a_default_branch_git_would_refuse_is_refused(tmp_path: Path, branch: st
 
 
 def test_an_approval_needs_only_the_registry_and_the_version_the_gate_registered(workflows: dict) -> None:
-    for name in ("mlspec-main.yml", *(n for n in workflows if n.startswith("mlspec-retrain-"))):
+    for name in ("mlspec-main.yml", "mlspec-retrain.yml"):
         jobs = _jobs(workflows, name)
         for job_id, job in jobs.items():
             if not job_id.startswith("promote_"):
                 continue
-            gate_job = job["needs"][0]
+            gate_job = job["needs"][-1]
             assert jobs[gate_job]["outputs"] == {"version": "${{ steps.gate.outputs.version }}",
                                                  "promote": "${{ steps.gate.outputs.promote }}"}
             assert job["if"] == f"needs.{gate_job}.outputs.promote == 'true'", (name, job_id)
@@ -138,3 +151,59 @@ def test_an_approval_needs_only_the_registry_and_the_version_the_gate_registered
             promote = job["steps"][-1]
             assert promote["env"]["VERSION"] == "${{ needs." + gate_job + ".outputs.version }}"
             assert promote["run"].endswith('promote --version "$VERSION"')
+
+
+def _retrain_group(root: Path, model: str) -> dict[str, str]:
+    """What the retrain workflow's check writes for `model` (its group and gates), by the command itself."""
+    output = root / f"output-{model}"
+    result = run_cli("-C", str(root), "check-input", "model", model, "--github-output", str(output))
+    assert result.code == 0, result.stdout + result.stderr
+    return dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
+
+
+def test_the_retrain_workflow_gives_each_model_mains_runner_secrets_and_environments(workflows: dict,
+                                                                                      creds_root: Path) -> None:
+    main, retrain = _jobs(workflows, "mlspec-main.yml"), _jobs(workflows, "mlspec-retrain.yml")
+    models = workflows["mlspec-retrain.yml"]["doc"]["on"]["workflow_dispatch"]["inputs"]["model"]["options"]
+    assert models == sorted(j.removeprefix("train_") for j in main if j.startswith("train_"))
+    groups = set()
+    for model in models:
+        checked = _retrain_group(creds_root, model)
+        group = checked["group"]
+        groups.add(group)
+        train = retrain[f"train_{group}"]
+        assert train["if"] == f"needs.validate.outputs.group == '{group}'"
+        for key in ("runs-on", "timeout-minutes", "permissions"):
+            assert train[key] == main[f"train_{model}"][key], (model, key)
+        assert _secret_names(train) == _secret_names(main[f"train_{model}"]), model
+        gates = [g for g in main if g.startswith("gate_") and main[g]["needs"] == [f"train_{model}"]]
+        assert [checked[f"gate_{i}"] for i in range(1, len(gates) + 1)] == [g.removeprefix("gate_") for g in gates]
+        assert f"gate_{len(gates) + 1}" not in checked
+        for i, gate_job in enumerate(gates, 1):
+            ours = retrain[f"gate_{group}_{i}"]
+            assert ours["needs"] == ["validate", f"train_{group}"]
+            for key in ("runs-on", "environment", "permissions", "timeout-minutes"):
+                assert ours[key] == main[gate_job][key], (model, key)
+            assert _secret_names(ours) == _secret_names(main[gate_job])
+            promote = gate_job.replace("gate_", "promote_", 1)
+            assert (f"promote_{group}_{i}" in retrain) == (promote in main)
+            if promote in main:
+                assert retrain[f"promote_{group}_{i}"]["environment"] == main[promote]["environment"] == "production"
+    # the golden project's three models differ: no gate, two gates (one approved) on a GPU runner, one gate
+    assert len(groups) == 3 and {j for j in retrain if j.startswith("train_")} == {f"train_{g}" for g in groups}
+
+
+def test_the_retrain_inputs_reach_no_script(workflows: dict) -> None:
+    doc, text = workflows["mlspec-retrain.yml"]["doc"], workflows["mlspec-retrain.yml"]["text"]
+    assert text.count("inputs.model") == 2  # the check's environment and the run's concurrency group
+    assert doc["concurrency"]["group"] == "mlspec-retrain-${{ inputs.model }}-${{ github.sha }}"
+    check = next(s for s in doc["jobs"]["validate"]["steps"] if s.get("id") == "check")
+    assert check["env"] == {"MLSPEC_MODEL": "${{ inputs.model }}"}
+    assert check["run"] == 'mlspec check-input model "$MLSPEC_MODEL" --github-output "$GITHUB_OUTPUT"'
+    for job_id, job in doc["jobs"].items():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), (job_id, step["name"])
+            for name, value in (step.get("env") or {}).items():
+                if "inputs." in value:
+                    assert (name, value) in {("MLSPEC_MODEL", "${{ inputs.model }}"),
+                                             ("MLSPEC_REASON", "${{ inputs.reason }}")}, (job_id, name)

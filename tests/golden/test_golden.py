@@ -21,6 +21,7 @@ import yaml
 
 from mlspec.emit import CONSTRAINTS_PATH
 from mlspec.emit.lintconfig import HOSTED_LABELS
+from mlspec.emit.ondemand import monitors_file
 from tests.conftest import run_cli, tree_snapshot
 from tests.spec_factory import dump
 
@@ -126,8 +127,7 @@ def _no_leftovers(root: Path) -> None:
 @pytest.mark.parametrize("name", PROJECTS)
 def test_check_reports_modified_file_with_diff(name: str, tmp_path: Path) -> None:
     root = compiled(name, tmp_path)
-    target = "generated/manifest.json" if name == "diabetes" else sorted(
-        p for p in generated_tree(root) if p.startswith(".github/workflows/mlspec-retrain-"))[0]
+    target = "generated/manifest.json" if name == "diabetes" else ".github/workflows/mlspec-retrain.yml"
     original = (root / target).read_text(encoding="ascii")
     edited = original.replace("\n", "\n# hand edit\n", 1)
     (root / target).write_text(edited, encoding="ascii")
@@ -170,9 +170,11 @@ def _remove_model(root: Path, model: str) -> set[str]:
     documents = {}
     for path in sorted((root / "specs").glob("*.yaml")):
         documents[path] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    removed_monitors = {}
     for doc in documents.values():
         gates += [g for g, spec in (doc.get("gates") or {}).items() if spec["model"] == model]
-        monitors += [m for m, spec in (doc.get("monitors") or {}).items() if spec["model"] == model]
+        removed_monitors |= {m: spec for m, spec in (doc.get("monitors") or {}).items() if spec["model"] == model}
+    monitors = list(removed_monitors)
     for path, doc in documents.items():
         changed = False
         for section, names in (("models", [model]), ("gates", gates), ("monitors", monitors)):
@@ -183,12 +185,17 @@ def _remove_model(root: Path, model: str) -> set[str]:
         if changed:
             path.write_text(dump(doc), encoding="utf-8")
     runners = {spec.get("runner") for doc in documents.values() for spec in (doc.get("models") or {}).values()}
+    # a schedule's workflow goes with its last monitor; the retrain workflow stays for the other models
+    schedules = {" ".join(spec["schedule"].split()) for doc in documents.values()
+                 for spec in (doc.get("monitors") or {}).values()}
+    removed_schedules = {" ".join(spec["schedule"].split()) for spec in removed_monitors.values()}
     # the actionlint config goes with the last model on a self-hosted runner label
     lint_config = {".github/actionlint.yaml"} if (root / ".github" / "actionlint.yaml").is_file() \
         and runners - {None} <= HOSTED_LABELS else set()
-    return ({f"generated/model_{model}.py", f".github/workflows/mlspec-retrain-{model}.yml"}
-            | {f"generated/gate_{g}.py" for g in gates} | {f"generated/monitor_{m}.py" for m in monitors}
-            | {f".github/workflows/mlspec-monitor-{m}.yml" for m in monitors} | lint_config)
+    return ({f"generated/model_{model}.py"} | {f"generated/gate_{g}.py" for g in gates}
+            | {f"generated/monitor_{m}.py" for m in monitors}
+            | {f"generated/argo/monitor_{m}.yaml" for m in monitors if (root / "generated" / "argo").is_dir()}
+            | {f".github/workflows/{monitors_file(cron)}" for cron in removed_schedules - schedules} | lint_config)
 
 
 @pytest.mark.parametrize("name", PROJECTS)

@@ -198,7 +198,8 @@ def test_deleted_monitor_retrains_nothing_and_removes_its_workflow(repo: Path) -
     doc = _plan_json(repo)
     assert _actions(doc) == {"monitor.fraud_gbm_drift": "delete"}
     assert doc["retrain"] == []
-    assert ".github/workflows/mlspec-monitor-fraud_gbm_drift.yml" in doc["files"]["deleted"]
+    # its schedule's workflow goes with it (no other monitor runs at 0 6 * * *)
+    assert ".github/workflows/mlspec-monitors-0_6_x_x_x.yml" in doc["files"]["deleted"]
 
 
 def test_tightened_gate_retrains_nothing_and_shows_old_and_new(repo: Path) -> None:

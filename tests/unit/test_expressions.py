@@ -325,11 +325,15 @@ def test_parse_requirement(text, expected):
     assert parse_requirement(requirement.text) == dataclasses.replace(expected, metric_span=(0, len(expected.metric)))
 
 
-def test_requirement_to_dict_is_json_with_stable_key_order():
+def test_requirement_to_dict_is_json_of_the_fields_it_sets_in_a_stable_order():
     data = parse_requirement("rmse <= champion.rmse * 1.05").to_dict()
-    assert list(data) == ["metric", "op", "threshold", "champion_metric", "margin_op", "margin", "text", "metric_span"]
+    assert data == {"metric": "rmse", "op": "<=", "champion_metric": "rmse", "margin_op": "*", "margin": 1.05,
+                    "text": "rmse <= champion.rmse * 1.05"}
+    assert list(data) == ["metric", "op", "champion_metric", "margin_op", "margin", "text"]
     assert json.loads(json.dumps(data)) == data
-    assert data["metric_span"] == [0, 4]
+    # an absolute requirement has a threshold and nothing about the champion; the span is for diagnostics only
+    assert parse_requirement("roc_auc >= 0.9").to_dict() == {"metric": "roc_auc", "op": ">=", "threshold": 0.9,
+                                                              "text": "roc_auc >= 0.9"}
 
 
 REQUIREMENT_ERRORS = [

@@ -203,6 +203,7 @@ def main() -> None:
 
 
 # Commands in other modules register themselves on `cli` when imported.
+from mlspec.cli import checkinput as _check_input_commands  # noqa: E402, F401
 from mlspec.cli import compile as _compile_commands  # noqa: E402, F401
 from mlspec.cli import monitor as _monitor_commands  # noqa: E402, F401
 from mlspec.cli import plan as _plan_commands  # noqa: E402, F401

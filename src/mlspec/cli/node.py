@@ -45,9 +45,9 @@ def main(node_id: str, argv: list[str]) -> int:
 def _main(node_id: str, argv: list[str]) -> int:
     path = _manifest_path()
     try:
-        manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+        manifest = Manifest.read_json(path.read_bytes())  # this mlspec's version only
     except (OSError, ValueError) as exc:
-        raise MlspecError(f"cannot read {path}: {exc}", hint=_RECOMPILE) from None
+        raise MlspecError(f"cannot read {path}: {exc}", hint=getattr(exc, "hint", _RECOMPILE)) from None
     root = path.parent.parent
     if node_id not in manifest.nodes:
         raise MlspecError(f"{node_id} is not in {path}", hint=_RECOMPILE)

@@ -26,10 +26,13 @@ class Requirement:
     metric_span: tuple[int, int]
 
     def to_dict(self) -> dict:
-        """Return a JSON-serialisable dict whose keys follow the field order."""
-        return {"metric": self.metric, "op": self.op, "threshold": self.threshold,
-                "champion_metric": self.champion_metric, "margin_op": self.margin_op, "margin": self.margin,
-                "text": self.text, "metric_span": list(self.metric_span)}
+        """The requirement as the manifest stores it: the fields it sets (an absolute requirement has no
+        champion metric or margin, one against the champion no threshold) and its text. The metric's span
+        in the text only places diagnostics, so it stays out."""
+        fields = {"metric": self.metric, "op": self.op, "threshold": self.threshold,
+                  "champion_metric": self.champion_metric, "margin_op": self.margin_op, "margin": self.margin,
+                  "text": self.text}
+        return {name: value for name, value in fields.items() if value is not None}
 
 
 def _format_number(value: float) -> str:

@@ -4,6 +4,11 @@ The compiler resolves specs (defaults filled in, references checked, expressions
 trees) into these models and writes them as `generated/manifest.json`. The runtime reads only
 this, never the spec modules. Every node has an id like `model.fraud_gbm`, its dependencies, and
 a hash of its own settings, which `plan` and the step cache compare.
+
+The file leaves out what its reader derives (see `mlspec.manifest.fileform`), and says which shape it has
+in `schema_version`. Version 1 wrote every value of every node; it reads into the same models, so a plan
+can compare with such a base, but generated scripts refuse it (`read_json`): `mlspec compile` writes the
+current version.
 """
 
 from __future__ import annotations
@@ -12,9 +17,21 @@ import re
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
-SCHEMA_VERSION = 1
+from mlspec.manifest import fileform
+
+SCHEMA_VERSION = 2  # 2: the file leaves out defaults and derived values (1 wrote every value of every node)
+OLDEST_READABLE = 1  # the oldest version that still reads into these models
+
+
+class ManifestVersionError(ValueError):
+    """A manifest written by another version of mlspec than this one reads; `hint` says what to do."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
 
 
 class _Frozen(BaseModel):
@@ -283,16 +300,55 @@ class Manifest(_Frozen):
     nodes: dict[str, Node]
     files: list[str] = Field(default_factory=list)  # every file `mlspec compile` generated, for safe cleanup
 
+    @model_validator(mode="before")
+    @classmethod
+    def _restore_derived(cls, data: Any) -> Any:
+        return fileform.restore(data)
+
+    @model_validator(mode="after")
+    def _keys_are_ids(self) -> Manifest:
+        for key, node in self.nodes.items():
+            if node.id != key or key != f"{node.kind}.{node.name}":
+                raise ValueError(f"node {key!r} has id {node.id!r}, kind {node.kind!r} and name {node.name!r}")
+        return self
+
     def of_kind(self, kind: str) -> list:
         """Nodes of one kind, in id order."""
         return [n for n in self.nodes.values() if n.kind == kind]
 
+    def to_data(self) -> dict:
+        """The manifest as the file holds it: JSON data without defaults and derived values (`fileform`)."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data["schema_version"] = SCHEMA_VERSION  # this shape's, whatever the manifest was read from
+
+        def full_value(key: str, name: str) -> Any:
+            return self.nodes[key].model_dump(mode="json", include={name})[name]
+
+        return fileform.lean(data, full_value)
+
     def to_json(self) -> str:
-        """The canonical JSON of `generated/manifest.json`: sorted keys, two-space indentation, ASCII (as
-        every generated file: text outside it is escaped, `\\u00e9`), a final newline; equal manifests
-        give equal bytes. One orjson call is the canonical form (the models refuse NaN and infinity)."""
-        text = orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
+        """The canonical JSON of `generated/manifest.json`: `to_data` with sorted keys, two-space indentation,
+        ASCII (as every generated file: text outside it is escaped, `\\u00e9`), a final newline; equal
+        manifests give equal bytes. One orjson call is the canonical form (the models refuse NaN and infinity)."""
+        text = orjson.dumps(self.to_data(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
         return (text if text.isascii() else _NON_ASCII.sub(_json_escape, text)) + "\n"
+
+    @classmethod
+    def read_json(cls, text: str | bytes, *, oldest: int = SCHEMA_VERSION) -> Manifest:
+        """A manifest from its file's text, refusing (ManifestVersionError) one whose version is older than
+        `oldest` or newer than this mlspec's; ValueError when it is not JSON or not a valid manifest."""
+        data = orjson.loads(text)
+        version = data.get("schema_version", 1) if isinstance(data, dict) else None
+        if isinstance(version, int) and not isinstance(version, bool):
+            if version > SCHEMA_VERSION:
+                raise ManifestVersionError(
+                    f"the manifest was written by a newer mlspec (manifest version {version}; this mlspec reads "
+                    f"up to version {SCHEMA_VERSION})", "upgrade mlspec (pip install -U mlspec-gitops)")
+            if version < max(oldest, OLDEST_READABLE):
+                raise ManifestVersionError(
+                    f"the manifest was written by an older mlspec (manifest version {version}; this mlspec "
+                    f"reads version {SCHEMA_VERSION})", "run `mlspec compile` and commit the result")
+        return cls.model_validate(data)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")  # only ever inside JSON strings

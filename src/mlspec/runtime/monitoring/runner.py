@@ -109,6 +109,7 @@ class MonitorRunner:
         """Open or update the monitor's issue and dispatch retraining, as it asks; a failed action (no GitHub
         CLI, a token without permission) is one line, and the others still run."""
         from mlspec import github
+        from mlspec.emit import RETRAIN_WORKFLOW
         from mlspec.runtime.monitoring.report import ISSUE_LIMIT, markdown, marker
 
         def open_issue() -> str:
@@ -119,7 +120,8 @@ class MonitorRunner:
         def retrain() -> str:
             # a scheduled run is on the default branch; a manual one may be on another: retrain where it ran
             ref = os.environ.get("GITHUB_REF_NAME") or self.manifest.project.default_branch
-            return github.dispatch(f"mlspec-retrain-{node.model}.yml", ref, {"reason": reason[:900]})
+            return github.dispatch(RETRAIN_WORKFLOW, ref, {"model": node.model, "reason": reason[:900]}) + \
+                f" for {node.model}"
 
         for name, action in (("open_issue", open_issue), ("retrain", retrain)):
             if name in node.on_alert:
