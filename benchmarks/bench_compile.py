@@ -28,6 +28,26 @@ Medians of --runs runs (default 3; --big-runs, default 1, for 10,000 models and 
 markdown table and writes benchmarks/out/compile.json.
 
     .venv/bin/python benchmarks/bench_compile.py [--sizes 100,1000,10000] [--layouts split,single] [--runs 3]
+
+`--part goals` measures issue #16's goals instead, whole processes side by side (A B A B ..., the ratio
+pair by pair, user+sys CPU from the operating system's accounting and wall time, the load average before
+and after), at --sizes (default 1,000 here):
+
+1. `mlspec compile` of the generated project into an empty tree, with an empty compile cache, against
+   `dbt parse --no-partial-parse` of a dbt project of as many trivial models (generated here: `select 1`
+   every tenth model, `select ... from {{ ref(previous) }}` the others; dbt-duckdb, no server), goal >= 8x
+   faster. dbt runs from its own venv (--dbt-venv, default benchmarks/out/dbt-venv, git-ignored); without
+   it that row is skipped with how to make one.
+2. a no-change `mlspec compile` (the cache warm) against the full compile, goal <= 0.3x; and, for
+   reference, the no-change compile with the cache off.
+3. `mlspec plan` against `mlspec validate` (goal <= 2x), in a git repository whose last commit holds the
+   specs and the compiled tree, with one model's parameter edited in the work tree: with an empty cache
+   (as on a fresh CI runner) and with the cache a compile of the base and of the head filled.
+
+`--before SRC` (a source tree of mlspec, e.g. `git archive` of an older commit unpacked) adds each mlspec
+command run from there, alternated with the current one, so the table holds before and after side by side.
+
+    .venv/bin/python benchmarks/bench_compile.py --part goals [--sizes 1000] [--runs 5] [--before DIR/src]
 """
 
 from __future__ import annotations
@@ -38,6 +58,8 @@ import io
 import json
 import os
 import platform
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -279,15 +301,201 @@ def _table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------------
+# --part goals: whole processes, side by side
+# ------------------------------------------------------------------------------------------------
+
+DBT_VENV = REPO / "benchmarks" / "out" / "dbt-venv"
+DBT_INSTALL = "python3 -m venv {venv} && {venv}/bin/pip install 'dbt-core~=1.11.0' 'dbt-duckdb~=1.11.0'"
+DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_VERSION_CHECK": "false", "DO_NOT_TRACK": "1"}
+GOALS = {"compile_vs_dbt": 1 / 8, "recompile_vs_compile": 0.3, "plan_vs_validate": 2.0}
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], expect: int | tuple[int, ...] = 0) -> dict:
+    """Run one process; its wall time, its (and its children's) user+sys CPU and peak RSS, from wait4."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # cumulative: the caller subtracts
+    codes = expect if isinstance(expect, tuple) else (expect,)
+    if process.returncode not in codes:
+        raise SystemExit(f"{' '.join(argv)} in {cwd} exited {process.returncode}:\n{out.decode()[-2000:]}\n"
+                         f"{err.decode()[-2000:]}")
+    return {"wall": wall, "cpu_total": usage.ru_utime + usage.ru_stime, "out": out.decode(errors="replace")}
+
+
+def _pairs(label: str, a, b, runs: int) -> dict:
+    """Run the callables a and b alternately `runs` times (after one warm-up each): medians and ratios a/b."""
+    a(), b()
+    rows = []
+    for run in range(runs):
+        pair = []
+        for side in (a, b):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = side()
+            result["cpu"] = result["cpu_total"] - (before.ru_utime + before.ru_stime)
+            pair.append(result)
+        rows.append(pair)
+        print(f"  {label} {run + 1}/{runs}: {pair[0]['wall']:.2f} s vs {pair[1]['wall']:.2f} s", file=sys.stderr)
+    median = statistics.median
+    return {"label": label, "runs": runs,
+            "a_wall": median(p[0]["wall"] for p in rows), "b_wall": median(p[1]["wall"] for p in rows),
+            "a_cpu": median(p[0]["cpu"] for p in rows), "b_cpu": median(p[1]["cpu"] for p in rows),
+            "wall_ratio": median(p[0]["wall"] / p[1]["wall"] for p in rows),
+            "cpu_ratio": median(p[0]["cpu"] / p[1]["cpu"] for p in rows),
+            "wall_ratio_range": [min(p[0]["wall"] / p[1]["wall"] for p in rows),
+                                 max(p[0]["wall"] / p[1]["wall"] for p in rows)]}
+
+
+def _dbt_project(folder: Path, models: int) -> Path:
+    root = folder / f"dbt_{models}"
+    (root / "models").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text('name: bench\nversion: "1.0.0"\nprofile: bench\nmodel-paths: ["models"]\n')
+    (root / "profiles.yml").write_text("bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+                                       "      path: bench.duckdb\n")
+    for i in range(models):
+        body = ("select 1 as id" if i % 10 == 0
+                else f"select id + 1 as id from {{{{ ref('model_{i - 1:05d}') }}}}")
+        (root / "models" / f"model_{i:05d}.sql").write_text(body + "\n")
+    return root
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
+                        "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com",
+                        "GIT_CONFIG_GLOBAL": "/dev/null"})
+
+
+def _edit_one_model(root: Path) -> None:
+    """One model's parameter changed in the work tree: a typical pull request's spec change."""
+    path = sorted((root / "specs").glob("*.yaml"))[len(list((root / "specs").glob("*.yaml"))) // 2]
+    text = path.read_text(encoding="utf-8")
+    for old, new in (("learning_rate: 0.05", "learning_rate: 0.07"), ("max_iter: 300", "max_iter: 301"),
+                     ("n_estimators: 200", "n_estimators: 201"), ("C: 1.0", "C: 2.0")):
+        if old in text:
+            path.write_text(text.replace(old, new, 1), encoding="utf-8")
+            return
+    raise SystemExit(f"no parameter to edit in {path}")
+
+
+class Mlspec:
+    """How one mlspec (this checkout's, or the source tree --before names) is run, with a compile cache of its own."""
+
+    def __init__(self, name: str, src: Path | None, cache: Path) -> None:
+        self.name, self.cache = name, cache
+        self.env = {**os.environ, "MLSPEC_CACHE_DIR": str(cache)}
+        if src is not None:
+            self.env["PYTHONPATH"] = str(src)
+
+    def run(self, root: Path, *args: str, cache: str | None = None, expect=0) -> dict:
+        env = self.env if cache is None else {**self.env, "MLSPEC_CACHE_DIR": cache}
+        return timed([sys.executable, "-m", "mlspec", "-C", str(root), *args], root, env, expect)
+
+    def empty_cache(self) -> str:
+        return tempfile.mkdtemp(prefix="cache-", dir=self.cache.parent)
+
+
+def measure_goals(models: int, runs: int, seed: int, folder: Path, dbt_venv: Path, before: Path | None) -> dict:
+    """Every goal's pairs at one size (see the module's docstring), for this mlspec and the one --before names."""
+    project = _make_project(folder, models, seed, "split")
+    # this checkout's mlspec, copied: an edit to its source while the benchmark runs is a new compile cache key
+    frozen = folder / "src-after"
+    shutil.copytree(REPO / "src" / "mlspec", frozen / "mlspec", ignore=shutil.ignore_patterns("__pycache__"))
+    contenders = [Mlspec("after", frozen, folder / "cache-after")]
+    if before is not None:
+        contenders.append(Mlspec("before", before, folder / "cache-before"))
+    pairs = []
+    counter = iter(range(10**6))
+
+    def fresh_tree(tool: Mlspec):
+        def run():  # a new empty tree (and an empty cache) each time: never deleting what the last run wrote
+            root = folder / f"fresh-{next(counter)}"
+            shutil.copytree(project / "specs", root / "specs")
+            return tool.run(root, "compile", cache=tool.empty_cache())
+        return run
+
+    dbt = dbt_venv / "bin" / "dbt"
+    if dbt.exists():
+        dbt_root = _dbt_project(folder, models)
+        parse = [str(dbt), "parse", "--no-partial-parse", "--profiles-dir", str(dbt_root)]
+        for tool in contenders:
+            pairs.append(_pairs(f"compile ({tool.name}) vs dbt parse --no-partial-parse", fresh_tree(tool),
+                                lambda: timed(parse, dbt_root, {**os.environ, **DBT_ENV}), runs))
+    else:
+        print(f"  dbt: skipped, no dbt at {dbt}; make its venv with: {DBT_INSTALL.format(venv=dbt_venv)}",
+              file=sys.stderr)
+    for tool in contenders:
+        compiled = folder / f"compiled-{tool.name}"
+        shutil.copytree(project / "specs", compiled / "specs")
+        tool.run(compiled, "compile")
+        pairs.append(_pairs(f"no-change compile ({tool.name}) vs compile",
+                            lambda t=tool, r=compiled: t.run(r, "compile"), fresh_tree(tool), runs))
+        if tool.name == "after":
+            pairs.append(_pairs("no-change compile, cache off vs compile",
+                                lambda t=tool, r=compiled: t.run(r, "compile", cache=""), fresh_tree(tool), runs))
+        repo = folder / f"repo-{tool.name}"
+        shutil.copytree(compiled, repo)
+        _git(repo, "init", "--quiet", "--initial-branch=main")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "--quiet", "-m", "base")
+        _edit_one_model(repo)
+        validate = lambda t=tool, r=repo: t.run(r, "validate", "--output-format", "concise")  # noqa: E731
+        pairs.append(_pairs(f"plan ({tool.name}), empty cache vs validate",
+                            lambda t=tool, r=repo: t.run(r, "plan", cache=t.empty_cache()), validate, runs))
+        tool.run(repo, "compile")  # the head's entry (the base's came from the compile before the commit)
+        pairs.append(_pairs(f"plan ({tool.name}), cache of a compile vs validate",
+                            lambda t=tool, r=repo: t.run(r, "plan"), validate, runs))
+    return {"models": models, "pairs": pairs}
+
+
+def _goals_table(results: list[dict]) -> str:
+    lines = ["| models | A vs B | A wall (CPU) | B wall (CPU) | A/B wall, median of pairs (range) | A/B CPU |",
+             "|---|---|---|---|---|---|"]
+    for result in results:
+        for p in result["pairs"]:
+            low, high = p["wall_ratio_range"]
+            lines.append(f"| {result['models']:,} | {p['label']} | {p['a_wall']:.2f} s ({p['a_cpu']:.2f} s) | "
+                         f"{p['b_wall']:.2f} s ({p['b_cpu']:.2f} s) | {p['wall_ratio']:.2f} ({low:.2f}-{high:.2f}) | "
+                         f"{p['cpu_ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def main_goals(args: argparse.Namespace) -> None:
+    sizes = [int(s.replace("_", "").replace(",", "")) for s in (args.sizes or "1000").split(",") if s.strip()]
+    load_before = os.getloadavg()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-goals-") as tmp:
+        for models in sizes:
+            results.append(measure_goals(models, args.runs, args.seed, Path(tmp) / str(models), args.dbt_venv,
+                                         args.before))
+        load_after = os.getloadavg()
+        table = _goals_table(results)
+        print(table, flush=True)  # before the thousands of files are deleted, which takes long on a busy disk
+        print(f"\nload average (1, 5, 15 min) before {load_before}, after {load_after}; goals (A/B): dbt <= 0.125, "
+              "no-change compile <= 0.3, plan <= 2.0", flush=True)
+    out = args.out if args.out != OUT else OUT.with_name("compile_goals.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"benchmark": "mlspec compile goals (#16)", "date": datetime.now(UTC).isoformat(
+        timespec="seconds"), "python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
+        "load_before": load_before, "load_after": load_after, "goals": GOALS, "results": results, "table": table},
+        indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated model counts")
+    parser.add_argument("--part", choices=("floors", "goals"), default="floors",
+                        help="floors: in-process phases against parse/render/write floors; goals: #16's goals")
+    parser.add_argument("--sizes", default=None, help="comma-separated model counts (100,1000,10000; goals: 1000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (median)")
     parser.add_argument("--big-runs", type=int, default=1, help=f"runs for sizes >= {BIG:,}")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--layouts", default="split,single",
                         help="spec layouts: split (files of at most 100 models), single (one file)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--dbt-venv", type=Path, default=DBT_VENV, help="the venv holding dbt-core and dbt-duckdb")
+    parser.add_argument("--before", type=Path, default=None, help="an older mlspec's source folder, run beside")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -299,8 +507,12 @@ def main() -> None:
             result = worker_floor(Path(rest[0]), int(rest[1]), sizes)
         print(json.dumps(result))
         return
+    if args.part == "goals":
+        main_goals(args)
+        return
 
-    sizes = [int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip()]
+    sizes = [int(s.replace("_", "").replace(",", "")) for s in (args.sizes or "100,1000,10000").split(",")
+             if s.strip()]
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as tmp:
         for layout in [s.strip() for s in args.layouts.split(",") if s.strip()]:

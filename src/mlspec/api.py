@@ -13,7 +13,7 @@ from pathlib import Path
 from mlspec import gcpause
 from mlspec.diagnostics import Diagnostic, has_errors, sort_key
 from mlspec.errors import MlspecError
-from mlspec.manifest import OLDEST_READABLE, SCHEMA_VERSION, Manifest
+from mlspec.manifest import Manifest
 from mlspec.spec.validate import Validated, validate_project
 
 
@@ -57,12 +57,16 @@ class Project:
         return self._order
 
 
-def load(root: Path) -> Project:
-    """Validate the specs under `root` and resolve them into a manifest (the graph is built when first used)."""
+def load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
+    """Validate the specs under `root` and resolve them into a manifest (the graph is built when first used).
+
+    `specs` (display path -> bytes, as `mlspec.write.cache.read_specs` gives) are used instead of reading
+    the files they hold, so that what is validated is exactly what a cache key hashed.
+    """
     # Loading builds many small objects and no cycles: the cyclic garbage collector only costs time here
     # (about a third of the total on large projects), so it is paused for the duration.
     with gcpause.paused():
-        return _load(root)
+        return _load(root, specs)
 
 
 def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
@@ -90,8 +94,8 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
         return validated, sorted(validated.diagnostics + problems, key=sort_key)
 
 
-def _load(root: Path) -> Project:
-    validated = validate_project(root)
+def _load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
+    validated = validate_project(root, specs)
     project = Project(root, validated, diagnostics=list(validated.diagnostics))
     if not validated.ok:
         return project
@@ -219,62 +223,58 @@ def default_base(root: Path, default_branch: str) -> tuple[str | None, str]:
     return "HEAD", f"HEAD (no {default_branch} branch here, nor on origin)"
 
 
-def base_manifest(root: Path, ref: str | None = None, state: Path | None = None) -> tuple[Manifest | None, list[str]]:
-    """The manifest to compare with: from the specs at git `ref` (work tree untouched), or a state file.
-
-    Returns the manifest (None when the base has no valid specs) and notes for the plan.
-    """
+def _state_base(state: Path | None) -> tuple[Manifest | None, list[str]]:
+    """The manifest to compare with from a state file (None: no base, so everything is new), and notes."""
     if state is not None:
-        try:  # a manifest of an older mlspec reads as this version's (the values are the same)
-            base = Manifest.read_json(state.read_bytes(), oldest=OLDEST_READABLE)
+        try:
+            return Manifest.model_validate_json(state.read_text(encoding="utf-8")), []
         except (OSError, ValueError) as exc:
-            raise PlanBaseError(f"cannot read state file {state}: {exc}", hint=getattr(exc, "hint", None)) from exc
-        return base, [f"the state file is the manifest of an older mlspec (version {base.schema_version}), compared "
-                      "as this mlspec reads it"] if base.schema_version < SCHEMA_VERSION else []
-    from mlspec.graph import build as graph_build
-    from mlspec.resolve import resolve
-    from mlspec.spec.validate import SPEC_SUFFIXES, validate_texts
+            raise PlanBaseError(f"cannot read state file {state}: {exc}") from exc
+    return None, ["no base (the repository has no commits yet): every node is new"]
 
-    def git(*args: str) -> str:
-        return _git(root, *args)
 
-    if ref is None:
-        return None, ["no base (the repository has no commits yet): every node is new"]
-    prefix = git("rev-parse", "--show-prefix").strip()
+def plan_base(project: Project, ref: str | None = None, state: Path | None = None):
+    """What `mlspec plan` compares with (a `planbase.Side`): the specs at git `ref` (the work tree untouched),
+    or a state file's manifest."""
+    from mlspec import planbase
+    from mlspec.write.outputs import user_owned
+
+    if state is not None or ref is None:
+        return planbase.Side(*_state_base(state))
+    root = project.root
+    prefix = _git(root, "rev-parse", "--show-prefix").strip()
     if not _has_commits(root):
         raise PlanBaseError(f"the repository has no commits yet, so there is no {ref} to compare with",
                             hint="commit first, or run `mlspec plan` without --base (on a repository without "
                                  "commits, everything is new)")
-    names = [n for n in git("ls-tree", "-r", "--name-only", ref, "--", f"{prefix}specs").splitlines()
-             if n.endswith(SPEC_SUFFIXES)]
-    texts = {n[len(prefix):]: git("show", f"{ref}:{n}") for n in names}
-    if not texts:
-        return None, [f"the base ({ref}) has no specs: everything is new"]
-    validated = validate_texts(texts)
-    if not validated.ok:
-        return None, [f"the specs at the base ({ref}) are invalid, so every node is shown as new"]
-    resolved = resolve(validated.spec, validated.facts)
-    if graph_build.cycles(graph_build.build(resolved.manifest), resolved.edge_origins):
-        return None, [f"the specs at the base ({ref}) have a dependency cycle, so every node is shown as new"]
-    return resolved.manifest, []
+    try:
+        return planbase.from_ref(project, ref, prefix, user_owned(root))
+    except planbase.GitError as exc:
+        raise PlanBaseError(str(exc), hint="name a branch, tag or commit that exists here (`git branch -a` lists "
+                                           "branches)") from exc
 
 
-def plan(project: Project, base: Manifest | None, notes: list[str]):
-    """The plan from `base` to the project's current manifest, including generated-file changes."""
-    from mlspec.emit.tree import emit
+def plan(project: Project, base, *, files: bool = True):
+    """The plan from `base` (a `planbase.Side`) to the project's current manifest, with the generated files
+    that change unless `files` is False (what `state:modified` needs is the nodes alone)."""
+    from mlspec import planbase
     from mlspec.plan import make_plan
     from mlspec.write.outputs import user_owned
 
-    keep = user_owned(project.root)
-    head_files = emit(project.manifest, keep)
-    base_files = emit(base, keep) if base is not None else {}
-    files = {"created": sorted(set(head_files) - set(base_files)),
-             "updated": sorted(p for p in set(head_files) & set(base_files) if head_files[p] != base_files[p]),
-             "deleted": sorted(set(base_files) - set(head_files))}
-    result = make_plan(base, project.manifest, project.graph, files)
-    result.notes = notes + result.notes
-    if base is not None:
-        result.base_state = {"registry_uri": base.project.registry_uri, "artifacts_uri": base.project.artifacts_uri}
+    changed: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
+    if files:
+        keep = user_owned(project.root)
+        head_files = planbase.files_of(project, planbase.head(project, keep), keep)
+        base_files = head_files if base.same_as_head else planbase.files_of(project, base, keep)
+        both = head_files.keys() & base_files.keys()
+        changed = {"created": sorted(head_files.keys() - base_files.keys()),
+                   "updated": sorted(path for path in both if head_files[path] != base_files[path]),
+                   "deleted": sorted(base_files.keys() - head_files.keys())}
+    result = make_plan(base.manifest, project.manifest, project.graph, changed)
+    result.notes = base.notes + result.notes
+    if base.manifest is not None:
+        result.base_state = {"registry_uri": base.manifest.project.registry_uri,
+                             "artifacts_uri": base.manifest.project.artifacts_uri}
     return result
 
 
@@ -290,15 +290,19 @@ def ci_problems(project: Project) -> list[Diagnostic]:
 def pins(project: Project, *, upgrade: bool = False):
     """`generated/constraints.txt` for the project (a `constraints.Pins`), or None when CI installs from the
     project's own lock file. Raises `constraints.ConstraintsError` when a needed package is not installed."""
+    return pins_for(project.root, project.manifest.project, upgrade=upgrade)
+
+
+def pins_for(root: Path, settings, *, upgrade: bool = False):
+    """`pins` from the project settings alone (`manifest.ProjectSettings`), as a cached compile has them."""
     from mlspec import constraints
     from mlspec.emit import CONSTRAINTS_PATH
     from mlspec.write.outputs import read_regular, safe_target_or_none
 
-    settings = project.manifest.project
     if settings.install.form == "lock":
         return None
     existing = None
-    target = safe_target_or_none(str(project.root), CONSTRAINTS_PATH, set())
+    target = safe_target_or_none(str(root), CONSTRAINTS_PATH, set())
     if target is not None:
         try:
             existing = read_regular(target).decode("utf-8", "replace")
@@ -308,22 +312,42 @@ def pins(project: Project, *, upgrade: bool = False):
     return constraints.build(extras, settings.python, settings.runner, existing, upgrade=upgrade)
 
 
+def lint_missing(root: Path, manifest: Manifest, user_owned: frozenset[str]) -> list[str]:
+    """Runner labels the generated workflows use that the repository's own actionlint.yaml does not declare
+    (none when mlspec writes that file)."""
+    from mlspec.emit import ACTIONLINT_PATH
+    from mlspec.emit.lintconfig import undeclared_labels
+
+    if ACTIONLINT_PATH not in user_owned:
+        return []
+    try:
+        text = (root / ACTIONLINT_PATH).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return list(undeclared_labels(manifest, text))
+
+
 def install_notes(project: Project) -> list[str]:
     """Warnings about what `project.install` names in the repository: a hashed requirements file that is
     missing, unhashed or without the runtime; a package folder without pyproject.toml or setup.py."""
+    return install_notes_for(project.root, project.manifest.project)
+
+
+def install_notes_for(root: Path, settings) -> list[str]:
+    """`install_notes` from the project settings alone (`manifest.ProjectSettings`)."""
     from mlspec import installs
     from mlspec.write.outputs import lstat_mode
 
-    install = project.manifest.project.install
+    install = settings.install
     if install.form == "lock":
-        path = project.root / install.light
+        path = root / install.light
         try:
             text = path.read_text(encoding="utf-8") if lstat_mode(path) is not None and path.is_file() else None
         except (OSError, UnicodeDecodeError):
             text = None
         return installs.lock_problems(install.light, text)
     if install.form == "path":
-        folder = project.root / install.light
+        folder = root / install.light
         if not ((folder / "pyproject.toml").is_file() or (folder / "setup.py").is_file()):
             return [f"project.install names the folder {install.light}, which has no pyproject.toml or setup.py "
                     "to install"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlspec.cli.common import EXIT_FINDINGS, load_or_exit, project_root
+from mlspec.cli.common import EXIT_FINDINGS, project_root
 from mlspec.cli.main import cli
 from mlspec.errors import MlspecError
 
@@ -65,16 +65,74 @@ def _sweep(root) -> None:
 
 
 def _compile(ctx: click.Context, check: bool, upgrade_pins: bool = False) -> None:
-    from mlspec.emit.tree import emit
+    """Compile by the cache when an entry for these exact inputs vouches for the tree, else in full."""
+    from mlspec.write import cache
     from mlspec.write.outputs import user_owned
+
+    root = project_root(ctx)
+    specs = cache.read_specs(root) if root.is_dir() else None  # None: the cache cannot vouch; the full path says why
+    keep = user_owned(root)
+    key = cache.key(specs, keep, cache.own_lint_config(root, keep)) if specs is not None else None
+    if key is not None and _compile_cached(ctx, key, check, upgrade_pins):
+        return
+    _compile_fully(ctx, check, upgrade_pins, specs, key, keep)
+
+
+def _compile_cached(ctx: click.Context, key: str, check: bool, upgrade_pins: bool) -> bool:
+    """True when the cache's entry for `key` says the tree is up to date and every file's hash agrees (the
+    command is then done, having said what the full path would); False sends compile down the full path,
+    which repairs or reports whatever differs, as without a cache."""
+    from pydantic import ValidationError
+
+    from mlspec import api
+    from mlspec.emit import CONSTRAINTS_PATH
+    from mlspec.manifest import ProjectSettings
+    from mlspec.write import cache
+    from mlspec.write.sync import compare_digests
+
+    entry = cache.lookup(key)
+    if entry is None:
+        return False
+    try:
+        settings = ProjectSettings.model_validate(entry.settings)
+    except ValidationError:  # an entry this mlspec cannot read: compile afresh (and replace it)
+        return False
+    root = project_root(ctx)
+    pins = api.pins_for(root, settings, upgrade=upgrade_pins)  # fails as the full path would: the specs are valid
+    digests = dict(entry.files)
+    if pins is not None:
+        digests[CONSTRAINTS_PATH] = cache.digest(pins.text)
+    try:
+        changes = compare_digests(root, digests, entry.listed)
+    except MlspecError:  # a link in the way: the full path reports it
+        return False
+    if changes.stale:
+        return False
+    _warn([*(pins.warnings if pins is not None else ()), *api.install_notes_for(root, settings)], entry.lint_missing)
+    if check:
+        click.echo(f"Generated files are up to date ({len(changes.unchanged)} files).")
+    else:
+        click.echo(f"Nothing to do: {len(changes.unchanged)} generated files are up to date.")
+    return True
+
+
+def _compile_fully(ctx: click.Context, check: bool, upgrade_pins: bool, specs: dict[str, bytes] | None,
+                   key: str | None, keep: frozenset[str]) -> None:
+    """Validate, resolve and render, then write what differs (or list it with --check); remember the outputs
+    under `key` when every spec validation read is one `key` hashed."""
+    from mlspec import api
+    from mlspec.emit.tree import emit
+    from mlspec.write import cache
     from mlspec.write.sync import apply, compare
 
-    project = load_or_exit(ctx)
+    project = _load(ctx, specs)
     _refuse_job_local_state(ctx, project)
-    pins = _pins(project, upgrade_pins)
-    keep = user_owned(project.root)
+    pins = api.pins(project, upgrade=upgrade_pins)
     files = emit(project.manifest, keep, pins.text if pins is not None else None)
-    _check_user_lint_config(project, keep)
+    missing = api.lint_missing(project.root, project.manifest, keep)
+    _warn([*(pins.warnings if pins is not None else ()), *api.install_notes(project)], missing)
+    if key is not None and project.validated.texts.keys() == specs.keys():
+        cache.store(key, cache.entry_for(files, project.manifest.project.model_dump(mode="json"), missing))
     changes = compare(project.root, files, diffs=SHOWN_DIFFS if check else 0)  # plain compile shows none
     if check:
         if not changes.stale:
@@ -117,31 +175,28 @@ def _refuse_job_local_state(ctx: click.Context, project) -> None:
         ctx.exit(EXIT_FINDINGS)
 
 
-def _pins(project, upgrade: bool):
-    """generated/constraints.txt's content (None for a lock-file install), with its warnings said."""
+def _load(ctx: click.Context, specs: dict[str, bytes] | None):
+    """The valid project, validated from `specs` (the bytes the cache key hashed) where they hold a file;
+    invalid specs are printed on standard error and exit 1."""
     from mlspec import api
+    from mlspec.cli.common import print_diagnostics
 
-    pins = api.pins(project, upgrade=upgrade)
-    for warning in [*(pins.warnings if pins is not None else ()), *api.install_notes(project)]:
-        click.echo(f"warning: {warning}", err=True)
-    return pins
+    project = api.load(project_root(ctx), specs)
+    if not project.ok:
+        print_diagnostics(project, "full", to_stderr=True)
+        ctx.exit(EXIT_FINDINGS)
+    return project
 
 
-def _check_user_lint_config(project, keep: frozenset[str]) -> None:
-    """Warn when the repository's own actionlint.yaml lacks runner labels the workflows use."""
+def _warn(notes: list[str], lint_missing: list[str]) -> None:
+    """The pins' and the install's warnings; and runner labels the repository's own actionlint.yaml lacks."""
     from mlspec.emit import ACTIONLINT_PATH
-    from mlspec.emit.lintconfig import undeclared_labels
 
-    if ACTIONLINT_PATH not in keep:
-        return
-    try:
-        text = (project.root / ACTIONLINT_PATH).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    missing = undeclared_labels(project.manifest, text)
-    if missing:
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+    if lint_missing:
         click.echo(f"warning: {ACTIONLINT_PATH} is your own, so mlspec leaves it alone; declare the runner "
-                   f"label(s) {', '.join(missing)} under self-hosted-runner.labels in it, or actionlint "
+                   f"label(s) {', '.join(lint_missing)} under self-hosted-runner.labels in it, or actionlint "
                    "will report them as unknown in the generated workflows.", err=True)
 
 

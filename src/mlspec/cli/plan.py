@@ -18,8 +18,7 @@ def modified_nodes(project, base: str | None, state: str | None) -> set[str] | N
         return None
     from mlspec import api
 
-    manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
-    return set(api.plan(project, manifest, notes).modified())
+    return set(api.plan(project, api.plan_base(project, base, Path(state) if state else None), files=False).modified())
 
 
 def _open_registry(project):
@@ -114,12 +113,12 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
     if base is None and state is None:  # like a pull request: against where this branch left the default one
         base, said = api.default_base(project.root, project.manifest.project.default_branch)
         click.echo(f"Base: {said} (choose another with --base REF)", err=True)
-    manifest, notes = api.base_manifest(project.root, base, Path(state) if state else None)
-    result = api.plan(project, manifest, notes)
+    side = api.plan_base(project, base, Path(state) if state else None)
+    result = api.plan(project, side)
     if fmt == "json":
         text = render_json(result)
     elif fmt == "md":
-        text = render_markdown(result, project.manifest, manifest)
+        text = render_markdown(result, project.manifest, side.manifest)
     else:
         text = render_text(result, explain)
     click.echo(text, nl=False)
