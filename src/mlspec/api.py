@@ -27,6 +27,8 @@ class Project:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _graph: object | None = field(default=None, repr=False)
     _order: list[str] | None = field(default=None, repr=False)
+    # the sha256 of every generated file (constraints.txt aside) when the compile cache vouched for the project
+    generated: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +69,36 @@ def load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
     # (about a third of the total on large projects), so it is paused for the duration.
     with gcpause.paused():
         return _load(root, specs)
+
+
+def load_cached(root: Path) -> Project | None:
+    """The project as the compile cache knows it, or None: when an entry for these exact spec files exists and
+    the work tree's generated/manifest.json is the one it records, that file is what validating and resolving
+    again would give (as a saved manifest, it is read without either), and the entry has the generated files.
+    Its `validated` holds the spec texts and nothing else: a project is cached only once it compiled."""
+    from mlspec.emit import MANIFEST_PATH
+    from mlspec.spec.loader import decode
+    from mlspec.write import cache
+    from mlspec.write.outputs import read_regular, safe_target_or_none, user_owned
+
+    specs = cache.read_specs(root)
+    keep = user_owned(root)
+    entry = cache.lookup(cache.key(specs, keep, cache.own_lint_config(root, keep))) if specs is not None else None
+    target = safe_target_or_none(str(root), MANIFEST_PATH, set())
+    if entry is None or MANIFEST_PATH not in entry.files or target is None:
+        return None
+    try:
+        raw = read_regular(target)
+    except OSError:
+        return None
+    if cache.digest(raw) != entry.files[MANIFEST_PATH]:
+        return None
+    try:
+        manifest = Manifest.model_validate_json(raw)
+    except ValueError:
+        return None
+    texts = {path: decode(path, content)[0] for path, content in specs.items()}
+    return Project(root, Validated(None, None, [], texts), manifest, generated=entry.files)
 
 
 def check(root: Path) -> tuple[Validated, list[Diagnostic]]:

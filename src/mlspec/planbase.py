@@ -203,6 +203,8 @@ def files_of(project, side: Side, keep: frozenset[str]) -> dict[str, str]:
 def head(project, keep: frozenset[str]) -> Side:
     """The work tree's side: the loaded project, with the cache key of its spec files when they are still the
     bytes it was loaded from."""
+    if project.generated is not None:  # the cache vouched for the project as loaded
+        return Side(project.manifest, files=project.generated)
     specs = cache.read_specs(project.root)
     key = cache.key(specs, keep, cache.own_lint_config(project.root, keep)) if matches(project, specs) else None
     return Side(project.manifest, spec=project.validated.spec, key=key)

@@ -330,11 +330,12 @@ def _plan(root: Path, fmt: str, *, cached: bool) -> tuple[int, str]:
     return result.code, result.stdout
 
 
-@pytest.mark.parametrize("committed", ["specs", "compiled"])
+@pytest.mark.parametrize("committed", ["specs", "compiled", "compiled, and the edit compiled"])
 @pytest.mark.parametrize("case", ["none", *sorted(__import__("tests.plan.test_plan", fromlist=["CASES"]).CASES)])
 def test_plan_is_the_same_with_the_cache(tmp_path: Path, case: str, committed: str) -> None:
     """Every plan case, with only the specs committed or with the compiled tree too (the base's manifest is
-    then read from git once the cache proves it current): cold cache, warm cache and no cache agree."""
+    then read from git once the cache proves it current), and with the edit compiled (the head's manifest is
+    then the work tree's): cold cache, warm cache and no cache agree."""
     from tests.plan.test_plan import CASES
 
     root = _project(tmp_path)
@@ -345,6 +346,8 @@ def test_plan_is_the_same_with_the_cache(tmp_path: Path, case: str, committed: s
     _git(root, "commit", "--quiet", "-m", "base")
     if case != "none":
         CASES[case](root)
+    if committed == "compiled, and the edit compiled":  # the head then comes from the cache too
+        assert run_cli("-C", str(root), "compile").code == 0
     for fmt in ("json", "md", "text"):
         without = _plan(root, fmt, cached=False)
         cold = _plan(root, fmt, cached=True)

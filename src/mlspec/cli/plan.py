@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlspec.cli.common import load_or_exit
+from mlspec.cli.common import load_or_exit, project_root
 from mlspec.cli.main import cli
 
 EXIT_CHANGES = 2
@@ -106,7 +106,8 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
         raise click.UsageError("give at most one of --base REF, --state FILE or --last-run")
     if event and not last_run:
         raise click.UsageError("--event goes with --last-run")
-    project = load_or_exit(ctx)
+    # the compile cache's project when it knows these specs (the plan is the same), else validated and resolved
+    project = api.load_cached(project_root(ctx)) or load_or_exit(ctx)
     if last_run:
         _last_run_plan(project, github_output, event == "workflow_dispatch")
         return
