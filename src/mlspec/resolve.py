@@ -32,6 +32,7 @@ from mlspec.manifest import (
     SliceGate,
     SourceNode,
     SplitSpec,
+    TrainingRead,
     TransformSpec,
 )
 from mlspec.spec import drift as drift_rules
@@ -91,7 +92,8 @@ def _project(spec: SpecSet) -> ProjectSettings:
     for entry in spec.sources.values():
         uris.append(entry.spec.uri if entry.spec.format == "sql" else entry.spec.path)
     chosen = installs.parse(project.install) if project.install else installs.default(__version__)
-    extras = sorted({*stateurls.extras_for(uris), *chosen.extras})
+    engines = ["duckdb"] if any(e.spec.engine == "duckdb" for e in spec.sources.values()) else []
+    extras = sorted({*stateurls.extras_for(uris), *chosen.extras, *engines})
     install = InstallSettings(form=chosen.form, light=chosen.light(), runtime=chosen.runtime(extras),
                               state=chosen.state(extras), extras=extras)
     serve = None
@@ -126,7 +128,8 @@ def _source(entry: Entry, facts: Facts) -> SourceNode:
     return SourceNode(id=f"source.{entry.name}", name=entry.name, file=entry.file, description=src.description,
                       tags=sorted(set(src.tags)), format=src.format, timestamp=src.timestamp, columns=columns,
                       min_rows=src.checks.min_rows, max_rows=src.checks.max_rows, row_checks=checks,
-                      column_origins=origins, **extra)
+                      column_origins=origins, engine=src.engine,
+                      training=TrainingRead(**src.training.model_dump()) if src.training else None, **extra)
 
 
 def _feature(entry: Entry, spec: SpecSet, facts: Facts, origins: dict) -> FeatureNode:

@@ -136,6 +136,13 @@ class RowCheckNode(_Frozen):
     expr: dict[str, Any]
 
 
+class TrainingRead(_Frozen):
+    """The part of a source read by DuckDB that models train on: a seeded sample, a window of time, or both."""
+
+    sample_rows: int | None = None
+    window: str | None = None  # 12h, 90d, 8w: rows at most this long before the latest timestamp
+
+
 class SourceNode(NodeBase):
     """A data source and its contract."""
 
@@ -153,6 +160,18 @@ class SourceNode(NodeBase):
     row_checks: list[RowCheckNode] = Field(default_factory=list)
     # columns reused from another source's contract: where each is written (not hashed: it says where, not what)
     column_origins: dict[str, ColumnOrigin] = Field(default_factory=dict)
+    # what computes the contract, profile and drift (None: chosen by size at run time), and what models train
+    # on from a source read by DuckDB; both left out of the JSON (and the hash) when not set
+    engine: Literal["pandas", "duckdb"] | None = None
+    training: TrainingRead | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_engine(self, handler):
+        data = handler(self)
+        for optional in ("engine", "training"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
+        return data
 
 
 class TransformSpec(_Frozen):

@@ -122,6 +122,14 @@ def _empty_features(node: SourceNode, frame, features: Sequence[FeatureNode], re
                     readers.setdefault(column, []).append(feature.name)
             else:
                 orphans.append(feature)
+    return empty_failures(node, len(frame), readers, orphans, reported)
+
+
+def empty_failures(node: SourceNode, rows: int, readers: dict[str, list[str]], orphans: list[FeatureNode],
+                   reported: set[str]) -> list[Failure]:
+    """The failures for features without a value in any of `rows` rows: `readers` maps each entirely empty
+    column to the features reading it, `orphans` are derived features empty although their columns are not
+    (both engines find them; this says it once)."""
     where = described(node)
     failures = []
     for column in sorted(readers):
@@ -129,16 +137,16 @@ def _empty_features(node: SourceNode, frame, features: Sequence[FeatureNode], re
             continue
         names = _quoted(readers[column])
         failures.append(Failure(
-            column, EMPTY, len(frame),
-            note=f"it is empty in all {len(frame)} rows of {where}, and {names} "
+            column, EMPTY, rows,
+            note=f"it is empty in all {rows} rows of {where}, and {names} "
                  f"{'reads' if len(readers[column]) == 1 else 'read'} it",
             hint=f"column '{column}' is entirely empty in this data: check the extract that produced {where}; "
                  f"if it is meant to be empty, drop {names} from the models (imputing cannot help: there is "
                  "no value to learn from)"))
     for feature in orphans:
         failures.append(Failure(
-            "*", EMPTY, len(frame),
-            note=f"feature '{feature.name}' ({feature.expr_text}) gives no value in any of the {len(frame)} rows",
+            "*", EMPTY, rows,
+            note=f"feature '{feature.name}' ({feature.expr_text}) gives no value in any of the {rows} rows",
             hint=f"check feature '{feature.name}''s expression against this data"))
     return failures
 
@@ -166,12 +174,16 @@ def _group(cases, node: SourceNode) -> list[Failure]:
                                    hint="the rule could not be computed on this data; rewrite the rule, or "
                                         "report the data that breaks it as a bug")
             continue
-        if is_row_check and index in seen:
+        if is_row_check:  # pandera lists a failing row once per column: count rows, show the first ones in order
+            seen.add(index)
             continue
-        seen.add(index)
         failure.count += 1
         if len(failure.samples) < 5:
-            failure.samples.append(place(node, index) if is_row_check else str(record.get("failure_case")))
+            failure.samples.append(str(record.get("failure_case")))
+    for key, rows in rows_seen.items():
+        if key[0] == "*" and grouped[key].note is None:
+            grouped[key].count = len(rows)
+            grouped[key].samples = [place(node, int(index)) for index in sorted(rows)[:5]]
     return list(grouped.values())
 
 

@@ -49,11 +49,12 @@ class Dataset:
     frame: object  # pandas.DataFrame; typed loosely so importing this module stays cheap
     fingerprint: str
     failures: list[Failure] = field(default_factory=list)
+    row_count: int | None = None  # the source's rows when `frame` holds part of them (a sample, DuckDB engine)
 
     @property
     def rows(self) -> int:
-        """Number of rows."""
-        return len(self.frame)
+        """Number of rows (of the whole source, when the frame is a sample of it)."""
+        return len(self.frame) if self.row_count is None else self.row_count
 
 
 def expand_env(uri: str, what: str) -> str:
@@ -162,15 +163,7 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
     for column in missing:
         failures.append(Failure(column, MISSING_COLUMN, rows))
     repeated = _repeated_columns(node, header if header is not None else raw.names)
-    for column, positions in repeated.items():
-        where = described(node)
-        failures.append(Failure(
-            column, DUPLICATE_COLUMN, rows,
-            note=f"{where} has {len(positions)} columns named '{column}' (columns "
-                 f"{', '.join(map(str, positions[:-1]))} and {positions[-1]}), so the contract cannot tell "
-                 "which one it describes",
-            hint=f"rename or remove the extra '{column}' column{'s' if len(positions) > 2 else ''} in {where} "
-                 "(check the export that wrote it)"))
+    failures.extend(repeated_failure(node, column, positions, rows) for column, positions in repeated.items())
     order = list(dict.fromkeys(raw.names)) if keep_undeclared else list(node.columns)
     typed = {}
     for name in order:
@@ -185,6 +178,18 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
             failures.append(Failure(name, failure[0], failure[1], failure[2]))
     raw.release()
     return Dataset(pd.DataFrame(typed, index=pd.RangeIndex(rows), copy=False), fingerprint, failures)
+
+
+def repeated_failure(node: SourceNode, column: str, positions: list[int], rows: int) -> Failure:
+    """The failure of a declared column that the data has more than once, at 1-based `positions`."""
+    where = described(node)
+    return Failure(
+        column, DUPLICATE_COLUMN, rows,
+        note=f"{where} has {len(positions)} columns named '{column}' (columns "
+             f"{', '.join(map(str, positions[:-1]))} and {positions[-1]}), so the contract cannot tell "
+             "which one it describes",
+        hint=f"rename or remove the extra '{column}' column{'s' if len(positions) > 2 else ''} in {where} "
+             "(check the export that wrote it)")
 
 
 class _FrameColumns:

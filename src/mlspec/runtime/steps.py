@@ -90,6 +90,10 @@ def source_fingerprint(node: SourceNode, root: Path) -> str | None:
         from mlspec.runtime import remote
 
         return remote.source_fingerprint(node)
+    if any(c in node.path for c in "*?["):  # Parquet parts, read by DuckDB
+        from mlspec.runtime.duck import fingerprint
+
+        return fingerprint(node, root)
     return file_fingerprint(source_path(node, root))
 
 
@@ -98,11 +102,15 @@ def check_source(node: SourceNode, root: Path, manifest: Manifest | None = None)
 
     With `manifest`, the features its models train on from this source must have a value in some row.
     """
-    from mlspec.runtime import contract, data
+    from mlspec.runtime import contract, data, duck
     from mlspec.runtime.features import source_features
 
-    dataset = data.load(node, root)
     features = source_features(manifest, node.name) if manifest is not None else ()
+    if duck.chosen(node, root):  # the contract over all rows in SQL; what models train on in pandas
+        from mlspec.runtime.duck import frames
+
+        return frames.check_and_read(node, root, manifest.project.seed if manifest else 0, features)
+    dataset = data.load(node, root)
     contract.raise_on_failures(node, contract.check(node, dataset, features), root)
     return dataset
 
@@ -116,11 +124,16 @@ def reload_checked(node: SourceNode, root: Path, fingerprint: str | None, manife
     artifact bytes wherever it trained. A SQL source is queried and checked again (a table can
     change between two queries).
     """
-    from mlspec.runtime import data
+    from mlspec.runtime import data, duck
 
     if fingerprint is None or node.format == "sql":
         return check_source(node, root, manifest)
-    dataset = data.load(node, root)
+    if duck.chosen(node, root):
+        from mlspec.runtime.duck import frames
+
+        dataset = frames.read_training(node, root, manifest.project.seed if manifest else 0)
+    else:
+        dataset = data.load(node, root)
     if dataset.fingerprint != fingerprint:
         raise DataError(f"source '{node.name}': {node.path} changed while the run was using it",
                         where=node.file, hint="run again once nothing is writing the file")
@@ -136,6 +149,14 @@ def train_model(manifest: Manifest, model: ModelNode, paths: Paths, dataset=None
     if dataset is None:
         dataset = check_source(source, paths.root, manifest)
     candidate = train(model, manifest, dataset.frame)
+    if source.training is not None and source.training.window is None and source.format != "sql":
+        # trained on a sample: the reference that monitoring compares with describes all of the source's rows
+        from mlspec.runtime.duck import stats
+        from mlspec.runtime.duck.scan import Scan
+
+        with Scan(source, paths.root) as scan:
+            columns, _ = stats.profile(scan, sorted(candidate.profile["columns"]), manifest.project.seed)
+        candidate.profile["columns"].update(columns)
     artifacts.store(paths.artifacts, candidate.artifact)
     record = {
         "model": model.name, "sha256": candidate.sha256, "metrics": candidate.metrics, "params": candidate.params,

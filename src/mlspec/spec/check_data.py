@@ -19,6 +19,7 @@ _ENV_NAME = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
 _URL_CREDENTIALS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^@/]*)@")
 _QUERY_SECRET = re.compile(r"[?&](?P<key>password|passwd|pwd|secret|token|api_key)=(?P<value>[^&]*)", re.IGNORECASE)
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
+_PATTERN_CHARS = re.compile(r"[A-Za-z0-9_.*][A-Za-z0-9_./*-]*")  # Parquet parts read by DuckDB: data/day=*/*.parquet
 _SQL_WRITES = re.compile(r"\b(insert|update|delete|drop|alter|create|truncate|grant|revoke|copy|attach|detach|"
                          r"pragma|vacuum|replace|merge|call|exec|execute|set|lock|reindex|comment)\b", re.IGNORECASE)
 
@@ -55,8 +56,9 @@ def check_uri(file: str, path: tuple, uri: str, diags: list[Diagnostic]) -> None
             check_relative_path(file, path, database[1:], diags)
 
 
-def check_relative_path(file: str, path: tuple, value: str, diags: list[Diagnostic]) -> None:
-    """Data and artifact paths stay inside the project: a spec from a fork must not read /etc."""
+def check_relative_path(file: str, path: tuple, value: str, diags: list[Diagnostic], *, pattern: bool = False) -> None:
+    """Data and artifact paths stay inside the project: a spec from a fork must not read /etc. With `pattern`,
+    `*` may stand for any part of a name (a source read by DuckDB names its Parquet parts so)."""
     parts = value.replace("\\", "/").split("/")
     problem = None
     if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value):
@@ -69,8 +71,12 @@ def check_relative_path(file: str, path: tuple, value: str, diags: list[Diagnost
         problem = "is a URL"
     elif any(p.startswith("-") for p in parts):
         problem = "has a part starting with '-'"
+    elif pattern and _PATTERN_CHARS.fullmatch(value):
+        problem = None
     elif not _PATH_CHARS.fullmatch(value):
         problem = "has characters other than letters, digits, '.', '_', '-' and '/'"
+        if _PATTERN_CHARS.fullmatch(value):
+            problem = "is a pattern (*), which only a source with engine: duckdb reads"
     if problem is not None:
         diags.append(Diagnostic("MLS214", f"path '{value}' {problem}", Pointer(file, path),
                                 "write a path relative to the project root, inside it, with '/' separators"))
@@ -99,7 +105,8 @@ def check_source(entry: Entry, facts: Facts, diags: list[Diagnostic]) -> None:
         if problem is not None:
             diags.append(Diagnostic(problem.code, problem.message, entry.at("sources", "path"), problem.hint))
     elif src.format in ("csv", "parquet"):
-        check_relative_path(entry.file, ("sources", entry.name, "path"), src.path, diags)
+        check_relative_path(entry.file, ("sources", entry.name, "path"), src.path, diags,
+                            pattern=src.engine == "duckdb")
     else:
         check_uri(entry.file, ("sources", entry.name, "uri"), src.uri, diags)
         if src.query is not None:

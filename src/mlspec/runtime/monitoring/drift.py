@@ -117,20 +117,7 @@ def numeric(column: str, profile: dict, values: np.ndarray, method: str, thresho
             min_rows: int, bins: int | None = None) -> ColumnDrift:
     """Drift of a numeric column (`values` float, NaN for missing; infinities count as missing too)."""
     present = values[np.isfinite(values)]
-    result = ColumnDrift(column, "numeric", method, threshold, None, "insufficient_data", len(values),
-                         profile.get("null_rate", 0.0), float(1 - len(present) / max(len(values), 1)))
-    edges = np.asarray(profile.get("edges", []), dtype=float)
-    ref_counts = np.asarray(profile.get("counts", []), dtype=float)
-    if _too_few(result, len(values), len(present), min_rows):
-        return result
-    if ref_counts.sum() == 0 or profile.get("std", 0.0) == 0.0:
-        result.note = "the reference column is constant or empty"
-        return result
-    sample = np.asarray(profile.get("sample", []), dtype=float)  # sorted: quantiles of the sorted reference
-    if bins and len(sample) > bins and bins != len(edges) + 1:
-        # the monitor asks for another binning than the profile's: re-bin the reference's quantile sketch
-        edges = np.unique(sorted_quantiles(sample, np.linspace(0, 1, bins + 1)[1:-1]))
-        ref_counts = np.bincount(np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1).astype(float)
+    edges, _ = reference_bins(profile, bins)
     live_sorted = np.sort(present) if method in ("ks", "wasserstein") else None
     if live_sorted is not None:
         # sorted anyway: count bins by one binary search per edge; a value equal to an edge counts in the
@@ -138,7 +125,38 @@ def numeric(column: str, profile: dict, values: np.ndarray, method: str, thresho
         live_counts = np.diff(np.searchsorted(live_sorted, edges, side="left"), prepend=0, append=len(present))
     else:
         live_counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
-    live_counts = live_counts.astype(float)
+    return numeric_from(column, profile, len(values), len(present), live_counts, live_sorted, method, threshold,
+                        min_rows, bins)
+
+
+def reference_bins(profile: dict, bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's bin edges and counts: the profile's, or its quantile sketch re-binned into `bins` bins
+    when the monitor asks for another binning. Live values are counted into the same edges."""
+    edges = np.asarray(profile.get("edges", []), dtype=float)
+    ref_counts = np.asarray(profile.get("counts", []), dtype=float)
+    sample = np.asarray(profile.get("sample", []), dtype=float)  # sorted: quantiles of the sorted reference
+    if bins and len(sample) > bins and bins != len(edges) + 1:
+        edges = np.unique(sorted_quantiles(sample, np.linspace(0, 1, bins + 1)[1:-1]))
+        ref_counts = np.bincount(np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1).astype(float)
+    return edges, ref_counts
+
+
+def numeric_from(column: str, profile: dict, rows: int, present: int, live_counts: np.ndarray,
+                 live_sorted: np.ndarray | None, method: str, threshold: float, min_rows: int,
+                 bins: int | None = None) -> ColumnDrift:
+    """Drift of a numeric column from its live statistics: `rows` (missing values included), `present` (finite
+    values), the counts of the present values in `reference_bins`' bins, and the sorted live values (or a
+    sorted sample of them) when the method is ks or wasserstein. Both engines end here."""
+    result = ColumnDrift(column, "numeric", method, threshold, None, "insufficient_data", rows,
+                         profile.get("null_rate", 0.0), float(1 - present / max(rows, 1)))
+    if _too_few(result, rows, present, min_rows):
+        return result
+    edges, ref_counts = reference_bins(profile, bins)
+    if ref_counts.sum() == 0 or profile.get("std", 0.0) == 0.0:
+        result.note = "the reference column is constant or empty"
+        return result
+    sample = np.asarray(profile.get("sample", []), dtype=float)
+    live_counts = np.asarray(live_counts, dtype=float)
     result.reference = {"edges": edges.tolist(), "proportions": _proportions(ref_counts).tolist()}
     result.live = {"proportions": _proportions(live_counts).tolist()}
     if method == "psi":
@@ -174,8 +192,14 @@ def category_counts(values) -> tuple[dict[str, int], int]:
 def categorical(column: str, profile: dict, values, method: str, threshold: float,
                 min_rows: int) -> ColumnDrift:
     """Drift of a categorical column (`values` a pandas Series or a sequence; None/NaN for missing)."""
-    method = CATEGORICAL_FALLBACK.get(method, method)
     live_map, missing = category_counts(values)
+    return categorical_from(column, profile, live_map, missing, method, threshold, min_rows)
+
+
+def categorical_from(column: str, profile: dict, live_map: dict[str, int], missing: int, method: str,
+                     threshold: float, min_rows: int) -> ColumnDrift:
+    """Drift of a categorical column from its live category counts ({text: count}) and missing values."""
+    method = CATEGORICAL_FALLBACK.get(method, method)
     present = sum(live_map.values())
     result = ColumnDrift(column, "categorical", method, threshold, None, "insufficient_data", present + missing,
                          profile.get("null_rate", 0.0), float(missing / max(present + missing, 1)))

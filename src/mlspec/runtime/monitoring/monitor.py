@@ -14,10 +14,12 @@ from pathlib import Path
 
 from mlspec.lang.metrics import METRICS
 from mlspec.manifest import Manifest, MonitorNode
-from mlspec.runtime import batch, contract, data, scoring
+from mlspec.runtime import batch, contract, data, duck, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
 from mlspec.runtime.monitoring import drift, predictions
+
+SCORED_SAMPLE_ROWS = 200_000  # with the DuckDB engine, the model scores a seeded sample of this many rows
 
 
 @dataclass
@@ -44,9 +46,10 @@ class MonitorReport:
 
 
 def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predictions,
-           training_data: bool = False) -> dict:
+           training_data: bool = False, measured: list | None = None) -> dict:
     """Drift of every input column and of the predictions. `share` is the drifted share of the columns
-    that could be judged (`evaluated`), not of all columns: the others had too little data."""
+    that could be judged (`evaluated`), not of all columns: the others had too little data. `measured` are
+    the columns' results computed already (by the DuckDB engine, over all rows rather than `frame`)."""
     import numpy as np
 
     settings = node.drift  # every column's measure and threshold, resolved by the compiler
@@ -63,9 +66,11 @@ def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predicti
 
     # a missing column is a schema change, reported by _verdict
     names = [c for c in sorted(settings.columns) if c in profile["columns"] and c in frame.columns]
-    # columns are independent and numpy's sorts release the GIL: use every core; map keeps the order
-    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
-        columns = list(pool.map(one, names))
+    if measured is not None:
+        columns = [asdict(c) for c in measured]
+    else:  # columns are independent and numpy's sorts release the GIL: use every core; map keeps the order
+        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
+            columns = list(pool.map(one, names))
     decided = [c for c in columns if c["verdict"] != "insufficient_data"]
     drifted = [c["column"] for c in columns if c["verdict"] == "drift"]
     share = len(drifted) / len(decided) if decided else 0.0
@@ -162,6 +167,7 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     if champion is None:
         raise RunError(f"monitor '{node.name}': model '{node.model}' has no champion to monitor",
                        hint=f"run: mlspec run -s +model:{node.model}")
+    duck_failures = duck_drift = approximation = None
     if file is not None:
         # the champion's own inputs are the columns its reference profile describes
         source = batch.file_source(manifest, model, sorted(champion.profile["columns"]), file, label=True)
@@ -178,7 +184,13 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
                            hint="name a source of the spec, or the prediction log: predictions:MODEL[@WINDOW]")
         else:
             source = manifest.nodes[f"source.{source_name}"]
-            dataset = data.load(source, root)
+            if duck.chosen(source, root):  # contract and drift over all rows in SQL; the model scores a sample
+                from mlspec.runtime.duck import frames
+
+                dataset, duck_failures, duck_drift, approximation = frames.monitor_batch(
+                    source, root, node.drift, champion.profile, manifest.project.seed, SCORED_SAMPLE_ROWS)
+            else:
+                dataset = data.load(source, root)
     frame = dataset.frame
     report = MonitorReport(node.name, node.model, champion.version, source_name, dataset.rows, dataset.fingerprint)
     columns = [c for c in raw_columns(model, manifest) if c in frame.columns]
@@ -202,13 +214,15 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     predicted = proba = continuous = None
     # the contract check (pandera) only reads the frame: it runs on a second thread beside scoring and drift
     with ThreadPoolExecutor(max_workers=1) as checker:
-        pending_failures = checker.submit(contract.check, source, dataset)
+        pending_failures = checker.submit(contract.check, source, dataset) if duck_failures is None else None
         if scored:
             predicted, proba, continuous = _scores(pipeline, frame[columns], model)
         if node.drift is not None:
             training_data = dataset.fingerprint == champion.lineage.get("data_fingerprint")
-            report.drift = _drift(node, manifest, frame, champion.profile, continuous, training_data)
-        failures = pending_failures.result()
+            report.drift = _drift(node, manifest, frame, champion.profile, continuous, training_data, duck_drift)
+            if approximation is not None:  # what the DuckDB engine's statistics approximate, and how closely
+                report.drift["approximation"] = {**approximation, "scored_rows": len(frame) if scored else 0}
+        failures = pending_failures.result() if pending_failures is not None else duck_failures
     if file is not None:
         failures = batch.drop_absent_label(failures, model)
     report.contract = {"passed": not failures, "checks": _checks(failures)}

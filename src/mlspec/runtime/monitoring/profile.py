@@ -30,23 +30,38 @@ def _numeric_profile(values) -> dict:
 
     data = np.asarray(values, dtype=float)
     present = data[np.isfinite(data)]
-    profile = {"kind": "numeric", "count": len(data), "null_rate": float(1 - len(present) / max(len(data), 1))}
     if len(present) == 0:
-        return {**profile, "edges": [], "counts": []}
+        return numeric_profile_from(len(data), 0)
     ordered = np.sort(present)  # one sort gives the edges, the bin counts and the sample
     edges = np.unique(sorted_quantiles(ordered, np.linspace(0, 1, BINS + 1)[1:-1]))
     counts = np.diff(np.searchsorted(ordered, edges, side="left"), prepend=0, append=len(ordered))
     # a compact stand-in for the sorted reference values: exact up to SAMPLE points, quantiles beyond
     sample = ordered if len(ordered) <= SAMPLE else sorted_quantiles(ordered, np.linspace(0, 1, SAMPLE))
+    return numeric_profile_from(len(data), len(present), edges, counts, sample, float(present.mean()),
+                                float(present.std()), float(ordered[0]), float(ordered[-1]))
+
+
+def numeric_profile_from(count: int, present: int, edges=(), counts=(), sample=(), mean: float = 0.0,
+                         std: float = 0.0, low: float = 0.0, high: float = 0.0) -> dict:
+    """A numeric column's profile from its statistics: rows, finite values, decile edges with the count of
+    values in each bin, the sorted quantile sketch, and the mean, (population) standard deviation, min, max.
+    Both engines end here, so their profiles have one shape."""
+    profile = {"kind": "numeric", "count": count, "null_rate": float(1 - present / max(count, 1))}
+    if present == 0:
+        return {**profile, "edges": [], "counts": []}
     return {**profile, "edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
-            "mean": float(present.mean()), "std": float(present.std()), "min": float(ordered[0]),
-            "max": float(ordered[-1]), "sample": [float(v) for v in sample]}
+            "mean": mean, "std": std, "min": low, "max": high, "sample": [float(v) for v in sample]}
 
 
 def _categorical_profile(values) -> dict:
     from mlspec.runtime.monitoring.drift import category_counts
 
-    counts, missing = category_counts(values)
+    return categorical_profile_from(*category_counts(values))
+
+
+def categorical_profile_from(counts: dict[str, int], missing: int) -> dict:
+    """A categorical column's profile from its category counts ({text: count}) and missing values: the
+    MAX_CATEGORIES most frequent categories, the rest counted together."""
     total = sum(counts.values()) + missing
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return {"kind": "categorical", "count": total,

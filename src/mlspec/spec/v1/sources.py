@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 from mlspec.spec.v1.base import Description, Strict, Tags
 
 ColumnType = Literal["int", "float", "bool", "category", "string", "datetime"]
+Engine = Literal["pandas", "duckdb"]
 
 
 class Column(Strict):
@@ -94,6 +95,31 @@ Contract = Annotated[
     Discriminator(_schema_tag),
 ]
 
+_ENGINE_DOC = (
+    "What computes the data contract, the profile and drift statistics of this source: pandas (in memory) or "
+    "duckdb (SQL aggregates with a memory limit that spill to disk, for data larger than memory; needs "
+    "mlspec-gitops[duckdb]). Left out, mlspec uses duckdb for files of 1 GiB or more when it is installed, "
+    "pandas otherwise. With duckdb, path may be a glob of Parquet parts (data/events/*.parquet).")
+
+
+class TrainingRead(Strict):
+    """The part of a large source that models train on: a seeded sample, the latest window of time, or both."""
+
+    sample_rows: int | None = Field(None, ge=1, le=10**9, description=(
+        "Train on a seeded random sample of this many rows (the project's seed; the same rows every run)."))
+    window: str | None = Field(None, pattern=r"^[1-9][0-9]{0,4}[hdw]$", description=(
+        "Train on the rows whose timestamp is at most this long before the latest one: hours, days or weeks "
+        "(12h, 90d, 8w). Needs the source's timestamp. With sample_rows, the sample is drawn from the window."),
+        examples=["90d"])
+
+    @model_validator(mode="after")
+    def _something(self) -> TrainingRead:
+        if self.sample_rows is None and self.window is None:
+            raise PydanticCustomError("mls_source", "training: needs sample_rows or window (or both)",
+                                      {"hint": "add sample_rows: 1000000 or window: 90d"})
+        return self
+
+
 _PATH_DOC = ("Path of the file, relative to the project root; or an object-store URL (s3://BUCKET/KEY, "
              "gs://BUCKET/KEY, az://CONTAINER/KEY) read with the credentials listed in project.secrets.")
 _SOURCE_COMMON_DOC = (
@@ -107,8 +133,28 @@ class _SourceBase(Strict):
         "Name of a datetime column that orders rows in time (needed for time splits and monitoring windows)."))
     columns: Contract = Field(alias="schema", description=_SOURCE_COMMON_DOC)
     checks: Checks = Field(default_factory=Checks, description="Dataset-level checks.")
+    engine: Engine | None = Field(None, description=_ENGINE_DOC)
+    training: TrainingRead | None = Field(None, description=(
+        "With engine: duckdb, what models read from this source to train on (a sample or a window that fits in "
+        "memory); left out, they read all of it. The contract, profile and drift always cover all the rows."))
     description: Description
     tags: Tags
+
+    @model_validator(mode="after")
+    def _engine_fits(self) -> _SourceBase:
+        if self.engine == "duckdb" and getattr(self, "format", None) == "sql":
+            raise PydanticCustomError("mls_source", "engine: duckdb reads CSV and Parquet files, not a SQL source",
+                                      {"hint": "remove engine (a SQL source is read through SQLAlchemy), or export "
+                                               "the data to Parquet", "field": "engine"})
+        if self.training is not None and self.engine != "duckdb":
+            raise PydanticCustomError("mls_source", "training: (a sample or window to train on) needs engine: duckdb",
+                                      {"hint": "add engine: duckdb, or remove training: to train on all rows",
+                                       "field": "training"})
+        if self.training is not None and self.training.window is not None and self.timestamp is None:
+            raise PydanticCustomError("mls_source", "training.window needs the source's timestamp column",
+                                      {"hint": "add timestamp: COLUMN (a datetime column), or use sample_rows",
+                                       "field": "training"})
+        return self
 
 
 class CsvSource(_SourceBase):
