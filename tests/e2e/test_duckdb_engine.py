@@ -10,6 +10,7 @@ sample its source declares, and the CLI refuses `engine: duckdb` where it cannot
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -252,3 +253,42 @@ def test_the_engine_where_it_cannot_work_is_a_clear_error(tmp_path, change, mess
     assert result.code == 1
     assert message in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_parquet_parts_on_object_storage_are_read_through_fsspec(tmp_path, s3_server, monkeypatch) -> None:
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    bucket = s3_server.new_bucket()
+    frame = hostile_frame(rows=600)
+    for part, start in enumerate(range(0, 600, 200)):
+        buffer = io.BytesIO()
+        frame.iloc[start:start + 200].to_parquet(buffer, index=False)
+        s3_server.put(bucket, f"events/day={part}/part-0.parquet", buffer.getvalue())
+    s3_server.put(bucket, "events/_SUCCESS", b"")  # not matched by the pattern
+    outputs = {}
+    for engine in ("pandas", "duckdb"):
+        root = tmp_path / engine
+        write_spec(root, hostile_doc(f"s3://{bucket}/events/day=*/*.parquet", "parquet", engine))
+        result = run_cli("-C", str(root), "run", "-j", "1", "-s", "source:events")
+        assert result.code == 1 and "Traceback" not in result.stderr
+        outputs[engine] = [line for line in result.stderr.splitlines() if "check '" in line]
+    assert outputs["duckdb"] == outputs["pandas"] and len(outputs["pandas"]) >= 10
+    assert any("column 'id'" in line and "'unique'" in line for line in outputs["duckdb"])
+
+
+def test_scoring_streams_batches_and_writes_what_the_pandas_engine_writes(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(frames, "BATCH_ROWS", 700)  # 2,500 rows: four record batches
+    outputs = {}
+    for engine in ("pandas", "duckdb"):
+        root = monitor_project(tmp_path / engine, 2500, engine)
+        clean = make_frame(rows=2500, seed=4)
+        clean["note"] = np.where(np.arange(2500) % 7 == 0, 'x"; DROP TABLE t; --', "ok")  # undeclared, kept
+        clean.to_parquet(root / "data" / "live.parquet", index=False)
+        assert run_cli("-C", str(root), "run", "-j", "1", "--approve").code == 0
+        result = run_cli("-C", str(root), "score", "risk_lr", "--source", "live", "-o", str(root / "scores.csv"))
+        assert result.code == 0, result.stderr
+        outputs[engine] = (root / "scores.csv").read_text(encoding="utf-8")
+        lineage = json.loads((root / "scores.csv.json").read_text(encoding="utf-8"))
+        assert lineage["rows"] == 2500
+    assert outputs["duckdb"] == outputs["pandas"]
+    assert outputs["duckdb"].count("\n") == 2501 and not list((tmp_path / "duckdb/.mlspec/scores").glob("*.partial"))

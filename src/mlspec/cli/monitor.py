@@ -87,7 +87,7 @@ def score_command(ctx: click.Context, model: str, source_name: str | None, data_
     scored = score(project.manifest, project.root, model, source_name, data_file)
     lineage = scored.lineage
     if output == "-":  # the predictions are the data: standard output; what happened goes to standard error
-        click.echo(scored.table, nl=False)
+        scored.send(click.get_binary_stream("stdout"))
         where = "standard output"
     else:
         target = Path(output) if output else project.root / ".mlspec" / "scores" / f"{model}.csv"

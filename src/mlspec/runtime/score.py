@@ -7,12 +7,14 @@ with probabilities, `challenger_prediction` when a challenger scores in shadow, 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mlspec.manifest import Manifest
-from mlspec.runtime import batch, contract, data, scoring
+from mlspec.runtime import batch, contract, data, duck, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
 from mlspec.runtime.jsonio import dumps
@@ -23,10 +25,21 @@ PROBA_PREFIX = "proba_"
 
 @dataclass
 class Scored:
-    """Predictions as CSV bytes, and their lineage."""
+    """Predictions as CSV bytes, and their lineage; or, for a source read by DuckDB (larger than memory), the
+    file they were streamed to batch by batch (`spooled`, in the project's .mlspec/scores)."""
 
     table: bytes
     lineage: dict
+    spooled: Path | None = None
+
+    def send(self, out) -> None:
+        """Write the predictions to a binary stream (a spooled file is then removed)."""
+        if self.spooled is None:
+            out.write(self.table)
+            return
+        with self.spooled.open("rb") as handle:
+            shutil.copyfileobj(handle, out, 1 << 20)
+        self.spooled.unlink(missing_ok=True)
 
 
 def proba_columns(classes) -> list[str]:
@@ -44,8 +57,6 @@ def _text(value) -> str:
 def score(manifest: Manifest, root: Path, model_name: str, source_name: str | None = None,
           file: str | None = None) -> Scored:
     """Score a declared source (`source_name`) or a data file (`file`, checked against the model's inputs)."""
-    import numpy as np
-
     from mlspec.runtime.steps import Paths, open_registry
 
     model = manifest.nodes.get(f"model.{model_name}")
@@ -67,6 +78,8 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str | No
     finally:
         registry.close()
     columns = scoring.trained_inputs(pipeline, raw_columns(model, manifest))  # the champion's own inputs
+    if file is None and duck.chosen(source, root):
+        return _streamed(manifest, root, model, source, pipeline, shadow, columns, champion, challenger)
     if file is not None:
         source = batch.file_source(manifest, model, columns, file)
         dataset = data.load(source, root, file=batch.local_file(file), keep_undeclared=True)
@@ -75,36 +88,94 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str | No
         dataset = data.load(source, root, keep_undeclared=True)
         contract.raise_on_failures(source, contract.check(source, dataset), root)
     frame = dataset.frame
-    lacking = [c for c in columns if c not in frame.columns]
+    _lacking(columns, frame.columns, model_name, source_name)
+    with scoring.one_thread():  # as the server: small batches are many times faster on one thread
+        added, agreed = _predictions(frame, columns, model, pipeline, shadow, champion.version)
+    lineage = _lineage(model_name, champion, challenger, source_name if file is None else None, file,
+                       dataset.fingerprint, dataset.rows, agreed)
+    return Scored(frame.assign(**added).to_csv(index=False).encode(), lineage)
+
+
+def _lacking(columns: list[str], present, model_name: str, source_name: str | None) -> None:
+    lacking = [c for c in columns if c not in present]
     if lacking:
         raise RunError(f"the champion of '{model_name}' was trained on columns source '{source_name}' does not "
                        f"have: {', '.join(lacking)}", hint="add them to the source's schema, or retrain the model")
-    with scoring.one_thread():  # as the server: small batches are many times faster on one thread
-        predicted, proba = scoring.predict(pipeline, frame[columns], model.task, model.decision_threshold)
-        shadow_pred = None if shadow is None else \
-            scoring.predict(shadow, frame[columns], model.task, model.decision_threshold)[0]
+
+
+def _predictions(frame, columns: list[str], model, pipeline, shadow, version: int) -> tuple[dict, int]:
+    """The columns scoring adds to `frame` (prediction, probabilities, the challenger's prediction, the version)
+    and on how many rows the challenger agreed."""
+    import numpy as np
+
+    predicted, proba = scoring.predict(pipeline, frame[columns], model.task, model.decision_threshold)
     added = {"prediction": predicted}
     if proba is not None:
         added.update(zip(proba_columns(pipeline.classes_), proba.T, strict=True))
-    lineage = {"model": model_name, "version": champion.version, "artifact_sha256": champion.artifact_sha256,
-               "source": source_name if file is None else None, "file": file,
-               "input_fingerprint": dataset.fingerprint, "rows": dataset.rows,
-               "scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if challenger is not None:
-        added["challenger_prediction"] = shadow_pred
-        lineage["challenger_version"] = challenger.version
-        lineage["agreement"] = float(np.mean(np.asarray(shadow_pred) == np.asarray(predicted)))
-    added["model_version"] = champion.version
+    agreed = 0
+    if shadow is not None:
+        added["challenger_prediction"] = scoring.predict(shadow, frame[columns], model.task,
+                                                         model.decision_threshold)[0]
+        agreed = int(np.sum(np.asarray(added["challenger_prediction"]) == np.asarray(predicted)))
+    added["model_version"] = version
     taken = [name for name in added if name in frame.columns]
     if taken:
         raise RunError(f"the data already has column(s) named {', '.join(taken)}, which scoring adds",
                        hint="rename those columns in the data (or leave them out of it) and score again")
-    out = frame.assign(**added)  # the input's columns in its order, then what scoring adds
-    return Scored(out.to_csv(index=False).encode(), lineage)
+    return added, agreed  # the input's columns stay in its order, then what scoring adds
+
+
+def _lineage(model_name: str, champion, challenger, source_name: str | None, file: str | None, fingerprint: str,
+             rows: int, agreed: int) -> dict:
+    lineage = {"model": model_name, "version": champion.version, "artifact_sha256": champion.artifact_sha256,
+               "source": source_name, "file": file, "input_fingerprint": fingerprint, "rows": rows,
+               "scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if challenger is not None:
+        lineage["challenger_version"] = challenger.version
+        lineage["agreement"] = agreed / rows if rows else float("nan")
+    return lineage
+
+
+def _streamed(manifest: Manifest, root: Path, model, source, pipeline, shadow, columns: list[str], champion,
+              challenger) -> Scored:
+    """Score a DuckDB source in record batches, appending each batch's predictions to a file, so no more than one
+    batch is in memory; the contract is checked over all rows first, in SQL."""
+    from mlspec.runtime.duck import contract as duck_contract
+    from mlspec.runtime.duck import fingerprint, frames
+    from mlspec.runtime.duck.scan import Scan
+
+    folder = root / ".mlspec" / "scores"
+    folder.mkdir(parents=True, exist_ok=True)
+    with Scan(source, root) as scan:
+        _rows, failures = duck_contract.check(source, scan)
+        contract.raise_on_failures(source, failures, root)
+        _lacking(columns, scan.by_name, model.name, source.name)
+        rows = agreed = 0
+        with tempfile.NamedTemporaryFile("wb", dir=folder, prefix=f".{model.name}-", suffix=".partial",
+                                         delete=False) as handle, scoring.one_thread():
+            try:
+                for frame in frames.batches(scan):
+                    added, agree = _predictions(frame, columns, model, pipeline, shadow, champion.version)
+                    frame.assign(**added).to_csv(handle, index=False, header=rows == 0)
+                    rows, agreed = rows + len(frame), agreed + agree
+            except BaseException:
+                Path(handle.name).unlink(missing_ok=True)
+                raise
+    lineage = _lineage(model.name, champion, challenger, source.name, None, fingerprint(source, root), rows, agreed)
+    return Scored(b"", lineage, Path(handle.name))
 
 
 def write(output: Path, scored: Scored) -> None:
     """Write the predictions to `output` and their lineage beside it (`<output>.json`), each whole."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(output, scored.table)
+    if scored.spooled is None:
+        write_atomic(output, scored.table)
+    else:  # a streamed file: renamed into place (copied beside the output first when on another file system)
+        try:
+            scored.spooled.replace(output)
+        except OSError:
+            beside = output.with_name(f".{output.name}.partial")
+            shutil.copyfile(scored.spooled, beside)
+            beside.replace(output)
+            scored.spooled.unlink(missing_ok=True)
     write_atomic(output.with_name(output.name + ".json"), dumps(scored.lineage))

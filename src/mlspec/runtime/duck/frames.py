@@ -52,11 +52,46 @@ def sample_frame(scan: Scan, rows: int, seed: int):
     return _frame(scan, query, scan.base_params())
 
 
-def batches(scan: Scan, rows: int = BATCH_ROWS) -> Iterator:
-    """The source's typed rows in order, as pandas frames of at most `rows` rows (Arrow record batches)."""
-    reader = arrow_batches(scan.con, scan.typed_sql(), scan.base_params(), rows)
+def batches(scan: Scan, rows: int | None = None) -> Iterator:
+    """Every row in file order, as pandas frames of at most `rows` rows (Arrow record batches), with every column
+    of the data in its order, as `runtime.data.load(keep_undeclared=True)` gives them: declared columns typed
+    (an int column holds floats in every batch when it has a missing value anywhere, as pandas would hold
+    it), undeclared ones as DuckDB reads them (a CSV's as text), a repeated undeclared name once."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from mlspec.runtime.data import _convert, arrow_to_pandas
+    from mlspec.runtime.duck.sql import quote
+
+    ints = [c for c in scan.columns if c.contract_type == "int"]
+    with_gaps = {c.name for c, n in zip(ints, _null_counts(scan, ints), strict=True) if n}
+    parts, kept = [], []  # (SQL, alias) and (name, declared column or None), in the data's order
+    for position, name in enumerate(scan.raw_names):
+        if name in (k for k, _ in kept) or name in scan.repeated or (name in scan.node.columns and
+                                                                       name not in scan.by_name):
+            continue
+        column = scan.by_name.get(name)
+        alias = column.alias if column is not None else f"u{position}"
+        parts.append(f"{column.typed if column is not None else quote(scan.duck_names[position])} AS {alias}")
+        kept.append((name, column))
+    reader = arrow_batches(scan.con, f"SELECT {', '.join(parts)} FROM {scan.from_sql}", scan.base_params(),
+                           rows or BATCH_ROWS)
     for batch in reader:
-        yield _typed_frame(scan, batch.columns, batch.num_rows)
+        typed = {}
+        for (name, column), array in zip(kept, batch.columns, strict=True):
+            values = arrow_to_pandas(pa.chunked_array([array]), name)
+            if column is not None:
+                values, _ = _convert(values, column.contract_type)
+                values = values if column.name in with_gaps else _whole(values, column)
+            typed[name] = values
+        yield pd.DataFrame(typed, index=pd.RangeIndex(batch.num_rows), copy=False)
+
+
+def _null_counts(scan: Scan, columns: list[Column]) -> list[int]:
+    if not columns:
+        return []
+    counts = ", ".join(f"count(*) - count({c.alias})" for c in columns)
+    return list(scan.con.execute(f"SELECT {counts} FROM ({scan.typed_sql(columns)})", scan.base_params()).fetchall()[0])
 
 
 def _training_query(node: SourceNode, scan: Scan, seed: int) -> tuple[str, list]:

@@ -122,6 +122,7 @@ class Scan:
         self.from_sql = self._from_sql()
         described = self.con.execute(f"DESCRIBE SELECT * FROM {self.from_sql}", self.base_params()).fetchall()
         duck_names, duck_types = [r[0] for r in described], [str(r[1]) for r in described]
+        self.duck_names = duck_names
         self.raw_names = self._written_names(duck_names)
         found: dict[str, list[int]] = {}
         for position, name in enumerate(self.raw_names):

@@ -24,6 +24,14 @@ from mlspec.runtime.exprs import ExpressionRuntimeError
 NUM, BOOL, TEXT, TIME = "num", "bool", "text", "time"
 _ORDER = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}
+# numpy's results outside each function's domain: -inf at the pole, a missing value (NaN there) below it
+_UNARY = {
+    "abs": "abs({x})",
+    "log": "(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN CAST('-inf' AS DOUBLE) END)",
+    "log1p": "(CASE WHEN {x} > -1 THEN ln(1 + {x}) WHEN {x} = -1 THEN CAST('-inf' AS DOUBLE) END)",
+    "sqrt": "(CASE WHEN {x} >= 0 THEN sqrt({x}) END)",
+    "exp": "exp({x})",
+}
 
 
 def quote(name: str) -> str:
@@ -137,16 +145,8 @@ class Compiler:
             return Typed(f"round_even({self.number(args[0])}, {digits})", NUM)
         numbers = [self.number(arg) for arg in args]
         x = numbers[0]
-        if fn == "abs":
-            return Typed(f"abs({x})", NUM)
-        if fn == "log":
-            return Typed(f"(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN CAST('-inf' AS DOUBLE) END)", NUM)
-        if fn == "log1p":
-            return Typed(f"(CASE WHEN {x} > -1 THEN ln(1 + {x}) WHEN {x} = -1 THEN CAST('-inf' AS DOUBLE) END)", NUM)
-        if fn == "sqrt":
-            return Typed(f"(CASE WHEN {x} >= 0 THEN sqrt({x}) END)", NUM)
-        if fn == "exp":
-            return Typed(f"exp({x})", NUM)
+        if fn in _UNARY:
+            return Typed(_UNARY[fn].format(x=x), NUM)
         if fn == "clip":
             low, high = numbers[1], numbers[2]
             return Typed(f"(CASE WHEN {x} IS NULL OR {low} IS NULL OR {high} IS NULL THEN NULL "
