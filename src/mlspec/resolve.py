@@ -93,7 +93,8 @@ def _project(spec: SpecSet) -> ProjectSettings:
         uris.append(entry.spec.uri if entry.spec.format == "sql" else entry.spec.path)
     chosen = installs.parse(project.install) if project.install else installs.default(__version__)
     engines = ["duckdb"] if any(e.spec.engine == "duckdb" for e in spec.sources.values()) else []
-    extras = sorted({*stateurls.extras_for(uris), *chosen.extras, *engines})
+    tracked = ["mlflow"] if project.tracking == "mlflow" else []
+    extras = sorted({*stateurls.extras_for(uris), *chosen.extras, *tracked, *engines})
     install = InstallSettings(form=chosen.form, light=chosen.light(), runtime=chosen.runtime(extras),
                               state=chosen.state(extras), extras=extras)
     serve = None
@@ -103,6 +104,7 @@ def _project(spec: SpecSet) -> ProjectSettings:
                               workers=project.serve.workers, install=chosen.serving(extras))
     return ProjectSettings(
         name=project.name, description=project.description, registry_uri=registry, artifacts_uri=artifacts,
+        tracking=project.tracking,
         secrets=sorted(project.secrets), default_branch=project.default_branch,
         state_environment=project.state_environment, python=project.python, runner=project.runner,
         timeout_minutes=project.timeout_minutes, seed=project.seed, install=install, serve=serve)

@@ -79,6 +79,7 @@ class ProjectSettings(_Frozen):
     description: str | None = None
     registry_uri: str
     artifacts_uri: str
+    tracking: Literal["mlflow"] | None = None  # mirror training runs (left out of the JSON when None)
     secrets: list[str] = Field(default_factory=list)
     default_branch: str = "main"
     state_environment: str = "mlspec-state"
@@ -92,8 +93,9 @@ class ProjectSettings(_Frozen):
     @model_serializer(mode="wrap")
     def _without_serve(self, handler):
         data = handler(self)
-        if data.get("serve") is None:
-            data.pop("serve", None)
+        for optional in ("serve", "tracking"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
         return data
 
 

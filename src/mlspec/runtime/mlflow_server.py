@@ -43,6 +43,12 @@ class Target:
     databricks: bool = False
     file: Path | None = None  # the SQLite file of a server-less store
 
+    @property
+    def artifact_root(self) -> str | None:
+        """Where a server-less store's experiments keep their files: beside its database (MLflow's default is
+        ./mlruns under whatever folder the process runs in)."""
+        return None if self.file is None else (self.file.parent / "mlflow-artifacts").as_uri()
+
     def absent(self) -> bool:
         """Whether this is a server-less store whose file does not exist yet (reading it must not create it)."""
         return self.file is not None and not self.file.exists()
@@ -100,6 +106,8 @@ class Connection:
             except ImportError as exc:
                 raise RegistryError("an MLflow registry or tracking needs MLflow's client", hint=(
                     "pip install 'mlspec-gitops[mlflow]'")) from exc
+            if self.where.file is not None:  # SQLite makes the file, not its folder (reads never get here: `absent`)
+                self.where.file.parent.mkdir(parents=True, exist_ok=True)
             self._client = MlflowClient(tracking_uri=self.where.tracking_uri, registry_uri=self.where.registry_uri)
         return self._client
 
@@ -167,3 +175,33 @@ def no_stdout():
     """MLflow prints run links on standard output when a run ends; standard output is mlspec's data."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield
+
+
+def experiment_name(project: str | None, databricks: bool = False) -> str:
+    """The experiment of a project's runs: `mlspec/<project>` (Databricks wants a workspace path)."""
+    name = f"mlspec/{project}" if project else "mlspec"
+    return "/Shared/" + name.replace("/", "-") if databricks else name
+
+
+def experiment_id(conn: Connection, name: str, *, create: bool) -> str | None:
+    """The id of the experiment `name`; with `create`, made when missing (or restored when deleted: a deleted
+    experiment keeps its name, so restoring is the only way to use that name again)."""
+    found = conn.call("read", "get_experiment_by_name", name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted" and create:
+            try:
+                conn.client.restore_experiment(found.experiment_id)
+            except Exception as exc:  # restored by a concurrent writer first is fine
+                again = conn.call("read", "get_experiment_by_name", name)
+                if again is None or again.lifecycle_stage == "deleted":
+                    raise conn.error("write", exc) from exc
+        return found.experiment_id
+    if not create:
+        return None
+    try:
+        return conn.client.create_experiment(name, artifact_location=conn.where.artifact_root,
+                                             tags={"mlspec.experiment": "true"})
+    except Exception as exc:
+        if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # created by a concurrent writer first is fine
+            raise conn.error("write", exc) from exc
+        return conn.call("read", "get_experiment_by_name", name).experiment_id

@@ -36,12 +36,18 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-import time
 from pathlib import Path
 
 from mlspec.runtime.errors import RegistryError
 from mlspec.runtime.mlflow_lock import WriteLock
-from mlspec.runtime.mlflow_server import Connection, error_code, no_stdout, target
+from mlspec.runtime.mlflow_server import (
+    Connection,
+    error_code,
+    experiment_id,
+    experiment_name,
+    no_stdout,
+    target,
+)
 from mlspec.runtime.registry_base import ANY, RegistryBase, Version, _Any, actor, changed_since, check_alias, now
 from mlspec.state.artifacts import ArtifactStore, digest
 
@@ -50,18 +56,11 @@ RECORD = "mlspec/record.json"
 MANAGED = "mlspec.managed"
 HISTORY = "mlspec.history."
 _TAG_LIMIT = 100_000  # MLflow's longest registry tag value
-_PARAM_LIMIT = 6_000  # and parameter value
 _FIELDS = ("metrics", "params", "lineage")
 
 
 def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, default=str)
-
-
-def experiment_name(project: str | None, databricks: bool = False) -> str:
-    """The experiment of a project's runs: `mlspec/<project>` (Databricks wants a workspace path)."""
-    name = f"mlspec/{project}" if project else "mlspec"
-    return "/Shared/" + name.replace("/", "-") if databricks else name
 
 
 class MlflowRegistry(RegistryBase):
@@ -280,6 +279,7 @@ class MlflowRegistry(RegistryBase):
     def _log_run(self, model: str, artifact: bytes, sha: str, record: dict) -> tuple[str, dict, str]:
         """The version's run, with its files uploaded: (run id, the version's tags, the version's source)."""
         from mlspec.runtime import mlflow_flavor
+        from mlspec.runtime.tracking import log
 
         lineage = record["lineage"]
         experiment = self._experiment_id(create=True)
@@ -293,7 +293,7 @@ class MlflowRegistry(RegistryBase):
         tags.update({f"mlspec.library.{name}": str(v) for name, v in (lineage.get("libraries") or {}).items()})
         run = self.conn.retry("register", "create_run", experiment, tags=tags)
         run_id = run.info.run_id
-        self._log_values(run_id, record["params"], record["metrics"])
+        log(self.conn, run_id, record["params"], record["metrics"])
         data = _json(record).encode()
         with tempfile.TemporaryDirectory(prefix="mlspec-mlflow-") as folder:
             root = Path(folder)
@@ -317,37 +317,8 @@ class MlflowRegistry(RegistryBase):
             self.conn.call("register", "set_terminated", run_id)
         return run_id, version_tags, source
 
-    def _log_values(self, run_id: str, params: dict, metrics: dict) -> None:
-        from mlflow.entities import Metric, Param
-
-        stamp = int(time.time() * 1000)
-        plist = [Param(str(k)[:250], _text(v)[:_PARAM_LIMIT]) for k, v in sorted(params.items())]
-        mlist = [Metric(str(k)[:250], float(v), stamp, 0) for k, v in sorted(metrics.items())
-                 if isinstance(v, int | float) and v == v and abs(v) != float("inf")]
-        for start in range(0, max(len(plist), len(mlist)), 100):  # log_batch takes at most 100 params at once
-            self.conn.call("register", "log_batch", run_id, metrics=mlist[start:start + 100],
-                           params=plist[start:start + 100])
-
     def _experiment_id(self, *, create: bool) -> str | None:
-        found = self.conn.call("read", "get_experiment_by_name", self.experiment)
-        if found is not None:
-            if found.lifecycle_stage == "deleted" and create:
-                # a deleted experiment keeps its name: restored, as the only way to use that name again
-                try:
-                    self.conn.client.restore_experiment(found.experiment_id)
-                except Exception as exc:  # restored by a concurrent writer first is fine
-                    again = self.conn.call("read", "get_experiment_by_name", self.experiment)
-                    if again is None or again.lifecycle_stage == "deleted":
-                        raise self.conn.error("register into", exc) from exc
-            return found.experiment_id
-        if not create:
-            return None
-        try:
-            return self.conn.client.create_experiment(self.experiment, tags={"mlspec.experiment": "true"})
-        except Exception as exc:
-            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-                raise self.conn.error("register into", exc) from exc
-            return self.conn.call("read", "get_experiment_by_name", self.experiment).experiment_id
+        return experiment_id(self.conn, self.experiment, create=create)
 
     def _discard_run(self, run_id: str) -> None:
         """A run whose artifact a concurrent writer registered first: deleted (MLflow keeps it recoverable)."""
@@ -435,7 +406,8 @@ class MlflowRegistry(RegistryBase):
         cached = self.artifacts.get(sha256) if self.artifacts.exists(sha256) else None
         if cached is not None:
             return cached
-        found = self.conn.call("read", "search_model_versions", filter_string=f"tags.`mlspec.sha256` = '{sha256}'")
+        found = [] if self.conn.where.absent() else self.conn.call(
+            "read", "search_model_versions", filter_string=f"tags.`mlspec.sha256` = '{sha256}'")
         if not found:
             raise RegistryError(f"artifact {sha256[:12]} is not registered in {self.location}",
                                 hint="see `mlspec registry ls` for registered versions")

@@ -216,8 +216,8 @@ class Runner:
                                                       record["lineage"]["data_fingerprint"])
         summary = {"sha256": record["sha256"], "metrics": record["metrics"]}
         self.cache.put(node_id, self._model_key(node_id), summary)
-        return NodeResult(node_id, "train", "success", _metrics_text(record["metrics"], model.metrics), duration,
-                          outputs=summary)
+        return NodeResult(node_id, "train", "success", _metrics_text(record["metrics"], model.metrics)
+                          + _tracked_text(record.get("tracking")), duration, outputs=summary)
 
     def _run_gate(self, node_id: str) -> NodeResult:
         gate = self.manifest.nodes[node_id]
@@ -376,6 +376,15 @@ class Runner:
                     return self._model_done(n, record, duration)
 
                 finish(self._guard(node_id, "train", collect))
+
+
+def _tracked_text(tracking: dict | None) -> str:
+    """Where `project.tracking` mirrored the run, or why it could not (the run succeeds either way)."""
+    if tracking is None:
+        return ""
+    if "error" in tracking:
+        return f"; not mirrored: {tracking['error']}"
+    return f"; MLflow run {tracking['run_id']}"
 
 
 def _metrics_text(metrics: dict, order: list[str]) -> str:

@@ -174,6 +174,14 @@ def train_model(manifest: Manifest, model: ModelNode, paths: Paths, dataset=None
             "task": model.task, "decision_threshold": model.decision_threshold, "libraries": libraries(),
         },
     }
+    if candidate.metrics_train is not None:
+        record["metrics_train"] = candidate.metrics_train
+    if manifest.project.tracking == "mlflow":  # mirrored before the record is written, which names the run
+        from mlspec.runtime import tracking
+
+        record["tracking"] = tracking.mirror(manifest, model, record, paths.root)
+        if "run_id" in record["tracking"]:
+            record["lineage"]["tracking_run_id"] = record["tracking"]["run_id"]
     write_atomic(paths.candidate(model.name), dumps(record))
     return record
 

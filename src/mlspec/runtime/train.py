@@ -32,6 +32,7 @@ class Candidate:
     search: dict | None = None
     slices: dict[str, dict[str, dict]] = field(default_factory=dict)
     profile: dict = field(default_factory=dict)
+    metrics_train: dict[str, float] | None = None  # only when the project mirrors runs to a tracker
 
 
 def _split(model: ModelNode, manifest: Manifest, frame, seed: int):
@@ -131,7 +132,19 @@ def _search(model: ModelNode, pipeline, x, y, seed: int):
     searcher.fit(x, y)
     best = {k.removeprefix("model__"): _plain(v) for k, v in sorted(searcher.best_params_.items())}
     return searcher.best_estimator_, {"best_params": best, "best_score": float(searcher.best_score_),
-                                      "metric": spec.metric, "candidates": len(searcher.cv_results_["params"])}
+                                      "metric": spec.metric, "candidates": len(searcher.cv_results_["params"]),
+                                      "trials": _trials(searcher.cv_results_, spec.metric)}
+
+
+def _trials(results: dict, metric: str) -> list[dict]:
+    """Each candidate the search tried: its parameters, the metric's cross-validated mean and deviation (the
+    metric's own value: the search negates those where lower is better) and its rank."""
+    from mlspec.lang.metrics import METRICS
+
+    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+    return [{"params": {k.removeprefix("model__"): _plain(v) for k, v in sorted(params.items())},
+             "mean": sign * float(results["mean_test_score"][i]), "std": float(results["std_test_score"][i]),
+             "rank": int(results["rank_test_score"][i])} for i, params in enumerate(results["params"])]
 
 
 def _plain(value):
@@ -220,6 +233,11 @@ def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
     predicted, proba = scoring.predict(pipeline, test_part[columns], model.task, model.decision_threshold)
     classes = getattr(pipeline, "classes_", None)
     metrics = scoring.compute(model.metrics, model.task, test_part[model.label], predicted, proba, classes)
+    metrics_train = None
+    if getattr(manifest.project, "tracking", None):  # the tracker shows both splits (overfitting at a glance)
+        fitted, fitted_proba = scoring.predict(pipeline, train_part[columns], model.task, model.decision_threshold)
+        metrics_train = scoring.compute(model.metrics, model.task, train_part[model.label], fitted, fitted_proba,
+                                        classes)
     data = artifacts.dumps(pipeline)
     params = dict(model.params)
     if search is not None:
@@ -228,4 +246,4 @@ def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
         model=model.name, artifact=data, sha256=artifacts.digest(data), metrics=metrics, params=params,
         rows_train=len(train_part), rows_test=len(test_part), cv=cv, search=search,
         slices=_slices(model, test_part, predicted, proba, classes),
-        profile=build_profile(model, pipeline, train_part, test_part, columns, seed))
+        profile=build_profile(model, pipeline, train_part, test_part, columns, seed), metrics_train=metrics_train)

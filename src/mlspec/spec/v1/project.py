@@ -53,9 +53,13 @@ class Registry(Strict):
         "Where the registry lives. A SQLAlchemy URL: SQLite (a file relative to the project, the default; "
         "local use) or PostgreSQL (passwords only as ${env:VAR}). Or an object store that every CI job can "
         "reach: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX (no credentials in the URL: list "
-        "their variables in project.secrets), or file:///ABSOLUTE/PATH on a shared disk."),
+        "their variables in project.secrets), or file:///ABSOLUTE/PATH on a shared disk. Or an MLflow model "
+        "registry (needs mlspec-gitops[mlflow]): mlflow+https://HOST[:PORT][/PATH] (a tracking server; its token "
+        "comes from MLFLOW_TRACKING_TOKEN), mlflow+sqlite:///relative.db (MLflow's own store in a file, no "
+        "server) or mlflow+databricks (untested); each model is a registered model, champion and challenger are "
+        "its aliases."),
         examples=["s3://acme-ml/mlspec", "postgresql://mlspec:${env:PGPASSWORD}@db:5432/mlspec",
-                  "sqlite:///.mlspec/registry.db"])
+                  "sqlite:///.mlspec/registry.db", "mlflow+https://mlflow.acme.internal"])
 
 
 class Artifacts(Strict):
@@ -64,7 +68,8 @@ class Artifacts(Strict):
     uri: str | None = Field(None, min_length=1, max_length=500, description=(
         "Where model artifacts are stored: a folder relative to the project, or s3://, gs://, az:// or file:/// "
         "URL. By default beside an object-store or file:// registry (REGISTRY/artifacts), else .mlspec/artifacts "
-        "(with a PostgreSQL registry the artifacts are also kept in the database, so a folder is only a cache)."),
+        "(with a PostgreSQL registry the artifacts are also kept in the database, so a folder is only a cache; with "
+        "an MLflow registry MLflow stores them, and this can only be the project folder where candidates wait)."),
         examples=["s3://acme-ml/mlspec/artifacts", ".mlspec/artifacts"])
 
 
@@ -131,6 +136,15 @@ class Project(Strict):
     description: Description
     registry: Registry = Field(default_factory=Registry, description="The model registry.")
     artifacts: Artifacts = Field(default_factory=Artifacts, description="The artifact store.")
+    tracking: Literal["mlflow"] | None = Field(None, description=(
+        "Mirror every training run to an experiment tracker: mlflow records each run of every model "
+        "(parameters, metrics on the train and test splits, cross-validation results, each search trial as a "
+        "child run, tags for the model's config hash, the data's sha256 and the git commit) in the MLflow "
+        "experiment mlspec/<project name>. The server is the registry's when project.registry.uri is an MLflow "
+        "registry, else the one MLFLOW_TRACKING_URI names (in CI: the repository secret of that name; "
+        "MLFLOW_TRACKING_TOKEN is passed too). Any registry backend works. A run that cannot be mirrored "
+        "says so and still succeeds: the registry, not the tracker, is the record. Leave out for no tracking."),
+        examples=["mlflow"])
     secrets: list[SecretName] = Field(default_factory=list, max_length=50, description=(
         "Names of the secrets that every generated job touching state (plan, train, gate, promote, record, "
         "monitor, the pull request's gate report) receives as environment variables of the same name: the "
