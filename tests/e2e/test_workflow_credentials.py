@@ -207,3 +207,54 @@ def test_the_retrain_inputs_reach_no_script(workflows: dict) -> None:
                 if "inputs." in value:
                     assert (name, value) in {("MLSPEC_MODEL", "${{ inputs.model }}"),
                                              ("MLSPEC_REASON", "${{ inputs.reason }}")}, (job_id, name)
+
+
+def _compiled_variant(root: Path, old: str, new: str) -> dict[str, dict]:
+    shutil.copytree(EVERYTHING, root / "specs")
+    project = root / "specs" / "project.yaml"
+    text = project.read_text(encoding="utf-8")
+    assert old in text
+    project.write_text(text.replace(old, new), encoding="utf-8")
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 0, result.stdout + result.stderr
+    return {p.name: yaml.safe_load(p.read_text(encoding="utf-8"))
+            for p in (root / ".github" / "workflows").glob("mlspec-*.yml")}
+
+
+POSTGRES = 'registry: {uri: "postgresql://mlspec:${env:REGISTRY_PASSWORD}@registry.internal:5432/mlspec"}'
+
+
+def test_an_mlflow_registry_token_reaches_every_state_job_from_the_same_place_as_other_credentials(
+        tmp_path: Path) -> None:
+    found = _compiled_variant(tmp_path, POSTGRES, 'registry: {uri: "mlflow+https://mlflow.acme.internal"}')
+    seen = 0
+    for name, doc in found.items():
+        for job_id, job in doc["jobs"].items():
+            names = _secret_names(job)
+            if "PGSSLROOTCERT" not in names:  # not a job that touches state
+                assert "MLFLOW_TRACKING_TOKEN" not in names, (name, job_id)
+                continue
+            seen += 1
+            # the token beside the project's other secrets; the server's address is the spec's, not a secret
+            assert "MLFLOW_TRACKING_TOKEN" in names and "MLFLOW_TRACKING_URI" not in names, (name, job_id)
+            # read-write only where state is written on the default branch; pull requests get the repository's
+            assert ("environment" in job) == job_id.startswith(WRITE_JOBS), (name, job_id)
+    assert seen >= 6
+    pr = found["mlspec-pr.yml"]["jobs"]
+    assert all("environment" not in job for job in pr.values())
+    assert any("MLFLOW_TRACKING_TOKEN" in _secret_names(job) for job in pr.values())
+
+
+def test_tracking_gives_train_jobs_the_tracking_server_and_nothing_more_to_other_jobs(tmp_path: Path) -> None:
+    found = _compiled_variant(tmp_path, POSTGRES, POSTGRES + "\n  tracking: mlflow")
+    trains = 0
+    for name, doc in found.items():
+        for job_id, job in doc["jobs"].items():
+            names = _secret_names(job)
+            if job_id.startswith("train_"):
+                trains += 1
+                assert {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN"} <= names, (name, job_id)
+                assert "environment" not in job, (name, job_id)  # the repository's (read-only for the registry)
+            else:
+                assert not names & {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN"}, (name, job_id)
+    assert trains >= 3

@@ -43,10 +43,30 @@ def _secret_names(uris: list[str]) -> list[str]:
     return sorted({name for uri in uris for name in _env_names(uri or "")})
 
 
+MLFLOW_TOKEN = "MLFLOW_TRACKING_TOKEN"
+MLFLOW_URI = "MLFLOW_TRACKING_URI"
+
+
 def registry_secrets(manifest: Manifest) -> list[str]:
     """Environment variables a job touching state needs (mapped from repository secrets of the same name):
-    those the registry URL names as ${env:VAR}, and the project's `secrets`."""
-    return sorted({*_secret_names([manifest.project.registry_uri]), *manifest.project.secrets})
+    those the registry URL names as ${env:VAR}, the project's `secrets`, and an MLflow server's token (MLflow
+    reads MLFLOW_TRACKING_TOKEN itself; the server's address is the spec's)."""
+    mlflow = [MLFLOW_TOKEN] if _mlflow_server(manifest.project.registry_uri) else []
+    return sorted({*_secret_names([manifest.project.registry_uri]), *manifest.project.secrets, *mlflow})
+
+
+def _mlflow_server(uri: str) -> bool:
+    return uri.startswith(("mlflow+http://", "mlflow+https://"))
+
+
+def tracking_secrets(manifest: Manifest) -> list[str]:
+    """What mirroring training runs needs besides the registry's secrets: with `project.tracking: mlflow` and a
+    registry that is not an MLflow server, the tracking server's address and token (MLFLOW_TRACKING_URI and
+    MLFLOW_TRACKING_TOKEN, repository secrets: read-only ones for the registry, allowed to write the
+    experiment)."""
+    if manifest.project.tracking != "mlflow" or _mlflow_server(manifest.project.registry_uri):
+        return []
+    return [MLFLOW_TOKEN, MLFLOW_URI]
 
 
 def source_secrets(manifest: Manifest, sources: list[str]) -> list[str]:
@@ -55,8 +75,9 @@ def source_secrets(manifest: Manifest, sources: list[str]) -> list[str]:
 
 
 def train_secrets(manifest: Manifest, model: ModelNode) -> list[str]:
-    """What a model's train job receives: the state's secrets and its source's."""
-    return sorted({*registry_secrets(manifest), *source_secrets(manifest, [model.source])})
+    """What a model's train job receives: the state's secrets, its source's and the tracker's."""
+    return sorted({*registry_secrets(manifest), *source_secrets(manifest, [model.source]),
+                   *tracking_secrets(manifest)})
 
 
 def secrets_env(names: list[str]) -> dict[str, str]:
