@@ -94,7 +94,8 @@ def load_cached(root: Path) -> Project | None:
     if cache.digest(raw) != entry.files[MANIFEST_PATH]:
         return None
     try:
-        manifest = Manifest.model_validate_json(raw)
+        with gcpause.paused():  # a large manifest is many small acyclic objects, as in loading
+            manifest = Manifest.model_validate_json(raw)
     except ValueError:
         return None
     texts = {path: decode(path, content)[0] for path, content in specs.items()}
@@ -280,7 +281,8 @@ def plan_base(project: Project, ref: str | None = None, state: Path | None = Non
                             hint="commit first, or run `mlspec plan` without --base (on a repository without "
                                  "commits, everything is new)")
     try:
-        return planbase.from_ref(project, ref, prefix, user_owned(root))
+        with gcpause.paused():  # compiling or reading a manifest: many small acyclic objects, as in loading
+            return planbase.from_ref(project, ref, prefix, user_owned(root))
     except planbase.GitError as exc:
         raise PlanBaseError(str(exc), hint="name a branch, tag or commit that exists here (`git branch -a` lists "
                                            "branches)") from exc
@@ -294,15 +296,16 @@ def plan(project: Project, base, *, files: bool = True):
     from mlspec.write.outputs import user_owned
 
     changed: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
-    if files:
-        keep = user_owned(project.root)
-        head_files = planbase.files_of(project, planbase.head(project, keep), keep)
-        base_files = head_files if base.same_as_head else planbase.files_of(project, base, keep)
-        both = head_files.keys() & base_files.keys()
-        changed = {"created": sorted(head_files.keys() - base_files.keys()),
-                   "updated": sorted(path for path in both if head_files[path] != base_files[path]),
-                   "deleted": sorted(base_files.keys() - head_files.keys())}
-    result = make_plan(base.manifest, project.manifest, project.graph, changed)
+    with gcpause.paused():  # rendering and comparing: many small acyclic objects, as in loading
+        if files:
+            keep = user_owned(project.root)
+            head_files = planbase.files_of(project, planbase.head(project, keep), keep)
+            base_files = head_files if base.same_as_head else planbase.files_of(project, base, keep)
+            both = head_files.keys() & base_files.keys()
+            changed = {"created": sorted(head_files.keys() - base_files.keys()),
+                       "updated": sorted(path for path in both if head_files[path] != base_files[path]),
+                       "deleted": sorted(base_files.keys() - head_files.keys())}
+        result = make_plan(base.manifest, project.manifest, project.graph, changed)
     result.notes = base.notes + result.notes
     if base.manifest is not None:
         result.base_state = {"registry_uri": base.manifest.project.registry_uri,
