@@ -82,8 +82,10 @@ def load_cached(root: Path) -> Project | None:
     from mlspec.write.outputs import read_regular, safe_target_or_none, user_owned
 
     specs = cache.read_specs(root)
+    if specs is None:
+        return None
     keep = user_owned(root)
-    entry = cache.lookup(cache.key(specs, keep, cache.own_lint_config(root, keep))) if specs is not None else None
+    entry = cache.lookup(cache.key(specs, keep, cache.own_lint_config(root, keep)))
     target = safe_target_or_none(str(root), MANIFEST_PATH, set())
     if entry is None or MANIFEST_PATH not in entry.files or target is None:
         return None
@@ -99,7 +101,10 @@ def load_cached(root: Path) -> Project | None:
     except ValueError:
         return None
     texts = {path: decode(path, content)[0] for path, content in specs.items()}
-    return Project(root, Validated(None, None, [], texts), manifest, generated=entry.files)
+    if any(text is None for text in texts.values()):  # never for specs that compiled; said for the type checker
+        return None
+    return Project(root, Validated(None, None, [], {path: str(text) for path, text in texts.items()}), manifest,
+                   generated=entry.files)
 
 
 def check(root: Path) -> tuple[Validated, list[Diagnostic]]:

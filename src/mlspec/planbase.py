@@ -148,7 +148,7 @@ def compile_specs(specs: dict[str, bytes], where: str) -> Side:
     from mlspec.spec.validate import validate_bytes
 
     validated = validate_bytes(specs)
-    if not validated.ok:
+    if not validated.ok or validated.spec is None or validated.facts is None:
         return Side(None, [f"the specs at the base ({where}) are invalid, so every node is shown as new"])
     resolved = resolve(validated.spec, validated.facts)
     # a cycle can only run through derived features: their edges are the ones resolve placed
@@ -182,7 +182,7 @@ def from_ref(project, ref: str, prefix: str, keep: frozenset[str]) -> Side:
     key = cache.key(at.specs, keep, cache.own_lint_config(project.root, keep)) if at.plain else None
     entry = cache.lookup(key) if key is not None else None
     manifest = committed_manifest(project.root, at, entry)
-    if manifest is not None:
+    if manifest is not None and entry is not None:
         return Side(manifest, files=entry.files)
     side = compile_specs(at.specs, ref)
     side.key = key
@@ -206,5 +206,7 @@ def head(project, keep: frozenset[str]) -> Side:
     if project.generated is not None:  # the cache vouched for the project as loaded
         return Side(project.manifest, files=project.generated)
     specs = cache.read_specs(project.root)
-    key = cache.key(specs, keep, cache.own_lint_config(project.root, keep)) if matches(project, specs) else None
-    return Side(project.manifest, spec=project.validated.spec, key=key)
+    if specs is None or not matches(project, specs):
+        return Side(project.manifest, spec=project.validated.spec)
+    return Side(project.manifest, spec=project.validated.spec,
+                key=cache.key(specs, keep, cache.own_lint_config(project.root, keep)))

@@ -144,7 +144,7 @@ def compiler_identity() -> bytes:
                if "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo") and path.is_file()}
     for name in sorted(sources):
         _update(hasher, _text(name), sources[name].read_bytes())
-    distributions = set()
+    distributions: set[str] = set()
     for entry in sys.path:
         try:
             names = [path.name for path in Path(entry or ".").iterdir()]
@@ -188,7 +188,7 @@ def lookup(key_: str) -> Entry | None:
     if path is None:
         return None
     try:
-        data = json.loads(read_regular(path))
+        data = json.loads(read_regular(str(path)))
     except (OSError, ValueError):
         return None
     entry = _parse(data, key_)
@@ -204,8 +204,8 @@ def _parse(data: object, key_: str) -> Entry | None:
         return None
     files, settings = data.get("files"), data.get("settings")
     lint_missing, listed = data.get("lint_missing"), data.get("listed")
-    if not (isinstance(files, dict) and isinstance(settings, dict) and _strings(lint_missing)
-            and _strings(listed)):
+    if not (isinstance(files, dict) and isinstance(settings, dict) and isinstance(lint_missing, list)
+            and isinstance(listed, list) and all(isinstance(item, str) for item in [*lint_missing, *listed])):
         return None
     for path, value in files.items():
         if not (allowed(path) and isinstance(value, str) and len(value) == 64 and _HEX.issuperset(value)):
@@ -213,10 +213,6 @@ def _parse(data: object, key_: str) -> Entry | None:
     if not all(allowed(path) for path in listed):
         return None
     return Entry(files, settings, lint_missing, listed)
-
-
-def _strings(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def store(key_: str, entry: Entry) -> None:
