@@ -292,3 +292,36 @@ def test_scoring_streams_batches_and_writes_what_the_pandas_engine_writes(tmp_pa
         assert lineage["rows"] == 2500
     assert outputs["duckdb"] == outputs["pandas"]
     assert outputs["duckdb"].count("\n") == 2501 and not list((tmp_path / "duckdb/.mlspec/scores").glob("*.partial"))
+
+
+def test_a_model_trains_on_the_window_its_source_declares(tmp_path) -> None:
+    doc = spec_doc()
+    doc["sources"]["events"].update({"engine": "duckdb", "training": {"window": "10d"}})
+    doc["models"].pop("risk_gbm")
+    doc["gates"].pop("risk_gbm_release")
+    write_spec(tmp_path, doc)
+    (tmp_path / "data").mkdir()
+    frame = make_frame(rows=1500)  # one row every 37 minutes: about 38 days
+    frame.to_csv(tmp_path / "data" / "events.csv", index=False)
+    result = run_cli("-C", str(tmp_path), "run", "-j", "1")
+    assert result.code == 0, result.stderr
+    stamps = pd.to_datetime(frame["event_time"])
+    expected = int((stamps >= stamps.max() - pd.Timedelta(days=10)).sum())
+    candidate = json.loads((tmp_path / ".mlspec/candidates/risk_lr.json").read_text())
+    assert candidate["rows_train"] + candidate["rows_test"] == expected < 1500
+
+
+def test_without_engine_a_source_past_the_size_threshold_is_monitored_with_duckdb(tmp_path, monkeypatch) -> None:
+    from mlspec.runtime import duck
+
+    root = monitor_project(tmp_path, 3000, "duckdb")
+    spec = (root / "specs" / "risk.yaml").read_text(encoding="utf-8")
+    (root / "specs" / "risk.yaml").write_text(spec.replace("engine: duckdb", ""), encoding="utf-8")
+    assert run_cli("-C", str(root), "run", "-j", "1", "--approve").code == 0
+    run_cli("-C", str(root), "monitor")
+    report = json.loads((root / ".mlspec/reports/monitor.risk_watch/report.json").read_text())
+    assert "approximation" not in report["drift"]  # 3,000 rows: pandas
+    monkeypatch.setattr(duck, "AUTO_BYTES", (root / "data" / "live.parquet").stat().st_size)
+    run_cli("-C", str(root), "monitor")
+    report = json.loads((root / ".mlspec/reports/monitor.risk_watch/report.json").read_text())
+    assert report["drift"]["approximation"]["engine"] == "duckdb"
