@@ -197,6 +197,8 @@ def test_a_sampled_monitor_stays_within_the_bound_its_report_states(tmp_path, mo
         assert column["live"].get("proportions") == pytest.approx(expected["live"].get("proportions")), \
             column["column"]  # the bins' counts are exact
     assert duck_report["drift"]["drifted"] == pandas_report["drift"]["drifted"]
+    summary = (tmp_path / "duckdb/.mlspec/reports/monitor.risk_watch/summary.md").read_text(encoding="utf-8")
+    assert f"seeded sample of 4,000 rows (ks within {approximation['ks_bound']:.4f}" in summary
 
 
 def test_a_model_trains_on_the_seeded_sample_its_source_declares(tmp_path) -> None:

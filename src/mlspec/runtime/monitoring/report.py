@@ -35,6 +35,19 @@ def drift_share(drift: dict) -> str:
     return text + (f"; {skipped} more had too little data to judge" if skipped else "")
 
 
+def approximation(drift: dict) -> str | None:
+    """What the DuckDB engine's drift statistics approximated, and how closely (None with pandas)."""
+    a = drift.get("approximation")
+    if not a:
+        return None
+    scored = f"; the model scored {a['scored_rows']:,} of them" if a.get("scored_rows") else ""
+    if a["exact"]:
+        return f"Computed with DuckDB over all {a['rows']:,} rows, exactly{scored}."
+    return (f"Computed with DuckDB over {a['rows']:,} rows: counts, null rates and bins exactly; quantile edges and "
+            f"the values ks and wasserstein compare from a seeded sample of {a['sample_rows']:,} rows (ks within "
+            f"{a['ks_bound']:.4f} of its value over all rows with probability {a['confidence']:.1%}){scored}.")
+
+
 def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
     """The report as Markdown, cut to `limit` characters on a line boundary with a note."""
     icon = _ICONS.get(report["verdict"], "")
@@ -54,6 +67,8 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
             p = d["prediction"]
             lines.append(f"| *predictions* | {p['method']} | {number(p['score'])} | {number(p['threshold'])} | "
                          f"{p['verdict']} | {inert(p.get('note', ''))} |")
+        if approximation(d):
+            lines += ["", approximation(d)]
     if report.get("quality"):
         q = report["quality"]
         lines += ["", f"### Quality: {q['verdict']}", ""]
@@ -136,6 +151,8 @@ def html_report(report: dict) -> str:
                                                                 c["live"]["proportions"], _labels(c)))
     reasons = "".join(f"<li>{esc(r)}</li>" for r in report["reasons"]) or "<li>no alert</li>"
     share = f"<p>{esc(drift_share(report['drift']))}.</p>" if report.get("drift") else ""
+    if report.get("drift") and approximation(report["drift"]):
+        share += f"<p>{esc(approximation(report['drift']))}</p>"
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>mlspec monitor {esc(report['monitor'])}</title><style>body{{font-family:sans-serif;"
             "max-width:960px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;"
