@@ -327,3 +327,13 @@ def test_without_engine_a_source_past_the_size_threshold_is_monitored_with_duckd
     run_cli("-C", str(root), "monitor")
     report = json.loads((root / ".mlspec/reports/monitor.risk_watch/report.json").read_text())
     assert report["drift"]["approximation"]["engine"] == "duckdb"
+
+
+def test_duckdb_never_spills_through_a_planted_link(tmp_path) -> None:
+    root = project(tmp_path / "project", hostile_frame(), "parquet", "duckdb")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / ".mlspec").symlink_to(elsewhere)
+    result = run_cli("-C", str(root), "run", "-j", "1", "-s", "source:events")
+    assert result.code == 1 and "leads outside the project" in result.stderr
+    assert not any(elsewhere.iterdir())

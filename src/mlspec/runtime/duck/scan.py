@@ -111,6 +111,9 @@ class Scan:
         import duckdb
 
         self.node, self.root = node, root
+        if not (root / ".mlspec").resolve().is_relative_to(root.resolve()):
+            raise DataError(f".mlspec leads outside the project (to {(root / '.mlspec').resolve()})",
+                            hint="remove the symbolic link; DuckDB spills to .mlspec/spill inside the project")
         self.spill = root / ".mlspec" / "spill" / f"duckdb-{os.getpid()}-{id(self)}"
         self.spill.mkdir(parents=True, exist_ok=True)
         config = {"memory_limit": memory_limit(), "temp_directory": str(self.spill),
