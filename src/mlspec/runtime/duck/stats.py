@@ -110,13 +110,28 @@ def bin_counts(scan: Scan, edges: dict[str, list[float]], by_name: dict[str, Col
     return out
 
 
-def category_counts(scan: Scan, column: Column) -> tuple[dict[str, int], int]:
-    """Each category's count (as text) and the number of missing values, grouped in SQL."""
-    found = scan.con.execute(f"SELECT CAST({column.alias} AS VARCHAR), count(*) FROM ({scan.typed_sql([column])}) "
-                             f"GROUP BY 1", scan.base_params()).fetchall()
-    counts = {str(value): int(n) for value, n in found if value is not None}
-    missing = sum(int(n) for value, n in found if value is None)
-    return counts, missing
+def category_counts(scan: Scan, columns: list[Column]) -> dict[str, tuple[dict[str, int], int]]:
+    """Each column's category counts (as text) and number of missing values, all grouped in one scan."""
+    if not columns:
+        return {}
+    values = ", ".join(f"CAST({c.alias} AS VARCHAR) AS {c.alias}" for c in columns)
+    sets = ", ".join(f"({c.alias})" for c in columns)
+    # GROUPING(alias) is 0 on the rows grouped by that column; a NULL there is its missing values
+    which = ", ".join(f"GROUPING({c.alias})" for c in columns)
+    found = scan.con.execute(f"SELECT {', '.join(c.alias for c in columns)}, {which}, count(*) FROM "
+                             f"(SELECT {values} FROM ({scan.typed_sql(columns)})) GROUP BY GROUPING SETS ({sets})",
+                             scan.base_params()).fetchall()
+    out: dict[str, tuple[dict[str, int], int]] = {c.name: ({}, 0) for c in columns}
+    for row in found:
+        count, grouping = int(row[-1]), row[len(columns):-1]
+        index = list(grouping).index(0)
+        name, value = columns[index].name, row[index]
+        counts, missing = out[name]
+        if value is None:
+            out[name] = (counts, missing + count)
+        else:
+            counts[str(value)] = count
+    return out
 
 
 def profile(scan: Scan, names: list[str], seed: int) -> tuple[dict[str, dict], dict]:
@@ -137,9 +152,10 @@ def profile(scan: Scan, names: list[str], seed: int) -> tuple[dict[str, dict], d
     counts = bin_counts(scan, edges, scan.by_name)
     profiled = {}
     rows = next(iter(summaries.values()))["rows"] if summaries else None
+    categories = category_counts(scan, [c for c in columns if not is_numeric(c)])
     for column in columns:
         if not is_numeric(column):
-            profiled[column.name] = categorical_profile_from(*category_counts(scan, column))
+            profiled[column.name] = categorical_profile_from(*categories[column.name])
             continue
         summary, ordered = summaries[column.name], sorted_present[column.name]
         if summary["present"] == 0 or column.name not in edges:
@@ -169,11 +185,12 @@ def drift(scan: Scan, settings, reference: dict, seed: int) -> tuple[list, dict]
     ordered = [c for c in numeric if settings.columns[c.name].method in ("ks", "wasserstein")]
     drawn = sample(scan, ordered, seed)
     rows = next(iter(summaries.values()))["rows"] if summaries else scan.rows()
+    categories = category_counts(scan, [scan.by_name[c] for c in names if reference["columns"][c]["kind"] != "numeric"])
     results = []
     for name in names:
         measure, profile = settings.columns[name], reference["columns"][name]
         if profile["kind"] != "numeric":
-            live, missing = category_counts(scan, scan.by_name[name])
+            live, missing = categories[name]
             results.append(measures.categorical_from(name, profile, live, missing, measure.method, measure.threshold,
                                                      settings.min_rows))
             continue
