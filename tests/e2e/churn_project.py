@@ -119,13 +119,15 @@ def customers_csv(rows: int, seed: int, *, drifted: bool = False) -> bytes:
     return out.getvalue().encode()
 
 
-def make_user_repo(root: Path, bucket: str, *, registry: str | None = None) -> Path:
+def make_user_repo(root: Path, bucket: str, *, registry: str | None = None, artifacts_in_bucket: bool = True) -> Path:
     """A user's repository on main: specs, data, and what `mlspec compile` generated; origin is acme/churn.
-    State goes to `bucket`, or to `registry` with the artifacts in `bucket`."""
+    State goes to `bucket`, or to `registry` with the artifacts in `bucket` (unless `artifacts_in_bucket` is
+    false: an MLflow registry keeps them itself)."""
     repo = root / "churn"
     (repo / "specs").mkdir(parents=True)
     (repo / "data").mkdir()
-    artifacts = f'  artifacts: {{uri: "s3://{bucket}/{REGISTRY_PREFIX}/artifacts"}}\n' if registry else ""
+    artifacts = f'  artifacts: {{uri: "s3://{bucket}/{REGISTRY_PREFIX}/artifacts"}}\n' \
+        if registry and artifacts_in_bucket else ""
     subs = {"REGISTRY": registry or f"s3://{bucket}/{REGISTRY_PREFIX}", "ARTIFACTS": artifacts, "BUCKET": bucket}
     for name, text in (("project.yaml", PROJECT_SPEC), ("churn.yaml", CHURN_SPEC)):
         for old, new in subs.items():

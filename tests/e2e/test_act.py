@@ -4,7 +4,8 @@ test_act_user_repo.py runs the main, monitor and pull-request workflows of a one
 S3 state. Here: the offline stubs match the pins; the bundled fraud example's two models in a pull
 request, where only the changed one trains, a second push without an ML change trains nothing, and
 the comment workflow posts one comment and edits it; and, with MLSPEC_TEST_PG_URL, the main workflow
-of the churn project (tests/e2e/churn_project.py) with its registry in PostgreSQL.
+of the churn project (tests/e2e/churn_project.py) with its registry in PostgreSQL; and, with
+MLSPEC_TEST_MLFLOW, the same workflow with its registry on a real MLflow server (tests/e2e/mlflow_harness.py).
 
 Each repository is user-shaped: specs/ and data/, a project file pointing the state at a bucket of the
 local S3 server, and what `mlspec compile` generates; no mlspec source. Every job starts from an empty
@@ -360,3 +361,48 @@ def test_main_workflow_with_a_postgresql_registry_trains_gates_registers_and_pro
     for name, value in secrets.items():
         if name != "AWS_REGION":
             assert value not in run.log, f"the secret {name} appears in act's output"
+
+
+# ------------------------------------------------------------------------------------------------
+# the main workflow with an MLflow registry (a real `mlflow server` on 127.0.0.1, artifacts on the moto server)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_main_workflow_with_an_mlflow_registry_trains_gates_registers_and_promotes(
+        tmp_path: Path, act: Act, s3_server: S3Server, mlflow_server) -> None:
+    """The churn project with `registry: mlflow+http://127.0.0.1:PORT`: every job installs the mlflow extra from
+    the constraints compile wrote, reaches the server on the host with the token secret, and the champion is
+    MLflow's `champion` alias, loadable with MLflow's own tools."""
+    mlflow_server.reset()
+    repo = make_user_repo(tmp_path, s3_server.new_bucket("acme-churn"), registry=mlflow_server.registry_uri,
+                          artifacts_in_bucket=False)
+    constraints = (repo / "generated" / "constraints.txt").read_text(encoding="utf-8")
+    assert re.search(r"^mlflow-skinny==\S+$", constraints, re.MULTILINE), constraints
+    token = "mlflow-token-" + uuid.uuid4().hex  # the server has no authentication: only its passing is checked
+    secrets = {**{name: s3_server.env[name] for name in SECRET_NAMES}, "MLFLOW_TRACKING_TOKEN": token}
+    run = act.run(repo, "push", "mlspec-main.yml", secrets=secrets)
+    print(f"act push (MLflow registry): {run.seconds:.1f}s")
+    assert run.code == 0, run.tail()
+    assert run.jobs() == dict.fromkeys(MAIN_JOBS, "succeeded"), run.tail()
+    assert "registered churn v1 as challenger" in run.job_log("Gate churn_release")
+    assert "churn: champion -> v1" in run.job_log("Promote churn (approval: production)")
+    assert "recorded commit" in run.job_log("Record the run"), run.tail()
+    assert token not in run.log
+
+    client = mlflow_server.client()
+    assert client.get_registered_model("churn").aliases == {"champion": "1"}
+    version = client.get_model_version("churn", "1")
+    assert version.source == f"runs:/{version.run_id}/model"  # MLflow's sklearn flavour, in skops
+    shown = registry_show(repo, mlflow_server.env, "churn")
+    assert shown["version"] == 1 and shown["aliases"] == {"champion": 1}, shown
+    assert shown["created_by"] == "github:mlspec-e2e"
+    assert shown["lineage"]["git_commit"] == git(repo, "rev-parse", "HEAD")
+    assert shown["artifact_sha256"] == version.tags["mlspec.sha256"]
+    moves = [(h["alias"], h["from_version"], h["to_version"], h["reason"]) for h in shown["alias_history"]]
+    assert moves == [("challenger", None, 1, "gate churn_release passed"),
+                     ("champion", None, 1, "approved in environment production"),
+                     ("challenger", 1, None, "promoted: approved in environment production")]
+    # the record job's run, which the next push plans against, is in the project's experiment
+    experiment = client.get_experiment_by_name("mlspec/acme-churn")
+    assert client.search_runs([experiment.experiment_id], "tags.`mlspec.kind` = 'last-run'")
