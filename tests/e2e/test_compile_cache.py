@@ -130,6 +130,8 @@ def stray_generated(root: Path, rnd: random.Random) -> None:
     (root / "generated").mkdir(exist_ok=True)
     (root / "generated" / "stray.py").write_bytes(GENERATED_HEADER + b" from nothing.\n")
     (root / "generated" / "notes.txt").write_bytes(b"the user's own file\n")
+    (root / "generated" / "deeper").mkdir(exist_ok=True)  # generated files may lie in subfolders
+    (root / "generated" / "deeper" / "stray.yaml").write_bytes(GENERATED_HEADER + b" from nothing.\n")
 
 
 def damage_cache(root: Path, rnd: random.Random) -> None:
@@ -235,6 +237,13 @@ def test_a_no_change_compile_takes_the_cache_and_writes_nothing(tmp_path: Path, 
     assert check.code == 1 and f"modified: .github/workflows/{workflow.name}" in check.stdout
     assert run_cli("-C", str(root), "compile").code == 0
     assert workflow.read_bytes() == original
+    # a file of mlspec's that no compile lists, in a subfolder of generated/ (a killed compile's): removed
+    (root / "generated" / "deeper").mkdir()
+    (root / "generated" / "deeper" / "stray.yaml").write_bytes(GENERATED_HEADER + b" from nothing.\n")
+    check = run_cli("-C", str(root), "compile", "--check")
+    assert check.code == 1 and "orphaned: generated/deeper/stray.yaml" in check.stdout, check.stdout
+    assert run_cli("-C", str(root), "compile").code == 0
+    assert not (root / "generated" / "deeper" / "stray.yaml").exists()
 
 
 def test_another_mlspec_compiles_again(tmp_path: Path) -> None:

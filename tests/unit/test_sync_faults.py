@@ -362,10 +362,15 @@ def test_sweep_removes_only_compile_s_own_leftovers_and_never_through_links(tmp_
     (root / "generated" / "model_b.py.mlspec-old").write_text("left by a kill\n", encoding="utf-8")
     (root / "generated" / "notes.txt.bak").write_text("mine\n", encoding="utf-8")
     (root / "generated" / "link.py.mlspec-new").symlink_to(victim)
+    (root / "generated" / "argo").mkdir()  # generated files in a subfolder leave theirs there
+    (root / "generated" / "argo" / "train.yaml.mlspec-old").write_text("left by a kill\n", encoding="utf-8")
+    (root / "generated" / "elsewhere").symlink_to(shared / "workflows", target_is_directory=True)
     (root / ".github").symlink_to(shared, target_is_directory=True)
-    assert sync.sweep(root) == [str(root / "generated" / "model_a.py.mlspec-new"),
+    assert sync.sweep(root) == [str(root / "generated" / "argo" / "train.yaml.mlspec-old"),
+                                str(root / "generated" / "model_a.py.mlspec-new"),
                                 str(root / "generated" / "model_b.py.mlspec-old")]
-    assert sorted(p.name for p in (root / "generated").iterdir()) == ["link.py.mlspec-new", "notes.txt.bak"]
+    assert sorted(p.name for p in (root / "generated").iterdir()) == ["argo", "elsewhere", "link.py.mlspec-new",
+                                                                      "notes.txt.bak"]
     assert (shared / "workflows" / "mlspec-x.yml.mlspec-old").exists()
     assert victim.read_text(encoding="utf-8") == "keep me\n"
 

@@ -154,23 +154,43 @@ def _marked_files(root: Path, known: set[str]) -> list[str]:
     it is ours. Only plain files whose first bytes are the header count: a user's file is never touched.
     """
     found = []
-    for folder, pattern in (("generated", "*"), (WORKFLOW_DIR, "mlspec-*.yml")):
+    for relative, entry in _files_in(root):
+        if relative in known or not allowed(relative):
+            continue
         try:
-            candidates = sorted((root / folder).glob(pattern))
+            with open(entry.path, "rb") as handle:
+                marked = handle.read(len(GENERATED_HEADER)) == GENERATED_HEADER
         except OSError:
             continue
-        for path in candidates:
-            relative = f"{folder}/{path.name}"
-            if relative in known or not allowed(relative) or path.is_symlink() or not path.is_file():
-                continue
+        if marked:
+            found.append(relative)
+    return sorted(found)
+
+
+def _files_in(root: Path, folders: tuple[str, ...] = ("generated", WORKFLOW_DIR)) -> Iterator[tuple[str, os.DirEntry]]:
+    """(relative path, entry) of every regular file in compile's folders: `generated/` with its subfolders
+    (generated files may lie deeper, as `generated/argo/`), the others at their top only; never inside or
+    through a symbolic link."""
+    base = os.fspath(root)
+    for top in folders:
+        parts = top.split("/")
+        if any(os.path.islink(os.path.join(base, *parts[:i + 1])) for i in range(len(parts))):
+            continue
+        pending = [top]
+        while pending:
+            folder = pending.pop()
             try:
-                with path.open("rb") as handle:
-                    marked = handle.read(len(GENERATED_HEADER)) == GENERATED_HEADER
-            except OSError:
+                with os.scandir(os.path.join(base, folder)) as entries:
+                    listed = list(entries)
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            if marked:
-                found.append(relative)
-    return found
+            for entry in listed:
+                relative = f"{folder}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    if top == "generated":
+                        pending.append(relative)
+                elif entry.is_file(follow_symlinks=False):
+                    yield relative, entry
 
 
 DIFF_MAX_LINES = 10_000
@@ -264,19 +284,12 @@ def sweep(root: Path) -> list[str]:
     Only names compile itself gives (a generated path with its suffix), only regular files, and
     never inside a folder that is a link.
     """
-    base = os.fspath(root)
     found = []
-    for folder in ("generated", WORKFLOW_DIR, ".github"):
-        parts = folder.split("/")
-        if any(os.path.islink(os.path.join(base, *parts[:i + 1])) for i in range(len(parts))) \
-                or not os.path.isdir(os.path.join(base, folder)):
-            continue
-        with os.scandir(os.path.join(base, folder)) as entries:
-            for entry in entries:
-                for suffix in (NEW_SUFFIX, OLD_SUFFIX):
-                    name = entry.name.removesuffix(suffix)
-                    if name != entry.name and allowed(f"{folder}/{name}") and entry.is_file(follow_symlinks=False):
-                        found.append(entry.path)
+    for relative, entry in _files_in(root, ("generated", WORKFLOW_DIR, ".github")):
+        for suffix in (NEW_SUFFIX, OLD_SUFFIX):
+            name = relative.removesuffix(suffix)
+            if name != relative and allowed(name):
+                found.append(entry.path)
     for path in found:
         remove(path)
     return sorted(found)
