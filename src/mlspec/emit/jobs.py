@@ -43,7 +43,7 @@ def _secret_names(uris: list[str]) -> list[str]:
     return sorted({name for uri in uris for name in _env_names(uri or "")})
 
 
-MLFLOW_TOKEN = "MLFLOW_TRACKING_TOKEN"
+MLFLOW_TOKEN = "MLFLOW_TRACKING_TOKEN"  # noqa: S105 (a secret's name, not its value)
 MLFLOW_URI = "MLFLOW_TRACKING_URI"
 
 
