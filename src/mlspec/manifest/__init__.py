@@ -19,18 +19,16 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
+from mlspec.errors import MlspecError
 from mlspec.manifest import fileform
 
 SCHEMA_VERSION = 2  # 2: the file leaves out defaults and derived values (1 wrote every value of every node)
 OLDEST_READABLE = 1  # the oldest version that still reads into these models
 
 
-class ManifestVersionError(ValueError):
-    """A manifest written by another version of mlspec than this one reads; `hint` says what to do."""
-
-    def __init__(self, message: str, hint: str):
-        super().__init__(message)
-        self.hint = hint
+class ManifestVersionError(MlspecError, ValueError):
+    """A manifest written by another version of mlspec than this one reads; `hint` says what to do. A ValueError
+    too, as every other manifest that cannot be read is."""
 
 
 
@@ -364,11 +362,11 @@ class Manifest(_Frozen):
             if version > SCHEMA_VERSION:
                 raise ManifestVersionError(
                     f"the manifest was written by a newer mlspec (manifest version {version}; this mlspec reads "
-                    f"up to version {SCHEMA_VERSION})", "upgrade mlspec (pip install -U mlspec-gitops)")
+                    f"up to version {SCHEMA_VERSION})", hint="upgrade mlspec (pip install -U mlspec-gitops)")
             if version < max(oldest, OLDEST_READABLE):
                 raise ManifestVersionError(
                     f"the manifest was written by an older mlspec (manifest version {version}; this mlspec "
-                    f"reads version {SCHEMA_VERSION})", "run `mlspec compile` and commit the result")
+                    f"reads version {SCHEMA_VERSION})", hint="run `mlspec compile` and commit the result")
         return cls.model_validate(data)
 
 
