@@ -311,6 +311,17 @@ MAIN_JOBS = ("Validate specs", "Plan", "Train churn", "Train churn_calls", "Gate
              "Promote churn (approval: production)", "Record the run")
 
 
+def _push_releases_v1(act: Act, repo: Path, secrets: dict[str, str], label: str) -> ActRun:
+    """A push to main that trains, gates (v1 as challenger) and promotes after approval, every job succeeding."""
+    run = act.run(repo, "push", "mlspec-main.yml", secrets=secrets)
+    print(f"act push ({label}): {run.seconds:.1f}s")
+    assert run.code == 0, run.tail()
+    assert run.jobs() == dict.fromkeys(MAIN_JOBS, "succeeded"), run.tail()
+    assert "registered churn v1 as challenger" in run.job_log("Gate churn_release")
+    assert "churn: champion -> v1" in run.job_log("Promote churn (approval: production)")
+    return run
+
+
 @pytest.fixture
 def pg_registry():
     """(registry URL, its secrets): a fresh schema of MLSPEC_TEST_PG_URL's database, dropped afterwards.
@@ -343,12 +354,7 @@ def test_main_workflow_with_a_postgresql_registry_trains_gates_registers_and_pro
     url, pg_secrets = pg_registry
     repo = make_user_repo(tmp_path, s3_server.new_bucket("acme-churn"), registry=url)
     secrets = {**{name: s3_server.env[name] for name in SECRET_NAMES}, **pg_secrets}
-    run = act.run(repo, "push", "mlspec-main.yml", secrets=secrets)
-    print(f"act push (PostgreSQL registry): {run.seconds:.1f}s")
-    assert run.code == 0, run.tail()
-    assert run.jobs() == dict.fromkeys(MAIN_JOBS, "succeeded"), run.tail()
-    assert "registered churn v1 as challenger" in run.job_log("Gate churn_release")
-    assert "churn: champion -> v1" in run.job_log("Promote churn (approval: production)")
+    run = _push_releases_v1(act, repo, secrets, "PostgreSQL registry")
 
     shown = registry_show(repo, {**s3_server.env, **pg_secrets}, "churn")
     assert shown["version"] == 1 and shown["aliases"] == {"champion": 1}, shown
@@ -381,12 +387,7 @@ def test_main_workflow_with_an_mlflow_registry_trains_gates_registers_and_promot
     assert re.search(r"^mlflow-skinny==\S+$", constraints, re.MULTILINE), constraints
     token = "mlflow-token-" + uuid.uuid4().hex  # the server has no authentication: only its passing is checked
     secrets = {**{name: s3_server.env[name] for name in SECRET_NAMES}, "MLFLOW_TRACKING_TOKEN": token}
-    run = act.run(repo, "push", "mlspec-main.yml", secrets=secrets)
-    print(f"act push (MLflow registry): {run.seconds:.1f}s")
-    assert run.code == 0, run.tail()
-    assert run.jobs() == dict.fromkeys(MAIN_JOBS, "succeeded"), run.tail()
-    assert "registered churn v1 as challenger" in run.job_log("Gate churn_release")
-    assert "churn: champion -> v1" in run.job_log("Promote churn (approval: production)")
+    run = _push_releases_v1(act, repo, secrets, "MLflow registry")
     assert "recorded commit" in run.job_log("Record the run"), run.tail()
     assert token not in run.log
 

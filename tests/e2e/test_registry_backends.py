@@ -19,6 +19,7 @@ separate requests; see runtime/registry_mlflow.py), so the kill trials are not r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -227,30 +228,29 @@ def backend(request, tmp_path: Path) -> Backend:
     elif name == "mlflow":
         server = request.getfixturevalue("mlflow_server")
         server.reset()
-        saved = {k: os.environ.get(k) for k in server.env}
-        os.environ.update(server.env)
-        try:
+        with _environ(server.env):
             yield Backend(name, server.registry_uri, ".mlspec/artifacts", root, server.env, server.tamper)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
     else:
         s3 = request.getfixturevalue("s3_server")
         bucket = s3.new_bucket()
-        saved = {k: os.environ.get(k) for k in s3.env}
-        os.environ.update(s3.env)  # this process's own registry clients read the same variables
-        try:
+        with _environ(s3.env):  # this process's own registry clients read the same variables
             yield Backend(name, f"s3://{bucket}/state", f"s3://{bucket}/state/artifacts", root, s3.env,
                           lambda sha, data: s3.put(bucket, f"state/artifacts/{key_for(sha)}", data))
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    """`values` set in this process's environment for the block, the previous ones restored after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def check_consistent(registry, known: list[tuple[int, str]]) -> list:
