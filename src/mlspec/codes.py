@@ -178,13 +178,14 @@ CODES: dict[str, tuple[str, str]] = {
                + ", ".join(e.name for e in ESTIMATORS.values() if e.accepts_missing)
                + ". bucketize and one_hot give a missing value a bucket or category of its own. "
                "A warning, since the data may have no missing value yet."),
-    "MLS225": ("serving image not pinned by digest",
-               "project.serve.base_image must name the base image with its digest (NAME[:TAG]@sha256:<64 hex "
-               "digits>), and a serving Dockerfile needs one. A tag alone (python:3.11-slim) can point at a "
+    "MLS225": ("image not pinned by digest",
+               "project.serve.base_image (the serving image's base; a serving Dockerfile needs one) and "
+               "project.argo.image (what every Argo step runs in) must name the image with its digest "
+               "(NAME[:TAG]@sha256:<64 hex digits>). A tag alone (python:3.11-slim) can point at a "
                "different image tomorrow, and `mlspec compile` works offline, so it cannot look the digest up: "
                "run `docker buildx imagetools inspect IMAGE` or `crane digest IMAGE` and write the digest into the "
                "spec. The reference may hold only the characters of an image name, so nothing else reaches the "
-               "Dockerfile."),
+               "Dockerfile or the workflows."),
     "MLS300": ("dependency cycle", "Derived features depend on each other in a circle, or sources reuse each "
                "other's contracts (schema: {like: SOURCE}) in a circle; the message lists the cycle and where each "
                "dependency was written."),

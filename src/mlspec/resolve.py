@@ -15,6 +15,8 @@ from mlspec.diagnostics import Pointer
 from mlspec.lang.estimators import ESTIMATORS
 from mlspec.lang.expressions import render
 from mlspec.manifest import (
+    ArgoRequests,
+    ArgoSettings,
     ColumnContract,
     ColumnOrigin,
     DriftMeasure,
@@ -107,7 +109,22 @@ def _project(spec: SpecSet) -> ProjectSettings:
         tracking=project.tracking,
         secrets=sorted(project.secrets), default_branch=project.default_branch,
         state_environment=project.state_environment, python=project.python, runner=project.runner,
-        timeout_minutes=project.timeout_minutes, seed=project.seed, install=install, serve=serve)
+        timeout_minutes=project.timeout_minutes, seed=project.seed, install=install, serve=serve,
+        argo=_argo(project.argo))
+
+
+def _argo(argo) -> ArgoSettings | None:
+    """`project.argo` with its resource quantities as strings (a spec may write `cpu: 2`)."""
+    if argo is None:
+        return None
+
+    def requests(spec) -> ArgoRequests:
+        return ArgoRequests(cpu=str(spec.cpu), memory=spec.memory)
+
+    return ArgoSettings(image=argo.image, repository=argo.repository, folder=argo.folder, namespace=argo.namespace,
+                        service_account=argo.service_account, secret=argo.secret, git_secret=argo.git_secret,
+                        requests=requests(argo.requests),
+                        runners={label: requests(spec) for label, spec in sorted(argo.runners.items())})
 
 
 def _edge(origins: dict, child: str, parent: str, where: Pointer) -> str:

@@ -206,6 +206,7 @@ def main() -> None:
 from mlspec.cli import checkinput as _check_input_commands  # noqa: E402, F401
 from mlspec.cli import compile as _compile_commands  # noqa: E402, F401
 from mlspec.cli import monitor as _monitor_commands  # noqa: E402, F401
+from mlspec.cli import nodecommand as _node_commands  # noqa: E402, F401
 from mlspec.cli import plan as _plan_commands  # noqa: E402, F401
 from mlspec.cli import report as _report_commands  # noqa: E402, F401
 from mlspec.cli import run as _run_commands  # noqa: E402, F401

@@ -29,21 +29,22 @@ def _manifest_path() -> Path:
     return script.parent / "manifest.json"
 
 
-def main(node_id: str, argv: list[str]) -> int:
+def main(node_id: str, argv: list[str], manifest: Path | None = None) -> int:
     """Run `node_id`'s action; return the process exit code (README's table: 0 ok, 1 failed, 2 usage).
+
+    The manifest is `manifest` (`mlspec node`), by default the one beside the generated script that runs.
 
     A missing, unreadable or stale manifest is a finding about the generated files (1), as with
     `mlspec compile --check`; wrong arguments are a usage error (2). Anything unexpected is handled
     as `mlspec` handles it: a full disk is a message and 1, a bug one line and 2, never a traceback.
     """
     try:
-        return _main(node_id, argv)
+        return _main(node_id, argv, manifest or _manifest_path())
     except Exception as exc:
         return report(exc)
 
 
-def _main(node_id: str, argv: list[str]) -> int:
-    path = _manifest_path()
+def _main(node_id: str, argv: list[str], path: Path) -> int:
     try:
         manifest = Manifest.read_json(path.read_bytes())  # this mlspec's version only
     except (OSError, ValueError) as exc:
@@ -93,14 +94,15 @@ def _no_more(node_id: str, argv: list[str]) -> None:
 
 
 def _monitor(manifest: Manifest, root: Path, node_id: str, argv: list[str]) -> int:
-    """Evaluate one monitor as `mlspec monitor NAME [--summary FILE]` would."""
+    """Evaluate one monitor as `mlspec monitor NAME [--summary FILE] [--retrain]` would."""
     from mlspec.cli.monitor import monitor_progress, say_note
     from mlspec.runtime.monitoring.runner import MonitorOptions, MonitorRunner
 
-    rest, summary = _take_option(argv, "--summary")
+    retrain = "--retrain" in argv  # outside GitHub Actions (Argo): retrain here on an alert that asks for it
+    rest, summary = _take_option([a for a in argv if a != "--retrain"], "--summary")
     if rest or ("--summary" in argv and summary is None):
-        raise MlspecError(f"usage: {node_id} [--summary FILE]", exit_code=EXIT_USAGE)
-    options = MonitorOptions(summary=Path(summary) if summary else None)
+        raise MlspecError(f"usage: {node_id} [--summary FILE] [--retrain]", exit_code=EXIT_USAGE)
+    options = MonitorOptions(summary=Path(summary) if summary else None, retrain=retrain)
     return 0 if MonitorRunner(manifest, root, options, monitor_progress, say_note).run([node_id]).ok else 1
 
 
@@ -120,14 +122,17 @@ def _summarise_gate(manifest: Manifest, root: Path, node_id: str) -> None:
 
 
 def _gate_outputs(manifest: Manifest, root: Path, node_id: str, outputs: dict) -> None:
-    """In GitHub Actions, tell the promote job which version the gate registered, and whether it waits for
-    approval (`promote=false` when it is champion already or `promote: if_better` found it no better).
+    """Tell the promote job which version the gate registered, and whether it waits for approval
+    (`promote=false` when it is champion already or `promote: if_better` found it no better): in GitHub
+    Actions as step outputs, and in the folder MLSPEC_OUTPUTS names as one file per value (Argo's output
+    parameters).
 
     The promote job reads the version from these job outputs, which live as long as the run: an approval may
     come weeks later, after the candidate's uploaded files have expired."""
     target = os.environ.get("GITHUB_OUTPUT")
+    folder = os.environ.get("MLSPEC_OUTPUTS")
     version = outputs.get("version")
-    if not target or not isinstance(version, int):
+    if not (target or folder) or not isinstance(version, int):
         return
     report_file = root / ".mlspec" / "reports" / f"{node_id}.json"
     try:
@@ -135,8 +140,14 @@ def _gate_outputs(manifest: Manifest, root: Path, node_id: str, outputs: dict) -
     except (OSError, ValueError):
         decided = {}
     waits = outputs.get("alias") != "champion" and decided.get("promote") is not False
-    with Path(target).open("a", encoding="utf-8") as handle:
-        handle.write(f"version={version}\npromote={'true' if waits else 'false'}\n")
+    values = {"version": str(version), "promote": "true" if waits else "false"}
+    if target:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write("".join(f"{key}={value}\n" for key, value in values.items()))
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for key, value in values.items():
+            (Path(folder) / key).write_text(value, encoding="ascii")
 
 
 def _fork_note(manifest: Manifest) -> str | None:

@@ -14,6 +14,7 @@ from mlspec.emit import (
     CONSTRAINTS_PATH,
     MANIFEST_PATH,
     WORKFLOW_DIR,
+    argo,
     dockerfile,
     lintconfig,
     scripts,
@@ -63,6 +64,7 @@ def _emit(manifest: Manifest, user_owned: frozenset[str]) -> dict[str, bytes]:
     image = dockerfile.dockerfile(manifest, _header(sorted({n.file for n in manifest.nodes.values()})))
     if image is not None:
         files[dockerfile.DOCKERFILE_PATH] = image
+    files.update(argo.files(manifest, _header))  # none unless project.argo asks
     pinned = [CONSTRAINTS_PATH] if manifest.project.install.form != "lock" else []  # a lock needs none
     listed = sorted([*files, MANIFEST_PATH, *pinned])
     # a validated copy: model_copy would not validate `files`

@@ -65,6 +65,29 @@ class ServeSettings(_Frozen):
     install: str
 
 
+class ArgoRequests(_Frozen):
+    """A pod's resource requests, as Kubernetes quantities."""
+
+    cpu: str
+    memory: str
+
+
+class ArgoSettings(_Frozen):
+    """The Argo Workflows target (`project.argo`): the steps' image pinned by digest, the repository they check out
+    and the project's folder in it, the namespace and service account when given, the Secrets holding the state's
+    credentials and the git credentials, and the resource requests (per runner label, else `requests`)."""
+
+    image: str
+    repository: str
+    folder: str
+    namespace: str | None = None
+    service_account: str | None = None
+    secret: str
+    git_secret: str | None = None
+    requests: ArgoRequests
+    runners: dict[str, ArgoRequests] = Field(default_factory=dict)
+
+
 class ProjectSettings(_Frozen):
     """Project-wide settings after defaults.
 
@@ -87,11 +110,12 @@ class ProjectSettings(_Frozen):
     seed: int
     install: InstallSettings
     serve: ServeSettings | None = None  # left out of the JSON when None, so projects without it keep their bytes
+    argo: ArgoSettings | None = None  # likewise
 
     @model_serializer(mode="wrap")
     def _without_serve(self, handler):
         data = handler(self)
-        for optional in ("serve", "tracking"):
+        for optional in ("serve", "tracking", "argo"):
             if data.get(optional) is None:
                 data.pop(optional, None)
         return data

@@ -16,7 +16,9 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from mlspec import installs
+from mlspec.spec.v1.argo import Argo
 from mlspec.spec.v1.base import Description, Strict
+from mlspec.spec.v1.images import IMAGE_HINT, pinned_image
 
 SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 # names a generated job sets itself, or that would change how its shell, Python or loader behave
@@ -73,23 +75,8 @@ class Artifacts(Strict):
         examples=["s3://acme-ml/mlspec/artifacts", ".mlspec/artifacts"])
 
 
-# an image reference pinned by digest: [registry[:port]/]path[:tag]@sha256:<64 hex>, nothing else (no spaces,
-# quotes or line breaks, so it is written into the Dockerfile's FROM line as it is)
-IMAGE_BY_DIGEST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/)?"
-                             r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-                             r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$")
-IMAGE_HINT = ("pin the image by its digest, which `mlspec compile` cannot look up offline: run "
-              "`docker buildx imagetools inspect python:3.11-slim` (or `crane digest python:3.11-slim`) and write "
-              "python:3.11-slim@sha256:<the 64 hex digits>")
-
-
 def _image_by_digest(value: str) -> str:
-    if not IMAGE_BY_DIGEST.match(value):
-        said = "is not pinned by digest" if "@" not in value and "\n" not in value and " " not in value \
-            else "is not an image reference pinned by digest"
-        raise PydanticCustomError("mls_image", f"base image '{value[:200]}' {said}", {
-            "hint": IMAGE_HINT, "code": "MLS225", "part": "value"})
-    return value
+    return pinned_image(value, "base image")
 
 
 class Serve(Strict):
@@ -193,6 +180,11 @@ class Project(Strict):
     serve: Serve | None = Field(None, description=(
         "Deployment of `mlspec serve`: with `dockerfile: true`, `mlspec compile` writes "
         "generated/Dockerfile.serve (see README, Serving). Leave out to generate nothing for serving."))
+    argo: Argo | None = Field(None, description=(
+        "The Argo Workflows target: with it, `mlspec compile` also writes generated/argo/, a WorkflowTemplate of "
+        "the lifecycle (check, train, gate, approve, promote; each step `mlspec node ...` in `image`) and a "
+        "CronWorkflow per monitor (see README, Argo Workflows). The GitHub workflows are written either way. "
+        "Leave out to generate nothing for Argo."))
 
     @field_validator("install")
     @classmethod
