@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
+from mlspec import gcpause
 from mlspec.errors import MlspecError
 from mlspec.manifest import fileform
 
@@ -29,7 +30,6 @@ OLDEST_READABLE = 1  # the oldest version that still reads into these models
 class ManifestVersionError(MlspecError, ValueError):
     """A manifest written by another version of mlspec than this one reads; `hint` says what to do. A ValueError
     too, as every other manifest that cannot be read is."""
-
 
 
 class _Frozen(BaseModel):
@@ -355,6 +355,14 @@ class Manifest(_Frozen):
                 raise ValueError(f"node {key!r} has id {node.id!r}, kind {node.kind!r} and name {node.name!r}")
         return self
 
+    @classmethod
+    def model_validate_json(cls, json_data, **kwargs) -> Manifest:
+        """Pydantic's, with the cyclic garbage collector paused: a large manifest is about a million acyclic
+        objects, and the collector's passes over them while they are built cost as much as building them
+        (the file form's reader needs them as Python objects; benchmarks/README.md has the figures)."""
+        with gcpause.paused():
+            return super().model_validate_json(json_data, **kwargs)
+
     def of_kind(self, kind: str) -> list:
         """Nodes of one kind, in id order."""
         return [n for n in self.nodes.values() if n.kind == kind]
@@ -380,7 +388,11 @@ class Manifest(_Frozen):
     def read_json(cls, text: str | bytes, *, oldest: int = SCHEMA_VERSION) -> Manifest:
         """A manifest from its file's text, refusing (ManifestVersionError) one whose version is older than
         `oldest` or newer than this mlspec's; ValueError when it is not JSON or not a valid manifest."""
-        data = orjson.loads(text)
+        with gcpause.paused():  # see model_validate_json
+            return cls._from_data(orjson.loads(text), oldest)
+
+    @classmethod
+    def _from_data(cls, data: Any, oldest: int) -> Manifest:
         version = data.get("schema_version", 1) if isinstance(data, dict) else None
         if isinstance(version, int) and not isinstance(version, bool):
             if version > SCHEMA_VERSION:
