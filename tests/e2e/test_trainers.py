@@ -1,26 +1,39 @@
-"""Training processes (`mlspec.runtime.trainers`) and the console entry point that starts one early.
+"""Training in worker processes (`mlspec.runtime.trainers`) and the console entry point's fast exit.
 
-Real processes, real models: a model trained in a training process is byte-identical to one trained
-in process; errors come back with their details; a process that dies is reported, not a traceback,
-and leaves no candidate; an unused process is killed; the user's working directory cannot shadow a
-module in the process; and `mlspec run` through the console script (with its fast exit) keeps its
-exit codes and its whole output.
+Real processes, real models: a model trained in a worker is byte-identical to one trained in process,
+and `-j 1` and `-j 2` register the same artifacts; errors come back with their message and hint; a
+worker the operating system kills is reported and leaves no candidate and no registry entry; the
+user's working directory cannot shadow a module in a worker; a run with nothing to train starts no
+process and imports no training stack; and `mlspec run` through the console script (with its fast
+exit) keeps its exit codes and its whole output.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from mlspec import api
-from mlspec.cli.entry import subcommand
 from mlspec.runtime import steps, trainers
-from mlspec.runtime.errors import TrainingError
-from tests.e2e.test_run import make_frame, make_project, spec_doc, statuses
+from mlspec.runtime.errors import DataError, TrainingError
+from tests.conftest import REPO
+from tests.e2e.test_run import (
+    assert_nothing_registered,
+    make_frame,
+    make_project,
+    messages,
+    mlspec,
+    run_results,
+    show,
+    spec_doc,
+    statuses,
+)
 
 MLSPEC = [sys.executable, "-m", "mlspec"]
 
@@ -35,98 +48,169 @@ def checked(manifest, root: Path):
     return steps.check_source(manifest.nodes["source.events"], root)
 
 
-@pytest.fixture
-def pool():
-    started = trainers.TrainerPool(trainers.TrainerProcess())
-    yield started
-    started.close()
+def pool_for(manifest, size: int = 1) -> trainers.TrainingPool:
+    return trainers.TrainingPool(manifest.model_dump_json(), trainers.estimator_modules(manifest), size)
 
 
-def test_a_model_trained_in_a_training_process_is_the_same_as_in_process(tmp_path: Path, pool) -> None:
+def test_a_model_trained_in_a_worker_is_the_same_as_in_process(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     manifest = load(root)
     paths = steps.Paths.of(manifest, root)
     dataset = checked(manifest, root)
     in_process = steps.train_model(manifest, manifest.nodes["model.risk_gbm"], paths, dataset)
-    record, seconds, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_gbm", 2, dataset.fingerprint)
-    assert error is None and seconds > 0
-    assert record["sha256"] == in_process["sha256"]
-    assert record["metrics"] == in_process["metrics"]
-    assert record["profile"] == in_process["profile"]
-    # the same process trains the next model too, from the manifest it already holds
-    record, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_lr", 1, dataset.fingerprint)
-    assert error is None and record["model"] == "risk_lr"
+    pool = pool_for(manifest)
+    try:
+        record, seconds = pool.train(root, "model.risk_gbm", 2, dataset.fingerprint)
+        assert seconds > 0
+        assert record["sha256"] == in_process["sha256"]
+        assert record["metrics"] == in_process["metrics"]
+        assert record["profile"] == in_process["profile"]
+        # the same worker trains the next model too, from the manifest it already holds
+        record, _ = pool.train(root, "model.risk_lr", 1, dataset.fingerprint)
+        assert record["model"] == "risk_lr"
+    finally:
+        pool.close()
 
 
-def test_a_training_error_comes_back_with_its_message_and_hint(tmp_path: Path, pool) -> None:
+def test_minus_j_1_and_2_register_byte_identical_artifacts(tmp_path: Path) -> None:
+    """The thread budget differs (two threads a training at -j 1 on two cores, one at -j 2), and
+    HistGradientBoosting records it while fitting: the artifact must not."""
+    registered = []
+    for jobs in ("1", "2"):
+        root = make_project(tmp_path / f"j{jobs}")
+        result = mlspec(root, "run", "-j", jobs)
+        assert result.code == 0, result.stderr
+        registered.append({m: show(root, m)["artifact_sha256"] for m in ("risk_lr", "risk_gbm")})
+        stored = {m: run_results(root)[f"model.{m}"]["outputs"]["sha256"] for m in ("risk_lr", "risk_gbm")}
+        assert stored == registered[-1]
+    assert registered[0] == registered[1]
+    # and a second -j 1 run on the project -j 2 trained finds the same bytes already registered
+    again = mlspec(tmp_path / "j2", "run", "--force", "-j", "1")
+    assert again.code == 0, again.stderr
+    assert "already registered as v1" in messages(again.stderr)["gate.risk_gbm_release"]
+
+
+def test_a_training_error_comes_back_with_its_message_and_hint(tmp_path: Path) -> None:
     frame = make_frame()
     frame["label"] = 1  # one class: an error before fitting
     doc = spec_doc()
     doc["sources"]["events"]["schema"]["label"]["values"] = [1]
     root = make_project(tmp_path, doc, frame)
     manifest = load(root)
-    fingerprint = checked(manifest, root).fingerprint
-    record, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_lr", 1, fingerprint)
-    assert record is None
-    assert isinstance(error, TrainingError)
-    assert "single class" in error.message or "one class" in error.message
-    assert error.hint
+    pool = pool_for(manifest)
+    try:
+        with pytest.raises(TrainingError) as caught:
+            pool.train(root, "model.risk_lr", 1, checked(manifest, root).fingerprint)
+    finally:
+        pool.close()
+    assert "single class" in caught.value.message
+    assert caught.value.hint
 
 
-def test_a_bug_in_the_process_brings_back_its_traceback(tmp_path: Path, pool) -> None:
+def test_data_that_changed_after_the_check_is_refused(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     manifest = load(root)
-    with pytest.raises(RuntimeError, match=r"(?s)crashed in its process.*KeyError.*model\.missing"):
-        pool.train(1, manifest.model_dump_json(), root, "model.missing", 1, None)
+    dataset = checked(manifest, root)
+    with (root / "data" / "events.csv").open("a", encoding="utf-8") as handle:
+        handle.write("99999,2024-12-01T00:00:00,0.5,web,3,40,10.0,1\n")
+    pool = pool_for(manifest)
+    try:
+        with pytest.raises(DataError) as caught:
+            pool.train(root, "model.risk_lr", 1, dataset.fingerprint)
+    finally:
+        pool.close()
+    assert "data/events.csv changed while the run was using it" in caught.value.message
+    assert not steps.Paths.of(manifest, root).candidate("risk_lr").exists()
 
 
-def test_a_process_that_died_is_reported_leaves_no_candidate_and_is_replaced(tmp_path: Path, pool) -> None:
+def test_a_worker_that_died_is_reported_and_replaced(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     manifest = load(root)
     paths = steps.Paths.of(manifest, root)
     fingerprint = checked(manifest, root).fingerprint
-    _, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_lr", 1, fingerprint)
-    assert error is None
-    first = pool._idle.get()
-    pool._idle.put(first)
-    first._process.kill()  # as the kernel's OOM killer would
-    first._process.wait()
-    died = r"training process for model\.risk_gbm died \(killed by signal 9\)"
-    with pytest.raises(TrainingError, match=died) as caught:
-        pool.train(1, manifest.model_dump_json(), root, "model.risk_gbm", 1, fingerprint)
-    assert "-j 1" in caught.value.hint
-    assert not paths.candidate("risk_gbm").exists()
-    assert paths.candidate("risk_lr").exists()  # what finished before stays
-    # the dead process is not lent again: the next model trains in a new one
-    record, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_gbm", 1, fingerprint)
-    assert error is None and record["model"] == "risk_gbm"
-    assert pool._all and first not in pool._all
+    pool = pool_for(manifest)
+    try:
+        pool.train(root, "model.risk_lr", 1, fingerprint)
+        (worker,) = pool._workers
+        (process,) = trainers._processes(worker)
+        # as the kernel's OOM killer would; not joined here: the executor reads how it ended, once
+        os.kill(process.pid, signal.SIGKILL)
+        with pytest.raises(TrainingError, match=r"training process for model\.risk_gbm died \(killed by signal 9\)") \
+                as caught:
+            pool.train(root, "model.risk_gbm", 1, fingerprint)
+        assert "-j 1" in caught.value.hint
+        assert not paths.candidate("risk_gbm").exists()
+        assert paths.candidate("risk_lr").exists()  # what finished before stays
+        # the dead worker is not lent again: the next model trains in a new one
+        record, _ = pool.train(root, "model.risk_gbm", 1, fingerprint)
+        assert record["model"] == "risk_gbm"
+        assert pool._workers and worker not in pool._workers
+    finally:
+        pool.close()
 
 
-def test_an_unused_process_is_killed_and_a_used_one_exits_by_itself(tmp_path: Path) -> None:
-    unused = trainers.TrainerProcess()
-    process, calls = unused._process, []
-    real_kill, real_wait = process.kill, process.wait
-    process.kill = lambda: (calls.append("kill"), real_kill())[1]
-    process.wait = lambda *args, **kwargs: (calls.append("wait"), real_wait(*args, **kwargs))[1]
-    unused.close()
-    assert calls[0] == "kill"  # killed before anything waits for it: not left to finish importing scikit-learn
-    assert process.returncode == -9
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the worker through /proc (Linux)")
+def test_a_worker_killed_while_training_fails_that_model_only(tmp_path: Path) -> None:
+    """Through the CLI: the worker (a child of the run's fork server) is killed while it trains a model big
+    enough to take seconds; the run says so, the model has no candidate and nothing of it is registered."""
+    doc = spec_doc()
+    doc["models"] = {"risk_gbm": {**doc["models"]["risk_gbm"], "params": {"max_iter": 3000, "learning_rate": 0.01,
+                                                                        "early_stopping": False}}}
+    doc["gates"] = {"risk_gbm_release": doc["gates"]["risk_gbm_release"]}
+    root = make_project(tmp_path, doc, make_frame(rows=20_000))
+    run = subprocess.Popen([*MLSPEC, "-C", str(root), "run", "-j", "1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    killed = None
+    while killed is None and run.poll() is None:
+        workers = [w for server in _children(run.pid) for w in _children(server)]
+        if workers:
+            killed = workers[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.02)
+    _, stderr = run.communicate(timeout=600)
+    assert killed is not None, stderr
+    assert run.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert statuses(stderr) == {"source.events": "OK", "model.risk_gbm": "ERROR", "gate.risk_gbm_release": "SKIP"}
+    assert "the training process for model.risk_gbm died (killed by signal 9)" in stderr
+    assert "help: out of memory? try fewer parallel jobs (-j 1) or a smaller dataset" in stderr
+    assert not (root / ".mlspec" / "candidates" / "risk_gbm.json").exists()
+    assert_nothing_registered(root)
+
+
+def test_a_run_with_nothing_to_train_starts_no_process_and_imports_no_training_stack(tmp_path: Path) -> None:
     root = make_project(tmp_path)
-    manifest = load(root)
-    used = trainers.TrainerProcess()
-    _, _, error = used.train(manifest.model_dump_json(), root, "model.risk_lr", 1, checked(manifest, root).fingerprint)
-    assert error is None
-    used.close()
-    assert used._process.returncode == 0
+    assert mlspec(root, "run").code == 0
+    code = ("import atexit, os, sys\n"
+            "def report():\n"
+            "    heavy = sorted(m for m in ('pandas', 'sklearn', 'numpy', 'skops', 'multiprocessing',\n"
+            "                               'mlspec.runtime.trainers') if m in sys.modules)\n"
+            "    pid = os.getpid()\n"
+            "    children = open(f'/proc/{pid}/task/{pid}/children').read().split() if os.path.isdir('/proc') else []\n"
+            "    print('HEAVY=' + ','.join(heavy), 'CHILDREN=' + ','.join(children))\n"
+            "atexit.register(report)\n"
+            "from mlspec.cli.entry import main\n"
+            f"sys.argv = ['mlspec', '-C', {str(root)!r}, 'run']\n"
+            "main()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+    assert result.returncode == 0, result.stderr
+    assert set(statuses(result.stderr).values()) == {"SKIP"}
+    assert result.stdout.splitlines()[-1] == "HEAVY= CHILDREN="
 
 
-def test_the_working_directory_cannot_shadow_a_module_in_the_process(tmp_path: Path) -> None:
+def test_the_working_directory_cannot_shadow_a_module_in_a_worker(tmp_path: Path) -> None:
     """The repository being run is untrusted (a pull request): a numpy.py in it must not be imported."""
     root = make_project(tmp_path / "repo")
     marker = tmp_path / "shadowed"
-    for name in ("json", "numpy", "pandas", "sklearn", "skops"):
+    for name in ("json", "numpy", "pandas", "sklearn", "skops", "multiprocessing"):
         (root / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('{name}')\n", encoding="utf-8")
     manifest = load(root)
     dataset = checked(manifest, root)
@@ -134,41 +218,16 @@ def test_the_working_directory_cannot_shadow_a_module_in_the_process(tmp_path: P
     os.chdir(root)
     sys.path.insert(0, "")  # as under `python -c` or `python -m mlspec` run from the repository
     try:
-        process = trainers.TrainerProcess()
+        pool = pool_for(manifest)
         try:
-            _, _, error = process.train(manifest.model_dump_json(), root, "model.risk_lr", 1, dataset.fingerprint)
+            record, _ = pool.train(root, "model.risk_lr", 1, dataset.fingerprint)
         finally:
-            process.close()
+            pool.close()
     finally:
         sys.path.remove("")
         os.chdir(old)
-    assert error is None
+    assert record["model"] == "risk_lr"
     assert not marker.exists()
-
-
-def test_start_hands_over_the_early_pool_once() -> None:
-    trainers.start_early()
-    try:
-        first = trainers.start()
-        assert first.warm
-        second = trainers.start()
-        assert second is not first
-    finally:
-        first.close()
-        second.close()
-
-
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["run"], "run"),
-    (["-C", "run", "validate"], "validate"),  # "run" is the project folder here
-    (["--project", "x", "run", "-s", "model:a"], "run"),
-    (["--project=x", "run"], "run"),
-    (["validate", "run"], "validate"),
-    (["--help"], None),
-    ([], None),
-])
-def test_the_entry_point_finds_the_subcommand(argv: list[str], expected: str | None) -> None:
-    assert subcommand(argv) == expected
 
 
 @pytest.mark.slow
@@ -190,16 +249,3 @@ def test_mlspec_run_through_the_console_entry_keeps_exit_codes_and_output(tmp_pa
     assert failed.returncode == 1
     assert statuses(failed.stderr)["gate.risk_lr_release"] == "FAIL"
     assert "Failures:" in failed.stderr and failed.stderr.rstrip().endswith("(see: mlspec registry ls)")
-
-
-
-def test_data_that_changed_after_the_check_is_refused(tmp_path: Path, pool) -> None:
-    root = make_project(tmp_path)
-    manifest = load(root)
-    dataset = checked(manifest, root)
-    with (root / "data" / "events.csv").open("a", encoding="utf-8") as handle:
-        handle.write("99999,2024-12-01T00:00:00,0.5,web,3,40,10.0,1\n")
-    record, _, error = pool.train(1, manifest.model_dump_json(), root, "model.risk_lr", 1, dataset.fingerprint)
-    assert record is None
-    assert "data/events.csv changed while the run was using it" in error.message
-    assert not steps.Paths.of(manifest, root).candidate("risk_lr").exists()

@@ -31,6 +31,30 @@ class _Group(click.Group):
         except MlspecError as exc:
             ctx.exit(report(exc))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """The command `args` name; one that runs models, where only the compiler is installed, ends with what to
+        install (exit 1) instead of an import error. Its help needs nothing."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if name in RUNTIME_COMMANDS and not ctx.resilient_parsing and not {"-h", "--help"} & set(rest):
+            missing = missing_runtime()
+            if missing:
+                raise MlspecError(f"`mlspec {name}` needs mlspec's runtime, which is not installed here (missing: "
+                                  f"{', '.join(missing)})", hint="pip install 'mlspec-gitops[runtime]' (add postgres "
+                                  "or objectstore when the project uses them)")
+        return name, command, rest
+
+
+# Commands that run models need the `runtime` extra; the default install is the compiler alone.
+RUNTIME_COMMANDS = frozenset({"run", "monitor", "score", "registry", "serve"})
+RUNTIME_MODULES = ("numpy", "pandas", "pyarrow", "sklearn", "sqlalchemy", "skops", "pandera", "threadpoolctl")
+
+
+def missing_runtime() -> list[str]:
+    """The runtime's modules that cannot be imported here (found without importing them)."""
+    from importlib.util import find_spec
+
+    return [name for name in RUNTIME_MODULES if find_spec(name) is None]
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-C", "--project", default=".", show_default=True, type=click.Path(file_okay=False),
@@ -180,9 +204,21 @@ def _error_code(code: int, argv: list[str]) -> int:
     `plan --detailed-exitcode` follows Terraform: 0 no change, 1 error, 2 changes. A script that
     reads 2 as "changes" must never get it for a typo or a crash, so there every error is 1.
     """
-    from mlspec.cli.entry import subcommand
+    return EXIT_FINDINGS if _subcommand(argv) == "plan" and "--detailed-exitcode" in argv else code
 
-    return EXIT_FINDINGS if subcommand(argv) == "plan" and "--detailed-exitcode" in argv else code
+
+def _subcommand(argv: list[str]) -> str | None:
+    """The first argument that is neither a global option nor its value (an error may come before click
+    knows the command)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-C", "--project"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main() -> None:

@@ -26,20 +26,13 @@ from mlspec.cli.main import cli
 def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: int | None, base: str | None,
         state: str | None) -> None:
     """Run the lifecycle: check data, train, evaluate, gate, register and promote."""
-    from mlspec.runtime import trainers
     from mlspec.runtime.runner import Runner, RunOptions, default_jobs
 
-    # started first, so that its imports overlap loading the specs and checking the data; killed if unused
-    pool = trainers.start()
-    try:
-        project = load_or_exit(ctx)
-        nodes = selected_nodes(project, select, exclude, base, state)
-        jobs = jobs or default_jobs()
-        runner = Runner(project.manifest, project.root, RunOptions(force=force, approve=approve, jobs=jobs),
-                        progress, pool)
-        results = runner.run(nodes)
-    finally:
-        pool.close()
+    project = load_or_exit(ctx)
+    nodes = selected_nodes(project, select, exclude, base, state)
+    options = RunOptions(force=force, approve=approve, jobs=jobs or default_jobs(), workers=True)
+    runner = Runner(project.manifest, project.root, options, progress)
+    results = runner.run(nodes)
     problems = [r for r in results.results if r.status in ("fail", "error")]
     if problems:
         click.echo("\nFailures:", err=True)

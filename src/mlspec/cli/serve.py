@@ -46,7 +46,7 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 def serve_command(ctx: click.Context, models: tuple[str, ...], host: str, port: int, workers: int, **options) -> None:
     """Serve the champion of each model (all, or the MODELS given) over HTTP: the Open Inference Protocol
     (KServe V2) and POST /v1/models/MODEL:predict."""
-    from mlspec.cli.entry import missing_runtime
+    from mlspec.cli.main import missing_runtime
 
     lacking = missing_runtime() + [m for m in ("fastapi", "uvicorn") if _absent(m)]
     if lacking:

@@ -1,8 +1,8 @@
 """`mlspec run`: execute the selected nodes in order, skipping what the cache says is unchanged.
 
-Sources are checked first, then models train (in training processes from `runtime.trainers` when
-one was started ahead of need or `jobs > 1`, independent models in parallel; else in this process),
-then gates decide and register. A failed node stops its dependants, not unrelated
+Sources are checked first, then models train (in worker processes from `runtime.trainers` when the
+options ask for them or several models train with `jobs > 1`, independent models in parallel; else in
+this process), then gates decide and register. A failed node stops its dependants, not unrelated
 nodes. The runner never prints: it reports progress through a callback and returns the results.
 """
 
@@ -19,7 +19,6 @@ from mlspec.runtime import steps
 from mlspec.runtime.cache import Cache, key
 from mlspec.runtime.errors import GateError, RunError
 from mlspec.runtime.jsonio import dumps
-from mlspec.runtime.trainers import TrainerPool
 
 RUNNABLE = ("source", "model", "gate")
 ACTIONS = {"source": "check", "model": "train", "gate": "gate"}
@@ -27,15 +26,17 @@ ACTIONS = {"source": "check", "model": "train", "gate": "gate"}
 
 @dataclass
 class RunOptions:
-    """How to run: ignore the cache, approve promotions locally, how many training processes."""
+    """How to run: ignore the cache, approve promotions locally, how many models train at once, and whether
+    even one model trains in a worker process (whose imports then overlap the data checks: `mlspec run`)."""
 
     force: bool = False
     approve: bool = False
     jobs: int = 1
+    workers: bool = False
 
 
 def default_jobs() -> int:
-    """Training processes when `-j` is not given: two where there are two cores."""
+    """Models trained at once when `-j` is not given: two where there are two cores."""
     return min(2, os.cpu_count() or 1)
 
 
@@ -44,7 +45,7 @@ def training_threads(jobs: int) -> int:
 
     Some estimators record their thread count in the fitted model (HistGradientBoosting's bin mapper
     does), so it must not depend on how many models happen to train at once: the same data, specs
-    and `-j` then give the same artifact bytes, in a training process or in this one.
+    and `-j` then give the same artifact bytes, in a worker process or in this one.
     """
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
@@ -92,13 +93,8 @@ Event = Callable[[str, int, int, str, str, NodeResult | None], None]
 class Runner:
     """Runs nodes of one manifest for one project folder."""
 
-    def __init__(self, manifest: Manifest, root: Path, options: RunOptions, on_event: Event | None = None,
-                 trainers: TrainerPool | None = None) -> None:
+    def __init__(self, manifest: Manifest, root: Path, options: RunOptions, on_event: Event | None = None) -> None:
         self.manifest = manifest
-        # training processes: the caller's (one may be warm already), else started only if models train in parallel
-        self.trainers = trainers or TrainerPool()
-        self._own_trainers = trainers is None
-        self._manifest_json: str | None = None
         self.paths = steps.Paths.of(manifest, root)
         self.options = options
         self.on_event = on_event or (lambda *args: None)
@@ -278,8 +274,7 @@ class Runner:
         """Run the runnable nodes among `node_ids` (in the order given, which must be graph order)."""
         started = time.perf_counter()
         plan = [n for n in node_ids if n.split(".", 1)[0] in RUNNABLE]
-        if self.trainers.warm and any(n.startswith("model.") for n in plan):
-            self.trainers.prepare(self._manifest_text())
+        models = [n for n in plan if n.startswith("model.")]
         total = len(plan)
         results: list[NodeResult] = []
         index = {node: i + 1 for i, node in enumerate(plan)}
@@ -289,6 +284,7 @@ class Runner:
             self.on_event("end", index[result.node_id], total, result.node_id, result.action, result)
 
         needed = self._needed_sources(plan)
+        pool = self._training_pool(models)  # before the checks, so that its imports overlap them
         try:
             for node_id in [n for n in plan if n.startswith("source.")]:
                 self.on_event("start", index[node_id], total, node_id, "check", None)
@@ -297,16 +293,15 @@ class Runner:
                                       "checks a monitor's batch)"))
                     continue
                 finish(self._guard(node_id, "check", lambda n=node_id: self._run_source(n)))
-            models = [n for n in plan if n.startswith("model.")]
-            self._run_models(models, index, total, finish)
+            self._run_models(models, index, total, finish, pool)
             for node_id in [n for n in plan if n.startswith("gate.")]:
                 self.on_event("start", index[node_id], total, node_id, "gate", None)
                 finish(self._guard(node_id, "gate", lambda n=node_id: self._run_gate(n)))
         finally:
             if self._registry is not None:
                 self._registry.close()
-            if self._own_trainers:
-                self.trainers.close()
+            if pool is not None:
+                pool.close()
         results.sort(key=lambda r: index[r.node_id])
         run = RunResults(results, time.perf_counter() - started)
         steps.write_atomic(self.paths.state / "run_results.json", dumps(run.to_dict()))
@@ -322,7 +317,36 @@ class Runner:
             return set(sources)
         return {f"source.{m.source}" for m in models} & set(sources)
 
-    def _run_models(self, models: list[str], index: dict, total: int, finish) -> None:
+    def _training_pool(self, models: list[str]):
+        """Worker processes for the models the cache says will train, when they train out of this process.
+
+        None when nothing trains: a run with nothing to do starts no process and imports no training stack.
+        """
+        options = self.options
+        if not models or not (options.workers or options.jobs > 1):
+            return None
+        training = [n for n in models if not self._predicted_cached(n)]
+        if not training or not (options.workers or len(training) > 1):
+            return None
+        from mlspec.runtime import trainers
+
+        if not trainers.supported:
+            return None
+        try:
+            return trainers.TrainingPool(self.manifest.model_dump_json(), trainers.estimator_modules(self.manifest),
+                                         min(options.jobs, len(training)))
+        except OSError:  # no fork server here (a TMPDIR too long for its socket...): models train in this process
+            return None
+
+    def _predicted_cached(self, node_id: str) -> bool:
+        """Whether the cache holds the model as its inputs are now (a model whose data cannot be read will not
+        train either: its source check fails)."""
+        try:
+            return self._model_cached(node_id) is not None
+        except RunError:
+            return True
+
+    def _run_models(self, models: list[str], index: dict, total: int, finish, pool) -> None:
         pending = []
         for node_id in models:
             cached = self._guard(node_id, "train", lambda n=node_id: self._model_cached(n) or NodeResult(
@@ -332,8 +356,8 @@ class Runner:
                 finish(cached)
             else:
                 pending.append(node_id)
-        if pending and self.trainers.supported and (self.trainers.warm or (len(pending) > 1 and self.options.jobs > 1)):
-            self._train_in_processes(pending, index, total, finish)
+        if pending and pool is not None:
+            self._train_in_workers(pool, pending, index, total, finish)
             return
         for node_id in pending:
             self.on_event("start", index[node_id], total, node_id, "train", None)
@@ -344,35 +368,27 @@ class Runner:
 
         started = time.perf_counter()
         model = self.manifest.nodes[node_id]
-        with threadpool_limits(limits=training_threads(self.options.jobs)):  # as in a training process
+        with threadpool_limits(limits=training_threads(self.options.jobs)):  # as in a worker
             record = steps.train_model(self.manifest, model, self.paths, self.frames.get(model.source))
         return self._model_done(node_id, record, time.perf_counter() - started)
 
-    def _manifest_text(self) -> str:
-        if self._manifest_json is None:
-            self._manifest_json = self.manifest.model_dump_json()
-        return self._manifest_json
-
-    def _train_in_processes(self, pending: list[str], index: dict, total: int, finish) -> None:
-        """Train in training processes, up to `jobs` at once, each on the data this run checked."""
+    def _train_in_workers(self, pool, pending: list[str], index: dict, total: int, finish) -> None:
+        """Train in the pool's workers, up to `jobs` at once, each on the data this run checked."""
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
-        size = min(self.options.jobs, len(pending))
-        threads = training_threads(self.options.jobs)  # per process: no oversubscription at -j processes
-        with ThreadPoolExecutor(max_workers=size) as pool:
+        threads = training_threads(self.options.jobs)  # per worker: no oversubscription at -j workers
+        with ThreadPoolExecutor(max_workers=min(self.options.jobs, len(pending))) as lenders:
             futures = {}
             for node_id in pending:
                 self.on_event("start", index[node_id], total, node_id, "train", None)
                 checked = self.frames.get(self.manifest.nodes[node_id].source)
-                futures[pool.submit(self.trainers.train, size, self._manifest_text(), self.paths.root, node_id,
-                                    threads, checked.fingerprint if checked else None)] = node_id
+                futures[lenders.submit(pool.train, self.paths.root, node_id, threads,
+                                       checked.fingerprint if checked else None)] = node_id
             for future in as_completed(futures):
                 node_id = futures[future]
 
                 def collect(f=future, n=node_id) -> NodeResult:
-                    record, duration, error = f.result()
-                    if error is not None:
-                        raise error
+                    record, duration = f.result()
                     return self._model_done(n, record, duration)
 
                 finish(self._guard(node_id, "train", collect))

@@ -203,6 +203,14 @@ def _slices(model: ModelNode, test, predicted, proba, classes) -> dict[str, dict
     return out
 
 
+def _forget_threads(pipeline) -> None:
+    """Drop the thread count HistGradientBoosting records while fitting (in its bin mapper, which only
+    fitting uses), so the artifact's bytes depend neither on `-j` nor on the machine's cores."""
+    mapper = getattr(pipeline[-1], "_bin_mapper", None)
+    if mapper is not None:
+        mapper.n_threads = None
+
+
 def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
     """Train and evaluate `model` on `frame` (the loaded, contract-checked source)."""
     from mlspec.runtime.monitoring.profile import profile as build_profile
@@ -230,6 +238,7 @@ def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
         raise TrainingError(f"model '{model.name}': fitting failed: {str(exc).splitlines()[0]}",
                             hint="missing values need impute: on the feature, unless the estimator is "
                                  "hist_gradient_boosting") from exc
+    _forget_threads(pipeline)
     predicted, proba = scoring.predict(pipeline, test_part[columns], model.task, model.decision_threshold)
     classes = getattr(pipeline, "classes_", None)
     metrics = scoring.compute(model.metrics, model.task, test_part[model.label], predicted, proba, classes)

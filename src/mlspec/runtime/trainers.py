@@ -1,285 +1,171 @@
-"""Training processes, started before they are needed so that their imports overlap the run's checks.
+"""Training in worker processes: a standard-library process pool, started only when a model trains.
 
-Importing pandas, scikit-learn and skops costs about 1.5 s here, more than fitting a small model.
-`mlspec run` starts one training process the moment it is invoked: while that process imports the
-training stack, the run loads and validates the specs, consults the cache and checks the data
-contracts on the other core. Models then train in that process on the data the run checked: the
-process reads the file again and verifies its sha256 instead of checking the contract twice (see
-`steps.reload_checked` for why the data is not handed over pickled). When nothing needs training,
-the process is killed unused. More processes are started, cold, only when several models train in
-parallel (`--jobs`).
+Importing pandas, scikit-learn and skops takes about 1.7 s here, more than fitting a small model, and
+a thread cannot overlap it (imports hold the GIL). So the runner creates this pool as soon as its
+cache says a model will train, before it checks the data contracts: multiprocessing's fork server
+imports the training stack on the other core meanwhile, and every worker is forked from it with the
+stack loaded (`-j 2` pays the imports once). A run with nothing to train creates no pool, starts no
+process and imports none of the stack.
 
-Parent and process talk through a private socket pair (`multiprocessing.connection`), one pickled
-message at a time; both ends are this package, so nothing untrusted is ever unpickled. Where a socket
-cannot be handed to a child process (not POSIX), `start` returns an empty pool and the runner trains
-one model at a time in its own process, as it always can.
+Each worker is a one-process `ProcessPoolExecutor` that trains one model at a time, so a worker the
+operating system kills (out of memory) fails only the model it was training, with a message, and the
+next training gets a fresh worker. A worker reads the source file again and verifies the sha256 this
+run checked instead of receiving the frame pickled (see `steps.reload_checked`): the same spec and
+data then give the same artifact bytes in a worker and in process. Processes forked by the server end
+with `os._exit`, so stopping a worker does not wait for scikit-learn's teardown.
+
+The repository being run is untrusted (a pull request): the server and the multiprocessing resource
+tracker start with PYTHONSAFEPATH (`python -P`), so a `multiprocessing.py` or `numpy.py` in the
+working directory is not imported, and a worker drops the working directory from the import path the
+run hands it before importing anything of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
-import subprocess
 import sys
 import threading
 import time
-from multiprocessing.connection import Connection, Pipe
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from mlspec.runtime.errors import RunError, TrainingError, environment_error
+from mlspec.runtime.errors import TrainingError
 
-_BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[2]); from mlspec.runtime.trainers import main; main()"
-
-# What every training run imports; the estimator's own module is imported once the manifest is known.
+# What every training imports, loaded once by the fork server (an ImportError there is left for the
+# training to report); the estimators' own modules are added from the manifest.
 _STACK = ("numpy", "pandas", "sklearn.base", "sklearn.model_selection", "sklearn.compose", "sklearn.pipeline",
           "sklearn.preprocessing", "sklearn.impute", "sklearn.metrics", "skops.io", "threadpoolctl",
-          "mlspec.runtime.train", "mlspec.runtime.steps")
+          "mlspec.manifest", "mlspec.runtime.train", "mlspec.runtime.steps", "mlspec.runtime.trainers",
+          "concurrent.futures.process")
+
+# worker processes exist only where multiprocessing has a fork server; elsewhere models train in the run's process
+supported = os.name == "posix"
 
 
-class TrainerProcess:
-    """One training process and the parent's end of its connection."""
+class TrainingPool:
+    """Up to `size` worker processes, each lent to one training at a time; the fork server starts at once."""
 
-    def __init__(self) -> None:
-        ours, theirs = Pipe(duplex=True)
-        try:
-            # -P: the working directory is the user's repository and must not shadow a module; the
-            # parent's import path is handed over instead, as multiprocessing's spawn does, without
-            # the entries that stand for the working directory
-            self._process = subprocess.Popen(
-                [sys.executable, "-P", "-c", _BOOT, str(theirs.fileno()), json.dumps(_import_path())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
-        finally:
-            theirs.close()
-        self._conn = ours
-        self._manifest: str | None = None  # the manifest text the process was sent
-        self._sending: threading.Thread | None = None
-        self.used = False
-        self.dead = False
-
-    def send_manifest(self, manifest_json: str) -> None:
-        """Hand the process the manifest now, so it imports the estimators' modules while the run goes on.
-
-        Sent from a thread: the process reads it only once its imports are done, and a large manifest
-        would otherwise block the run until then.
-        """
-        if self._manifest is manifest_json:
-            return
-        self._manifest = manifest_json
-        self._sending = threading.Thread(target=self._send, args=(("manifest", manifest_json),), daemon=True)
-        self._sending.start()
-
-    def _send(self, message: tuple) -> None:
-        with contextlib.suppress(OSError):  # the process died; the next train() reports how
-            self._conn.send(message)
-
-    def train(self, manifest_json: str, root: Path, node_id: str, threads: int, fingerprint: str | None) -> tuple:
-        """Train one model there; returns (record, seconds, error) like an in-process run.
-
-        The error is None, a RunError, or an OSError the environment raised there (a full disk).
-
-        `fingerprint` is the sha256 of the source data this run checked (see `steps.reload_checked`).
-        """
-        self.used = True
-        self.send_manifest(manifest_json)
-        try:
-            self._sending.join()
-            self._conn.send(("train", str(root), node_id, threads, fingerprint))
-            outcome = self._conn.recv()
-        except (EOFError, OSError) as exc:
-            self.dead = True
-            try:  # the connection can break a moment before the process is gone
-                code = self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                code = self._process.wait()
-            if code == 130:
-                raise TrainingError(f"training {node_id} was interrupted") from exc
-            how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
-            raise TrainingError(f"the training process for {node_id} died ({how})",
-                                hint="out of memory? try fewer parallel jobs (-j 1) or a smaller dataset") from exc
-        if outcome[0] == "crash":  # a bug, not a user mistake: show the process's traceback
-            raise RuntimeError(f"training {node_id} crashed in its process:\n{outcome[1]}")
-        return outcome[1:]
-
-    def close(self) -> None:
-        """Let a used process finish and exit; kill one that was never used (it may still be importing)."""
-        if not self.used:
-            self._process.kill()
-        if self._sending is not None:
-            self._sending.join()
-        self._conn.close()
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
-
-class TrainerPool:
-    """Up to `size` training processes, lent to one training at a time."""
-
-    def __init__(self, warm: TrainerProcess | None = None) -> None:
-        self._idle: queue.SimpleQueue[TrainerProcess] = queue.SimpleQueue()
-        self._all: list[TrainerProcess] = []
+    def __init__(self, manifest_json: str, estimator_modules: list[str], size: int) -> None:
+        self._manifest_json = manifest_json
+        self._size = size
+        self._idle: queue.SimpleQueue[ProcessPoolExecutor] = queue.SimpleQueue()
+        self._workers: list[ProcessPoolExecutor] = []
         self._lock = threading.Lock()
-        if warm is not None:
-            self._all.append(warm)
-            self._idle.put(warm)
+        self._context = _fork_server([*_STACK, *estimator_modules])
 
-    # handing a socket to a child process needs POSIX; elsewhere models train in the run's own process
-    supported = os.name == "posix"
+    def train(self, root: Path, node_id: str, threads: int, fingerprint: str | None) -> tuple[dict, float]:
+        """Train one model in a worker on `threads` BLAS/OpenMP threads; its record and the seconds it took.
 
-    def prepare(self, manifest_json: str) -> None:
-        """Send the manifest to the processes already started (see `TrainerProcess.send_manifest`)."""
-        for process in self._all:
-            process.send_manifest(manifest_json)
-
-    @property
-    def warm(self) -> bool:
-        """Whether a process was started ahead of need (then even one model trains out of process)."""
-        return bool(self._all)
-
-    def train(self, size: int, manifest_json: str, root: Path, node_id: str, threads: int,
-              fingerprint: str | None) -> tuple:
-        """Train in an idle process, starting one while fewer than `size` exist.
-
-        A process that died is not lent again: the next training starts a fresh one.
+        `fingerprint` is the sha256 of the source data this run checked (None: the worker checks it).
+        The training's own errors (`RunError`, a refused write) are raised here as they were there; a
+        worker that died is a `TrainingError`, and the next training starts a fresh one.
         """
+        worker = self._lend()
+        processes = _processes(worker)  # to say how it ended should it die (a new worker's starts with submit)
+        try:
+            future = worker.submit(_train, str(root), node_id, threads, fingerprint)
+            processes = processes or _processes(worker)
+            return future.result()
+        except BrokenProcessPool:
+            with self._lock:
+                self._workers.remove(worker)
+            worker.shutdown(wait=True)  # its thread has then read how the process ended (one reader only)
+            worker = None
+            raise TrainingError(f"the training process for {node_id} died ({_ended(processes)})",
+                                hint="out of memory? try fewer parallel jobs (-j 1) or a smaller dataset") from None
+        finally:
+            if worker is not None:
+                self._idle.put(worker)
+
+    def _lend(self) -> ProcessPoolExecutor:
+        """An idle worker, a new one while fewer than `size` exist, else the next to come back."""
         with self._lock:
             try:
-                process = self._idle.get_nowait()
+                return self._idle.get_nowait()
             except queue.Empty:
-                process = TrainerProcess() if len(self._all) < size else None
-                if process is not None:
-                    self._all.append(process)
-        if process is None:
-            process = self._idle.get()
-        try:
-            return process.train(manifest_json, root, node_id, threads, fingerprint)
-        finally:
-            if process.dead:
-                with self._lock:
-                    self._all.remove(process)
-                process.close()
-            else:
-                self._idle.put(process)
+                if len(self._workers) < self._size:
+                    worker = ProcessPoolExecutor(1, mp_context=self._context, initializer=_start_worker,
+                                                 initargs=(self._manifest_json,))
+                    self._workers.append(worker)
+                    return worker
+        return self._idle.get()
 
     def close(self) -> None:
-        """Stop every process."""
-        for process in self._all:
-            process.close()
-        self._all.clear()
+        """Stop every worker (an idle one exits at once; the fork server ends with this process)."""
+        for worker in self._workers:
+            worker.shutdown(wait=True, cancel_futures=True)
+        self._workers.clear()
 
 
-_early: TrainerPool | None = None
+def _fork_server(preload: list[str]):
+    """multiprocessing's forkserver context, its server started now and importing `preload`."""
+    import multiprocessing
+    from multiprocessing import forkserver
 
-
-def start() -> TrainerPool:
-    """A pool with one process already importing the training stack (none where that is unsupported).
-
-    The pool `start_early` made, when there is one, is handed over instead of starting another.
-    """
-    global _early
-    pool, _early = _early, None
-    if pool is not None:
-        return pool
-    if not TrainerPool.supported:
-        return TrainerPool()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload)  # no effect once a server runs: this process's first pool decides
+    saved = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"  # read by the interpreters started here, not by this one
     try:
-        return TrainerPool(TrainerProcess())
-    except OSError:
-        return TrainerPool()
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONSAFEPATH"]
+        else:
+            os.environ["PYTHONSAFEPATH"] = saved
+    return context
 
 
-def start_early() -> None:
-    """Start the pool now, for `start` to hand over later; killed at exit if nobody claims it."""
-    global _early
-    import atexit
-
-    _early = start()
-    atexit.register(_early.close)
+def _processes(worker: ProcessPoolExecutor) -> list:
+    """The worker's process: how it ended is known only from it, and an executor keeps its processes private
+    (read while the executor runs; it drops them when it shuts down)."""
+    return list((getattr(worker, "_processes", None) or {}).values())
 
 
-# -- the process's side ---------------------------------------------------------------------------
+def _ended(processes: list) -> str:
+    """How a dead worker ended, e.g. "killed by signal 9" (its process, when the executor showed it)."""
+    codes = [p.exitcode for p in processes if p.exitcode is not None]
+    if not codes:
+        return "it stopped without a result"
+    return f"exit code {codes[0]}" if codes[0] >= 0 else f"killed by signal {-codes[0]}"
 
 
-def _import(modules) -> None:
-    import importlib
+# -- the worker's side ----------------------------------------------------------------------------
 
-    for name in modules:
-        with contextlib.suppress(ImportError):  # the task reports it properly if it needs the module
-            importlib.import_module(name)
+_manifest = None  # the run's manifest, read once per worker by `_start_worker`
 
 
-def _estimator_modules(manifest) -> list[str]:
+def _start_worker(manifest_json: str) -> None:
+    """A worker's initializer: leave the working directory off the import path, read the manifest, import
+    the estimators' modules (before the first training asks for them)."""
+    global _manifest
+    here = str(Path.cwd())
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", here)]
+    from mlspec.manifest import Manifest
+
+    _manifest = Manifest.model_validate_json(manifest_json)
+    for name in estimator_modules(_manifest):
+        with contextlib.suppress(ImportError):  # the training reports it properly
+            __import__(name)
+
+
+def estimator_modules(manifest) -> list[str]:
+    """The modules of the manifest's estimators (`sklearn.linear_model`...), for the workers to import ahead."""
     return sorted({node.class_path.split(":", 1)[0] for node in manifest.nodes.values() if node.kind == "model"})
 
 
-def _train(manifest, root: str, node_id: str, threads: int, fingerprint: str | None) -> tuple:
+def _train(root: str, node_id: str, threads: int, fingerprint: str | None) -> tuple[dict, float]:
     from threadpoolctl import threadpool_limits
 
     from mlspec.runtime import steps
 
     started = time.perf_counter()
-    paths = steps.Paths.of(manifest, Path(root))
-    model = manifest.nodes[node_id]
+    paths = steps.Paths.of(_manifest, Path(root))
+    model = _manifest.nodes[node_id]
     with threadpool_limits(limits=threads):
-        try:
-            dataset = steps.reload_checked(manifest.nodes[f"source.{model.source}"], paths.root, fingerprint,
-                                           manifest)
-            record = steps.train_model(manifest, model, paths, dataset)
-        except RunError as exc:
-            return "done", None, 0.0, exc
-        except OSError as exc:
-            if environment_error(exc) is None:
-                raise
-            return "done", None, 0.0, exc  # a full disk, a read-only folder: the parent says so, not a crash
-    return "done", record, time.perf_counter() - started, None
-
-
-def serve(conn: Connection) -> int:
-    """Import the training stack, then train what the parent sends until it hangs up."""
-    import traceback
-
-    _import(_STACK)
-    from mlspec.manifest import Manifest
-
-    manifest = None
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return 0
-        if message[0] == "manifest":
-            manifest = Manifest.model_validate_json(message[1])
-            _import(_estimator_modules(manifest))
-            continue
-        try:
-            outcome = _train(manifest, *message[1:])
-        except Exception:
-            outcome = ("crash", traceback.format_exc())
-        conn.send(outcome)
-
-
-def _import_path() -> list[str]:
-    """The parent's import path, without the entries that mean the working directory ("" and its path)."""
-    here = str(Path.cwd())
-    return [os.fspath(p) for p in sys.path
-            if isinstance(p, str | os.PathLike) and os.fspath(p) not in ("", ".", here)]
-
-
-def main() -> None:
-    """The process's entry point (see `_BOOT`): serve the connection passed as the first argument."""
-    fd = int(sys.argv[1])
-    os.set_inheritable(fd, False)  # a process forked from here (joblib...) must not hold the parent's socket
-    try:
-        code = serve(Connection(fd))
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent reports it
-        code = 130
-    # Every result was written and sent already. Skipping the interpreter's teardown of pandas and
-    # scikit-learn (about 0.3 s of freeing modules) lets the run finish that much sooner.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+        dataset = steps.reload_checked(_manifest.nodes[f"source.{model.source}"], paths.root, fingerprint, _manifest)
+        record = steps.train_model(_manifest, model, paths, dataset)
+    return record, time.perf_counter() - started
