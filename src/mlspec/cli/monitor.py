@@ -6,6 +6,7 @@ or a monitor that could not be evaluated (no champion, unreadable data); 2 usage
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -87,7 +88,9 @@ def score_command(ctx: click.Context, model: str, source_name: str | None, data_
     scored = score(project.manifest, project.root, model, source_name, data_file)
     lineage = scored.lineage
     if output == "-":  # the predictions are the data: standard output; what happened goes to standard error
-        scored.send(click.get_binary_stream("stdout"))
+        sys.stdout.flush()
+        scored.send(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
         where = "standard output"
     else:
         target = Path(output) if output else project.root / ".mlspec" / "scores" / f"{model}.csv"
