@@ -12,13 +12,17 @@ Side by side, in one run, on the same generated 100,000-row CSV:
 Each is a fresh process, timed as wall-clock; the median of N repetitions is reported, alternating
 the contenders so machine noise hits both alike. Goal for (2): within 1.15x of (1).
 
-    .venv/bin/python benchmarks/bench_run.py [--rows 100000] [--repeat 5]
+    .venv/bin/python benchmarks/bench_run.py [--rows 100000] [--repeat 5] [--src DIR] [--baseline DIR]
+
+`--baseline` measures another source tree in the same rounds (before/after a change, side by side);
+the machine's load average is recorded with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -109,9 +113,10 @@ def make_project(root: Path, rows: int) -> Path:
     return root
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path, src: str | None) -> float:
+    env = {**os.environ, "PYTHONPATH": src} if src else None
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True, env=env)
     return time.perf_counter() - started
 
 
@@ -119,28 +124,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--src", default=None, help="mlspec's source folder to measure (default: the installed one)")
+    parser.add_argument("--baseline", default=None,
+                        help="another mlspec source folder (say, `git archive` of an older commit, its src/), "
+                             "measured in the same rounds on its own copy of the project")
     args = parser.parse_args()
     mlspec = str(Path(sys.executable).with_name("mlspec"))
+    trees = {"mlspec": args.src} | ({"baseline": args.baseline} if args.baseline else {})
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_project(Path(tmp), args.rows)
+        roots = {name: make_project(Path(tmp) / name, args.rows) for name in trees}
         hand = [sys.executable, "hand.py", "data/events.csv", "model.skops"]
         run = [mlspec, "run", "--force", "-s", "+model:bench"]
         noop = [mlspec, "run", "-s", "+model:bench"]
-        subprocess.run(run, cwd=root, check=True, capture_output=True)  # warm the OS file cache
-        floor, ours, idle = [], [], []
+        for name, src in trees.items():
+            timed(run, roots[name], src)  # warm the OS file cache; the no-op runs find this model
+        times: dict[str, list[float]] = {"hand": []} | {f"{n}_{w}": [] for n in trees for w in ("run", "noop")}
         for _ in range(args.repeat):
-            floor.append(timed(hand, root))
-            ours.append(timed(run, root))
-            idle.append(timed(noop, root))
-    result = {"rows": args.rows, "repeat": args.repeat,
-              "hand_written_s": round(statistics.median(floor), 3),
-              "mlspec_run_s": round(statistics.median(ours), 3),
-              "ratio": round(statistics.median(ours) / statistics.median(floor), 3),
-              "noop_rerun_s": round(statistics.median(idle), 3)}
+            times["hand"].append(timed(hand, roots["mlspec"], None))
+            for name, src in trees.items():
+                times[f"{name}_run"].append(timed(run, roots[name], src))
+                times[f"{name}_noop"].append(timed(noop, roots[name], src))
+    median = {key: round(statistics.median(values), 3) for key, values in times.items()}
+    result = {"rows": args.rows, "repeat": args.repeat, "loadavg_before": load_before,
+              "loadavg_after": os.getloadavg(), "median_s": median, "raw_s": times,
+              "ratio": {name: round(median[f"{name}_run"] / median["hand"], 3) for name in trees}}
     print("| contender | median wall time |\n|---|---|")
-    print(f"| hand-written scikit-learn script | {result['hand_written_s']:.2f} s |")
-    print(f"| `mlspec run --force` | {result['mlspec_run_s']:.2f} s ({result['ratio']:.2f}x; goal <= 1.15x) |")
-    print(f"| `mlspec run`, nothing changed | {result['noop_rerun_s']:.2f} s (goal < 0.6 s) |")
+    print(f"| hand-written scikit-learn script | {median['hand']:.2f} s |")
+    for name in trees:
+        print(f"| `mlspec run --force` ({name}) | {median[f'{name}_run']:.2f} s ({result['ratio'][name]:.2f}x; "
+              "goal <= 1.15x) |")
+        print(f"| `mlspec run`, nothing changed ({name}) | {median[f'{name}_noop']:.2f} s (goal < 0.6 s) |")
+    print(f"load average (1, 5, 15 min) before: {load_before}, after: {result['loadavg_after']}")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
     (out / "run.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -94,10 +95,11 @@ class TrainingPool:
         return self._idle.get()
 
     def close(self) -> None:
-        """Stop every worker (an idle one exits at once; the fork server ends with this process)."""
+        """Stop every worker (an idle one exits at once), then the fork server."""
         for worker in self._workers:
             worker.shutdown(wait=True, cancel_futures=True)
         self._workers.clear()
+        _stop_fork_server()
 
 
 def _fork_server(preload: list[str]):
@@ -117,6 +119,24 @@ def _fork_server(preload: list[str]):
         else:
             os.environ["PYTHONSAFEPATH"] = saved
     return context
+
+
+def _stop_fork_server() -> None:
+    """Kill the fork server now that no worker needs it (the next pool starts another).
+
+    Left to notice that this process ended, it exits through the interpreter's teardown of pandas and
+    scikit-learn (0.3 s of CPU), holding this process's stdout and stderr open meanwhile, so whatever
+    reads them waits. The standard library reaches the server only through private names.
+    """
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)  # it holds nothing of ours: every worker has exited
+    server._stop()  # reaps it and forgets it
 
 
 def _processes(worker: ProcessPoolExecutor) -> list:
