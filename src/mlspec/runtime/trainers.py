@@ -1,6 +1,6 @@
 """Training in worker processes: a standard-library process pool, started only when a model trains.
 
-Importing pandas, scikit-learn and skops takes about 1.7 s here, more than fitting a small model, and
+Importing pandas, scikit-learn and skops takes 1.1-1.4 s here, more than fitting a small model, and
 a thread cannot overlap it (imports hold the GIL). So the runner creates this pool as soon as its
 cache says a model will train, before it checks the data contracts: multiprocessing's fork server
 imports the training stack on the other core meanwhile, and every worker is forked from it with the
