@@ -64,7 +64,8 @@ def test_merge(files: dict[str, str], findings: list[tuple[str, str, str]], wher
 # -- resolve --------------------------------------------------------------------------------------
 
 RESOLVE_CASES = {
-    "a model's split defaults to random 0.2": (ONE_FILE, "model.m", "split", {"method": "random", "test_fraction": 0.2}),
+    "a model's split defaults to random 0.2": (ONE_FILE, "model.m", "split",
+                                               {"method": "random", "test_fraction": 0.2}),
     "the project seed becomes random_state": (ONE_FILE.replace("{name: p}", "{name: p, seed: 7}"), "model.m",
                                               "params", {"random_state": 7}),
     "the first metric is the primary one": (ONE_FILE, "model.m", "primary_metric", "accuracy"),
