@@ -13,7 +13,7 @@ from pathlib import Path
 from mlspec import gcpause
 from mlspec.diagnostics import Diagnostic, has_errors, sort_key
 from mlspec.errors import MlspecError
-from mlspec.manifest import Manifest
+from mlspec.manifest import OLDEST_READABLE, SCHEMA_VERSION, Manifest
 from mlspec.spec.validate import Validated, validate_project
 
 
@@ -264,10 +264,12 @@ def default_base(root: Path, default_branch: str) -> tuple[str | None, str]:
 def _state_base(state: Path | None) -> tuple[Manifest | None, list[str]]:
     """The manifest to compare with from a state file (None: no base, so everything is new), and notes."""
     if state is not None:
-        try:
-            return Manifest.model_validate_json(state.read_text(encoding="utf-8")), []
+        try:  # a manifest of an older mlspec reads as this version's (the values are the same)
+            base = Manifest.read_json(state.read_bytes(), oldest=OLDEST_READABLE)
         except (OSError, ValueError) as exc:
-            raise PlanBaseError(f"cannot read state file {state}: {exc}") from exc
+            raise PlanBaseError(f"cannot read state file {state}: {exc}", hint=getattr(exc, "hint", None)) from exc
+        return base, [f"the state file is the manifest of an older mlspec (version {base.schema_version}), compared "
+                      "as this mlspec reads it"] if base.schema_version < SCHEMA_VERSION else []
     return None, ["no base (the repository has no commits yet): every node is new"]
 
 

@@ -45,7 +45,7 @@ class _Group(click.Group):
 
 
 # Commands that run models need the `runtime` extra; the default install is the compiler alone.
-RUNTIME_COMMANDS = frozenset({"run", "monitor", "score", "registry", "serve"})
+RUNTIME_COMMANDS = frozenset({"run", "monitor", "score", "registry", "serve", "node"})
 RUNTIME_MODULES = ("numpy", "pandas", "pyarrow", "sklearn", "sqlalchemy", "skops", "pandera", "threadpoolctl")
 
 
