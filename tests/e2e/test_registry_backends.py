@@ -25,6 +25,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -89,7 +90,8 @@ def child(run):
     try:
         run()
     except BaseException as exc:
-        os.write(2, f"child failed: {exc!r}\n".encode())
+        import traceback
+        os.write(2, f"child failed: {exc!r}\n{traceback.format_exc()}".encode())
         os._exit(1)
     os._exit(0)
 
@@ -151,9 +153,11 @@ class WriterServer:
 
     def __init__(self, backend: Backend) -> None:
         env = {**os.environ, **backend.env}
+        # stderr to a file, not a pipe: many writers' messages could fill a pipe nobody reads until the end
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen([sys.executable, "-c", SERVER, backend.registry_uri, backend.artifacts_uri,
                                       str(backend.root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, bufsize=0, env=env)
+                                     stderr=self.stderr, bufsize=0, env=env)
         assert self.ask(None) == "ready"
 
     def ask(self, line: str | None, timeout: float = 300.0) -> str:
@@ -166,12 +170,18 @@ class WriterServer:
         finally:
             watchdog.cancel()
         if not answer:
-            raise AssertionError(f"writer server ended: {self.proc.stderr.read().decode()[-3000:]}")
+            raise AssertionError(f"writer server ended: {self.errors()}")
         return answer.decode().strip()
+
+    def errors(self) -> str:
+        """The end of what the server and its writers printed to stderr."""
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")[-3000:]
 
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
+        self.stderr.close()
 
 
 def committed(log: Path) -> list[tuple[int, str]]:
@@ -304,7 +314,7 @@ def test_concurrent_gates_on_one_candidate_register_it_once(backend: Backend, tm
     server = backend.server()
     log = tmp_path / "race.log"
     try:
-        assert server.ask(f"race {gates} 7 {log}") == "raced " + " ".join(["0"] * gates)
+        assert server.ask(f"race {gates} 7 {log}") == "raced " + " ".join(["0"] * gates), server.errors()
     finally:
         server.close()
     results = [line.split() for line in log.read_text().splitlines()]

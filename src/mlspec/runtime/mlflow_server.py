@@ -19,6 +19,7 @@ import contextlib
 import io
 import logging
 import os
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ from pathlib import Path
 from mlspec.runtime.errors import RegistryError
 from mlspec.stateurls import MLFLOW_PREFIX
 
-_RESENDS = 3
+_RESENDS = 3  # a request lost in transit
+_BUSY_RESENDS = 6  # a request the server was too busy to start: about a minute of backoff in all
 _RETRY_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 WRITE_HINT = ("this credential may not write the MLflow registry: jobs that write state take the write token "
               "(MLFLOW_TRACKING_TOKEN) from the GitHub Environment named by project.state_environment, or the "
@@ -112,30 +114,58 @@ class Connection:
         return self._client
 
     def call(self, action: str, method: str, *args, **kwargs):
-        """`client.<method>(*args, **kwargs)`; a failure is a RegistryError saying what could not be done."""
-        try:
-            return getattr(self.client, method)(*args, **kwargs)
-        except RegistryError:
-            raise
-        except Exception as exc:  # MLflow raises MlflowException, requests' errors and ImportError alike
-            raise self.error(action, exc) from exc
+        """`client.<method>(*args, **kwargs)` for a read or a write that may be repeated (setting a tag, uploading
+        the same files), sent again while the server answers that it is too busy; a failure is a RegistryError
+        saying what could not be done."""
+        return self._send(action, method, args, kwargs, writes=False, landed=None)
 
     def retry(self, action: str, method: str, *args, landed=None, **kwargs):
-        """`call`, sent again when the connection broke before its answer arrived (a busy server resets
-        connections; MLflow's client does not resend a POST that may have been processed). `landed`, when given,
-        says whether a lost request took effect anyway: it returns the result to use, or None to send again."""
-        for attempt in range(_RESENDS + 1):
+        """`client.<method>(*args, **kwargs)` for a write that must not happen twice, sent again when its answer
+        was lost (a busy server resets connections; MLflow's client does not resend a POST that may have been
+        processed) or the server said it was too busy (it may have done part of the request: MLflow answers that
+        when a later step of it, such as looking up webhooks, finds the database pool full). `landed`, when
+        given, says whether such a request took effect anyway: it returns the result to use, or None to send
+        again."""
+        return self._send(action, method, args, kwargs, writes=True, landed=landed)
+
+    def find(self, action: str, method: str, *args, **kwargs):
+        """`call` for a read of one thing: None when MLflow answers that it does not exist."""
+        try:
+            return self.call(action, method, *args, **kwargs)
+        except RegistryError as failed:
+            if error_code(failed.__cause__ or failed) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
+    def create(self, action: str, method: str, *args, **kwargs) -> bool:
+        """`call` for creating a thing by name: False when MLflow answers that it exists already."""
+        try:
+            self.call(action, method, *args, **kwargs)
+        except RegistryError as failed:
+            if error_code(failed.__cause__ or failed) == "RESOURCE_ALREADY_EXISTS":
+                return False
+            raise
+        return True
+
+    def _send(self, action: str, method: str, args: tuple, kwargs: dict, *, writes: bool, landed):
+        lost = busy = 0
+        while True:
             try:
                 return getattr(self.client, method)(*args, **kwargs)
             except RegistryError:
                 raise
-            except Exception as exc:
-                if not transport_error(exc) or attempt == _RESENDS:
+            except Exception as exc:  # MLflow raises MlflowException, requests' errors and ImportError alike
+                if server_busy(exc) and busy < _BUSY_RESENDS:
+                    busy += 1
+                    pause = random.uniform(0.5, 1.0) * 2 ** min(busy, 4)  # noqa: S311 (jitter, not security)
+                elif writes and transport_error(exc) and lost < _RESENDS:
+                    lost += 1
+                    pause = 0.1 * 2 ** lost
+                else:
                     raise self.error(action, exc) from exc
-                if landed is not None and (result := landed()) is not None:
+                if writes and landed is not None and (result := landed()) is not None:
                     return result
-                time.sleep(0.1 * 2 ** attempt)
-        raise AssertionError("unreachable")
+                time.sleep(pause)
 
     def error(self, action: str, exc: BaseException) -> RegistryError:
         """What went wrong, for people: MLflow's error code and first line, and what to do about it."""
@@ -158,6 +188,14 @@ def transport_error(exc: BaseException) -> bool:
         return True
     text = str(exc)
     return error_code(exc) in ("", "INTERNAL_ERROR") and "failed with exception" in text and "Connection" in text
+
+
+def server_busy(exc: BaseException) -> bool:
+    """Whether the server answered that it was overloaded: its database connection pool stayed full (MLflow
+    answers BAD_REQUEST with SQLAlchemy's message), or it said 429/503."""
+    text = str(exc)
+    return "QueuePool limit" in text or error_code(exc) in ("TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED") \
+        or " 429" in text or " 503" in text
 
 
 def error_code(exc: BaseException) -> str:

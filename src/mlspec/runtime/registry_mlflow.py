@@ -121,12 +121,7 @@ class MlflowRegistry(RegistryBase):
     def _model_version(self, model: str, version: int):
         if version < 1 or self.conn.where.absent():
             return None
-        try:
-            return self.conn.client.get_model_version(model, str(version))
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise self.conn.error("read", exc) from exc
+        return self.conn.find("read", "get_model_version", model, str(version))
 
     def _version(self, mv, *, full: bool = False) -> Version:
         tags = mv.tags
@@ -199,12 +194,7 @@ class MlflowRegistry(RegistryBase):
     def _registered_model(self, model: str):
         if self.conn.where.absent():
             return None
-        try:
-            return self.conn.client.get_registered_model(model)
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise self.conn.error("read", exc) from exc
+        return self.conn.find("read", "get_registered_model", model)
 
     def history(self, model: str) -> list[dict]:
         """Every alias move mlspec recorded for a model, oldest first."""
@@ -246,15 +236,10 @@ class MlflowRegistry(RegistryBase):
 
     def _ensure_model(self, model: str) -> None:
         rm = self._registered_model(model)
-        if rm is None:
-            try:
-                self.conn.client.create_registered_model(model, tags={MANAGED: "true"}, description=(
-                    "Registered by mlspec: champion and challenger are mlspec's aliases, moved through mlspec "
-                    "(their history is in the mlspec.history.* tags)."))
-            except Exception as exc:
-                if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a concurrent writer created it first
-                    raise self.conn.error("register into", exc) from exc
-                rm = self._registered_model(model)
+        if rm is None and not self.conn.create("register into", "create_registered_model", model, tags={
+                MANAGED: "true"}, description=("Registered by mlspec: champion and challenger are mlspec's aliases, "
+                                              "moved through mlspec (their history is in the mlspec.history.* tags).")):
+            rm = self._registered_model(model)  # a concurrent writer created it first
         if rm is not None and rm.tags.get(MANAGED) != "true":  # a team's existing model: mlspec manages it now
             self.conn.call("register into", "set_registered_model_tag", model, MANAGED, "true")
 
@@ -378,8 +363,9 @@ class MlflowRegistry(RegistryBase):
             return found[0]
         if not create:
             return None
-        return self.conn.call("record", "create_run", experiment, tags={
-            "mlspec.kind": "last-run", "mlspec.branch": branch, "mlflow.runName": f"last run on {branch}"})
+        return self.conn.retry("record", "create_run", experiment, tags={
+            "mlspec.kind": "last-run", "mlspec.branch": branch, "mlflow.runName": f"last run on {branch}"},
+            landed=lambda: self._run_record(branch, create=False))
 
     def last_run(self, branch: str) -> dict | None:
         """The branch's last-run record, or None."""
