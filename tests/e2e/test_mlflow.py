@@ -159,6 +159,31 @@ def test_an_alias_moved_outside_mlspec_is_reported_refused_by_compare_and_set_an
     registry.close()
 
 
+def test_the_write_lock_passes_to_one_writer_and_a_dead_holder_is_taken_over_after_its_lease(server) -> None:
+    import time
+
+    from mlspec.runtime.mlflow_lock import WriteLock
+    from mlspec.runtime.mlflow_server import Connection, target
+
+    conn = Connection(target(server.registry_uri, Path.cwd()))
+    with WriteLock(conn) as first:
+        assert first.number == 1
+        with pytest.raises(Exception, match="is busy: another writer has held its write lock"):
+            WriteLock(conn, wait=0.5).__enter__()  # a second writer waits, then is told to try again
+    dead = WriteLock(conn, lease=1.0).__enter__()  # a writer killed while holding the lock: never released
+    assert dead.number == 3
+    time.sleep(1.1)
+    with WriteLock(conn) as heir:  # the lease is over: the next writer takes the lock over
+        assert heir.number == 4
+        with pytest.raises(Exception, match="held longer than its lease"):
+            dead.check()  # the dead holder, were it only slow, would stop before writing
+        dead.__exit__(None, None, None)  # and its late release does not free the heir's lock
+        with pytest.raises(Exception, match="is busy"):
+            WriteLock(conn, wait=0.5).__enter__()
+    names = sorted(m.name for m in server.client().search_registered_models(filter_string="name LIKE 'mlspec-lock.%'"))
+    assert names == ["mlspec-lock.000000000005"]  # released, and the older lock models deleted
+
+
 def test_tracking_mirrors_every_training_run_whatever_the_registry(server, tmp_path: Path) -> None:
     root = _project(tmp_path, "sqlite:///.mlspec/registry.db", tracking=True, search=True)
     subprocess.run(["git", "init", "-q", str(root)], check=True)

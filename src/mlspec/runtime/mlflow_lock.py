@@ -1,14 +1,19 @@
-"""A write lock on an MLflow registry, made of the one test-and-set MLflow's API has: renaming a registered model.
+"""A write lock on an MLflow registry, made of the one test-and-set MLflow's API has: creating a registered model.
 
-MLflow has no conditional update of an alias or a tag and no lock, but renaming a registered model is
-one database update of the row that has the old name: of several clients renaming `mlspec-lock` at once,
-one succeeds and the others are refused (the name is gone, or the row they read was updated under them).
-So the lock is a registered model, `mlspec-lock` while free and `mlspec-lock.held.<expiry ms>.<token>`
-while a writer holds it. Releasing renames it back. A holder killed before releasing leaves the held name;
-once its lease has expired a waiter takes it over by renaming that exact name (again only one can), so a
-dead writer blocks others for at most the lease. A holder checks its lease before each write it makes
-under the lock and stops rather than write after it expired (its holder's and the waiters' clocks are
-assumed to agree within seconds, as NTP keeps them).
+MLflow has no conditional update of an alias or a tag and no lock, but a registered model's name is unique:
+of several clients creating the same name, one succeeds and the others are told it exists. So the lock is
+a sequence of registered models, `mlspec-lock.000000000001`, `…002`, …, each created once: the newest says
+whether the lock is held (and until when, by which writer) or free. Taking the lock creates the next number
+as held; releasing it creates the next one as free. Only one writer can create a number, so a change from
+the state it read is a compare-and-set. A holder killed before releasing leaves its number held; once its
+lease has expired a waiter creates the next number as held itself, so a dead writer blocks others for at
+most the lease. A holder checks its lease before each write it makes under the lock and stops rather than
+write after it expired (its holder's and the waiters' clocks are assumed to agree within seconds, as NTP
+keeps them). A writer releasing the lock deletes the numbers up to the one it held.
+
+A lock renamed between a free and a held name (the first design) is not safe: a writer that found no lock
+creates one, and when that creation lands after another writer renamed the first free lock to its held
+name, two locks exist and two writers hold one each (found by the contract suite's 32 concurrent gates).
 
 mlspec's writers (registrations, alias moves, their history) take it; people and other tools moving
 aliases in MLflow do not, which is the race `registry_mlflow` documents.
@@ -16,20 +21,41 @@ aliases in MLflow do not, which is the race `registry_mlflow` documents.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import re
 import time
 import uuid
+from dataclasses import dataclass
 
 from mlspec.runtime.errors import RegistryError
 from mlspec.runtime.mlflow_server import Connection, error_code
 
-FREE = "mlspec-lock"
-HELD = FREE + ".held."
+PREFIX = "mlspec-lock."
+_NUMBERED = re.compile(r"mlspec-lock\.(\d{12})")
+STATE, TOKEN, EXPIRES = "mlspec.lock.state", "mlspec.lock.token", "mlspec.lock.expires_ms"
 LEASE_SECONDS = 120.0
 WAIT_SECONDS = 300.0
 _MARGIN = 10.0  # a holder stops writing this long before its lease ends
-DESCRIPTION = ("mlspec's write lock for this registry (not a model): mlspec renames it while it registers a "
-               "version or moves an alias. Do not rename or delete it.")
+DESCRIPTION = ("mlspec's write lock for this registry (not a model): mlspec creates the next one of these each time "
+               "it takes or releases the lock. Do not rename or delete them.")
+
+
+@dataclass(frozen=True)
+class LockState:
+    """The newest lock model: its number, whether it is held, by which writer and until when (epoch seconds)."""
+
+    number: int
+    held: bool
+    token: str
+    expires: float
+
+    def takeable(self) -> bool:
+        """Free, or held by a writer whose lease has ended."""
+        return not self.held or self.expires < time.time()
+
+
+NONE = LockState(0, held=False, token="", expires=0.0)  # no lock model yet: free
 
 
 class WriteLock:
@@ -39,35 +65,31 @@ class WriteLock:
         self.conn = conn
         self.lease, self.wait = lease, wait
         self.token = uuid.uuid4().hex[:16]
-        self.name: str | None = None
+        self.number: int | None = None
         self.expires = 0.0
+        self.older: list[str] = []  # lock models before the one taken, deleted on release
         self.waited = 0.0  # seconds spent waiting for the lock (for benchmarks)
 
     def __enter__(self) -> WriteLock:
         started = time.monotonic()
         attempt = 0
         while True:
-            if self._take(FREE):
-                break
-            found = self._names()
-            if not found:
-                self._create()
-                continue
-            for name in found:
-                if _expired(name) and self._take(name):  # a holder that died: take over its exact name
+            names, current = self._current()
+            if current.takeable():
+                expires = time.time() + self.lease
+                if self._create(current.number + 1, held=True, expires=expires):
+                    self.number, self.expires = current.number + 1, expires
+                    self.older = [n for n in names if n != _name(self.number)]
                     break
-            else:
-                if time.monotonic() - started > self.wait:
-                    held = next((n for n in found if n.startswith(HELD)), found[0])
-                    raise RegistryError(f"the MLflow registry {self.conn.where.shown} is busy: another writer has "
-                                        f"held its write lock ({held}) for {self.wait:.0f} s",
-                                        hint="try again; if no mlspec process is writing, the lock is freed when "
-                                             "its lease ends (two minutes after it was taken)")
-                attempt += 1
-                # back off to about 0.5 s: a busy single-worker server resets connections when waiters poll hard
-                time.sleep(random.uniform(0.02, 0.05 * min(2 ** attempt, 10)))  # noqa: S311 (jitter, not security)
-                continue
-            break
+                continue  # another writer created that number first: read the new state at once
+            if time.monotonic() - started > self.wait:
+                raise RegistryError(f"the MLflow registry {self.conn.where.shown} is busy: another writer has "
+                                    f"held its write lock ({_name(current.number)}) for {self.wait:.0f} s",
+                                    hint="try again; if no mlspec process is writing, the lock is freed when "
+                                         "its lease ends (two minutes after it was taken)")
+            attempt += 1
+            # back off to about 0.5 s: a busy single-worker server resets connections when waiters poll hard
+            time.sleep(random.uniform(0.02, 0.05 * min(2 ** attempt, 10)))  # noqa: S311 (jitter, not security)
         self.waited = time.monotonic() - started
         return self
 
@@ -78,54 +100,52 @@ class WriteLock:
                                 f"({self.lease:.0f} s); nothing more was written", hint="try again")
 
     def __exit__(self, *exc_info) -> None:
-        if self.name is None:
+        if self.number is None:
             return
-        name = self.name
-        try:
-            self.conn.retry("unlock", "rename_registered_model", name, FREE,
-                            landed=lambda: True if name not in self._names() else None)
-        except RegistryError as failed:
-            exc = failed.__cause__ or failed
-            if error_code(exc) == "RESOURCE_ALREADY_EXISTS":  # someone made a new free lock meanwhile: drop ours
-                self.conn.call("unlock", "delete_registered_model", self.name)
-            elif error_code(exc) != "RESOURCE_DOES_NOT_EXIST":  # gone: taken over after the lease, nothing to do
-                raise self.conn.error("unlock", exc) from exc
-        finally:
-            self.name = None
+        number, self.number = self.number, None
+        # refused when a waiter took the lock over after the lease: then there is nothing to release
+        self._create(number + 1, held=False, expires=0.0)
+        # number + 1 exists now (this release, or a waiter's takeover): this one and older ones are history;
+        # deleted to keep the list of lock models short (a failure here loses nothing)
+        for name in [*self.older, _name(number)]:
+            with contextlib.suppress(RegistryError):
+                self.conn.call("unlock", "delete_registered_model", name)
 
-    def _take(self, current: str) -> bool:
-        expires = time.time() + self.lease
-        name = f"{HELD}{int(expires * 1000)}.{self.token}"
+    def _current(self) -> tuple[list[str], LockState]:
+        """The lock models' names, and the state of the newest."""
+        # newest first: were old ones left behind (their deletion failed), the newest is still on the first page
+        found = self.conn.call("lock", "search_registered_models", filter_string=f"name LIKE '{PREFIX}%'",
+                               order_by=["name DESC"], max_results=100)
+        numbered = sorted(m.name for m in found if _NUMBERED.fullmatch(m.name))
+        if not numbered:
+            return [], NONE
+        newest = next(m for m in found if m.name == numbered[-1])
+        tags = newest.tags or {}
+        if STATE not in tags:  # a search answer without tags: ask for the model itself
+            tags = self.conn.call("lock", "get_registered_model", newest.name).tags
+        expires = tags.get(EXPIRES, "0")
+        return numbered, LockState(int(numbered[-1][len(PREFIX):]), held=tags.get(STATE) == "held",
+                                   token=tags.get(TOKEN, ""),
+                                   expires=int(expires) / 1000 if expires.isdigit() else 0.0)
+
+    def _create(self, number: int, *, held: bool, expires: float) -> bool:
+        """Create lock model `number` in the given state; False when another writer created it first."""
+        name = _name(number)
+        tags = {STATE: "held" if held else "free", TOKEN: self.token, EXPIRES: str(int(expires * 1000))}
         try:
-            # a rename whose answer was lost may have happened: then the lock has this writer's name
-            self.conn.retry("lock", "rename_registered_model", current, name,
-                            landed=lambda: True if name in self._names() else None)
+            # a creation whose answer was lost may have happened: then the model carries this writer's token
+            self.conn.retry("lock", "create_registered_model", name, tags=tags, description=DESCRIPTION,
+                            landed=lambda: True if self._token_of(name) == self.token else None)
         except RegistryError as failed:
-            exc = failed.__cause__ or failed
-            # gone (another writer renamed it first), or the row changed under this update (the same, seen by
-            # the database: "expected to update 1 row(s); 0 were matched")
-            if error_code(exc) in ("RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST", "INVALID_STATE") or \
-                    "0 were matched" in str(exc):
+            if error_code(failed.__cause__ or failed) == "RESOURCE_ALREADY_EXISTS":
                 return False
-            raise self.conn.error("lock", exc) from exc
-        self.name, self.expires = name, expires
+            raise
         return True
 
-    def _names(self) -> list[str]:
-        found = self.conn.call("lock", "search_registered_models", filter_string=f"name LIKE '{FREE}%'")
-        return sorted(m.name for m in found if m.name == FREE or m.name.startswith(HELD))
-
-    def _create(self) -> None:
-        try:
-            self.conn.client.create_registered_model(FREE, tags={"mlspec.lock": "true"}, description=DESCRIPTION)
-        except Exception as exc:
-            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-                raise self.conn.error("lock", exc) from exc
+    def _token_of(self, name: str) -> str | None:
+        found = self.conn.find("lock", "get_registered_model", name)
+        return None if found is None else found.tags.get(TOKEN)
 
 
-def _expired(name: str) -> bool:
-    """Whether a held lock's lease has ended (its name says until when)."""
-    if not name.startswith(HELD):
-        return False
-    stamp = name[len(HELD):].split(".", 1)[0]
-    return stamp.isdigit() and int(stamp) / 1000 < time.time()
+def _name(number: int) -> str:
+    return f"{PREFIX}{number:012d}"
