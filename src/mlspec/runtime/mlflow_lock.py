@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 
 from mlspec.runtime.errors import RegistryError
-from mlspec.runtime.mlflow_server import Connection, error_code
+from mlspec.runtime.mlflow_server import Connection
 
 PREFIX = "mlspec-lock."
 _NUMBERED = re.compile(r"mlspec-lock\.(\d{12})")
@@ -43,11 +43,10 @@ DESCRIPTION = ("mlspec's write lock for this registry (not a model): mlspec crea
 
 @dataclass(frozen=True)
 class LockState:
-    """The newest lock model: its number, whether it is held, by which writer and until when (epoch seconds)."""
+    """The newest lock model: its number, whether it is held, and until when (epoch seconds)."""
 
     number: int
     held: bool
-    token: str
     expires: float
 
     def takeable(self) -> bool:
@@ -55,7 +54,7 @@ class LockState:
         return not self.held or self.expires < time.time()
 
 
-NONE = LockState(0, held=False, token="", expires=0.0)  # no lock model yet: free
+NONE = LockState(0, held=False, expires=0.0)  # no lock model yet: free
 
 
 class WriteLock:
@@ -125,22 +124,15 @@ class WriteLock:
             tags = self.conn.call("lock", "get_registered_model", newest.name).tags
         expires = tags.get(EXPIRES, "0")
         return numbered, LockState(int(numbered[-1][len(PREFIX):]), held=tags.get(STATE) == "held",
-                                   token=tags.get(TOKEN, ""),
                                    expires=int(expires) / 1000 if expires.isdigit() else 0.0)
 
     def _create(self, number: int, *, held: bool, expires: float) -> bool:
         """Create lock model `number` in the given state; False when another writer created it first."""
         name = _name(number)
         tags = {STATE: "held" if held else "free", TOKEN: self.token, EXPIRES: str(int(expires * 1000))}
-        try:
-            # a creation whose answer was lost may have happened: then the model carries this writer's token
-            self.conn.retry("lock", "create_registered_model", name, tags=tags, description=DESCRIPTION,
-                            landed=lambda: True if self._token_of(name) == self.token else None)
-        except RegistryError as failed:
-            if error_code(failed.__cause__ or failed) == "RESOURCE_ALREADY_EXISTS":
-                return False
-            raise
-        return True
+        # a creation whose answer was lost may have happened: then the model carries this writer's token
+        return self.conn.create("lock", "create_registered_model", name, tags=tags, description=DESCRIPTION,
+                                landed=lambda: True if self._token_of(name) == self.token else None)
 
     def _token_of(self, name: str) -> str | None:
         found = self.conn.find("lock", "get_registered_model", name)

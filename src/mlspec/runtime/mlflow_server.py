@@ -137,10 +137,15 @@ class Connection:
                 return None
             raise
 
-    def create(self, action: str, method: str, *args, **kwargs) -> bool:
-        """`call` for creating a thing by name: False when MLflow answers that it exists already."""
+    def create(self, action: str, method: str, *args, landed=None, **kwargs) -> bool:
+        """`call` for creating a thing by name: False when MLflow answers that it exists already. With `landed`
+        (see `retry`), a creation that must be this client's own: sent again only after checking it did not
+        land."""
         try:
-            self.call(action, method, *args, **kwargs)
+            if landed is None:
+                self.call(action, method, *args, **kwargs)
+            else:
+                self.retry(action, method, *args, landed=landed, **kwargs)
         except RegistryError as failed:
             if error_code(failed.__cause__ or failed) == "RESOURCE_ALREADY_EXISTS":
                 return False
