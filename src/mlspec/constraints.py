@@ -22,6 +22,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
@@ -172,7 +173,7 @@ def _from_importlib(name: str) -> Installed | None:
     except metadata.PackageNotFoundError:
         return None
     return _parse_metadata(dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "") or Installed(
-        dist.version, list(dist.requires or []), {"Requires-Python": dist.metadata.get("Requires-Python") or ""})
+        dist.version, list(dist.requires or []), {"Requires-Python": dist.metadata.get("Requires-Python") or ""})  # type: ignore[attr-defined]
 
 
 class _Closure:
@@ -189,7 +190,7 @@ class _Closure:
         """Collect every requirement on every package reachable from mlspec-gitops[extras]."""
         todo: list[tuple[str, frozenset[str]]] = [(DIST, frozenset(extras))]
         seen: set[tuple[str, frozenset[str]]] = set()
-        here = default_environment()
+        here = cast(dict[str, str], default_environment())  # a TypedDict of str values
         while todo:
             name, wanted = todo.pop()
             if (name, wanted) in seen:

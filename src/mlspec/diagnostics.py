@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 KeyPath = tuple[str | int, ...]
 # Separates the lines of a hint that shows lines to write into a spec. A control character, so no spec
@@ -176,7 +177,7 @@ def render_json(diags: Sequence[Diagnostic], sources: SourceLines | None = None)
 
     items = []
     for d in diags:
-        item = {"code": d.code, "severity": str(d.severity), "message": d.message,
+        item: dict[str, Any] = {"code": d.code, "severity": str(d.severity), "message": d.message,
                 "hint": d.hint.replace(HINT_BREAK, "\n") if d.hint else d.hint}
         item.update(place(d.where))
         item["related"] = [{"message": r.message, **place(r.where)} for r in d.related]

@@ -94,6 +94,7 @@ def diff_nodes(base: Manifest | None, head: Manifest) -> list[NodeChange]:
     for node_id in sorted(set(base_nodes) | set(head.nodes)):
         old, new = base_nodes.get(node_id), head.nodes.get(node_id)
         if old is None:
+            assert new is not None  # the id came from one of the two
             changes.append(NodeChange(node_id, new.kind, "create"))
         elif new is None:
             changes.append(NodeChange(node_id, old.kind, "delete"))

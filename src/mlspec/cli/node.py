@@ -18,7 +18,7 @@ import click
 
 from mlspec.cli.common import EXIT_USAGE, explain, progress, report
 from mlspec.errors import MlspecError
-from mlspec.manifest import Manifest
+from mlspec.manifest import GateNode, Manifest
 
 _RECOMPILE = "run `mlspec compile` and commit the result"
 
@@ -56,7 +56,7 @@ def _main(node_id: str, argv: list[str], path: Path) -> int:
     argv, plan = _take_plan(argv)
     affected = None if plan is None else set(plan.get("retrain", []))
     if affected is not None and kind in ("model", "gate"):
-        model_id = node_id if kind == "model" else f"model.{manifest.nodes[node_id].model}"
+        model_id = node_id if kind == "model" else f"model.{manifest.node(node_id, GateNode).model}"
         if model_id not in affected:
             click.echo(f"{node_id}: not affected by this change; skipped", err=True)
             return 0
@@ -210,7 +210,7 @@ def _report(manifest: Manifest, root: Path, node_id: str, out: str | None = None
     from mlspec.runtime.errors import RunError
     from mlspec.runtime.markdown import gate_report
 
-    gate = manifest.nodes[node_id]
+    gate = manifest.node(node_id, GateNode)
     paths = steps.Paths.of(manifest, root)
     candidate = steps.load_candidate(paths, gate.model)
     champion, note = None, _fork_note(manifest)
@@ -244,7 +244,7 @@ def _promote(manifest: Manifest, root: Path, node_id: str, number: int | None) -
     compared it with). `number` is the gate job's output; without it, this checkout's candidate's version."""
     from mlspec.runtime import steps
 
-    gate = manifest.nodes[node_id]
+    gate = manifest.node(node_id, GateNode)
     paths = steps.Paths.of(manifest, root)
     registry = steps.open_registry(manifest, paths)
     try:

@@ -39,12 +39,11 @@ def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: i
         for r in problems:
             click.echo(f"  {r.node_id}: {r.message}", err=True)
             explain(r)
-    root = project.root
-    state = runner.paths.state
+    root, folder = project.root, runner.paths.state
     click.echo(f"\nDone. PASS={results.count('success')} SKIP={results.count('skipped')} "
                f"FAIL={results.count('fail')} ERROR={results.count('error')} TOTAL={len(results.results)} "
                f"in {results.elapsed:.2f}s", err=True)
-    click.echo(f"Run results: {_rel(state / 'run_results.json', root)}   reports: {_rel(state / 'reports', root)}/",
+    click.echo(f"Run results: {_rel(folder / 'run_results.json', root)}   reports: {_rel(folder / 'reports', root)}/",
                err=True)
     if any(r.action == "gate" for r in results.results):
         click.echo(f"Registry: {project.manifest.project.registry_uri}   artifacts: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -66,7 +67,8 @@ def serve_command(ctx: click.Context, models: tuple[str, ...], host: str, port: 
 
     settings = Settings(models=list(models) or known, **options)
     setup_logging()
-    common = {"host": host, "port": port, "log_config": None, "access_log": False, "timeout_graceful_shutdown": 30}
+    common: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False,
+                              "timeout_graceful_shutdown": 30}
     if workers == 1:
         from mlspec.serve.app import create_app
 

@@ -23,7 +23,7 @@ to the `revision` parameter, to a template's inputs and to a training or gate ta
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from mlspec import stateurls
 from mlspec.emit.argonames import CRON_LIMIT, Names, named, object_name, project_part
@@ -87,6 +87,8 @@ class _Builder:
 
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
+        if manifest.project.argo is None:
+            raise ValueError("the project has no Argo target")  # `emit` builds only for one that has
         self.argo = manifest.project.argo
         self.project = manifest.project.name
         self.names = Names()
@@ -146,7 +148,7 @@ class _Builder:
         return [{"name": name, "path": path} for name, path in paths]
 
     def _container(self, name: str, args: list[str], *, runner: str, minutes: int, secrets: list[str],
-                   inputs: dict | None = None, outputs: dict | None = None, env: list[dict] = (),
+                   inputs: dict | None = None, outputs: dict | None = None, env: Sequence[dict] = (),
                    synchronization: dict | None = None) -> dict:
         """A template running `mlspec -C PROJECT ARGS...` in the image, on a checkout of the repository."""
         requests = self.argo.runners.get(runner, self.argo.requests)
@@ -200,7 +202,7 @@ class _Builder:
                                inputs={"parameters": [{"name": "version"}]}, synchronization=self._mutex(model.name))
 
     def _monitor(self, monitor: MonitorNode) -> dict:
-        model = self.manifest.nodes[f"model.{monitor.model}"]
+        model = self.manifest.model(monitor.model)
         live = [] if monitor.data.startswith("predictions:") else [monitor.data]  # the prediction log is in the store
         retrain = "retrain" in monitor.on_alert  # no GitHub to dispatch to: retrain here, through the gates
         secrets = {*registry_secrets(self.manifest), *source_secrets(self.manifest, live)}

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from mlspec import stateurls
 from mlspec.emit import CONSTRAINTS_PATH
@@ -39,7 +41,7 @@ def _env_names(uri: str) -> tuple[str, ...]:
     return tuple(_ENV_REF.findall(uri))
 
 
-def _secret_names(uris: list[str]) -> list[str]:
+def _secret_names(uris: list[str | None]) -> list[str]:
     return sorted({name for uri in uris for name in _env_names(uri or "")})
 
 
@@ -71,7 +73,7 @@ def tracking_secrets(manifest: Manifest) -> list[str]:
 
 def source_secrets(manifest: Manifest, sources: list[str]) -> list[str]:
     """Environment variables the named SQL sources need."""
-    return _secret_names([manifest.nodes[f"source.{s}"].uri for s in sources])
+    return _secret_names([manifest.source(s).uri for s in sources])
 
 
 def train_secrets(manifest: Manifest, model: ModelNode) -> list[str]:
@@ -172,7 +174,7 @@ def with_condition(document: dict, condition: str) -> dict:
     return out
 
 
-def validate_job(manifest: Manifest, *, first: list[dict] = (), outputs: dict | None = None) -> dict:
+def validate_job(manifest: Manifest, *, first: Sequence[dict] = (), outputs: dict | None = None) -> dict:
     """Validate the specs and check the generated files are current; `first` runs before (after the install)."""
     steps = [*setup(manifest), *first,
              {"name": "Validate specs", "run": "mlspec validate --output-format github"},
@@ -229,7 +231,7 @@ def gate_jobs(manifest: Manifest, ids: tuple[str, str], *, gate: str, model: str
     names, or expressions that give them (the retrain workflow's); `command` runs the gate's script,
     `step_env` adds to its steps' environment; `promote_needs` are needed by the promote job too."""
     env = {**secrets_env(registry_secrets(manifest)), **(step_env or {})}
-    evaluate = {"name": "Evaluate the gate and register", "id": "gate", "run": command}
+    evaluate: dict[str, Any] = {"name": "Evaluate the gate and register", "id": "gate", "run": command}
     if env:
         evaluate["env"] = env
     steps = [*setup(manifest, runtime=True), download(f"candidate-{model}"), evaluate]

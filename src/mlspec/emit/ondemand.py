@@ -64,12 +64,12 @@ class RetrainGroup:
 
 def retrain_groups(manifest: Manifest) -> list[RetrainGroup]:
     """The retrain workflow's groups of models, numbered in the order of their first model's name."""
-    by_shape: dict[tuple, list[str]] = {}
+    by_shape: dict[tuple[str, int, tuple[str, ...], tuple[str | None, ...]], list[str]] = {}
     for model in manifest.of_kind("model"):
         shape = (model.runner, model.timeout_minutes, tuple(train_secrets(manifest, model)),
                  tuple(g.approval_environment for g in gates_of(manifest, model.name)))
         by_shape.setdefault(shape, []).append(model.name)
-    return [RetrainGroup(number, *shape, tuple(models))
+    return [RetrainGroup(number, shape[0], shape[1], shape[2], shape[3], tuple(models))
             for number, (shape, models) in enumerate(sorted(by_shape.items(), key=lambda item: item[1][0]), 1)]
 
 
@@ -158,7 +158,7 @@ def monitors_file(cron: str) -> str:
 
 
 def _monitor_job(manifest: Manifest, node: MonitorNode) -> dict:
-    model = manifest.nodes[f"model.{node.model}"]
+    model = manifest.model(node.model)
     live = [] if node.data.startswith("predictions:") else [node.data]  # the prediction log is in the store
     env = {**secrets_env(sorted({*registry_secrets(manifest), *source_secrets(manifest, live)})),
            "GH_TOKEN": "${{ github.token }}"}

@@ -104,7 +104,8 @@ def _base(atom: Atom, manifest: Manifest, modified: set[str] | None = None) -> s
 def _limited(graph: nx.DiGraph, start: str, depth: int, up: bool) -> set[str]:
     if depth < 0:
         return set(nx.ancestors(graph, start) if up else nx.descendants(graph, start))
-    found, frontier = set(), {start}
+    found: set[str] = set()
+    frontier = {start}
     for _ in range(depth):
         frontier = {m for n in frontier for m in (graph.predecessors(n) if up else graph.successors(n))} - found
         found |= frontier
@@ -117,7 +118,7 @@ def _expand(atom: Atom, base: set[str], graph: nx.DiGraph) -> set[str]:
         if atom.ancestors is not None:
             selected |= _limited(graph, node, atom.ancestors, up=True)
         if atom.descendants is not None or atom.at:
-            selected |= _limited(graph, node, -1 if atom.at else atom.descendants, up=False)
+            selected |= _limited(graph, node, -1 if atom.at or atom.descendants is None else atom.descendants, up=False)
     if atom.at:
         for node in list(selected):
             selected |= nx.ancestors(graph, node)
@@ -156,7 +157,7 @@ def _union(manifest: Manifest, graph: nx.DiGraph, selectors: Sequence[str],
         if not matched and not empty_ok:
             raise SelectorError(Diagnostic("MLS301", f"selector '{word}' matches no node", None,
                                            "the parts of an intersection (a,b) have no node in common"))
-        chosen |= matched
+        chosen |= matched or set()
     return chosen
 
 

@@ -114,8 +114,15 @@ def _describe_char(char: str) -> str:
     return f"{shown}(U+{ord(char):04X}{' ' + name if name else ''})"
 
 
+def _match(pattern: re.Pattern[str], text: str, start: int) -> re.Match[str]:
+    """The pattern's match at `start`, which the lexer's dispatch on the first character guarantees."""
+    found = pattern.match(text, start)
+    assert found is not None, (pattern.pattern, start)
+    return found
+
+
 def _lex_name(text: str, start: int) -> _Token:
-    name = _NAME_RE.match(text, start).group()
+    name = _match(_NAME_RE, text, start).group()
     if len(name) > MAX_NAME_CHARS:
         raise ExprError(f"name is longer than {MAX_NAME_CHARS} characters", start, len(name))
     if name.startswith("__"):
@@ -124,8 +131,8 @@ def _lex_name(text: str, start: int) -> _Token:
 
 
 def _lex_number(text: str, start: int) -> _Token:
-    end = _NUMBER_RE.match(text, start).end()
-    literal = text[start : _NUMBER_TAIL_RE.match(text, end).end()]
+    end = _match(_NUMBER_RE, text, start).end()
+    literal = text[start : _match(_NUMBER_TAIL_RE, text, end).end()]
     if len(literal) > end - start:
         raise ExprError(f"malformed number '{literal}'", start, len(literal),
                         "numbers are decimal, like 1, 1.5, .5 or 1e-3, without '_' separators")
@@ -437,7 +444,7 @@ def render(ast: dict) -> str:
 
 
 def _level(node: dict) -> int:
-    return _PRECEDENCE.get(node.get("op"), _ATOM_LEVEL)
+    return _PRECEDENCE.get(node.get("op", ""), _ATOM_LEVEL)
 
 
 def _render_operand(node: dict, needs_parens: bool) -> str:

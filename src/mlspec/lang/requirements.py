@@ -46,7 +46,7 @@ def _take_number(parser: _Parser, expected: str, allow_negative: bool) -> float:
         parser.advance()
     if parser.current.kind != "number":
         raise parser.unexpected(expected)
-    return sign * float(parser.advance().value)
+    return sign * float(parser.advance().text)
 
 
 @functools.lru_cache(maxsize=8192)

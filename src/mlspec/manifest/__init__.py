@@ -14,7 +14,7 @@ current version.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, overload
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
@@ -189,6 +189,13 @@ class SourceNode(NodeBase):
     engine: Literal["pandas", "duckdb"] | None = None
     training: TrainingRead | None = None
 
+    @property
+    def data_path(self) -> str:
+        """The path or URL a CSV or Parquet source reads (ValueError for a SQL source, which reads none)."""
+        if self.path is None:
+            raise ValueError(f"source '{self.name}' reads SQL, not a file")
+        return self.path
+
     @model_serializer(mode="wrap")
     def _without_engine(self, handler):
         data = handler(self)
@@ -333,6 +340,7 @@ class MonitorNode(NodeBase):
 
 Node = Annotated[SourceNode | FeatureNode | ModelNode | GateNode | MonitorNode, Field(discriminator="kind")]
 NODE_KINDS = ("source", "feature", "model", "gate", "monitor")
+N = TypeVar("N", SourceNode, FeatureNode, ModelNode, GateNode, MonitorNode)
 
 
 class Manifest(_Frozen):
@@ -363,9 +371,48 @@ class Manifest(_Frozen):
         with gcpause.paused():
             return super().model_validate_json(json_data, **kwargs)
 
-    def of_kind(self, kind: str) -> list:
+    @overload
+    def of_kind(self, kind: Literal["source"]) -> list[SourceNode]: ...
+    @overload
+    def of_kind(self, kind: Literal["feature"]) -> list[FeatureNode]: ...
+    @overload
+    def of_kind(self, kind: Literal["model"]) -> list[ModelNode]: ...
+    @overload
+    def of_kind(self, kind: Literal["gate"]) -> list[GateNode]: ...
+    @overload
+    def of_kind(self, kind: Literal["monitor"]) -> list[MonitorNode]: ...
+
+    def of_kind(self, kind: str) -> list[Any]:
         """Nodes of one kind, in id order."""
         return [n for n in self.nodes.values() if n.kind == kind]
+
+    def node(self, node_id: str, kind: type[N]) -> N:
+        """The node with this id, which must be of this kind: KeyError when there is no such node, TypeError
+        when it is another kind (a bug of the caller, not of the manifest)."""
+        found = self.nodes[node_id]
+        if not isinstance(found, kind):
+            raise TypeError(f"{node_id} is a {found.kind}, not a {kind.__name__}")
+        return found
+
+    def source(self, name: str) -> SourceNode:
+        """The source of this name."""
+        return self.node(f"source.{name}", SourceNode)
+
+    def feature(self, name: str) -> FeatureNode:
+        """The feature of this name."""
+        return self.node(f"feature.{name}", FeatureNode)
+
+    def model(self, name: str) -> ModelNode:
+        """The model of this name."""
+        return self.node(f"model.{name}", ModelNode)
+
+    def gate(self, name: str) -> GateNode:
+        """The gate of this name."""
+        return self.node(f"gate.{name}", GateNode)
+
+    def monitor(self, name: str) -> MonitorNode:
+        """The monitor of this name."""
+        return self.node(f"monitor.{name}", MonitorNode)
 
     def to_data(self) -> dict:
         """The manifest as the file holds it: JSON data without defaults and derived values (`fileform`)."""

@@ -37,7 +37,7 @@ def _canonical(raw: bytes) -> bytes:
 
     def walk(node: object) -> object:
         if isinstance(node, dict):
-            out = {}
+            out: dict[str, object] = {}
             # a JSON value (str, int, float...) is immutable: whether two equal ones were one object
             # depends on interning and caches, not on the model; each occurrence gets its own id
             fresh = node.get("__loader__") == "JsonNode"

@@ -32,7 +32,7 @@ def file_source(manifest: Manifest, model: ModelNode, inputs: list[str], path: s
                 label: bool = False) -> SourceNode:
     """A source reading `path` under `model`'s input contract: `inputs` (the champion's own columns), and the
     label when `label` (optional: nullable, and its absence is no failure; see `drop_absent_label`)."""
-    training = manifest.nodes[f"source.{model.source}"]
+    training = manifest.source(model.source)
     columns: dict[str, ColumnContract] = {}
     for column in inputs:
         # a column the champion reads but today's contract lacks (dropped since): its type is all that is known

@@ -15,9 +15,13 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlspec.manifest import SourceNode
 from mlspec.runtime.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _ENV_REF = re.compile(r"\$\{env:([A-Z_][A-Z0-9_]{0,63})\}")
 _MANGLED = re.compile(r"^(?P<name>.+)\.(?P<n>[1-9][0-9]*)$")  # how pandas renames a repeated CSV header
@@ -46,7 +50,7 @@ class Failure:
 class Dataset:
     """A loaded, typed table and the fingerprint of its content."""
 
-    frame: object  # pandas.DataFrame; typed loosely so importing this module stays cheap
+    frame: pd.DataFrame  # imported for the type checker only, so importing this module stays cheap
     fingerprint: str
     failures: list[Failure] = field(default_factory=list)
     row_count: int | None = None  # the source's rows when `frame` holds part of them (a sample, DuckDB engine)
@@ -101,11 +105,11 @@ def file_fingerprint(path: Path) -> str:
 
 def source_path(node: SourceNode, root: Path) -> Path:
     """The file a csv/parquet source reads, checked to stay inside the project."""
-    path = (root / node.path).resolve()
+    path = (root / node.data_path).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise DataError(f"source '{node.name}' path {node.path} resolves outside the project")
+        raise DataError(f"source '{node.name}' path {node.data_path} resolves outside the project")
     if not path.is_file():
-        raise DataError(f"source '{node.name}': file {node.path} not found", where=node.file,
+        raise DataError(f"source '{node.name}': file {node.data_path} not found", where=node.file,
                         hint="check the path (relative to the project root) or create the file")
     return path
 
@@ -114,7 +118,7 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
     """Read a source and convert its columns to their declared types, recording what fails.
 
     `file` is read instead of the source's path in the project (a file named on the command line, which
-    may be anywhere; `node.path` still names it in messages). With `keep_undeclared`, columns the
+    may be anywhere; `node.data_path` still names it in messages). With `keep_undeclared`, columns the
     contract does not declare are kept as read, and every column stays in the data's own order (scoring
     writes them back); otherwise the frame holds the declared columns, in the contract's order.
 
@@ -124,12 +128,14 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
     import pandas as pd
 
     header: list[str] | None = None  # a CSV's header as written, when pandas may have renamed a repeated name
-    if node.format in ("csv", "parquet") and "://" in node.path and file is None:
+    raw: _FrameColumns | _ArrowColumns
+    if node.format in ("csv", "parquet") and "://" in node.data_path and file is None:
         from mlspec.runtime import remote
 
         parts, fingerprint = remote.read(node)
         if node.format == "csv" and len(parts) > 1:
-            raise DataError(f"source '{node.name}': {node.path} names {len(parts)} CSV files; a CSV source reads one",
+            raise DataError(f"source '{node.name}': {node.data_path} names {len(parts)} CSV files; a CSV source "
+                            "reads one",
                             where=node.file, hint="name one file, or use Parquet parts for a dataset in pieces")
         if node.format == "csv":
             raw = _FrameColumns(_read_csv(node, io.BytesIO(parts[0]), empty=not parts[0].strip()))
@@ -150,7 +156,7 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
                 raw = _read_parquet(node, [path])
             fingerprint = digest.result()
         if _stat(path) != before:  # the bytes hashed must be the bytes parsed
-            raise DataError(f"source '{node.name}': {node.path} changed while it was being read", where=node.file,
+            raise DataError(f"source '{node.name}': {node.data_path} changed while it was being read", where=node.file,
                             hint="run again once nothing is writing the file")
     else:
         frame = _read_sql(node, root)
@@ -285,7 +291,7 @@ def _blank(path: Path) -> bool:
 def described(node: SourceNode) -> str:
     """How messages name the data a source reads: its file, or its table or query."""
     if node.format != "sql":
-        return node.path
+        return node.data_path
     return f"table {node.table}" if node.table is not None else "the query's result"
 
 
@@ -324,7 +330,7 @@ def _read_csv(node: SourceNode, source, *, empty: bool):
 
     text_columns = {n: "string" for n, c in node.columns.items() if c.type in ("category", "string", "datetime")}
     if empty:
-        raise DataError(f"source '{node.name}': file {node.path} is empty (not even a header line)",
+        raise DataError(f"source '{node.name}': file {node.data_path} is empty (not even a header line)",
                         where=node.file, hint="the file needs a header line and rows")
     try:
         # only an empty field is missing: pandas' own NA words (NA, N/A, NULL, nan...) would silently turn
@@ -332,7 +338,7 @@ def _read_csv(node: SourceNode, source, *, empty: bool):
         return pd.read_csv(source, sep=node.delimiter or ",", dtype=text_columns,
                            keep_default_na=False, na_values=[""], encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"source '{node.name}': cannot parse {node.path}: {str(exc).splitlines()[0]}",
+        raise DataError(f"source '{node.name}': cannot parse {node.data_path}: {str(exc).splitlines()[0]}",
                         hint="the file must be UTF-8 CSV with a header line") from exc
 
 
@@ -353,7 +359,7 @@ def _read_parquet(node: SourceNode, sources: list) -> _ArrowColumns:
         names = [n for n in schema.names if n not in index]
         rows = sum(f.metadata.num_rows for f in files)
     except Exception as exc:
-        raise DataError(f"source '{node.name}': cannot read parquet file {node.path}: {exc}") from exc
+        raise DataError(f"source '{node.name}': cannot read parquet file {node.data_path}: {exc}") from exc
     return _ArrowColumns(files, names, rows)
 
 

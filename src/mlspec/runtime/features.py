@@ -19,7 +19,7 @@ TEXT_TYPES = ("category", "string")  # columns the loader keeps as text, with No
 
 def feature_nodes(model: ModelNode, manifest: Manifest) -> list[FeatureNode]:
     """The model's features, in the order the spec lists them."""
-    return [manifest.nodes[f"feature.{name}"] for name in model.features]
+    return [manifest.feature(name) for name in model.features]
 
 
 def source_features(manifest: Manifest, source: str) -> list[FeatureNode]:
@@ -32,7 +32,7 @@ def source_features(manifest: Manifest, source: str) -> list[FeatureNode]:
             return
         seen.add(node.name)
         for dep in node.derived_inputs:
-            visit(manifest.nodes[f"feature.{dep}"])
+            visit(manifest.feature(dep))
         ordered.append(node)
 
     for model in sorted((n for n in manifest.nodes.values() if n.kind == "model" and n.source == source),
@@ -57,7 +57,7 @@ def derived_order(model: ModelNode, manifest: Manifest) -> list[FeatureNode]:
             return
         seen.add(node.name)
         for dep in node.derived_inputs:
-            visit(manifest.nodes[f"feature.{dep}"])
+            visit(manifest.feature(dep))
         ordered.append(node)
 
     for node in feature_nodes(model, manifest):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import asdict, dataclass, field
+from typing import TypeGuard
 
 from mlspec.lang.metrics import METRICS
 from mlspec.manifest import GateNode
@@ -65,7 +66,7 @@ class GateReport:
         return data
 
 
-def _finite(value: object) -> bool:
+def _finite(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -92,7 +93,8 @@ def check(requirement: dict, metrics: dict, champion_metrics: dict | None, first
             return result
         result.champion_value = base
         margin = requirement.get("margin") or 0.0
-        threshold = {"+": base + margin, "-": base - margin, "*": base * margin}.get(requirement.get("margin_op"), base)
+        moved = {"+": base + margin, "-": base - margin, "*": base * margin}
+        threshold = moved.get(requirement.get("margin_op", ""), base)
         result.threshold = threshold
     if not _finite(value):
         result.reason = f"{requirement['metric']} is missing or not a number (fails closed)"

@@ -26,7 +26,7 @@ def _split(url: str) -> tuple[str, str]:
 
 
 def _listing(node: SourceNode) -> tuple[ObjectStore, list[tuple[str, int, str]]]:
-    bucket_url, pattern = _split(node.path)
+    bucket_url, pattern = _split(node.data_path)
     store = ObjectStore(bucket_url)
     cut = min((pattern.index(c) for c in _WILDCARDS if c in pattern), default=len(pattern))
     if cut == len(pattern):  # one object
@@ -36,7 +36,7 @@ def _listing(node: SourceNode) -> tuple[ObjectStore, list[tuple[str, int, str]]]
         prefix = pattern[:cut].rsplit("/", 1)[0] + "/" if "/" in pattern[:cut] else ""
         chosen = [entry for entry in store.stat(prefix) if fnmatch.fnmatchcase(entry[0], pattern)]
     if not chosen:
-        raise DataError(f"source '{node.name}': nothing found at {node.path}", where=node.file,
+        raise DataError(f"source '{node.name}': nothing found at {node.data_path}", where=node.file,
                         hint="check the URL, and that the credentials can list the bucket")
     return store, chosen
 

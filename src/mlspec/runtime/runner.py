@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mlspec.manifest import Manifest
+from mlspec.manifest import GateNode, Manifest, ModelNode, SourceNode
 from mlspec.runtime import steps
 from mlspec.runtime.cache import Cache, key
 from mlspec.runtime.errors import GateError, RunError
@@ -165,23 +165,23 @@ class Runner:
 
     def _source_key(self, node_id: str) -> str:
         if node_id not in self.keys:
-            node = self.manifest.nodes[node_id]
+            node = self.manifest.node(node_id, SourceNode)
             fingerprint = steps.source_fingerprint(node, self.paths.root)
             self.keys[node_id] = key(node.config_hash, fingerprint) if fingerprint else ""
         return self.keys[node_id]
 
     def _model_key(self, node_id: str) -> str:
-        model = self.manifest.nodes[node_id]
+        model = self.manifest.node(node_id, ModelNode)
         source_key = self._source_key(f"source.{model.source}")
-        features = [self.manifest.nodes[f"feature.{f}"].config_hash for f in model.features]
-        derived = [self.manifest.nodes[f"feature.{d}"].config_hash for f in model.features
-                   for d in self.manifest.nodes[f"feature.{f}"].derived_inputs]
+        features = [self.manifest.feature(f).config_hash for f in model.features]
+        derived = [self.manifest.feature(d).config_hash for f in model.features
+                   for d in self.manifest.feature(f).derived_inputs]
         return key(model.config_hash, features, derived, source_key, self.manifest.project.seed) if source_key else ""
 
     # -- steps ------------------------------------------------------------------------------
 
     def _run_source(self, node_id: str) -> NodeResult:
-        node = self.manifest.nodes[node_id]
+        node = self.manifest.node(node_id, SourceNode)
         node_key = self._source_key(node_id)
         cached = self.cache.get(node_id, node_key) if node_key and not self.options.force else None
         if cached is not None:
@@ -195,7 +195,7 @@ class Runner:
                           outputs={"rows": dataset.rows, "fingerprint": dataset.fingerprint})
 
     def _model_cached(self, node_id: str) -> NodeResult | None:
-        model = self.manifest.nodes[node_id]
+        model = self.manifest.node(node_id, ModelNode)
         node_key = self._model_key(node_id)
         if not node_key or self.options.force:
             return None
@@ -206,9 +206,9 @@ class Runner:
                           "unchanged (" + _metrics_text(cached["metrics"], model.metrics) + ")", outputs=cached)
 
     def _model_done(self, node_id: str, record: dict, duration: float) -> NodeResult:
-        model = self.manifest.nodes[node_id]
+        model = self.manifest.node(node_id, ModelNode)
         if f"source.{model.source}" not in self.keys or not self.keys[f"source.{model.source}"]:
-            self.keys[f"source.{model.source}"] = key(self.manifest.nodes[f"source.{model.source}"].config_hash,
+            self.keys[f"source.{model.source}"] = key(self.manifest.source(model.source).config_hash,
                                                       record["lineage"]["data_fingerprint"])
         summary = {"sha256": record["sha256"], "metrics": record["metrics"]}
         self.cache.put(node_id, self._model_key(node_id), summary)
@@ -216,7 +216,7 @@ class Runner:
                           + _tracked_text(record.get("tracking")), duration, outputs=summary)
 
     def _run_gate(self, node_id: str) -> NodeResult:
-        gate = self.manifest.nodes[node_id]
+        gate = self.manifest.node(node_id, GateNode)
         candidate = steps.load_candidate(self.paths, gate.model)
         approving = bool(gate.approval_environment and self.options.approve)
         node_key = key(gate.config_hash, candidate["sha256"], self._registry_identity())
@@ -311,7 +311,7 @@ class Runner:
         """The selected sources the run checks: those a selected model trains on. A source only monitors read
         (a live batch) is checked by `mlspec monitor`, so its contract breaks do not fail a run; a selection
         without models (`-s source:NAME`) is a check of the data itself, and checks every selected source."""
-        models = [self.manifest.nodes[n] for n in plan if n.startswith("model.")]
+        models = [self.manifest.node(n, ModelNode) for n in plan if n.startswith("model.")]
         sources = [n for n in plan if n.startswith("source.")]
         if not models:
             return set(sources)
@@ -367,7 +367,7 @@ class Runner:
         from threadpoolctl import threadpool_limits
 
         started = time.perf_counter()
-        model = self.manifest.nodes[node_id]
+        model = self.manifest.node(node_id, ModelNode)
         with threadpool_limits(limits=training_threads(self.options.jobs)):  # as in a worker
             record = steps.train_model(self.manifest, model, self.paths, self.frames.get(model.source))
         return self._model_done(node_id, record, time.perf_counter() - started)
@@ -381,7 +381,7 @@ class Runner:
             futures = {}
             for node_id in pending:
                 self.on_event("start", index[node_id], total, node_id, "train", None)
-                checked = self.frames.get(self.manifest.nodes[node_id].source)
+                checked = self.frames.get(self.manifest.node(node_id, ModelNode).source)
                 futures[lenders.submit(pool.train, self.paths.root, node_id, threads,
                                        checked.fingerprint if checked else None)] = node_id
             for future in as_completed(futures):

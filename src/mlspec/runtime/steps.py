@@ -86,11 +86,11 @@ def source_fingerprint(node: SourceNode, root: Path) -> str | None:
 
     if node.format == "sql":
         return None
-    if "://" in node.path:
+    if "://" in node.data_path:
         from mlspec.runtime import remote
 
         return remote.source_fingerprint(node)
-    if any(c in node.path for c in "*?["):  # Parquet parts, read by DuckDB
+    if any(c in node.data_path for c in "*?["):  # Parquet parts, read by DuckDB
         from mlspec.runtime.duck import fingerprint
 
         return fingerprint(node, root)
@@ -135,7 +135,7 @@ def reload_checked(node: SourceNode, root: Path, fingerprint: str | None, manife
     else:
         dataset = data.load(node, root)
     if dataset.fingerprint != fingerprint:
-        raise DataError(f"source '{node.name}': {node.path} changed while the run was using it",
+        raise DataError(f"source '{node.name}': {node.data_path} changed while the run was using it",
                         where=node.file, hint="run again once nothing is writing the file")
     return dataset
 
@@ -145,7 +145,7 @@ def train_model(manifest: Manifest, model: ModelNode, paths: Paths, dataset=None
     from mlspec.runtime.cache import libraries
     from mlspec.runtime.train import train
 
-    source = manifest.nodes[f"source.{model.source}"]
+    source = manifest.source(model.source)
     if dataset is None:
         dataset = check_source(source, paths.root, manifest)
     candidate = train(model, manifest, dataset.frame)
@@ -164,7 +164,7 @@ def train_model(manifest: Manifest, model: ModelNode, paths: Paths, dataset=None
         "rows_train": candidate.rows_train, "rows_test": candidate.rows_test,
         "lineage": {
             "model_config_hash": model.config_hash,
-            "feature_config_hashes": {f: manifest.nodes[f"feature.{f}"].config_hash for f in model.features},
+            "feature_config_hashes": {f: manifest.feature(f).config_hash for f in model.features},
             "source": model.source,
             "data_fingerprint": dataset.fingerprint,
             "git_commit": git_commit(paths.root), "mlspec_version": __version__, "seed": manifest.project.seed,

@@ -45,7 +45,7 @@ def _split(model: ModelNode, manifest: Manifest, frame, seed: int):
                             f"test sets (test_fraction {model.split.test_fraction})",
                             hint="add data, or lower min_rows tolerance only if this is a toy dataset")
     if model.split.method == "time":
-        timestamp = manifest.nodes[f"source.{model.source}"].timestamp
+        timestamp = manifest.source(model.source).timestamp
         ordered = frame.sort_values(timestamp, kind="stable")
         return ordered.iloc[: rows - n_test], ordered.iloc[rows - n_test:]
     stratify = frame[model.label] if model.split.method == "stratified" else None
@@ -219,7 +219,7 @@ def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
     columns = raw_columns(model, manifest)
     _check_inputs(model, frame, columns)
     keep = sorted({*columns, model.label, *model.slices,
-                   *filter(None, [manifest.nodes[f"source.{model.source}"].timestamp])})
+                   *filter(None, [manifest.source(model.source).timestamp])})
     train_part, test_part = _split(model, manifest, frame[keep], seed)
     if model.task == "classification" and train_part[model.label].nunique() < 2:
         raise TrainingError(f"model '{model.name}': the training split has a single class",

@@ -186,6 +186,6 @@ def _train(root: str, node_id: str, threads: int, fingerprint: str | None) -> tu
     paths = steps.Paths.of(_manifest, Path(root))
     model = _manifest.nodes[node_id]
     with threadpool_limits(limits=threads):
-        dataset = steps.reload_checked(_manifest.nodes[f"source.{model.source}"], paths.root, fingerprint, _manifest)
+        dataset = steps.reload_checked(_manifest.source(model.source), paths.root, fingerprint, _manifest)
         record = steps.train_model(_manifest, model, paths, dataset)
     return record, time.perf_counter() - started

@@ -69,7 +69,7 @@ class Server:
         self.metrics = Metrics()
         self.log: PredictionLog | None = None
         if settings.log_predictions:
-            contracts = {n: dict(manifest.nodes[f"source.{manifest.nodes[f'model.{n}'].source}"].columns)
+            contracts = {n: dict(manifest.source(manifest.model(n).source).columns)
                          for n in self.names}
             self.log = PredictionLog(open_store(manifest.project.artifacts_uri, root), contracts,
                                      settings.flush_rows, settings.flush_seconds)
@@ -356,8 +356,8 @@ def _documented_inputs(manifest: Manifest, names: list[str]) -> tuple[dict, list
     columns: dict = {}
     required: set[str] | None = None
     for name in names:
-        model = manifest.nodes[f"model.{name}"]
-        contracts = manifest.nodes[f"source.{model.source}"].columns
+        model = manifest.model(name)
+        contracts = manifest.source(model.source).columns
         read = raw_columns(model, manifest)
         for column in read:
             columns[column] = contracts[column] if columns.get(column, contracts[column]) == contracts[column] \

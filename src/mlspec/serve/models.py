@@ -51,11 +51,11 @@ class Result:
 
 def load(registry, manifest: Manifest, name: str, version: int) -> Served:
     """Load `name` version `version` from the registry (sha256-verified); RegistryError when it cannot be."""
-    model = manifest.nodes[f"model.{name}"]
+    model = manifest.model(name)
     record = registry.get(name, version)
     pipeline = registry.load_model(record.artifact_sha256)
     inputs = scoring.trained_inputs(pipeline, raw_columns(model, manifest))
-    source = manifest.nodes[f"source.{model.source}"]
+    source = manifest.source(model.source)
     lacking = [c for c in inputs if c not in source.columns]
     if lacking:
         raise RegistryError(f"{name} v{version} reads columns the contract of source '{model.source}' does not "

@@ -68,15 +68,15 @@ def column_measures(drift: Drift, column_types: dict[str, str],
         method = categorical_method(drift) if kind == "categorical" else drift.method
         measures[column] = Measure(method, threshold_of(drift, method), kind)
     for name in sorted(drift.features):  # sorted: when two features read one column, the last name wins
-        column = feature_columns.get(name)
-        if column is None or column not in measures:
+        feature_column = feature_columns.get(name)
+        if feature_column is None or feature_column not in measures:
             continue
-        override, kind = drift.features[name], measures[column].kind
-        method = override.method or measures[column].method
+        override, kind = drift.features[name], measures[feature_column].kind
+        method = override.method or measures[feature_column].method
         if kind == "categorical" and method not in CATEGORICAL_METHODS:
             method = "jensen_shannon"  # validate warns: ks and wasserstein need numbers
         threshold = override.threshold if override.threshold is not None else threshold_of(drift, method)
-        measures[column] = Measure(method, threshold, kind, name)
+        measures[feature_column] = Measure(method, threshold, kind, name)
     return measures
 
 

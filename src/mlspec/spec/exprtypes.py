@@ -80,7 +80,7 @@ def _operands(node: dict, op: str | None, args: list, types: Mapping[str, str], 
         for arg, kind in args:
             _need_number(arg, kind, types, f"{node['fn']}() needs numbers", problems)
     elif op == "call" and node["fn"] == "where":
-        _need_number(*args[0], types, "where()'s condition needs true or false", problems)
+        _need_number(args[0][0], args[0][1], types, "where()'s condition needs true or false", problems)
         for arg, kind in args[1:]:
             _need_number(arg, kind, types, "where() chooses between numbers", problems)
 

@@ -236,9 +236,11 @@ def _syntax_error(path: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic
             primary = context_mark  # the end of the file says nothing; the opening quote/bracket does
         elif (context_mark.line, context_mark.column) != (problem_mark.line, problem_mark.column):
             related = (Related(_span(path, context_mark), exc.context),)
+    quote_line = None
     if problem_mark is not None:
         opened = _unclosed_quote_before(text, problem_mark.line)
         if opened is not None and opened[0] != problem_mark.line + 1:
+            quote_line = opened[0]
             related = (Related(Span(path, opened[0], opened[1]), "a quote opened here is not closed on its line"),
                        *related)
     where = _span(path, primary) if primary is not None else Span(path, 1, 1)
@@ -247,8 +249,8 @@ def _syntax_error(path: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic
     if primary is context_mark and exc.context:
         message += f" ({exc.context})"
     hint = _syntax_hint(f"{problem} {exc.context or ''}", found)
-    if related and related[0].message.startswith("a quote opened here"):
-        hint = f"close the quote on line {related[0].where.line}"
+    if quote_line is not None:
+        hint = f"close the quote on line {quote_line}"
     return Diagnostic("MLS005", message, where, hint, related=related)
 
 
@@ -336,7 +338,7 @@ def _build(path: str, text: str, diags: list[Diagnostic], parser_class=_Parser) 
                         value = event.value
                 else:
                     value = event.value
-                container = None
+                container: dict | list | None = None
             else:
                 if len(stack) >= MAX_DEPTH:
                     fatal("MLS014", f"spec is nested more than {MAX_DEPTH} levels deep",

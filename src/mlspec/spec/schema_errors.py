@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,7 +47,7 @@ def describe(value: object) -> str:
 def data_path(data: object, loc: Sequence[str | int]) -> KeyPath:
     """Follow pydantic's `loc` through the user's data; union member names and tags add nothing."""
     path: list[str | int] = []
-    node = data
+    node: Any = data
     for part in loc:
         in_mapping = isinstance(node, dict) and isinstance(part, str) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
@@ -72,7 +73,7 @@ def _unwrap(annotation: object) -> list[object]:
 def model_at(root: type[BaseModel], data: object, path: KeyPath) -> type[BaseModel] | None:
     """The pydantic model class that validates the mapping at `path` in `data`, if any."""
     candidates: list[object] = [root]
-    node = data
+    node: Any = data
     for part in path:
         nxt: list[object] = []
         for cand in candidates:
@@ -86,7 +87,8 @@ def model_at(root: type[BaseModel], data: object, path: KeyPath) -> type[BaseMod
                     nxt.extend(_unwrap(typing.get_args(cand)[1]))
                 elif origin is list:
                     nxt.extend(_unwrap(typing.get_args(cand)[0]))
-        node = node[part] if isinstance(node, dict | list) else None
+        # the path came from `data_path`, so each part indexes its node
+        node = node[part] if isinstance(node, dict | list) else None  # type: ignore[index]
         candidates = _pick_member(nxt, node)
     models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
     return models[0] if models else None
@@ -140,7 +142,7 @@ def label(path: KeyPath) -> str:
 
 
 def translate(error: ValidationError, file: str, data: object, root: type[BaseModel],
-              raw_text: callable) -> list[Diagnostic]:
+              raw_text: Callable[[KeyPath], str | None]) -> list[Diagnostic]:
     """Map every pydantic error to one diagnostic; union alternatives of one value become one."""
     diags: list[Diagnostic] = []
     type_errors: dict[KeyPath, list[str]] = {}
@@ -165,7 +167,7 @@ def translate(error: ValidationError, file: str, data: object, root: type[BaseMo
                                     Pointer(file, path, "key"), hint_for(str(key), allowed, "field")))
         elif kind in ("union_tag_invalid", "invalid_transform"):
             tag_key = str(ctx.get("discriminator", "")).strip("'") or "transform"
-            tag_value = value.get(tag_key)
+            tag_value = value.get(tag_key) if isinstance(value, dict) else None
             expected = _expected(ctx, tag_key)
             shown = f"'{tag_value}'" if isinstance(tag_value, str) else describe(tag_value)
             diags.append(Diagnostic("MLS104", f"unknown {tag_key} {shown}{noun}", Pointer(file, (*path, tag_key)),
@@ -204,12 +206,13 @@ def translate(error: ValidationError, file: str, data: object, root: type[BaseMo
             diags.append(Diagnostic("MLS108", f"{describe(value)} is not a valid {field}{noun}",
                                     Pointer(file, path), hint))
         else:
-            diags.append(Diagnostic("MLS105", f"'{label(path)}' {_range_message(err)}{noun}",
+            diags.append(Diagnostic("MLS105", f"'{label(path)}' {_range_message(dict(err))}{noun}",
                                     Pointer(file, path), _range_hint(kind, ctx, value)))
     return [_finish_type_error(d, data, type_errors) if d.code == "MLS103" and not d.message else d for d in diags]
 
 
 def _finish_type_error(diag: Diagnostic, data: object, type_errors: dict[KeyPath, list[str]]) -> Diagnostic:
+    assert isinstance(diag.where, Pointer)  # as `translate` made it
     path = diag.where.path
     value = _value_at(data, path)
     words = list(dict.fromkeys(type_errors[path]))
@@ -245,7 +248,7 @@ def _missing_hint(missing: str, parent: object) -> str:
 
 
 def _value_at(data: object, path: KeyPath) -> object:
-    node = data
+    node: Any = data
     for part in path:
         node = node[part]
     return node

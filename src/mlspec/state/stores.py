@@ -11,6 +11,7 @@ once per process (`probe`), because it would silently break contiguous versions.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -20,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mlspec.runtime.errors import RegistryError
 from mlspec.state.files import fsync_dir, stage, write_atomic
@@ -171,12 +172,12 @@ class ObjectStore:
             raise StoreError(f"{self.url} needs the object-store support, which is not installed",
                              hint="pip install 'mlspec-gitops[objectstore]'") from exc
         self._obstore = obstore
-        options = {"timeout": "60s", "connect_timeout": "10s"}
+        options: Any = {"timeout": "60s", "connect_timeout": "10s"}
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
         if self.scheme == "s3" and endpoint.startswith("http://"):
             options["allow_http"] = True  # an S3-compatible server on a private network or this machine
         # a few quick retries: an unreachable store should say so in seconds, not after obstore's 3 minutes
-        retry = {"max_retries": 4, "retry_timeout": timedelta(seconds=30),
+        retry: Any = {"max_retries": 4, "retry_timeout": timedelta(seconds=30),
                  "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5),
                              "base": 2}}
         try:
@@ -253,7 +254,7 @@ class ObjectStore:
             raise self._error("list", prefix, exc) from exc
         return sorted(str(meta["path"]) for meta in pages)
 
-    def stat(self, prefix: str) -> list[tuple[str, int, str]]:
+    def stat(self, prefix: str) -> builtins.list[tuple[str, int, str]]:  # `list` is the method here
         """(key, size, ETag) of every object under the prefix, sorted by key: what changed, without reading."""
         try:
             pages = self._obstore.list(self._store, prefix=prefix or None).collect()

@@ -44,7 +44,7 @@ from mlspec.write.outputs import (
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass

@@ -6,6 +6,8 @@ at run time. It scans the file's parse events once and maps every key path to sp
 
 from __future__ import annotations
 
+from typing import Any
+
 from yaml.events import MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent
 from yaml.parser import Parser as _ParserBase
 from yaml.reader import Reader as _Reader
@@ -46,7 +48,7 @@ def map_file(file: str, text: str) -> dict[KeyPath, Entry]:
     stack: list[list] = []
     try:
         while parser.check_event():
-            event = parser.get_event()
+            event: Any = parser.get_event()  # narrowed by `kind is`, which mypy does not follow
             kind = type(event)
             if kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
                 value_span = _span(file, event.start_mark, event.end_mark)

@@ -47,11 +47,11 @@ def chosen(node: SourceNode, root: Path) -> bool:
 
 
 def _size(node: SourceNode, root: Path) -> int:
-    if "://" in node.path:
+    if "://" in node.data_path:
         from mlspec.runtime import remote
 
         return sum(size for _key, size, _etag in remote._listing(node)[1])
-    path = root / node.path
+    path = root / node.data_path
     return path.stat().st_size if path.is_file() else 0
 
 
@@ -60,14 +60,14 @@ def fingerprint(node: SourceNode, root: Path) -> str:
     store; for local files matching a pattern, the sha256 of their paths and each file's sha256."""
     from mlspec.runtime.data import file_fingerprint
 
-    if "://" in node.path:
+    if "://" in node.data_path:
         from mlspec.runtime import remote
 
         return remote.source_fingerprint(node)
     from mlspec.runtime.duck.scan import local_files
 
     files = local_files(node, root)
-    if len(files) == 1 and not any(c in node.path for c in "*?["):
+    if len(files) == 1 and not any(c in node.data_path for c in "*?["):
         return file_fingerprint(Path(files[0]))
     inside = root.resolve()
     lines = [f"{Path(f).resolve().relative_to(inside).as_posix()}\t{file_fingerprint(Path(f))}" for f in files]

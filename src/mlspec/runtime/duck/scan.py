@@ -147,12 +147,12 @@ class Scan:
         node = self.node
         if file is not None:
             return [str(file)]
-        if "://" in node.path:
+        if "://" in node.data_path:
             from mlspec.runtime import remote
 
             _store, entries = remote._listing(node)
-            self._register(node.path.split("://", 1)[0])
-            bucket = remote._split(node.path)[0]
+            self._register(node.data_path.split("://", 1)[0])
+            bucket = remote._split(node.data_path)[0]
             return [f"{bucket}/{key}" for key, _size, _etag in entries]
         return local_files(node, self.root)
 
@@ -242,19 +242,19 @@ def local_files(node: SourceNode, root: Path) -> list[str]:
     """The local files a source reads: its path, or every file its pattern matches (sorted), inside the project."""
     from mlspec.runtime.data import source_path
 
-    if not any(c in node.path for c in WILDCARDS):
+    if not any(c in node.data_path for c in WILDCARDS):
         return [str(source_path(node, root))]
     inside = root.resolve()
     try:
-        paths = sorted(str(p) for p in inside.glob(node.path) if p.is_file())
+        paths = sorted(str(p) for p in inside.glob(node.data_path) if p.is_file())
     except (NotImplementedError, ValueError) as exc:  # an absolute pattern
-        raise DataError(f"source '{node.name}': {node.path} is not a pattern inside the project",
+        raise DataError(f"source '{node.name}': {node.data_path} is not a pattern inside the project",
                         where=node.file, hint="write the path relative to the project root") from exc
     for path in paths:
         if not Path(path).resolve().is_relative_to(inside):
             raise DataError(f"source '{node.name}': {path} resolves outside the project", where=node.file)
     if not paths:
-        raise DataError(f"source '{node.name}': no file matches {node.path}", where=node.file,
+        raise DataError(f"source '{node.name}': no file matches {node.data_path}", where=node.file,
                         hint="check the pattern (relative to the project root)")
     return paths
 

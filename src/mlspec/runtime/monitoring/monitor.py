@@ -11,9 +11,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlspec.lang.metrics import METRICS
-from mlspec.manifest import Manifest, MonitorNode
+from mlspec.manifest import DriftSettings, Manifest, MonitorNode
 from mlspec.runtime import batch, contract, data, duck, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
@@ -45,15 +46,14 @@ class MonitorReport:
         return asdict(self)
 
 
-def _drift(node: MonitorNode, manifest: Manifest, frame, profile: dict, predictions,
-           training_data: bool = False, measured: list | None = None) -> dict:
+def _drift(settings: DriftSettings, frame, profile: dict, predictions, training_data: bool = False,
+           measured: list | None = None) -> dict:
     """Drift of every input column and of the predictions. `share` is the drifted share of the columns
     that could be judged (`evaluated`), not of all columns: the others had too little data. `measured` are
     the columns' results computed already (by the DuckDB engine, over all rows rather than `frame`)."""
     import numpy as np
 
-    settings = node.drift  # every column's measure and threshold, resolved by the compiler
-
+    # `settings`: every column's measure and threshold, resolved by the compiler
     def one(column: str) -> dict:
         measure, reference, values = settings.columns[column], profile["columns"][column], frame[column]
         if reference["kind"] == "numeric":
@@ -98,12 +98,12 @@ def _checks(failures: list) -> list[dict]:
     return [{"column": f.column, "check": f.check, "rows": f.count, "samples": f.samples} for f in failures]
 
 
-def _quality(node: MonitorNode, failures: list, rows: int) -> dict:
+def _quality(settings: dict[str, Any], failures: list, rows: int) -> dict:
     worst = max((f.count for f in failures), default=0)
     share = worst / rows if rows else 1.0
     checks = _checks(failures)
     schema_changes = [f.column for f in failures if f.check in (data.MISSING_COLUMN, data.DUPLICATE_COLUMN)]
-    alert = bool(schema_changes) or share > node.quality["max_failed_rows"]
+    alert = bool(schema_changes) or share > settings["max_failed_rows"]
     return {"verdict": "alert" if alert else "ok", "failed_share": share, "checks": checks,
             "schema_changes": schema_changes}
 
@@ -117,8 +117,7 @@ def _scores(pipeline, frame, model):
     return predicted, proba, continuous
 
 
-def _performance(node: MonitorNode, model, frame, predicted, proba, classes, trained: dict) -> dict:
-    settings = node.performance
+def _performance(settings: dict[str, Any], model, frame, predicted, proba, classes, trained: dict) -> dict:
     labelled = frame[model.label].notna().to_numpy()
     if labelled.sum() < settings["min_rows"]:
         return {"verdict": "insufficient_data", "rows": int(labelled.sum()), "metrics": {}}
@@ -162,7 +161,7 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
     """Run every check the monitor asks for on its live source (or `data_source`, or a data `file` checked
     against the champion's own inputs and the label); return the report. Contract breaks of the batch
     are findings in the report, whatever checks the monitor asks for."""
-    model = manifest.nodes[f"model.{node.model}"]
+    model = manifest.model(node.model)
     champion = registry.champion(node.model)
     if champion is None:
         raise RunError(f"monitor '{node.name}': model '{node.model}' has no champion to monitor",
@@ -183,7 +182,7 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
             raise RunError(f"unknown source '{source_name}'",
                            hint="name a source of the spec, or the prediction log: predictions:MODEL[@WINDOW]")
         else:
-            source = manifest.nodes[f"source.{source_name}"]
+            source = manifest.source(source_name)
             if duck.chosen(source, root):  # contract and drift over all rows in SQL; the model scores a sample
                 from mlspec.runtime.duck import frames
 
@@ -219,19 +218,19 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
             predicted, proba, continuous = _scores(pipeline, frame[columns], model)
         if node.drift is not None:
             training_data = dataset.fingerprint == champion.lineage.get("data_fingerprint")
-            report.drift = _drift(node, manifest, frame, champion.profile, continuous, training_data, duck_drift)
+            report.drift = _drift(node.drift, frame, champion.profile, continuous, training_data, duck_drift)
             if approximation is not None:  # what the DuckDB engine's statistics approximate, and how closely
                 report.drift["approximation"] = {**approximation, "scored_rows": len(frame) if scored else 0}
-        failures = pending_failures.result() if pending_failures is not None else duck_failures
+        failures = pending_failures.result() if pending_failures is not None else (duck_failures or [])
     if file is not None:
         failures = batch.drop_absent_label(failures, model)
     report.contract = {"passed": not failures, "checks": _checks(failures)}
     if node.quality is not None:
-        report.quality = _quality(node, failures, dataset.rows)
+        report.quality = _quality(node.quality, failures, dataset.rows)
     labels_ok = model.label in frame.columns and scored
     if node.performance is not None:
         if labels_ok:
-            report.performance = _performance(node, model, frame, predicted, proba,
+            report.performance = _performance(node.performance, model, frame, predicted, proba,
                                               getattr(pipeline, "classes_", None), champion.metrics)
         else:
             report.performance = {"verdict": "insufficient_data", "rows": 0, "metrics": [],

@@ -76,7 +76,7 @@ def log_source(manifest: Manifest, model_name: str, logged: list[str]) -> Source
     if model is None or model.kind != "model":
         raise DataError(f"unknown model '{model_name}' in predictions:{model_name}",
                         hint="name a model of the spec: predictions:MODEL")
-    source = manifest.nodes[f"source.{model.source}"]
+    source = manifest.source(model.source)
     columns = {name: c.model_copy(update={"unique": False}) for name, c in source.columns.items() if name in logged}
     return source.model_copy(update={"name": f"{LOG_SCHEME}{model_name}", "columns": columns, "min_rows": 1,
                                      "max_rows": None, "path": f"{PREFIX}/{model_name}"})

@@ -138,7 +138,7 @@ class MonitorRunner:
         self.on_note(f"retraining {model} through its gates ({reason})", False)
         plan = [n for n in self.manifest.nodes if n == f"model.{model}"
                 or (n.startswith("gate.") and self.manifest.nodes[n].model == model)]
-        source = f"source.{self.manifest.nodes[f'model.{model}'].source}"
+        source = f"source.{self.manifest.model(model).source}"
         # the same training settings as `mlspec run`, so an unchanged model retrains to the same bytes
         Runner(self.manifest, self.root, RunOptions(force=True, jobs=default_jobs()), self.on_event).run(
             [source, *sorted(plan)])

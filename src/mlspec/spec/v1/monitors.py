@@ -119,7 +119,7 @@ class Monitor(Strict):
     drift: Drift | None = Field(None, description="Drift settings.")
     quality: Quality | None = Field(None, description="Quality settings.")
     performance: Performance | None = Field(None, description="Performance settings.")
-    on_alert: list[Literal["open_issue", "retrain"]] = Field(default_factory=lambda: ["open_issue"], max_length=2,
+    on_alert: list[Literal["open_issue", "retrain"]] = Field(default_factory=lambda: ["open_issue"], max_length=2,  # type: ignore[arg-type]
                                                              description="Actions when the monitor alerts.")
     description: Description
 
