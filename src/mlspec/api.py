@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,13 @@ class Project:
     def ok(self) -> bool:
         """True when the project validated and resolved without errors."""
         return self.manifest is not None and not has_errors(self.diagnostics)
+
+    @property
+    def valid_manifest(self) -> Manifest:
+        """The manifest of a project that is ok: what commands use once they checked `ok` (ValueError if not)."""
+        if self.manifest is None:
+            raise ValueError("the project is not valid")  # a caller that skipped the check of `ok`
+        return self.manifest
 
     @property
     def graph(self):
@@ -116,15 +124,15 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
     """
     with gcpause.paused():
         validated = validate_project(root)
-        if not validated.ok:
+        if (valid := validated.valid) is None:
             return validated, list(validated.diagnostics)
 
         from mlspec.graph import build as graph_build
         from mlspec.yamlpos.sourcemap import SourceMap
 
         origins = {}
-        for name, deps in validated.facts.feature_deps.items():
-            entry = validated.spec.features[name]
+        for name, deps in valid.facts.feature_deps.items():
+            entry = valid.spec.features[name]
             for dep in deps:
                 origins[(f"feature.{dep}", f"feature.{name}")] = entry.at("features", "expr")
         problems = SourceMap(validated.texts).locate(
@@ -135,13 +143,13 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
 def _load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
     validated = validate_project(root, specs)
     project = Project(root, validated, diagnostics=list(validated.diagnostics))
-    if not validated.ok:
+    if (valid := validated.valid) is None:
         return project
     from mlspec.graph import build as graph_build  # networkx is only needed once specs are valid
     from mlspec.resolve import resolve
     from mlspec.yamlpos.sourcemap import SourceMap
 
-    resolved = resolve(validated.spec, validated.facts)
+    resolved = resolve(valid.spec, valid.facts)
     # a cycle can only run through derived features: their edges are the ones resolve placed
     problems = graph_build.cycles(graph_build.feature_graph(resolved.edge_origins), resolved.edge_origins)
     if problems:
@@ -152,7 +160,7 @@ def _load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
     return project
 
 
-def select(project: Project, selectors: list[str], exclude: list[str] = (),
+def select(project: Project, selectors: Sequence[str], exclude: Sequence[str] = (),
            modified: set[str] | None = None) -> list[str]:
     """Selected node ids in graph order (raises `SelectorError` when a selector matches nothing).
 
@@ -160,14 +168,15 @@ def select(project: Project, selectors: list[str], exclude: list[str] = (),
     """
     from mlspec.graph.select import select as graph_select
 
-    chosen = graph_select(project.manifest, project.graph, selectors, exclude, modified)
+    chosen = graph_select(project.valid_manifest, project.graph, selectors, exclude, modified)
     return [node for node in project.order if node in chosen]
 
 
 def monitors(project: Project, names: list[str]) -> list[str]:
     """The monitors NAMES pick, in graph order (all when none is given): a monitor by its name, or a model's
     monitors by the model's name. A model without monitors is an MlspecError, an unknown name a SelectorError."""
-    nodes, watched = project.manifest.nodes, {m.model for m in project.manifest.of_kind("monitor")}
+    manifest = project.valid_manifest
+    nodes, watched = manifest.nodes, {m.model for m in manifest.of_kind("monitor")}
     models = [n for n in names if f"monitor.{n}" not in nodes and f"model.{n}" in nodes]
     if lacking := [n for n in models if n not in watched]:
         raise MlspecError(f"model '{lacking[0]}' has no monitor", hint="add one under monitors: in the specs "
@@ -182,7 +191,7 @@ def monitor(project: Project, node_ids: list[str], options, on_event=None, on_no
     `RunResults` (not ok on an alert or a monitor that could not be evaluated)."""
     from mlspec.runtime.monitoring.runner import MonitorRunner
 
-    return MonitorRunner(project.manifest, project.root, options, on_event, on_note).run(node_ids)
+    return MonitorRunner(project.valid_manifest, project.root, options, on_event, on_note).run(node_ids)
 
 
 def json_schema() -> dict:
@@ -312,7 +321,7 @@ def plan(project: Project, base, *, files: bool = True):
             changed = {"created": sorted(head_files.keys() - base_files.keys()),
                        "updated": sorted(path for path in both if head_files[path] != base_files[path]),
                        "deleted": sorted(base_files.keys() - head_files.keys())}
-        result = make_plan(base.manifest, project.manifest, project.graph, changed)
+        result = make_plan(base.manifest, project.valid_manifest, project.graph, changed)
     result.notes = base.notes + result.notes
     if base.manifest is not None:
         result.base_state = {"registry_uri": base.manifest.project.registry_uri,
@@ -325,6 +334,8 @@ def ci_problems(project: Project) -> list[Diagnostic]:
     from mlspec.spec.check_ci import ci_state_problems
     from mlspec.yamlpos.sourcemap import SourceMap
 
+    if project.validated.spec is None:  # a project from the compile cache holds no spec: it compiled already
+        raise ValueError("ci_problems needs a project validated from its spec files")
     problems = ci_state_problems(project.validated.spec)
     return sorted(SourceMap(project.validated.texts).locate(problems), key=sort_key) if problems else []
 
@@ -332,7 +343,7 @@ def ci_problems(project: Project) -> list[Diagnostic]:
 def pins(project: Project, *, upgrade: bool = False):
     """`generated/constraints.txt` for the project (a `constraints.Pins`), or None when CI installs from the
     project's own lock file. Raises `constraints.ConstraintsError` when a needed package is not installed."""
-    return pins_for(project.root, project.manifest.project, upgrade=upgrade)
+    return pins_for(project.root, project.valid_manifest.project, upgrade=upgrade)
 
 
 def pins_for(root: Path, settings, *, upgrade: bool = False):
@@ -372,7 +383,7 @@ def lint_missing(root: Path, manifest: Manifest, user_owned: frozenset[str]) -> 
 def install_notes(project: Project) -> list[str]:
     """Warnings about what `project.install` names in the repository: a hashed requirements file that is
     missing, unhashed or without the runtime; a package folder without pyproject.toml or setup.py."""
-    return install_notes_for(project.root, project.manifest.project)
+    return install_notes_for(project.root, project.valid_manifest.project)
 
 
 def install_notes_for(root: Path, settings) -> list[str]:

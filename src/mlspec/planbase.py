@@ -148,13 +148,13 @@ def compile_specs(specs: dict[str, bytes], where: str) -> Side:
     from mlspec.spec.validate import validate_bytes
 
     validated = validate_bytes(specs)
-    if not validated.ok or validated.spec is None or validated.facts is None:
+    if (valid := validated.valid) is None:
         return Side(None, [f"the specs at the base ({where}) are invalid, so every node is shown as new"])
-    resolved = resolve(validated.spec, validated.facts)
+    resolved = resolve(valid.spec, valid.facts)
     # a cycle can only run through derived features: their edges are the ones resolve placed
     if graph_build.cycles(graph_build.feature_graph(resolved.edge_origins), resolved.edge_origins):
         return Side(None, [f"the specs at the base ({where}) have a dependency cycle, so every node is shown as new"])
-    return Side(resolved.manifest, spec=validated.spec)
+    return Side(resolved.manifest, spec=valid.spec)
 
 
 def committed_manifest(root: Path, ref_specs: RefSpecs, entry: cache.Entry | None) -> Manifest | None:

@@ -87,7 +87,7 @@ def resolve(spec: SpecSet, facts: Facts) -> Resolved:
 
 def _project(spec: SpecSet) -> ProjectSettings:
     """Project settings with the artifact store's default and the install lines of CI jobs filled in."""
-    project = spec.project.spec
+    project = spec.project_entry.spec
     registry = project.registry.uri
     artifacts = project.artifacts.uri or stateurls.default_artifacts(registry)
     uris = [registry, artifacts]

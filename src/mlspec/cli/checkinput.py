@@ -97,7 +97,7 @@ def check_input_command(ctx: click.Context, kind: str, name: str, schedule: str 
     if (kind == "monitor") != (schedule is not None):
         raise click.UsageError("--schedule goes with monitor, and monitor needs it")
     manifest = _manifest(ctx)
-    outputs = _model_outputs(manifest, name) if kind == "model" else _monitor_outputs(manifest, name, schedule)
+    outputs = _model_outputs(manifest, name) if kind == "model" else _monitor_outputs(manifest, name, schedule or "")
     if github_output:
         with Path(github_output).open("a", encoding="utf-8") as handle:
             handle.write("".join(f"{key}={value}\n" for key, value in outputs.items()))

@@ -133,7 +133,7 @@ def _compile_fully(ctx: click.Context, check: bool, upgrade_pins: bool, specs: d
     files = emit(project.manifest, keep, pins.text if pins is not None else None)
     missing = api.lint_missing(project.root, project.manifest, keep)
     _warn([*(pins.warnings if pins is not None else ()), *api.install_notes(project), *_argo_sizes(files)], missing)
-    if key is not None and project.validated.texts.keys() == specs.keys():
+    if key is not None and specs is not None and project.validated.texts.keys() == specs.keys():
         cache.store(key, cache.entry_for(files, project.manifest.project.model_dump(mode="json"), missing))
     changes = compare(project.root, files, diffs=SHOWN_DIFFS if check else 0)  # plain compile shows none
     if check:

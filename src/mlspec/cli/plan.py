@@ -112,14 +112,14 @@ def plan_command(ctx: click.Context, base: str | None, state: str | None, last_r
         _last_run_plan(project, github_output, event == "workflow_dispatch")
         return
     if base is None and state is None:  # like a pull request: against where this branch left the default one
-        base, said = api.default_base(project.root, project.manifest.project.default_branch)
+        base, said = api.default_base(project.root, project.valid_manifest.project.default_branch)
         click.echo(f"Base: {said} (choose another with --base REF)", err=True)
     side = api.plan_base(project, base, Path(state) if state else None)
     result = api.plan(project, side)
     if fmt == "json":
         text = render_json(result)
     elif fmt == "md":
-        text = render_markdown(result, project.manifest, side.manifest)
+        text = render_markdown(result, project.valid_manifest, side.manifest)
     else:
         text = render_text(result, explain)
     click.echo(text, nl=False)

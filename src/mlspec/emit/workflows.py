@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import Any
 
 from mlspec.emit import ondemand
 from mlspec.emit.jobs import (
@@ -38,7 +39,8 @@ PR_WORKFLOW_NAME = "mlspec: pull request"
 def _train_job(manifest: Manifest, model: ModelNode, gates: list[GateNode], *, pr: bool) -> dict:
     env = secrets_env(train_secrets(manifest, model))
     only = " --plan plan.json" if pr else ""
-    train = {"name": "Check data, train and evaluate", "run": f"python {script('model', model.name)}{only}"}
+    train: dict[str, Any] = {"name": "Check data, train and evaluate",
+                             "run": f"python {script('model', model.name)}{only}"}
     if env:
         train["env"] = env
     steps = [*setup(manifest, runtime=True, cache=True)]
@@ -48,7 +50,7 @@ def _train_job(manifest: Manifest, model: ModelNode, gates: list[GateNode], *, p
     if pr:
         report_env = secrets_env(registry_secrets(manifest))
         for gate in gates:
-            step = {"name": f"Gate report ({gate.name})",
+            step: dict[str, Any] = {"name": f"Gate report ({gate.name})",
                     "run": f"python {script('gate', gate.name)} report \\\n"
                            '  --plan plan.json --out reports --summary "$GITHUB_STEP_SUMMARY"\n'}
             if report_env:
@@ -228,12 +230,12 @@ def secrets_note(document: dict) -> str:
     """A comment naming the secrets each job of a workflow receives, and where GitHub takes them from."""
     by_use: dict[tuple[tuple[str, ...], str], list[str]] = {}
     for job_id, spec in document.get("jobs", {}).items():
-        names = sorted({m.group(1) for step in spec.get("steps", []) for value in (step.get("env") or {}).values()
-                        if isinstance(value, str) and (m := _SECRET_REF.match(value))})
+        names = tuple(sorted({m.group(1) for step in spec.get("steps", []) for value in (step.get("env") or {}).values()
+                        if isinstance(value, str) and (m := _SECRET_REF.match(value))}))
         if names:
             where = f"secrets of the environment {spec['environment']}" if spec.get("environment") \
                 else "repository secrets"
-            by_use.setdefault((tuple(names), where), []).append(job_id)
+            by_use.setdefault((names, where), []).append(job_id)
     if not by_use:
         return "Secrets: none."
     lines = ["Secrets (see the README's \"Secrets\" section; forks' pull requests get none):"]

@@ -151,7 +151,7 @@ def build_pipeline(model: ModelNode, manifest: Manifest):
     derived_names = {node.name for node in derived}
     # sorted keys: the same tree must give the same saved model whether the manifest came from JSON or not
     expressions = [[DERIVED_PREFIX + node.name, _sorted(_rename_derived(node.expr, derived_names))]
-                   for node in derived]
+                   for node in derived if node.expr is not None]  # derived features are expressions
     parts = []
     for node in feature_nodes(model, manifest):
         column = node.column if node.column is not None else DERIVED_PREFIX + node.name

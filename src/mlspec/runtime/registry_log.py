@@ -235,8 +235,8 @@ class LogRegistry(RegistryBase):
             try:
                 if blob is not None and _VERSION_KEY.match(key):
                     self._record(key, blob.data)
-                elif blob is not None:
-                    self._alias_doc(_ALIASES_KEY.match(key).group(1))
+                elif blob is not None and (alias := _ALIASES_KEY.match(key)):
+                    self._alias_doc(alias.group(1))
             except RegistryError as exc:
                 problems.append(exc.message)
         return problems or super().verify()

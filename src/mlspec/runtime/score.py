@@ -59,11 +59,12 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str | No
     """Score a declared source (`source_name`) or a data file (`file`, checked against the model's inputs)."""
     from mlspec.runtime.steps import Paths, open_registry
 
-    model = manifest.nodes.get(f"model.{model_name}")
-    source = manifest.nodes.get(f"source.{source_name}") if source_name is not None else None
-    if model is None or (source_name is not None and source is None):
-        raise RunError(f"unknown {'model' if model is None else 'source'} "
-                       f"'{model_name if model is None else source_name}'")
+    if f"model.{model_name}" not in manifest.nodes:
+        raise RunError(f"unknown model '{model_name}'")
+    if source_name is not None and f"source.{source_name}" not in manifest.nodes:
+        raise RunError(f"unknown source '{source_name}'")
+    model = manifest.model(model_name)
+    source = manifest.source(source_name) if source_name is not None else None
     paths = Paths.of(manifest, root)
     registry = open_registry(manifest, paths)
     try:
@@ -78,13 +79,15 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str | No
     finally:
         registry.close()
     columns = scoring.trained_inputs(pipeline, raw_columns(model, manifest))  # the champion's own inputs
-    if file is None and duck.chosen(source, root):
-        return _streamed(manifest, root, model, source, pipeline, shadow, columns, champion, challenger)
     if file is not None:
         source = batch.file_source(manifest, model, columns, file)
         dataset = data.load(source, root, file=batch.local_file(file), keep_undeclared=True)
         contract.raise_on_failures(source, contract.check(source, dataset), root, batch.subject(file, model))
     else:
+        if source is None:
+            raise RunError("nothing to score", hint="name a source or a data file")
+        if duck.chosen(source, root):
+            return _streamed(manifest, root, model, source, pipeline, shadow, columns, champion, challenger)
         dataset = data.load(source, root, keep_undeclared=True)
         contract.raise_on_failures(source, contract.check(source, dataset), root)
     frame = dataset.frame

@@ -32,8 +32,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlspec.runtime.errors import TrainingError
+
+if TYPE_CHECKING:
+    from mlspec.manifest import Manifest
 
 # What every training imports, loaded once by the fork server (an ImportError there is left for the
 # training to report); the estimators' own modules are added from the manifest.
@@ -64,7 +68,7 @@ class TrainingPool:
         The training's own errors (`RunError`, a refused write) are raised here as they were there; a
         worker that died is a `TrainingError`, and the next training starts a fresh one.
         """
-        worker = self._lend()
+        worker, alive = self._lend(), True
         processes = _processes(worker)  # to say how it ended should it die (a new worker's starts with submit)
         try:
             future = worker.submit(_train, str(root), node_id, threads, fingerprint)
@@ -74,11 +78,11 @@ class TrainingPool:
             with self._lock:
                 self._workers.remove(worker)
             worker.shutdown(wait=True)  # its thread has then read how the process ended (one reader only)
-            worker = None
+            alive = False
             raise TrainingError(f"the training process for {node_id} died ({_ended(processes)})",
                                 hint="out of memory? try fewer parallel jobs (-j 1) or a smaller dataset") from None
         finally:
-            if worker is not None:
+            if alive:
                 self._idle.put(worker)
 
     def _lend(self) -> ProcessPoolExecutor:
@@ -136,7 +140,7 @@ def _stop_fork_server() -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)  # it holds nothing of ours: every worker has exited
-    server._stop()  # reaps it and forgets it
+    server._stop()  # type: ignore[attr-defined]  # reaps it and forgets it (no public way)
 
 
 def _processes(worker: ProcessPoolExecutor) -> list:
@@ -155,7 +159,7 @@ def _ended(processes: list) -> str:
 
 # -- the worker's side ----------------------------------------------------------------------------
 
-_manifest = None  # the run's manifest, read once per worker by `_start_worker`
+_manifest: Manifest | None = None  # the run's manifest, read once per worker by `_start_worker`
 
 
 def _start_worker(manifest_json: str) -> None:
@@ -180,11 +184,14 @@ def estimator_modules(manifest) -> list[str]:
 def _train(root: str, node_id: str, threads: int, fingerprint: str | None) -> tuple[dict, float]:
     from threadpoolctl import threadpool_limits
 
+    from mlspec.manifest import ModelNode
     from mlspec.runtime import steps
 
     started = time.perf_counter()
+    if _manifest is None:
+        raise RuntimeError("a training process runs only after _start_worker read the manifest")
     paths = steps.Paths.of(_manifest, Path(root))
-    model = _manifest.nodes[node_id]
+    model = _manifest.node(node_id, ModelNode)
     with threadpool_limits(limits=threads):
         dataset = steps.reload_checked(_manifest.source(model.source), paths.root, fingerprint, _manifest)
         record = steps.train_model(_manifest, model, paths, dataset)

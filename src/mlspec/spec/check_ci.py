@@ -29,7 +29,7 @@ def ci_state_problems(spec: SpecSet) -> list[Diagnostic]:
     """MLS221 for a registry or artifact store a CI job loses, unless nothing is registered (no gate, no
     monitor: CI only trains and uploads candidates) or the spec opted out; diagnostics point at the
     `registry`/`artifacts` line, or at `project:` when it is absent."""
-    project, file = spec.project.spec, spec.project.file
+    project, file = spec.project_entry.spec, spec.project_entry.file
     if project.ci_state == "ephemeral" or not (spec.gates or spec.monitors):
         return []
     runners = {project.runner, *(m.spec.runner for m in spec.models.values() if m.spec.runner)}

@@ -45,8 +45,8 @@ def check_project(entry: Entry, diags: list[Diagnostic]) -> None:
 
 def check_serve(spec: SpecSet, diags: list[Diagnostic]) -> None:
     """The models `project.serve` names exist."""
-    serve = spec.project.spec.serve
+    serve = spec.project_entry.spec.serve
     for i, name in enumerate(serve.models if serve is not None else []):
         if name not in spec.models:
-            ref(diags, Pointer(spec.project.file, ("project", "serve", "models", i), "value"), "model", name,
+            ref(diags, Pointer(spec.project_entry.file, ("project", "serve", "models", i), "value"), "model", name,
                 spec.models)

@@ -83,6 +83,7 @@ def from_loader(file: str, text: str, findings: Iterable[Diagnostic]) -> Damage:
     marks = sorted(((key.line, key.col), path) for path, (key, *_rest) in map_file(file, text).items()
                    if key is not None and (len(path) == 1 or (len(path) == 2 and path[0] in SECTIONS)))
     for finding in findings:
+        assert finding.span is not None  # findings without a place returned above
         place = (finding.span.line, finding.span.col)
         owner = next((path for at, path in reversed(marks) if at <= place), ())
         from_loc(owner if owner == ("project",) or len(owner) == 2 else (), damage)

@@ -57,6 +57,13 @@ class SpecSet:
     gates: dict[str, Entry] = field(default_factory=dict)
     monitors: dict[str, Entry] = field(default_factory=dict)
 
+    @property
+    def project_entry(self) -> Entry[Project]:
+        """The project section, which every check after the merge and every valid set has (ValueError if not)."""
+        if self.project is None:
+            raise ValueError("the specs have no valid project section")
+        return self.project
+
 
 def merge(files: list[tuple[str, SpecFile]], damage: Damage | None = None) -> tuple[SpecSet | None, list[Diagnostic]]:
     """Merge files in path order; report bad names, duplicates and the project section count.

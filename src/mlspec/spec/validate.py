@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -28,6 +29,13 @@ MAX_TOTAL_BYTES = 256 * 1024 * 1024
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
+class Valid(NamedTuple):
+    """What a valid project's specs say: the merged spec and what its checks learnt."""
+
+    spec: SpecSet
+    facts: Facts
+
+
 @dataclass
 class Validated:
     """The front end's result: the merged spec when valid, and every diagnostic, placed."""
@@ -40,7 +48,14 @@ class Validated:
     @property
     def ok(self) -> bool:
         """True when there is no error (warnings allowed)."""
-        return self.spec is not None and not has_errors(self.diagnostics)
+        return self.valid is not None
+
+    @property
+    def valid(self) -> Valid | None:
+        """The spec and its facts when there is no error (warnings allowed), else None: the typed form of `ok`."""
+        if self.spec is None or self.facts is None or has_errors(self.diagnostics):
+            return None
+        return Valid(self.spec, self.facts)
 
     def source_lines(self) -> dict[str, list[str]]:
         """Lines of every spec file, for rendering snippets."""

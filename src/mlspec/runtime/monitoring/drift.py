@@ -141,7 +141,7 @@ def reference_bins(profile: dict, bins: int | None = None) -> tuple[np.ndarray, 
     return edges, ref_counts
 
 
-def numeric_from(column: str, profile: dict, rows: int, present: int, live_counts: np.ndarray,
+def numeric_from(column: str, profile: dict, rows: int, present: int, live_counts: np.ndarray | list[int],
                  live_sorted: np.ndarray | None, method: str, threshold: float, min_rows: int,
                  bins: int | None = None) -> ColumnDrift:
     """Drift of a numeric column from its live statistics: `rows` (missing values included), `present` (finite
@@ -166,6 +166,8 @@ def numeric_from(column: str, profile: dict, rows: int, present: int, live_count
     elif method == "chi_square":
         score = cramers_v(ref_counts, live_counts)
     else:
+        if live_sorted is None:
+            raise ValueError(f"{method} needs the sorted live values")  # the engines pass them for ks and wasserstein
         score = _ks(sample, live_sorted) if method == "ks" else _wasserstein(sample, live_sorted, profile["std"])
     result.score = score
     result.verdict = "drift" if score > threshold else "ok"

@@ -67,8 +67,8 @@ def markdown(report: dict, limit: int = SUMMARY_LIMIT) -> str:
             p = d["prediction"]
             lines.append(f"| *predictions* | {p['method']} | {number(p['score'])} | {number(p['threshold'])} | "
                          f"{p['verdict']} | {inert(p.get('note', ''))} |")
-        if approximation(d):
-            lines += ["", approximation(d)]
+        if note := approximation(d):
+            lines += ["", note]
     if report.get("quality"):
         q = report["quality"]
         lines += ["", f"### Quality: {q['verdict']}", ""]
@@ -151,8 +151,8 @@ def html_report(report: dict) -> str:
                                                                 c["live"]["proportions"], _labels(c)))
     reasons = "".join(f"<li>{esc(r)}</li>" for r in report["reasons"]) or "<li>no alert</li>"
     share = f"<p>{esc(drift_share(report['drift']))}.</p>" if report.get("drift") else ""
-    if report.get("drift") and approximation(report["drift"]):
-        share += f"<p>{esc(approximation(report['drift']))}</p>"
+    if report.get("drift") and (note := approximation(report["drift"])):
+        share += f"<p>{esc(note)}</p>"
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>mlspec monitor {esc(report['monitor'])}</title><style>body{{font-family:sans-serif;"
             "max-width:960px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;"

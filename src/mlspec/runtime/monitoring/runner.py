@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.manifest import Manifest, MonitorNode
+from mlspec.manifest import GateNode, Manifest, MonitorNode
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.runner import Event, NodeResult, RunResults
 
@@ -53,7 +53,7 @@ class MonitorRunner:
         results = []
         try:
             for index, node_id in enumerate(node_ids, start=1):
-                node = self.manifest.nodes[node_id]
+                node = self.manifest.node(node_id, MonitorNode)
                 self.on_event("start", index, len(node_ids), node_id, "monitor", None)
                 result = self._evaluate(node_id, node, registry)
                 self.on_event("end", index, len(node_ids), node_id, "monitor", result)
@@ -137,7 +137,7 @@ class MonitorRunner:
         os.environ["MLSPEC_REASON"] = reason
         self.on_note(f"retraining {model} through its gates ({reason})", False)
         plan = [n for n in self.manifest.nodes if n == f"model.{model}"
-                or (n.startswith("gate.") and self.manifest.nodes[n].model == model)]
+                or (n.startswith("gate.") and self.manifest.node(n, GateNode).model == model)]
         source = f"source.{self.manifest.model(model).source}"
         # the same training settings as `mlspec run`, so an unchanged model retrains to the same bytes
         Runner(self.manifest, self.root, RunOptions(force=True, jobs=default_jobs()), self.on_event).run(
