@@ -104,7 +104,7 @@ def _empty_features(node: SourceNode, frame, features: Sequence[FeatureNode], re
         if not set(feature.inputs) <= set(frame.columns):
             continue  # a column it reads is missing or failed its type check, which is reported already
         if feature.expr is None:
-            if feature.column in empty_columns:
+            if feature.column is not None and feature.column in empty_columns:
                 readers.setdefault(feature.column, []).append(feature.name)
             continue
         if any(f"__f_{d}" not in values for d in feature.derived_inputs):
@@ -238,6 +238,7 @@ def _spec_line(node: SourceNode, column: str | None, root: Path, rule: int | Non
     from mlspec.yamlpos.positions import line_of
 
     file = node.file
+    path: tuple[str | int, ...]
     if rule is not None:
         path = ("sources", node.name, "checks", "rows", rule)
     elif column in node.column_origins:  # a reused contract: the line that defines the column, maybe elsewhere

@@ -367,7 +367,7 @@ def _read_sql(node: SourceNode, root: Path):
     import pandas as pd
     import sqlalchemy as sa
 
-    uri = sqlite_relative_to(expand_env(node.uri, f"source '{node.name}'"), root)
+    uri = sqlite_relative_to(expand_env(node.uri or "", f"source '{node.name}'"), root)  # a SQL source has one
     engine = sa.create_engine(uri)
     try:
         with engine.connect() as conn:
@@ -378,9 +378,9 @@ def _read_sql(node: SourceNode, root: Path):
                 conn.exec_driver_sql("PRAGMA query_only = ON")
             if node.table is not None:
                 schema, _, table = node.table.rpartition(".")
-                statement = sa.select(sa.text("*")).select_from(sa.table(table, schema=schema or None))
+                statement: sa.Select | sa.TextClause = sa.select(sa.text("*")).select_from(sa.table(table, schema=schema or None))
             else:
-                statement = sa.text(node.query)
+                statement = sa.text(node.query or "")  # a SQL source has a table or a query
             frame = pd.read_sql_query(statement, conn)
             conn.rollback()
             return frame

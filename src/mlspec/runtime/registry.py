@@ -104,7 +104,7 @@ class Registry(RegistryBase):
         self._sqlite_file = None
         if self.uri.startswith("sqlite:///") and not self.uri.startswith("sqlite:///:memory:"):
             self._sqlite_file = Path(self.uri[len("sqlite:///"):])
-            self._check_sqlite_file()
+            self._check_sqlite_file(self._sqlite_file)
         try:
             self.engine = sa.create_engine(self.uri, **self._engine_options())
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -123,8 +123,7 @@ class Registry(RegistryBase):
             return uri[len("sqlite:///"):]
         return uri
 
-    def _check_sqlite_file(self) -> None:
-        path = self._sqlite_file
+    def _check_sqlite_file(self, path: Path) -> None:
         if path.exists() and not path.is_file():
             raise RegistryError(f"the registry {self.location} is not a file",
                                 hint="point project.registry.uri at a SQLite file, or remove what is there")

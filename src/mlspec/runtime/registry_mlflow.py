@@ -37,6 +37,7 @@ import contextlib
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from mlspec.runtime.errors import RegistryError
 from mlspec.runtime.mlflow_lock import WriteLock
@@ -102,7 +103,7 @@ class MlflowRegistry(RegistryBase):
         """All versions mlspec registered (of one model), oldest first. Their `profile` is empty: it is read
         with the full record by `get` (and so `champion`), the only readers that need it."""
         names = [model] if model is not None else [m.name for m in self._registered()]
-        out = []
+        out: list[Version] = []
         for name in names:
             out.extend(self._version(mv) for mv in self._model_versions(name) if "mlspec.sha256" in mv.tags)
         return out
@@ -125,7 +126,7 @@ class MlflowRegistry(RegistryBase):
 
     def _version(self, mv, *, full: bool = False) -> Version:
         tags = mv.tags
-        fields = {}
+        fields: dict[str, Any] = {}
         for name in _FIELDS:
             try:
                 fields[name] = json.loads(tags[f"mlspec.{name}"]) if f"mlspec.{name}" in tags else None
@@ -471,7 +472,7 @@ class MlflowRegistry(RegistryBase):
 
 def _history(rm) -> list[dict]:
     tags = rm.tags or {}
-    moves = []
+    moves: list[dict] = []
     for key in sorted(k for k in tags if k.startswith(HISTORY)):
         try:
             entry = json.loads(tags[key])

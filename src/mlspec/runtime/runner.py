@@ -12,13 +12,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlspec.manifest import GateNode, Manifest, ModelNode, SourceNode
 from mlspec.runtime import steps
 from mlspec.runtime.cache import Cache, key
 from mlspec.runtime.errors import GateError, RunError
 from mlspec.runtime.jsonio import dumps
+
+if TYPE_CHECKING:
+    from mlspec.runtime.data import Dataset
 
 RUNNABLE = ("source", "model", "gate")
 ACTIONS = {"source": "check", "model": "train", "gate": "gate"}
@@ -100,7 +105,7 @@ class Runner:
         self.on_event = on_event or (lambda *args: None)
         self.cache = Cache(self.paths.state / "cache")
         self.keys: dict[str, str] = {}
-        self.frames: dict[str, object] = {}
+        self.frames: dict[str, Dataset] = {}  # the data each checked source read, by source name
         self.failed: set[str] = set()
         self._registry = None
 
@@ -292,11 +297,11 @@ class Runner:
                     finish(NodeResult(node_id, "check", "skipped", "no selected model trains on it (`mlspec monitor` "
                                       "checks a monitor's batch)"))
                     continue
-                finish(self._guard(node_id, "check", lambda n=node_id: self._run_source(n)))
+                finish(self._guard(node_id, "check", partial(self._run_source, node_id)))
             self._run_models(models, index, total, finish, pool)
             for node_id in [n for n in plan if n.startswith("gate.")]:
                 self.on_event("start", index[node_id], total, node_id, "gate", None)
-                finish(self._guard(node_id, "gate", lambda n=node_id: self._run_gate(n)))
+                finish(self._guard(node_id, "gate", partial(self._run_gate, node_id)))
         finally:
             if self._registry is not None:
                 self._registry.close()
@@ -349,8 +354,7 @@ class Runner:
     def _run_models(self, models: list[str], index: dict, total: int, finish, pool) -> None:
         pending = []
         for node_id in models:
-            cached = self._guard(node_id, "train", lambda n=node_id: self._model_cached(n) or NodeResult(
-                n, "train", "pending", ""))
+            cached = self._guard(node_id, "train", partial(self._cached_or_pending, node_id))
             if cached.status != "pending":
                 self.on_event("start", index[node_id], total, node_id, "train", None)
                 finish(cached)
@@ -361,7 +365,10 @@ class Runner:
             return
         for node_id in pending:
             self.on_event("start", index[node_id], total, node_id, "train", None)
-            finish(self._guard(node_id, "train", lambda n=node_id: self._train_here(n)))
+            finish(self._guard(node_id, "train", partial(self._train_here, node_id)))
+
+    def _cached_or_pending(self, node_id: str) -> NodeResult:
+        return self._model_cached(node_id) or NodeResult(node_id, "train", "pending", "")
 
     def _train_here(self, node_id: str) -> NodeResult:
         from threadpoolctl import threadpool_limits

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlspec import __version__
 from mlspec.manifest import GateNode, Manifest, ModelNode, SourceNode
@@ -158,7 +159,7 @@ def train_model(manifest: Manifest, model: ModelNode, paths: Paths, dataset=None
             columns, _ = stats.profile(scan, sorted(candidate.profile["columns"]), manifest.project.seed)
         candidate.profile["columns"].update(columns)
     artifacts.store(paths.artifacts, candidate.artifact)
-    record = {
+    record: dict[str, Any] = {
         "model": model.name, "sha256": candidate.sha256, "metrics": candidate.metrics, "params": candidate.params,
         "cv": candidate.cv, "search": candidate.search, "slices": candidate.slices, "profile": candidate.profile,
         "rows_train": candidate.rows_train, "rows_test": candidate.rows_test,

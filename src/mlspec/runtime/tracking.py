@@ -39,6 +39,7 @@ def mirror(manifest: Manifest, model: ModelNode, record: dict, root: Path) -> di
         conn = Connection(where)
         name = experiment_name(manifest.project.name, where.databricks)
         experiment = experiment_id(conn, name, create=True)
+        assert experiment is not None  # made when missing
         run_id = _run(conn, experiment, manifest, model, record)
         with no_stdout():  # MLflow prints each finished run's link on standard output, which is mlspec's data
             trials = _trials(conn, experiment, run_id, model, record.get("search") or {})

@@ -115,7 +115,8 @@ class Server:
             except Exception:  # the reloader must outlive any surprise; the next poll tries again
                 log.exception("reloading failed")
             if self.catalog.ready and not was_ready:
-                log.info("ready: %s", ", ".join(f"{n} v{self.catalog.slot(n).champion.version}" for n in self.names))
+                champions = {n: s.champion for n, s in self.catalog.slots.items() if s.champion is not None}
+                log.info("ready: %s", ", ".join(f"{n} v{champions[n].version}" for n in self.names))
             elif not self.catalog.ready and was_ready:
                 log.error("not ready: %s", "; ".join(self.catalog.reasons()))
             was_ready = self.catalog.ready
@@ -178,7 +179,8 @@ class Server:
         self.metrics.count("mlspec_predictions_total", len(rows), model=served.name, version=served.version)
         entry = Entry(served.name, now(), request_id, rows, served.version, served.sha256, result.labels,
                       result.scores, inputs=served.inputs)
-        challenger = None if pinned else self.catalog.slot(served.name).challenger
+        slot = None if pinned else self.catalog.slot(served.name)
+        challenger = slot.challenger if slot is not None else None
         if challenger is not None and self.shadow is not None and self.shadow.submit(challenger, frame, entry):
             return
         if self.log is not None:

@@ -19,6 +19,7 @@ from mlspec.manifest import Manifest
 from mlspec.runtime import scoring
 from mlspec.runtime.errors import RegistryError, RunError
 from mlspec.runtime.features import raw_columns
+from mlspec.runtime.registry_base import RegistryBase
 from mlspec.serve.validation import RowValidator
 
 log = logging.getLogger("mlspec.serve")
@@ -93,7 +94,7 @@ class Catalog:
 
     manifest: Manifest
     names: list[str]
-    registry: object
+    registry: RegistryBase
     shadow: bool = True
     slots: dict[str, Slot] = field(default_factory=dict)
     swaps: int = 0

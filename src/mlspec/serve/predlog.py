@@ -24,9 +24,11 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.monitoring import predictions
+from mlspec.state.stores import Store
 
 log = logging.getLogger("mlspec.serve")
 
@@ -68,7 +70,7 @@ _TAIL = ("prediction", "score", "challenger_version", "challenger_prediction", "
 class PredictionLog:
     """Buffers entries and flushes them to `store` under `predictions/<model>/date=.../`."""
 
-    store: object
+    store: Store
     contracts: dict[str, dict]  # model -> column -> ColumnContract (how inputs are typed in the file)
     flush_rows: int = 10_000
     flush_seconds: float = 10.0
@@ -79,7 +81,7 @@ class PredictionLog:
     def __post_init__(self) -> None:
         self._waiting: list[Entry] = []  # appended, not yet converted
         self._waiting_rows = 0
-        self._tables: list[tuple[tuple[str, str], datetime, object]] = []  # ((model, day), first at, pyarrow.Table)
+        self._tables: list[tuple[tuple[str, str], datetime, Any]] = []  # ((model, day), first at, pyarrow.Table)
         self._rows = 0  # every buffered row, waiting or converted
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()

@@ -37,7 +37,7 @@ class Violation:
 
     def to_dict(self) -> dict:
         """JSON-ready form (the row left out when the problem is not about one row)."""
-        out = {"field": self.field, "rule": self.rule, "message": self.message}
+        out: dict[str, Any] = {"field": self.field, "rule": self.rule, "message": self.message}
         if self.row is not None:
             out["row"] = self.row
         return out
@@ -53,7 +53,7 @@ class RequestInvalidError(MlspecError):
 
 def _annotation(contract: ColumnContract) -> Any:
     """The pydantic type of one column: strict types, so a string never becomes a number silently."""
-    bounds = {k: v for k, v in (("ge", contract.min), ("le", contract.max)) if v is not None}
+    bounds: dict[str, Any] = {k: v for k, v in (("ge", contract.min), ("le", contract.max)) if v is not None}
     if contract.type == "int":  # what a model's int64 column holds, whatever the contract allows
         bounds = {"ge": max(bounds.get("ge", _INT64[0]), _INT64[0]), "le": min(bounds.get("le", _INT64[1]), _INT64[1])}
     if contract.values is not None and contract.type in ("int", "category", "string"):
@@ -105,7 +105,7 @@ class RowValidator:
     def __init__(self, inputs: list[str], contracts: dict[str, ColumnContract]) -> None:
         self.inputs = list(inputs)
         self.contracts = {c: contracts[c] for c in inputs}
-        fields = {}
+        fields: dict[str, Any] = {}
         for i, column in enumerate(self.inputs):
             contract = self.contracts[column]
             kind = _annotation(contract)
@@ -132,7 +132,7 @@ class RowValidator:
                 rule = "type"
             if contract is not None and (rule, getattr(contract, rule, 0)) in (("min", None), ("max", None)):
                 rule = "type"  # beyond the 64-bit integers, not beyond a bound the contract set
-            message = _sentence(field, rule, contract, item)
+            message = _sentence(field, rule, contract, dict(item))
             if rule == "row":
                 message = f"row {row}: must be an object of named inputs (got {_shown(item.get('input'))})"
             out.append(Violation(field, rule, message, None if row is None else row + row_offset))
@@ -158,7 +158,7 @@ class RowValidator:
 
         from mlspec.runtime.data import convert
 
-        typed = {}
+        typed: dict[str, Any] = {}
         for column in self.inputs:
             kind = self.contracts[column].type
             values = [row.get(column) for row in rows]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mlspec.diagnostics import Diagnostic, Pointer
 from mlspec.lang.expressions import ExprError
+from mlspec.lang.requirements import Requirement
 from mlspec.spec.names import hint_for
 
 
@@ -16,7 +17,7 @@ class Facts:
 
     expressions: dict[tuple[str, str], dict] = field(default_factory=dict)  # (kind, name) -> AST
     row_checks: dict[tuple[str, int], dict] = field(default_factory=dict)  # (source, index) -> AST
-    requirements: dict[tuple[str, str, int], object] = field(default_factory=dict)  # (gate, where, i) -> Requirement
+    requirements: dict[tuple[str, str, int], Requirement] = field(default_factory=dict)  # (gate, where, i) -> it
     feature_columns: dict[str, list[str]] = field(default_factory=dict)  # feature -> raw source columns
     feature_deps: dict[str, list[str]] = field(default_factory=dict)  # feature -> derived features it reads
     # source -> column -> where it is written, for sources that reuse another's contract (schema: {like: ...})

@@ -110,9 +110,9 @@ def check_source(entry: Entry, facts: Facts, diags: list[Diagnostic]) -> None:
     else:
         check_uri(entry.file, ("sources", entry.name, "uri"), src.uri, diags)
         if src.query is not None:
-            problem = _query_problem(src.query)
-            if problem is not None:
-                diags.append(Diagnostic("MLS209", f"a sql source's query {problem}", entry.at("sources", "query"),
+            wrong = _query_problem(src.query)
+            if wrong is not None:
+                diags.append(Diagnostic("MLS209", f"a sql source's query {wrong}", entry.at("sources", "query"),
                                         "sources only read data: one SELECT statement, no comments"))
     if src.timestamp is not None:
         column = src.columns.get(src.timestamp)

@@ -260,7 +260,7 @@ def check_gate(entry: Entry, spec: SpecSet, facts: Facts, diags: list[Diagnostic
         ref(diags, entry.at("gates", "model"), "model", gate.model, spec.models)
     model = model_entry.spec if model_entry else None
     uses_champion = False
-    groups = [("require", None, gate.require)]
+    groups: list[tuple[str | tuple, str | None, list]] = [("require", None, gate.require)]
     groups += [(("slices", j, "require"), s.column, s.require) for j, s in enumerate(gate.slices)]
     for where_key, _column, requirements in groups:
         base = where_key if isinstance(where_key, tuple) else (where_key,)
@@ -389,7 +389,7 @@ def _check_drift(entry: Entry, model_entry: Entry | None, spec: SpecSet, facts: 
             ref(diags, entry.at("monitors", "drift", "features", name, part="key"), "feature of the model",
                  name, features)
     source = spec.sources.get(model_entry.spec.source) if model_entry else None
-    if source is None:  # the model's own findings say why; without its columns, judge by the monitor's method
+    if source is None or model_entry is None:  # the model's findings say why; without its columns, judge by the method
         for name, override in drift.features.items():
             _check_drift_threshold(override.method or drift.method, override.threshold,
                                    entry.at("monitors", "drift", "features", name, "threshold"), diags)

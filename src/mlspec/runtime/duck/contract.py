@@ -48,7 +48,7 @@ def check(node: SourceNode, scan: Scan, features: Sequence[FeatureNode] = ()) ->
 
 def _conversions(scan: Scan, failures: list[Failure]) -> list[Column]:
     """Record the columns whose raw values do not convert; return the others (the ones checked further)."""
-    tests = [(c, c.bad, c.bad_check) for c in scan.columns if c.bad] + \
+    tests = [(c, c.bad, c.bad_check) for c in scan.columns if c.bad and c.bad_check] + \
             [(c, c.whole_bad, "not a whole number") for c in scan.columns if c.whole_bad]
     counts = _counts(scan, [f"count_if({test})" for _, test, _ in tests], typed=False)
     failed: dict[str, Failure] = {}
@@ -98,12 +98,14 @@ def _test(node: SourceNode, column: Column, label: str, compiler: Compiler) -> s
     contract, a = node.columns[column.name], column.alias
     if label == "not null":
         return f"{a} IS NULL"
-    if label.startswith(">="):
+    if label.startswith(">=") and contract.min is not None:
         return f"{a} < {compiler.bind(float(contract.min))}"
-    if label.startswith("<="):
+    if label.startswith("<=") and contract.max is not None:
         return f"{a} > {compiler.bind(float(contract.max))}"
     if label == FINITE:
         return f"isinf({a})"
+    if contract.values is None:
+        raise ValueError(f"column {column.name} has no check {label!r}")  # labels come from the contract
     return _not_allowed(column, contract.values, compiler)
 
 

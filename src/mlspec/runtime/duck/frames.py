@@ -65,7 +65,8 @@ def batches(scan: Scan, rows: int | None = None) -> Iterator:
 
     ints = [c for c in scan.columns if c.contract_type == "int"]
     with_gaps = {c.name for c, n in zip(ints, _null_counts(scan, ints), strict=True) if n}
-    parts, kept = [], []  # (SQL, alias) and (name, declared column or None), in the data's order
+    parts: list[str] = []
+    kept: list[tuple[str, Column | None]] = []  # (name, declared column or None), in the data's order
     for position, name in enumerate(scan.raw_names):
         if name in (k for k, _ in kept) or name in scan.repeated or (name in scan.node.columns and
                                                                        name not in scan.by_name):
@@ -99,7 +100,7 @@ def _training_query(node: SourceNode, scan: Scan, seed: int) -> tuple[str, list]
     body = scan.typed_sql(row_number=True)
     where = ""
     read = node.training
-    if read is not None and read.window is not None:
+    if read is not None and read.window is not None and node.timestamp is not None:  # validate requires one
         stamp = scan.by_name[node.timestamp].alias
         hours = int(read.window[:-1]) * _HOURS[read.window[-1]]
         where = (f" WHERE {stamp} >= (SELECT max({stamp}) FROM ({scan.typed_sql([scan.by_name[node.timestamp]])})) "

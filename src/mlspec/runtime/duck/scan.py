@@ -21,6 +21,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlspec.manifest import SourceNode
 from mlspec.runtime.duck.sql import BOOL, NUM, TEXT, TIME, quote
@@ -62,7 +63,7 @@ def available_memory() -> int:
 
 def _cgroup_limits() -> list[int]:
     """The memory limits of this process's cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`), where readable."""
-    found = []
+    found: list[int] = []
     try:
         lines = Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -116,11 +117,11 @@ class Scan:
                             hint="remove the symbolic link; DuckDB spills to .mlspec/spill inside the project")
         self.spill = root / ".mlspec" / "spill" / f"duckdb-{os.getpid()}-{id(self)}"
         self.spill.mkdir(parents=True, exist_ok=True)
-        config = {"memory_limit": memory_limit(), "temp_directory": str(self.spill),
+        config: dict[str, Any] = {"memory_limit": memory_limit(), "temp_directory": str(self.spill),
                   "threads": max(1, os.cpu_count() or 1), "autoinstall_known_extensions": False,
                   "autoload_known_extensions": False}
         self.con = duckdb.connect(config=config)
-        self.fs = None
+        self.fs: Any = None  # obstore's fsspec filesystem, registered for a source on object storage
         self.files = self._files(file)
         self.from_sql = self._from_sql()
         described = self.con.execute(f"DESCRIBE SELECT * FROM {self.from_sql}", self.base_params()).fetchall()
@@ -163,10 +164,10 @@ class Scan:
         except ImportError as exc:
             raise DataError(f"source '{self.node.name}' is on object storage, which needs obstore and fsspec",
                             hint="pip install 'mlspec-gitops[duckdb,objectstore]'") from exc
-        options = {"timeout": "60s", "connect_timeout": "10s"}
+        options: Any = {"timeout": "60s", "connect_timeout": "10s"}
         if scheme == "s3" and os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://"):
             options["allow_http"] = True  # an S3-compatible server on a private network or this machine
-        self.fs = FsspecStore(scheme, client_options=options)
+        self.fs = FsspecStore(scheme, client_options=options)  # type: ignore[call-overload]  # scheme: s3, gs, az
         self.con.register_filesystem(self.fs)
 
     def base_params(self) -> list:

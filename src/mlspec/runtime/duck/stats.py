@@ -91,7 +91,8 @@ def bin_counts(scan: Scan, edges: dict[str, list[float]], by_name: dict[str, Col
     from mlspec.runtime.duck.sql import Compiler
 
     compiler = Compiler({}, list(scan.base_params()))
-    aggregates, shape = [], []
+    aggregates: list[str] = []
+    shape: list[tuple[str, int]] = []  # each column's name and number of edges, in the aggregates' order
     for name, cuts in edges.items():
         value = f"CAST({by_name[name].alias} AS DOUBLE)"
         aggregates.append(f"count_if(isfinite({value}))")
@@ -103,10 +104,10 @@ def bin_counts(scan: Scan, edges: dict[str, list[float]], by_name: dict[str, Col
     row = scan.con.execute(f"SELECT {', '.join(aggregates)} FROM ({scan.typed_sql(columns)})",
                            compiler.params).fetchall()[0]
     out, at = {}, 0
-    for name, cuts in shape:
-        total, below = int(row[at]), [int(v) for v in row[at + 1: at + 1 + cuts]]
+    for name, n_edges in shape:
+        total, below = int(row[at]), [int(v) for v in row[at + 1: at + 1 + n_edges]]
         out[name] = np.diff(np.asarray(below, dtype=np.int64), prepend=0, append=total).tolist()
-        at += 1 + cuts
+        at += 1 + n_edges
     return out
 
 
