@@ -378,7 +378,8 @@ def _read_sql(node: SourceNode, root: Path):
                 conn.exec_driver_sql("PRAGMA query_only = ON")
             if node.table is not None:
                 schema, _, table = node.table.rpartition(".")
-                statement: sa.Select | sa.TextClause = sa.select(sa.text("*")).select_from(sa.table(table, schema=schema or None))
+                statement: sa.Select | sa.TextClause = sa.select(sa.text("*")).select_from(
+                    sa.table(table, schema=schema or None))
             else:
                 statement = sa.text(node.query or "")  # a SQL source has a table or a query
             frame = pd.read_sql_query(statement, conn)
