@@ -78,13 +78,6 @@ class Cache:
             return None
         return record.get("result") if record.get("key") == node_key else None
 
-    def previous_key(self, node_id: str) -> str | None:
-        """The key the node last succeeded with (to explain why it runs again)."""
-        try:
-            return json.loads(self._path(node_id).read_text(encoding="utf-8")).get("key")
-        except (OSError, ValueError):
-            return None
-
     def put(self, node_id: str, node_key: str, result: dict) -> None:
         """Record a success (atomically: a crash leaves the old record or the new one)."""
         data = json.dumps({"key": node_key, "result": result}, sort_keys=True, indent=1).encode()

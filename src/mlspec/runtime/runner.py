@@ -21,7 +21,6 @@ from mlspec.runtime.errors import GateError, RunError
 from mlspec.runtime.jsonio import dumps
 
 RUNNABLE = ("source", "model", "gate")
-ACTIONS = {"source": "check", "model": "train", "gate": "gate"}
 
 
 @dataclass
