@@ -27,6 +27,7 @@ test: $(BIN)/python
 	if command -v npm >/dev/null; then npm ci --prefix tests/editor --no-audit --no-fund --silent; fi
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 	$(BIN)/mlspec compile --check
 	PYTHON=$(BIN)/python scripts/run_tests.sh
 
@@ -51,6 +52,7 @@ lock:
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
