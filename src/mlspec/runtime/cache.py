@@ -29,8 +29,8 @@ def environment() -> str:
     """`name=version` of each library in LIBRARIES installed here ('name=-' when absent), one string.
 
     Read from the names of the `*.dist-info` folders on sys.path (first match wins, as for imports):
-    importlib.metadata costs about 0.1 s here (its imports and a METADATA parse per library), as much
-    as a fifth of a no-op run.
+    importlib.metadata costs a large share of a no-op run (its imports and a METADATA parse per library;
+    benchmarks/README.md § Figures behind code comments).
     """
     wanted = {name.replace("-", "_"): name for name in LIBRARIES}
     found: dict[str, str] = {}
