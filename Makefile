@@ -28,6 +28,7 @@ test: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/vulture
 	$(BIN)/mlspec compile --check
 	PYTHON=$(BIN)/python scripts/run_tests.sh
 
@@ -53,6 +54,7 @@ lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import os
@@ -109,7 +110,7 @@ def worker_compile(root: Path) -> dict:
     import mlspec.graph.build
     import mlspec.resolve
     import mlspec.yamlpos.sourcemap  # noqa: F401
-    from mlspec import api, gcpause
+    from mlspec import api
     from mlspec.cli.main import cli
     from mlspec.emit.tree import emit
     from mlspec.write.sync import apply, compare
@@ -126,8 +127,7 @@ def worker_compile(root: Path) -> dict:
             timings["load_validate"] = time.perf_counter() - start
 
     api.validate_project = timed_validate
-    paused = gcpause.paused()  # as `mlspec compile` does, for the whole command
-    paused.__enter__()
+    gc.disable()  # as `mlspec compile` runs (mlspec.cli.main.collector_off), for the whole command
     cpu = time.process_time()
     start = time.perf_counter()
     project = api.load(root)
@@ -148,7 +148,7 @@ def worker_compile(root: Path) -> dict:
     timings["write"] = time.perf_counter() - emitted
     total = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    paused.__exit__(None, None, None)
+    gc.enable()
 
     written = _outputs(root)
     assert len(written) == len(files) == len(changes.created), (len(written), len(files))

@@ -45,8 +45,8 @@ def measure(name: str, registry_uri: str, artifacts_uri: str, root: Path, ops: i
     registry.versions("bench")
     opened = time.perf_counter() - started
     rng = random.Random(1)
-    register = [_timed(lambda: registry.register("bench", rng.randbytes(200_000), metrics={"auc": 0.9}, params={},
-                                                 lineage={}, profile={}, alias="challenger", reason="bench"))
+    register = [_timed(lambda: registry.register_once("bench", rng.randbytes(200_000), metrics={"auc": 0.9}, params={},
+                                                      lineage={}, profile={}, alias="challenger", reason="bench")[0])
                 for _ in range(ops)]
     promote = [_timed(lambda n=n: registry.set_alias("bench", "champion", n, "bench"))
                for n in range(1, ops + 1)]
@@ -197,9 +197,9 @@ def model_registration(uri: str, base: Path, count: int) -> dict:
     for i in range(count):
         blob = artifacts.dumps(RandomForestClassifier(n_estimators=20, max_depth=6, random_state=i).fit(x, y))
         size = len(blob)
-        times.append(_timed(lambda b=blob: registry.register(
+        times.append(_timed(lambda b=blob: registry.register_once(
             "bench_model", b, metrics={"auc": 0.9}, params={}, profile={}, alias="champion", reason="bench",
-            lineage={"task": "classification", "decision_threshold": 0.5})))
+            lineage={"task": "classification", "decision_threshold": 0.5})[0]))
     return {f"register a real model with its flavour ({size // 1000} KB)": statistics.median(times)}
 
 

@@ -53,8 +53,7 @@ class Project:
         if self._graph is None and self.manifest is not None:
             from mlspec.graph import build as graph_build
 
-            with gcpause.paused():  # many small acyclic objects, as in loading
-                self._graph = graph_build.build(self.manifest)
+            self._graph = graph_build.build(self.manifest)
         return self._graph
 
     @property
@@ -65,18 +64,6 @@ class Project:
 
             self._order = graph_build.order(self.graph) if self.graph is not None else []
         return self._order
-
-
-def load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
-    """Validate the specs under `root` and resolve them into a manifest (the graph is built when first used).
-
-    `specs` (display path -> bytes, as `mlspec.write.cache.read_specs` gives) are used instead of reading
-    the files they hold, so that what is validated is exactly what a cache key hashed.
-    """
-    # Loading builds many small objects and no cycles: the cyclic garbage collector only costs time here
-    # (about a third of the total on large projects), so it is paused for the duration.
-    with gcpause.paused():
-        return _load(root, specs)
 
 
 def load_cached(root: Path) -> Project | None:
@@ -104,8 +91,7 @@ def load_cached(root: Path) -> Project | None:
     if cache.digest(raw) != entry.files[MANIFEST_PATH]:
         return None
     try:
-        with gcpause.paused():  # a large manifest is many small acyclic objects, as in loading
-            manifest = Manifest.model_validate_json(raw)
+        manifest = Manifest.model_validate_json(raw)
     except ValueError:
         return None
     texts = {path: decode(path, content)[0] for path, content in specs.items()}
@@ -122,25 +108,34 @@ def check(root: Path) -> tuple[Validated, list[Diagnostic]]:
     feature-to-feature edges the semantic checks found; resolving the whole manifest (most of the time
     and memory of `load` on large projects) is left to commands that use it.
     """
-    with gcpause.paused():
-        validated = validate_project(root)
-        if (valid := validated.valid) is None:
-            return validated, list(validated.diagnostics)
+    validated = validate_project(root)
+    if (valid := validated.valid) is None:
+        return validated, list(validated.diagnostics)
 
-        from mlspec.graph import build as graph_build
-        from mlspec.yamlpos.sourcemap import SourceMap
+    from mlspec.graph import build as graph_build
+    from mlspec.yamlpos.sourcemap import SourceMap
 
-        origins = {}
-        for name, deps in valid.facts.feature_deps.items():
-            entry = valid.spec.features[name]
-            for dep in deps:
-                origins[(f"feature.{dep}", f"feature.{name}")] = entry.at("features", "expr")
-        problems = SourceMap(validated.texts).locate(
-            graph_build.cycles(graph_build.feature_graph(origins), origins))
-        return validated, sorted(validated.diagnostics + problems, key=sort_key)
+    origins = {}
+    for name, deps in valid.facts.feature_deps.items():
+        entry = valid.spec.features[name]
+        for dep in deps:
+            origins[(f"feature.{dep}", f"feature.{name}")] = entry.at("features", "expr")
+    problems = SourceMap(validated.texts).locate(
+        graph_build.cycles(graph_build.feature_graph(origins), origins))
+    return validated, sorted(validated.diagnostics + problems, key=sort_key)
 
 
-def _load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
+def load(root: Path, specs: dict[str, bytes] | None = None) -> Project:
+    """Validate the specs under `root` and resolve them into a manifest (the graph is built when first used).
+
+    `specs` (display path -> bytes, as `mlspec.write.cache.read_specs` gives) are used instead of reading
+    the files they hold, so that what is validated is exactly what a cache key hashed.
+    """
+    with gcpause.paused():  # for the commands that run models (see mlspec.gcpause)
+        return _load(root, specs)
+
+
+def _load(root: Path, specs: dict[str, bytes] | None) -> Project:
     validated = validate_project(root, specs)
     project = Project(root, validated, diagnostics=list(validated.diagnostics))
     if (valid := validated.valid) is None:
@@ -297,8 +292,7 @@ def plan_base(project: Project, ref: str | None = None, state: Path | None = Non
                             hint="commit first, or run `mlspec plan` without --base (on a repository without "
                                  "commits, everything is new)")
     try:
-        with gcpause.paused():  # compiling or reading a manifest: many small acyclic objects, as in loading
-            return planbase.from_ref(project, ref, prefix, user_owned(root))
+        return planbase.from_ref(project, ref, prefix, user_owned(root))
     except planbase.GitError as exc:
         raise PlanBaseError(str(exc), hint="name a branch, tag or commit that exists here (`git branch -a` lists "
                                            "branches)") from exc
@@ -312,16 +306,15 @@ def plan(project: Project, base, *, files: bool = True):
     from mlspec.write.outputs import user_owned
 
     changed: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
-    with gcpause.paused():  # rendering and comparing: many small acyclic objects, as in loading
-        if files:
-            keep = user_owned(project.root)
-            head_files = planbase.files_of(project, planbase.head(project, keep), keep)
-            base_files = head_files if base.same_as_head else planbase.files_of(project, base, keep)
-            both = head_files.keys() & base_files.keys()
-            changed = {"created": sorted(head_files.keys() - base_files.keys()),
-                       "updated": sorted(path for path in both if head_files[path] != base_files[path]),
-                       "deleted": sorted(base_files.keys() - head_files.keys())}
-        result = make_plan(base.manifest, project.valid_manifest, project.graph, changed)
+    if files:
+        keep = user_owned(project.root)
+        head_files = planbase.files_of(project, planbase.head(project, keep), keep)
+        base_files = head_files if base.same_as_head else planbase.files_of(project, base, keep)
+        both = head_files.keys() & base_files.keys()
+        changed = {"created": sorted(head_files.keys() - base_files.keys()),
+                   "updated": sorted(path for path in both if head_files[path] != base_files[path]),
+                   "deleted": sorted(base_files.keys() - head_files.keys())}
+    result = make_plan(base.manifest, project.valid_manifest, project.graph, changed)
     result.notes = base.notes + result.notes
     if base.manifest is not None:
         result.base_state = {"registry_uri": base.manifest.project.registry_uri,

@@ -122,10 +122,10 @@ class Installed:
 def installed_finder() -> Callable[[str], Installed | None]:
     """Look installed distributions up by normalized name, as imports would find them (first on sys.path).
 
-    The `*.dist-info` folders on sys.path are listed once and only the headers of a METADATA file are
-    read: importlib.metadata costs more to import (about 20 ms) than pinning a whole closure, and it
-    parses each file whole, long description included, with the email package. Anything not found that
-    way (an egg-info install) is asked of importlib.metadata.
+    The `*.dist-info` folders on sys.path are listed once and only the headers of a METADATA file are read:
+    importlib.metadata costs more to import than pinning a whole closure (benchmarks/README.md § Figures behind
+    code comments), and it parses each file whole, long description included, with the email package. Anything not
+    found that way (an egg-info install) is asked of importlib.metadata.
     """
     folders: dict[str, str] = {}
     for base in sys.path:

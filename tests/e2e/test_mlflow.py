@@ -139,8 +139,8 @@ def test_an_alias_moved_outside_mlspec_is_reported_refused_by_compare_and_set_an
     registry = open_registry(server.registry_uri, ".mlspec/artifacts", root, project="risk")
     rng = random.Random(3)
     for alias in ("champion", "challenger"):
-        registry.register("risk_lr", rng.randbytes(2_000), metrics={"roc_auc": 0.7}, params={}, lineage={},
-                          profile={}, alias=alias, reason=f"as {alias}")
+        registry.register_once("risk_lr", rng.randbytes(2_000), metrics={"roc_auc": 0.7}, params={}, lineage={},
+                               profile={}, alias=alias, reason=f"as {alias}")
     # a person moves the champion in MLflow's UI: mlspec's lock and history know nothing of it
     server.client().set_registered_model_alias("risk_lr", "champion", "2")
     verified = mlspec(root, "registry", "verify")

@@ -255,9 +255,9 @@ def test_a_challenger_is_scored_in_shadow(project: Path, tmp_path: Path) -> None
     try:
         champion, baseline = registry.champion("fraud_gbm"), registry.champion("fraud_logreg")
         blob = artifacts.read_verified(project / ".mlspec" / "artifacts", baseline.artifact_sha256)
-        version = registry.register("fraud_gbm", blob, metrics=baseline.metrics, params=baseline.params,
-                                    lineage=baseline.lineage, profile=champion.profile, alias=None,
-                                    reason="test: a challenger")
+        version = registry.register_once("fraud_gbm", blob, metrics=baseline.metrics, params=baseline.params,
+                                         lineage=baseline.lineage, profile=champion.profile, alias=None,
+                                         reason="test: a challenger")[0]
     finally:
         registry.close()
     assert version == 2

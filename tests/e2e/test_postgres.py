@@ -303,8 +303,8 @@ def test_registry_opens_while_another_process_creates_its_tables(tmp_path: Path,
     def open_registry() -> None:
         try:
             registry = Registry(in_schema(URL, schema) + f"&application_name={app}", tmp_path / "a", tmp_path)
-            registry.register("m", b"artifact", metrics={}, params={}, lineage={}, profile={}, alias=None,
-                              reason="first write creates the tables")
+            registry.register_once("m", b"artifact", metrics={}, params={}, lineage={}, profile={}, alias=None,
+                                   reason="first write creates the tables")
             registry.close()
             outcome["ok"] = True
         except Exception as exc:
@@ -336,8 +336,8 @@ def test_registry_opens_while_another_process_creates_its_tables(tmp_path: Path,
 def test_documented_postgresql_url_works(tmp_path: Path, schema: str) -> None:
     plain = "postgresql://" + PG_URL.split("://", 1)[1]
     registry = Registry(in_schema(plain, schema), tmp_path / "artifacts", tmp_path)
-    assert registry.register("m", b"artifact", metrics={}, params={}, lineage={}, profile={}, alias="champion",
-                             reason="documented URL") == 1
+    assert registry.register_once("m", b"artifact", metrics={}, params={}, lineage={}, profile={}, alias="champion",
+                                  reason="documented URL")[0] == 1
     assert registry.alias("m", "champion") == 1
     registry.close()
 
@@ -372,8 +372,8 @@ def test_a_read_only_credential_reads_the_champion_and_cannot_write(tmp_path: Pa
     from mlspec.runtime.errors import RegistryError
 
     writer = Registry(in_schema(URL, schema), tmp_path / "artifacts", tmp_path)
-    version = writer.register("churn", b"model-1", metrics={"roc_auc": 0.8}, params={}, lineage={}, profile={},
-                              alias="champion", reason="first")
+    version = writer.register_once("churn", b"model-1", metrics={"roc_auc": 0.8}, params={}, lineage={}, profile={},
+                                   alias="champion", reason="first")[0]
     writer.record_run("main", {"commit": "a" * 40, "manifest": {}})
     writer.close()
 
@@ -389,8 +389,8 @@ def test_a_read_only_credential_reads_the_champion_and_cannot_write(tmp_path: Pa
         reader = Registry(in_schema(reader_url, schema), tmp_path / "artifacts", tmp_path)
         assert reader.champion("churn").version == version
         assert reader.last_run("main")["commit"] == "a" * 40
-        for write in (lambda: reader.register("churn", b"model-2", metrics={}, params={}, lineage={}, profile={},
-                                              alias=None, reason="pr"),
+        for write in (lambda: reader.register_once("churn", b"model-2", metrics={}, params={}, lineage={}, profile={},
+                                                   alias=None, reason="pr")[0],
                       lambda: reader.set_alias("churn", "champion", version, "pr", expected=version),
                       lambda: reader.record_run("main", {"commit": "b" * 40})):
             with pytest.raises(RegistryError) as refused:

@@ -71,9 +71,9 @@ def writer(seed, count, out):
     done = 0
     while count == 0 or done < count:
         blob = rng.randbytes(rng.randint(1_000, 20_000))
-        number = registry.register("fraud", blob, metrics={"n": done}, params={}, lineage={"writer": seed},
-                                   profile={}, alias="champion", reason=f"writer {seed} #{done}",
-                                   who=f"writer-{seed}")
+        number = registry.register_once("fraud", blob, metrics={"n": done}, params={}, lineage={"writer": seed},
+                                        profile={}, alias="champion", reason=f"writer {seed} #{done}",
+                                        who=f"writer-{seed}")[0]
         os.write(out, f"committed {number} {digest(blob)}\n".encode())
         done += 1
 
@@ -368,8 +368,8 @@ def test_kill_9_at_random_moments_leaves_a_consistent_registry(backend: Backend,
                 known = [(v.version, v.artifact_sha256) for v in rows]
                 if trial % 10 == 9:  # and it still takes registrations, with the next number
                     blob = rng.randbytes(3_000)
-                    assert registry.register(MODEL, blob, metrics={}, params={}, lineage={}, profile={},
-                                             alias="champion", reason=f"after kill {trial}") == len(known) + 1
+                    assert registry.register_once(MODEL, blob, metrics={}, params={}, lineage={}, profile={},
+                                                  alias="champion", reason=f"after kill {trial}")[0] == len(known) + 1
                     known.append((len(known) + 1, digest(blob)))
             finally:
                 registry.close()
@@ -401,8 +401,8 @@ def test_a_tampered_artifact_is_refused_before_it_is_loaded(backend: Backend, tm
     rng = random.Random(5)
     blobs = [rng.randbytes(5_000) for _ in range(20)]
     for i, blob in enumerate(blobs):
-        registry.register(MODEL, blob, metrics={}, params={}, lineage={}, profile={}, alias="champion",
-                          reason=f"v{i + 1}")
+        registry.register_once(MODEL, blob, metrics={}, params={}, lineage={}, profile={}, alias="champion",
+                               reason=f"v{i + 1}")
     registry.close()
     shas = [digest(blob) for blob in blobs]
     for i, (sha, blob) in enumerate(zip(shas, blobs, strict=True)):
@@ -427,10 +427,10 @@ def test_a_tampered_artifact_is_refused_before_it_is_loaded(backend: Backend, tm
 def test_alias_moves_are_compare_and_set_and_recorded(backend: Backend) -> None:
     registry = backend.open()
     try:
-        v1 = registry.register(MODEL, b"one", metrics={}, params={}, lineage={}, profile={}, alias="champion",
-                               reason="first")
-        v2 = registry.register(MODEL, b"two", metrics={}, params={}, lineage={}, profile={}, alias="challenger",
-                               reason="awaiting approval")
+        v1 = registry.register_once(MODEL, b"one", metrics={}, params={}, lineage={}, profile={}, alias="champion",
+                                    reason="first")[0]
+        v2 = registry.register_once(MODEL, b"two", metrics={}, params={}, lineage={}, profile={}, alias="challenger",
+                                    reason="awaiting approval")[0]
         assert (v1, v2) == (1, 2)
         # the gate compared against v1; someone else promoted v2 meanwhile
         registry.set_alias(MODEL, "champion", 2, "manual promotion", expected=1)

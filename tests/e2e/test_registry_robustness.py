@@ -53,7 +53,7 @@ HANG_GUARD = 300.0  # seconds: not a speed limit; only a child that never answer
 
 # argv: "writer" URI STORE COUNT SEED, or "forkserver".
 # Lines printed: "imported"; "open" once the registry is open; per version "register <sha>" before
-# Registry.register is called, "sql" at the first SQL statement it sends and "committed <version> <sha>"
+# Registry.register_once is called, "sql" at the first SQL statement it sends and "committed <version> <sha>"
 # once it has returned; "at <point>" where a forked process waits to be killed (see STOP_POINTS).
 # mode "writer": waits for one line on stdin, registers COUNT versions into URI, exits.
 # mode "forkserver": per stdin line "go SEED LOGFILE ROOT POINT COUNT" forks a process that registers
@@ -68,7 +68,7 @@ from mlspec.runtime.registry import Registry
 
 out = 1              # where lines go: stdout, or the trial's log file in a forked process
 stop = None          # the point where a forked process waits to be killed
-registering = False  # inside Registry.register
+registering = False  # inside Registry.register_once
 seen_sql = False     # this registration has sent its first SQL statement
 
 def mark(text):
@@ -123,9 +123,9 @@ def register(uri, store, root, count, seed):
         sha = hashlib.sha256(blob).hexdigest()
         mark("register " + sha)
         registering, seen_sql = True, False
-        number = registry.register("fraud", blob, metrics={"n": done}, params={"size": size},
-                                   lineage={"writer": seed}, profile={}, alias="champion",
-                                   reason=f"writer {seed} #{done}", who=f"writer-{seed}")
+        number = registry.register_once("fraud", blob, metrics={"n": done}, params={"size": size},
+                                        lineage={"writer": seed}, profile={}, alias="champion",
+                                        reason=f"writer {seed} #{done}", who=f"writer-{seed}")[0]
         registering = False
         reached("committed")
         mark(f"committed {number} {sha}")
@@ -357,8 +357,8 @@ def check_after_kill(registry: Registry, known: list[tuple[int, str]], child: Tr
 
 def register_here(registry: Registry, known: list[tuple[int, str]], blob: bytes, reason: str) -> None:
     """Register one more version from this process: the registry still works; `known` gets it."""
-    number = registry.register(MODEL, blob, metrics={}, params={}, lineage={"writer": "parent"}, profile={},
-                               alias="champion", reason=reason, who="parent")
+    number = registry.register_once(MODEL, blob, metrics={}, params={}, lineage={"writer": "parent"}, profile={},
+                                    alias="champion", reason=reason, who="parent")[0]
     assert number == len(known) + 1
     known.append((number, hashlib.sha256(blob).hexdigest()))
     assert registry.alias(MODEL, "champion") == number
@@ -547,8 +547,8 @@ def stuck_fsync(fd):
     time.sleep(60)  # killed here: the temp file is written, not yet renamed
 
 os.fsync = stuck_fsync
-registry.register("fraud", os.urandom(200_000), metrics={}, params={}, lineage={}, profile={},
-                  alias="champion", reason="never")
+registry.register_once("fraud", os.urandom(200_000), metrics={}, params={}, lineage={}, profile={},
+                       alias="champion", reason="never")
 """
 
 
@@ -583,8 +583,8 @@ start = float(sys.argv[3])
 while time.time() < start:
     pass
 registry = Registry(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[2]).parent)
-print(registry.register("fraud", os.urandom(1000), metrics={}, params={}, lineage={}, profile={}, alias=None,
-                        reason="opened together"))
+print(registry.register_once("fraud", os.urandom(1000), metrics={}, params={}, lineage={}, profile={}, alias=None,
+                             reason="opened together")[0])
 """
 
 

@@ -24,6 +24,7 @@ from mlspec.manifest import Manifest
 from mlspec.runtime import artifacts, steps
 from mlspec.runtime.errors import RegistryError
 from mlspec.runtime.registry import Registry
+from mlspec.state.artifacts import key_for
 from tests.conftest import REPO, run_cli, tree_snapshot
 from tests.spec_factory import dump
 
@@ -203,7 +204,7 @@ def test_first_run_second_run_and_force(tmp_path: Path) -> None:
     lr = results["model.risk_lr"]["outputs"]
     assert lr["metrics"]["roc_auc"] > 0.75
     assert re.fullmatch(r"[0-9a-f]{64}", lr["sha256"])
-    assert artifacts.path_for(root / ".mlspec" / "artifacts", lr["sha256"]).is_file()
+    assert (root / ".mlspec" / "artifacts" / key_for(lr["sha256"])).is_file()
     assert results["gate.risk_lr_release"]["outputs"] == {
         "alias": "champion", "summary": "passed; registered risk_lr v1 as champion", "version": 1,
         "approved": False}
@@ -339,8 +340,8 @@ def test_two_fresh_copies_give_identical_metrics_and_artifacts(tmp_path: Path) -
         registered.append({m: show(root, m)["artifact_sha256"] for m in ("risk_lr", "risk_gbm")})
     assert outputs[0] == outputs[1]
     assert registered[0] == registered[1] == {m: outputs[0][m]["sha256"] for m in ("risk_lr", "risk_gbm")}
-    first = artifacts.path_for(tmp_path / "first" / ".mlspec" / "artifacts", outputs[0]["risk_lr"]["sha256"])
-    second = artifacts.path_for(tmp_path / "second copy" / ".mlspec" / "artifacts", outputs[1]["risk_lr"]["sha256"])
+    first = tmp_path / "first" / ".mlspec" / "artifacts" / key_for(outputs[0]["risk_lr"]["sha256"])
+    second = tmp_path / "second copy" / ".mlspec" / "artifacts" / key_for(outputs[1]["risk_lr"]["sha256"])
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -636,7 +637,7 @@ def test_tampered_artifact_is_caught_by_verify_promote_and_load(project: Path,
     assert mlspec(project, "registry", "verify").stdout.strip() == "Registry OK."
     v1 = show(project, "risk_lr", 1)
     store = project / ".mlspec" / "artifacts"
-    flip_a_byte(artifacts.path_for(store, v1["artifact_sha256"]))
+    flip_a_byte(store / key_for(v1["artifact_sha256"]))
     history_before = show(project, "risk_lr")["alias_history"]
 
     verify = mlspec(project, "registry", "verify")
@@ -679,7 +680,7 @@ def test_verified_artifact_loads_and_predicts(project: Path) -> None:
 
 def test_missing_artifact_is_reported_by_verify(project: Path) -> None:
     v1 = show(project, "risk_lr", 1)
-    artifacts.path_for(project / ".mlspec" / "artifacts", v1["artifact_sha256"]).unlink()
+    (project / ".mlspec" / "artifacts" / key_for(v1["artifact_sha256"])).unlink()
     verify = mlspec(project, "registry", "verify")
     assert verify.code == 1
     assert f"problem: risk_lr v1: artifact {v1['artifact_sha256'][:12]} is missing" in verify.stdout

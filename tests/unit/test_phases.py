@@ -112,6 +112,35 @@ def test_config_hash_follows_settings_not_prose(before: str, after: str, changes
 
 # -- graph ----------------------------------------------------------------------------------------
 
+COLUMN = "features:\n  a: {source: s, column: a}\n"
+DERIVED = COLUMN + "  a2: {source: s, expr: 'a * 2'}\n"
+SMALL_MODEL = ("models:\n  m: {task: classification, source: s, label: label, features: [a], "
+               "estimator: logistic_regression, metrics: [accuracy]}\n")
+GRAPH_CASES = {
+    "a source alone": (HEAD + PROJECT + SOURCE, [], ["source.s"]),
+    "a column feature follows its source": (HEAD + PROJECT + SOURCE + COLUMN, [("source.s", "feature.a")],
+                                            ["source.s", "feature.a"]),
+    "a derived feature follows its source, not the column feature of the same column": (
+        HEAD + PROJECT + SOURCE + DERIVED, [("source.s", "feature.a"), ("source.s", "feature.a2")],
+        ["source.s", "feature.a", "feature.a2"]),
+    "a model follows its features and its source": (
+        HEAD + PROJECT + SOURCE + COLUMN + SMALL_MODEL,
+        [("feature.a", "model.m"), ("source.s", "feature.a"), ("source.s", "model.m")],
+        ["source.s", "feature.a", "model.m"]),
+    "a gate follows its model": (
+        HEAD + PROJECT + SOURCE + COLUMN + SMALL_MODEL + GATE,
+        [("feature.a", "model.m"), ("model.m", "gate.g"), ("source.s", "feature.a"), ("source.s", "model.m")],
+        ["source.s", "feature.a", "model.m", "gate.g"]),
+}
+
+
+@pytest.mark.parametrize("text, edges, order", GRAPH_CASES.values(), ids=list(GRAPH_CASES))
+def test_graph(text: str, edges: list[tuple[str, str]], order: list[str]) -> None:
+    graph = build.build(manifest(text))
+    assert sorted(graph.edges) == edges
+    assert build.order(graph) == order
+
+
 def test_graph_edges_and_order() -> None:
     graph = build.build(manifest())
     assert sorted(graph.edges) == [

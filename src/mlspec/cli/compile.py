@@ -23,19 +23,13 @@ def compile_command(ctx: click.Context, check: bool, upgrade_pins: bool) -> None
 
     Refuses state that CI jobs would lose (a SQLite registry, a project folder for artifacts: see
     `mlspec explain MLS221`) and writes nothing then."""
-    from mlspec import gcpause
-
-    # Load and emit each pause the cyclic collector; paused across the whole command instead, its
-    # passes over the loaded project between phases (0.2 s at 1,000 models) are not made at all, and
-    # the project is freed by reference counting when the command returns.
-    with gcpause.paused():
-        root = project_root(ctx)
-        if check or not root.is_dir():  # --check writes nothing; a missing project is reported as usual
-            _compile(ctx, check, upgrade_pins)
-            return
-        with _locked(root):
-            _sweep(root)
-            _compile(ctx, check, upgrade_pins)
+    root = project_root(ctx)
+    if check or not root.is_dir():  # --check writes nothing; a missing project is reported as usual
+        _compile(ctx, check, upgrade_pins)
+        return
+    with _locked(root):
+        _sweep(root)
+        _compile(ctx, check, upgrade_pins)
 
 
 def _locked(root):

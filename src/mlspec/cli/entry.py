@@ -23,7 +23,8 @@ def main() -> None:
 def fast_exit(code: str | int | None) -> None:
     """Exit with `code`; once pandas is loaded, skip the interpreter's teardown (as mypy's fast exit does).
 
-    Freeing pandas, pandera and scikit-learn module by module takes 0.1-0.3 s after the work is done.
+    Freeing pandas, pandera and scikit-learn module by module takes a noticeable time after the work is done
+    (benchmarks/README.md § Figures behind code comments).
     Exit handlers still run (they close what libraries opened, multiprocessing stops its processes,
     coverage tools hook there), the output is flushed, and only then does the process end without the
     teardown. Commands that never loaded pandas (validate, compile, a no-op run) exit normally.

@@ -65,6 +65,27 @@ def cli(ctx: click.Context, project: str) -> None:
     """mlspec: declarative MLOps. Specs in specs/ become workflows, jobs and models."""
     ctx.ensure_object(dict)
     ctx.obj["project"] = project
+    if ctx.invoked_subcommand not in RUNTIME_COMMANDS:
+        collector_off(ctx)
+
+
+def collector_off(ctx: click.Context) -> None:
+    """Turn the cyclic garbage collector off until the command ends: the one place mlspec tunes it.
+
+    A command that runs no models (validate, compile, plan, ls, graph, pr-report...) builds the project's
+    specs, manifest and generated files: hundreds of thousands of small objects and no reference cycles,
+    freed by reference counting when the command returns. The collector frees nothing there, but its passes
+    walk every tracked object, the whole project included, and cost a large share of a big compile or plan
+    (benchmarks/README.md § Figures behind code comments). Commands that run models keep it on for pandas and
+    scikit-learn, and for `mlspec serve`, which runs for days, pausing it only while they read the project
+    (`mlspec.gcpause`). Restored when the command's context closes, so a caller in the same process (tests,
+    `CliRunner`) gets its collector back.
+    """
+    import gc
+
+    if gc.isenabled():
+        gc.disable()
+        ctx.call_on_close(gc.enable)
 
 
 @cli.command()

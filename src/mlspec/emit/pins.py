@@ -15,15 +15,6 @@ PINS: dict[str, tuple[str, str]] = {
     "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
 }
 
-# The inputs each action accepts: SHA pins switch off actionlint's own checks of `with:` keys.
-INPUTS: dict[str, frozenset[str]] = {
-    "actions/checkout": frozenset({"persist-credentials", "fetch-depth", "ref"}),
-    "actions/setup-python": frozenset({"python-version", "cache", "cache-dependency-path"}),
-    "actions/upload-artifact": frozenset({"name", "path", "retention-days", "if-no-files-found",
-                                          "include-hidden-files"}),
-    "actions/download-artifact": frozenset({"name", "path", "pattern", "merge-multiple", "run-id", "github-token"}),
-}
-
 
 def uses(action: str) -> Commented:
     """`owner/repo@sha` for an action in the table, noted with its version (a KeyError for anything else)."""

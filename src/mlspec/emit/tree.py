@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import textwrap
 
-from mlspec import gcpause
 from mlspec.emit import (
     ACTIONLINT_PATH,
     CONSTRAINTS_PATH,
@@ -43,9 +42,7 @@ def emit(manifest: Manifest, user_owned: frozenset[str] = frozenset(), constrain
     `mlspec.constraints` from the installed packages and the committed file, so not from the manifest
     alone); the manifest lists that file whether or not it is given, so its bytes never depend on it.
     """
-    # like loading, emitting builds many acyclic objects (workflow documents, the manifest's data)
-    with gcpause.paused():
-        files = _emit(manifest, user_owned)
+    files = _emit(manifest, user_owned)
     if constraints is not None:
         files[CONSTRAINTS_PATH] = constraints
         files = dict(sorted(files.items()))

@@ -165,17 +165,6 @@ def _min_interval(fields: list[str], values: list[frozenset[int]]) -> int:
     return min(wrap_around, *(later - earlier for earlier, later in itertools.pairwise(firings)))
 
 
-def min_interval_minutes(expr: str) -> int:
-    """Return the smallest gap, in minutes, between two consecutive firings of a valid cron expression.
-
-    Firings are enumerated over one week. Day-of-month and month restrictions are validated but, for
-    the gap, day-of-month is treated as a wildcard and month is ignored, so the result is a lower bound
-    of the real smallest gap. A schedule that fires once a week returns 10080. Raises CronError for an
-    invalid expression, but not for one that fires too often: that is `check_cron`'s job.
-    """
-    return _min_interval(*_parse(expr))
-
-
 def check_cron(expr: str) -> None:
     """Raise CronError unless `expr` is a five-field cron expression that GitHub Actions accepts and
     that fires at most every five minutes."""

@@ -367,7 +367,7 @@ class Manifest(_Frozen):
     def model_validate_json(cls, json_data, **kwargs) -> Manifest:
         """Pydantic's, with the cyclic garbage collector paused: a large manifest is about a million acyclic
         objects, and the collector's passes over them while they are built cost as much as building them
-        (the file form's reader needs them as Python objects; benchmarks/README.md has the figures)."""
+        (the file form's reader needs them as Python objects; see `mlspec.gcpause`)."""
         with gcpause.paused():
             return super().model_validate_json(json_data, **kwargs)
 

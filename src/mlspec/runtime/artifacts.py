@@ -77,11 +77,6 @@ def dumps(pipeline) -> bytes:
     return _canonical(sio.dumps(pipeline))
 
 
-def path_for(store: Path, sha256: str) -> Path:
-    """Where the artifact with this digest lives in a store."""
-    return store / "sha256" / sha256[:2] / f"{sha256}.skops"
-
-
 def append_whole(path: Path, data: bytes) -> None:
     """Append `data` to a log-like file entirely or not at all (a full disk leaves no partial line)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,8 @@ def environment() -> str:
     """`name=version` of each library in LIBRARIES installed here ('name=-' when absent), one string.
 
     Read from the names of the `*.dist-info` folders on sys.path (first match wins, as for imports):
-    importlib.metadata costs about 0.1 s here (its imports and a METADATA parse per library), as much
-    as a fifth of a no-op run.
+    importlib.metadata costs a large share of a no-op run (its imports and a METADATA parse per library;
+    benchmarks/README.md § Figures behind code comments).
     """
     wanted = {name.replace("-", "_"): name for name in LIBRARIES}
     found: dict[str, str] = {}
@@ -77,13 +77,6 @@ class Cache:
         except (OSError, ValueError):
             return None
         return record.get("result") if record.get("key") == node_key else None
-
-    def previous_key(self, node_id: str) -> str | None:
-        """The key the node last succeeded with (to explain why it runs again)."""
-        try:
-            return json.loads(self._path(node_id).read_text(encoding="utf-8")).get("key")
-        except (OSError, ValueError):
-            return None
 
     def put(self, node_id: str, node_key: str, result: dict) -> None:
         """Record a success (atomically: a crash leaves the old record or the new one)."""

@@ -98,7 +98,7 @@ class WriteLock:
             raise RegistryError(f"the write lock of {self.conn.where.shown} was held longer than its lease "
                                 f"({self.lease:.0f} s); nothing more was written", hint="try again")
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *_exc_info) -> None:
         if self.number is None:
             return
         number, self.number = self.number, None

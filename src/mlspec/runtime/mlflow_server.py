@@ -6,8 +6,8 @@ MLflow's own store in a file of the project (no server; MLflow needs `alembic` f
 DATABRICKS_TOKEN from the environment (untested here). Credentials never come from the URL: MLflow reads
 MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD) itself.
 
-`mlflow` is imported on the first request, never before: importing it takes about 0.7 s when pandas is
-already loaded and about 2.5 s when it is not (it imports pandas), so commands that never reach the
+`mlflow` is imported on the first request, never before: importing it is slow, slower still before pandas
+is loaded (it imports pandas; benchmarks/README.md § Figures behind code comments), so commands that never reach the
 registry do not pay for it. MLflow's client retries a failed request seven times with exponential backoff
 (about four minutes against a server that is down); unless the environment says otherwise, mlspec asks
 for three retries one second apart and doubling (about 7 s), so a wrong address is a prompt error.

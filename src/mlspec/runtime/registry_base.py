@@ -134,10 +134,6 @@ class RegistryBase:
 
     # -- shared behaviour --------------------------------------------------------------------
 
-    def register(self, model: str, artifact: bytes, **kwargs) -> int:
-        """Register the artifact (see `register_once`) and return its version number."""
-        return self.register_once(model, artifact, **kwargs)[0]
-
     def alias(self, model: str, alias: str) -> int | None:
         """The version an alias points to, or None."""
         return self.aliases().get(model, {}).get(alias)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from mlspec.runtime.data import Dataset
 
 RUNNABLE = ("source", "model", "gate")
-ACTIONS = {"source": "check", "model": "train", "gate": "gate"}
 
 
 @dataclass

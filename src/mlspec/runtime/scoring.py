@@ -27,9 +27,9 @@ PREDICT_THREADS = 1
 def one_thread():
     """Limit BLAS and OpenMP to one thread (as a context manager, or until process exit when not used as one).
 
-    Prediction is pinned because a thread pool's start-up dwarfs small batches: one-row `predict_proba`
-    of a gradient-boosting pipeline took 139 ms with the default OpenMP threads and 7.5 ms with one
-    (issue #17). `mlspec serve` pins each worker; `mlspec score` pins its predictions."""
+    Prediction is pinned because a thread pool's start-up dwarfs small batches (issue #17; the figures are in
+    benchmarks/README.md § Figures behind code comments). `mlspec serve` pins each worker; `mlspec score` pins its
+    predictions."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=PREDICT_THREADS)

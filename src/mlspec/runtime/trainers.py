@@ -1,11 +1,11 @@
 """Training in worker processes: a standard-library process pool, started only when a model trains.
 
-Importing pandas, scikit-learn and skops takes 1.1-1.4 s here, more than fitting a small model, and
-a thread cannot overlap it (imports hold the GIL). So the runner creates this pool as soon as its
-cache says a model will train, before it checks the data contracts: multiprocessing's fork server
-imports the training stack on the other core meanwhile, and every worker is forked from it with the
-stack loaded (`-j 2` pays the imports once). A run with nothing to train creates no pool, starts no
-process and imports none of the stack.
+Importing pandas, scikit-learn and skops takes longer than fitting a small model (benchmarks/README.md § Figures
+behind code comments), and a thread cannot overlap it (imports hold the GIL). So the runner creates this pool as
+soon as its cache says a model will train, before it checks the data contracts: multiprocessing's fork server
+imports the training stack on the other core meanwhile, and every worker is forked from it with the stack loaded
+(`-j 2` pays the imports once). A run with nothing to train creates no pool, starts no process and imports none of
+the stack.
 
 Each worker is a one-process `ProcessPoolExecutor` that trains one model at a time, so a worker the
 operating system kills (out of memory) fails only the model it was training, with a message, and the
@@ -128,9 +128,10 @@ def _fork_server(preload: list[str]):
 def _stop_fork_server() -> None:
     """Kill the fork server now that no worker needs it (the next pool starts another).
 
-    Left to notice that this process ended, it exits through the interpreter's teardown of pandas and
-    scikit-learn (0.3 s of CPU), holding this process's stdout and stderr open meanwhile, so whatever
-    reads them waits. The standard library reaches the server only through private names.
+    Left to notice that this process ended, it exits through the interpreter's teardown of pandas and scikit-learn
+    (a noticeable cost: benchmarks/README.md § Figures behind code comments), holding this process's stdout and
+    stderr open meanwhile, so whatever reads them waits. The standard library reaches the server only through
+    private names.
     """
     from multiprocessing import forkserver
 

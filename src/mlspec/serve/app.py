@@ -86,7 +86,7 @@ class Server:
         has drained in-flight requests, finish queued shadow scores and flush the log."""
         from mlspec.runtime.scoring import one_thread
 
-        one_thread()  # for the worker's lifetime: one-row predictions are 10-20x faster on one thread
+        one_thread()  # for the worker's lifetime: one-row predictions are much faster on one thread
         log.info("serving %s from registry %s (poll every %gs)", ", ".join(self.names),
                  getattr(self.registry, "location", "?"), self.settings.poll_seconds)
         self._reloader.start()

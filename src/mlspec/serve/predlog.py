@@ -1,12 +1,12 @@
 """The prediction log writer: served rows buffered in memory, flushed in batches to Parquet on the store.
 
-Requests hand over an `Entry` (what was asked, what the champion and, later, the challenger said)
-and return at once. Every `convert_rows` rows the appending thread turns what waits into Arrow
-columns (about 0.2 ms for 256 rows), so the cost of building the log is spread evenly over requests;
-a background thread flushes every `flush_seconds`, or sooner when `flush_rows` rows wait, and at
-shutdown. A flush only concatenates Arrow tables and writes Parquet, which runs without the
-interpreter lock: building 10,000 rows' columns at flush time held it for about 9 ms and put one
-100-row request in a hundred behind it (the p99 of `benchmarks/bench_serve.py`).
+Requests hand over an `Entry` (what was asked, what the champion and, later, the challenger said) and return at
+once. Every `convert_rows` rows the appending thread turns what waits into Arrow columns (a small, steady cost), so
+the cost of building the log is spread evenly over requests; a background thread flushes every `flush_seconds`, or
+sooner when `flush_rows` rows wait, and at shutdown. A flush only concatenates Arrow tables and writes Parquet,
+which runs without the interpreter lock: building thousands of rows' columns at flush time held it long enough to
+put one 100-row request in a hundred behind it (the p99 of `benchmarks/bench_serve.py`; benchmarks/README.md §
+Figures behind code comments).
 
 Each flush writes one complete Parquet file per model and UTC date and creates its key only if absent
 (`put_if_absent`: a link of a fully written file on a local folder, a conditional put on object

@@ -115,7 +115,6 @@ class RowValidator:
                 fields[f"c{i}"] = (kind, Field(alias=column))
         row = create_model("Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields)
         self._rows = TypeAdapter(list[row])
-        self.row_model = row
 
     def violations(self, error: ValidationError, row_offset: int = 0) -> list[Violation]:
         """The violations of a pydantic error on a list of rows."""

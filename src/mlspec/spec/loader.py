@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 import yaml
 from yaml.events import (
@@ -72,15 +71,6 @@ _DATE_LIKE = re.compile(
     r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
     r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedFile:
-    """One spec file: its display path, its text, and its data when it loaded cleanly."""
-
-    path: str
-    text: str
-    data: object | None
 
 
 class _AbortError(MlspecError):

@@ -10,7 +10,7 @@ installed distributions' names and versions (the libraries that parse and serial
 the repository keeps itself, with the bytes of its own actionlint.yaml (a warning reads it). Nothing else
 reaches the output: validation reads only the spec files, and emitting is a pure function of the manifest.
 An entry records the generated files' hashes, except `generated/constraints.txt`, which depends on the
-installed packages and on the committed file, so compile pins afresh every time (about 20 ms); what it needs
+installed packages and on the committed file, so compile pins afresh every time (cheap); what it needs
 to pin (the project settings); the runner labels the repository's actionlint.yaml lacks; and paths the
 manifest lists that are not generated. A hit never decides alone: compile still reads every generated file
 and compares its hash, and anything missing, different, extra or unreadable sends it down the full path,

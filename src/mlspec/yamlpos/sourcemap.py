@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Related, Span, Where
+from mlspec.diagnostics import Diagnostic, KeyPath, Related, Span, Where
 from mlspec.yamlpos.positions import Entry, map_file, raw_index
 
 
@@ -66,8 +66,3 @@ class SourceMap:
             related = tuple(Related(self.place(r.where), r.message) for r in d.related)
             placed.append(Diagnostic(d.code, d.message, self.place(d.where), d.hint, d.severity, related))
         return placed
-
-
-def pointer(file: str, path: Iterable[str | int], part: str = "value") -> Pointer:
-    """Shorthand for a pointer at a key path."""
-    return Pointer(file, tuple(path), part)

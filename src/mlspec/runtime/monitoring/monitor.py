@@ -137,7 +137,7 @@ def _performance(settings: dict[str, Any], model, frame, predicted, proba, class
     return {"verdict": "alert" if alert else "ok", "rows": int(labelled.sum()), "metrics": rows}
 
 
-def _shadow(challenger, pipeline_champion, frame, model, champion_pred, labels_ok) -> dict:
+def _shadow(challenger, frame, model, champion_pred, labels_ok) -> dict:
     import numpy as np
 
     predicted, proba, _ = _scores(challenger["pipeline"], frame, model)
@@ -239,7 +239,7 @@ def evaluate(manifest: Manifest, node: MonitorNode, root: Path, registry, store:
         challenger = registry.get(node.model, challenger_version)
         report.shadow = _shadow({"version": challenger_version,
                                  "pipeline": registry.load_model(challenger.artifact_sha256)},
-                                pipeline, frame[columns + ([model.label] if labels_ok else [])], model, predicted,
+                                frame[columns + ([model.label] if labels_ok else [])], model, predicted,
                                 labels_ok)
     logged = predictions.logged_shadow(frame, model.task) if predictions.is_log(source_name) else None
     if logged is not None:  # what the challenger answered in shadow to the same served requests
