@@ -162,3 +162,32 @@ def test_a_variable_holding_something_else_is_refused_without_showing_it(tmp_pat
     assert "does not hold a Dask scheduler address" in result.stderr
     assert "leaked" not in result.stdout + result.stderr
     assert_nothing_registered(root)
+
+
+def test_compile_hands_train_jobs_the_address_secret_and_the_dask_extra(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    doc = searching_doc({"backend": "dask", "address": ADDRESS}, on_project=True)
+    doc["models"]["risk_gbm"]["compute"] = {"backend": "local"}  # a model's own setting wins
+    plain_doc = searching_doc(None)
+    for each in (doc, plain_doc):
+        each["project"]["ci_state"] = "ephemeral"
+    root = make_project(tmp_path / "dask", doc, make_frame())
+    plain = make_project(tmp_path / "plain", plain_doc, make_frame())
+    for project in (root, plain):
+        result = mlspec(project, "compile")
+        assert result.code == 0, result.stdout + result.stderr
+    nodes = json.loads((root / "generated" / "manifest.json").read_text(encoding="utf-8"))["nodes"]
+    assert nodes["model.risk_lr"]["compute"] == {"backend": "dask", "address": ADDRESS}
+    assert "compute" not in nodes["model.risk_gbm"]
+    plain_nodes = json.loads((plain / "generated" / "manifest.json").read_text(encoding="utf-8"))["nodes"]
+    # where the search runs is not hashed: switching to a cluster retrains nothing
+    assert all(nodes[m]["config_hash"] == plain_nodes[m]["config_hash"] for m in ("model.risk_lr", "model.risk_gbm"))
+    main = yaml.safe_load((root / ".github" / "workflows" / "mlspec-main.yml").read_text(encoding="utf-8"))
+    env = {job_id: {k: v for step in job["steps"] for k, v in (step.get("env") or {}).items()}
+           for job_id, job in main["jobs"].items()}
+    assert env["train_risk_lr"]["DASK_SCHEDULER_ADDRESS"] == "${{ secrets['DASK_SCHEDULER_ADDRESS'] }}"
+    assert "DASK_SCHEDULER_ADDRESS" not in env["train_risk_gbm"]
+    assert "dask" in env["train_risk_lr"]["MLSPEC_PACKAGE"] and "dask" not in env["record"]["MLSPEC_PACKAGE"]
