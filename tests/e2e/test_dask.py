@@ -78,7 +78,7 @@ def test_a_search_on_a_dask_cluster_equals_a_local_run(tmp_path: Path, local_out
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
         root = make_project(tmp_path, searching_doc({"backend": "dask", "address": ADDRESS}), make_frame())
         result = mlspec(root, "run", "-j", "1")

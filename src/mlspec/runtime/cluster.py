@@ -88,7 +88,7 @@ def parallel(model: ModelNode) -> Iterator[int]:
         if address is None:
             cluster = stack.enter_context(LocalCluster(
                 n_workers=local_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR))
+                dashboard_address=":0", silence_logs=logging.ERROR))  # its status page on a free port
             client = stack.enter_context(Client(cluster, set_as_default=False))
         else:
             client = stack.enter_context(_connect(Client, address, model))
