@@ -186,6 +186,14 @@ CODES: dict[str, tuple[str, str]] = {
                "run `docker buildx imagetools inspect IMAGE` or `crane digest IMAGE` and write the digest into the "
                "spec. The reference may hold only the characters of an image name, so nothing else reaches the "
                "Dockerfile or the workflows."),
+    "MLS226": ("invalid Dask scheduler address",
+               "compute.address (on a model or the project, with backend: dask) names the Dask scheduler that runs "
+               "the model's search and cross-validation: tcp://HOST:PORT, or tls://HOST:PORT with TLS (a host name, "
+               "an IPv4 address or a bracketed IPv6 address, then a port from 1 to 65535, nothing after it), or "
+               "${env:NAME} to read the address from the environment when the model trains (in CI: the repository "
+               "secret NAME, which generated train jobs receive). The value read at run time is held to the same "
+               "form. Leave the address out to have mlspec start a local cluster of worker processes for the "
+               "training."),
     "MLS300": ("dependency cycle", "Derived features depend on each other in a circle, or sources reuse each "
                "other's contracts (schema: {like: SOURCE}) in a circle; the message lists the cycle and where each "
                "dependency was written."),

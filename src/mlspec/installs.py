@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from mlspec.errors import MlspecError
 
 DIST = "mlspec-gitops"
-EXTRAS = ("duckdb", "mlflow", "objectstore", "postgres", "runtime", "serve", "state")
+EXTRAS = ("dask", "duckdb", "mlflow", "objectstore", "postgres", "runtime", "serve", "state")
 RUNTIME = "runtime"
 STATE = "state"
 SERVE = "serve"

@@ -19,6 +19,7 @@ from mlspec.manifest import (
     ArgoSettings,
     ColumnContract,
     ColumnOrigin,
+    ComputeSettings,
     DriftMeasure,
     DriftSettings,
     FeatureNode,
@@ -45,7 +46,8 @@ from mlspec.spec.v1.monitors import Drift
 
 # Not the node's settings: where it was written, its prose and its tags (labels for selectors) change
 # nothing a run does, so they must not invalidate the run cache or put the node in a plan's retrain list.
-_NOT_HASHED = {"config_hash", "file", "description", "column_origins", "tags"}
+# Nor does where a model's search runs (compute): a Dask cluster gives the same artifact as a local run.
+_NOT_HASHED = {"config_hash", "file", "description", "column_origins", "tags", "compute"}
 
 
 @dataclass(frozen=True)
@@ -95,15 +97,18 @@ def _project(spec: SpecSet) -> ProjectSettings:
         uris.append(entry.spec.uri if entry.spec.format == "sql" else entry.spec.path)
     chosen = installs.parse(project.install) if project.install else installs.default(__version__)
     engines = ["duckdb"] if any(e.spec.engine == "duckdb" for e in spec.sources.values()) else []
+    clusters = ["dask"] if any(_compute(e.spec, project) is not None for e in spec.models.values()) else []
     tracked = ["mlflow"] if project.tracking == "mlflow" else []
-    extras = sorted({*stateurls.extras_for(uris), *chosen.extras, *tracked, *engines})
+    extras = sorted({*stateurls.extras_for(uris), *chosen.extras, *tracked, *engines, *clusters})
+    # a cluster only serves training: jobs that only record runs, and the serving image, go without it
+    kept = [e for e in extras if e not in clusters]
     install = InstallSettings(form=chosen.form, light=chosen.light(), runtime=chosen.runtime(extras),
-                              state=chosen.state(extras), extras=extras)
+                              state=chosen.state(kept), extras=extras)
     serve = None
     if project.serve is not None and project.serve.dockerfile:
         models = project.serve.models or sorted(spec.models)
         serve = ServeSettings(base_image=project.serve.base_image, models=models, port=project.serve.port,
-                              workers=project.serve.workers, install=chosen.serving(extras))
+                              workers=project.serve.workers, install=chosen.serving(kept))
     return ProjectSettings(
         name=project.name, description=project.description, registry_uri=registry, artifacts_uri=artifacts,
         tracking=project.tracking,
@@ -197,7 +202,16 @@ def _model(entry: Entry, spec: SpecSet, settings: ProjectSettings) -> ModelNode:
         split=SplitSpec(method=model.split.method, test_fraction=model.split.test_fraction),
         cv_folds=model.cv.folds if model.cv else None, search=search, metrics=list(model.metrics),
         primary_metric=model.metrics[0], slices=list(model.slices), decision_threshold=model.decision_threshold,
-        runner=model.runner or settings.runner, timeout_minutes=model.timeout_minutes or settings.timeout_minutes)
+        runner=model.runner or settings.runner, timeout_minutes=model.timeout_minutes or settings.timeout_minutes,
+        compute=_compute(model, spec.project.spec))
+
+
+def _compute(model: Model, project) -> ComputeSettings | None:
+    """The model's compute, else the project's (a whole setting, never merged field by field); None when local."""
+    chosen = model.compute or project.compute
+    if chosen is None or chosen.backend == "local":
+        return None
+    return ComputeSettings(backend=chosen.backend, address=chosen.address)
 
 
 def _gate(entry: Entry, facts: Facts) -> GateNode:

@@ -39,8 +39,8 @@ class _Group(click.Group):
             missing = missing_runtime()
             if missing:
                 raise MlspecError(f"`mlspec {name}` needs mlspec's runtime, which is not installed here (missing: "
-                                  f"{', '.join(missing)})", hint="pip install 'mlspec-gitops[runtime]' (add postgres "
-                                  "or objectstore when the project uses them)")
+                                  f"{', '.join(missing)})", hint="pip install 'mlspec-gitops[runtime]' (add postgres, "
+                                  "objectstore, duckdb or dask when the project uses them)")
         return name, command, rest
 
 

@@ -76,10 +76,17 @@ def source_secrets(manifest: Manifest, sources: list[str]) -> list[str]:
     return _secret_names([manifest.source(s).uri for s in sources])
 
 
+def compute_secrets(model: ModelNode) -> list[str]:
+    """The environment variable a model's Dask scheduler address names (`${env:NAME}`), if it names one: the
+    address then reaches the job only as the repository secret NAME, through `env:`, never the spec's text."""
+    address = model.compute.address if model.compute is not None else None
+    return _secret_names([address]) if address else []
+
+
 def train_secrets(manifest: Manifest, model: ModelNode) -> list[str]:
-    """What a model's train job receives: the state's secrets, its source's and the tracker's."""
+    """What a model's train job receives: the state's secrets, its source's, the tracker's and its cluster's."""
     return sorted({*registry_secrets(manifest), *source_secrets(manifest, [model.source]),
-                   *tracking_secrets(manifest)})
+                   *tracking_secrets(manifest), *compute_secrets(model)})
 
 
 def secrets_env(names: list[str]) -> dict[str, str]:

@@ -249,6 +249,15 @@ class SearchSpec(_Frozen):
     metric: str
 
 
+class ComputeSettings(_Frozen):
+    """Where a model's search and cross-validation run when not in mlspec's own process: a Dask cluster."""
+
+    backend: Literal["dask"] = Field(description="dask: scikit-learn's joblib backend on a Dask cluster.")
+    address: str | None = Field(None, description=(
+        "The scheduler (tcp://HOST:PORT, tls://HOST:PORT) or ${env:NAME}, read when the model trains; None: a local "
+        "cluster started and stopped for the training."))
+
+
 class ModelNode(NodeBase):
     """A model: its data, features, estimator with resolved parameters, split and metrics."""
 
@@ -270,6 +279,18 @@ class ModelNode(NodeBase):
     decision_threshold: float
     runner: str
     timeout_minutes: int
+    # where the search and cross-validation run: not what the model is (the artifact is the same either way), so
+    # not hashed (resolve's _NOT_HASHED) and left out of the JSON when local
+    compute: ComputeSettings | None = Field(None, description=(
+        "The model's own compute, else the project's, when it is a Dask cluster; None: everything runs in "
+        "mlspec's process."))
+
+    @model_serializer(mode="wrap")
+    def _without_compute(self, handler):
+        data = handler(self)
+        if data.get("compute", 0) is None:  # a local model dumps as it did before the field existed
+            del data["compute"]
+        return data
 
 
 class SliceGate(_Frozen):

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from mlspec.manifest import Manifest, ModelNode
-from mlspec.runtime import artifacts, scoring
+from mlspec.runtime import artifacts, cluster, scoring
 from mlspec.runtime.errors import TrainingError
 from mlspec.runtime.features import build_pipeline, raw_columns
 
@@ -101,7 +101,9 @@ def _check_binary_only(model: ModelNode, label) -> None:
                              "list the label's values in its contract so `mlspec validate` catches this")
 
 
-def _search(model: ModelNode, pipeline, x, y, seed: int):
+def _search(model: ModelNode, pipeline, x, y, seed: int, n_jobs: int):
+    """Search the model's space on `n_jobs` joblib workers (1 here, -1 on a Dask cluster): the best parameters (as
+    the pipeline names them) and what the search found. `_refit` fits them, outside the cluster."""
     from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
 
     spec = model.search
@@ -110,7 +112,7 @@ def _search(model: ModelNode, pipeline, x, y, seed: int):
     scorer = _scorer(spec.metric, model)
     if spec.method == "grid":
         grid = {f"model__{k}": v for k, v in spec.space.items()}
-        searcher = GridSearchCV(pipeline, grid, scoring=scorer, cv=folds, n_jobs=1, refit=True)
+        searcher = GridSearchCV(pipeline, grid, scoring=scorer, cv=folds, n_jobs=n_jobs, refit=False)
     else:
         from scipy import stats
 
@@ -127,13 +129,21 @@ def _search(model: ModelNode, pipeline, x, y, seed: int):
                     dists[f"model__{key}"] = stats.uniform(low, high - low)
             else:
                 dists[f"model__{key}"] = value
-        searcher = RandomizedSearchCV(pipeline, dists, n_iter=spec.n_iter, scoring=scorer, cv=folds, n_jobs=1,
-                                      refit=True, random_state=seed)
+        searcher = RandomizedSearchCV(pipeline, dists, n_iter=spec.n_iter, scoring=scorer, cv=folds,
+                                      n_jobs=n_jobs, refit=False, random_state=seed)
     searcher.fit(x, y)
     best = {k.removeprefix("model__"): _plain(v) for k, v in sorted(searcher.best_params_.items())}
-    return searcher.best_estimator_, {"best_params": best, "best_score": float(searcher.best_score_),
-                                      "metric": spec.metric, "candidates": len(searcher.cv_results_["params"]),
-                                      "trials": _trials(searcher.cv_results_, spec.metric)}
+    return searcher.best_params_, {"best_params": best, "best_score": float(searcher.best_score_),
+                                   "metric": spec.metric, "candidates": len(searcher.cv_results_["params"]),
+                                   "trials": _trials(searcher.cv_results_, spec.metric)}
+
+
+def _refit(pipeline, best_params: dict, x, y):
+    """What a search's refit=True does (clone, set the best parameters, fit on the whole training split), done in
+    this process whichever backend searched, so the artifact's bytes are a local run's."""
+    from sklearn.base import clone
+
+    return clone(pipeline).set_params(**clone(best_params, safe=False)).fit(x, y)
 
 
 def _trials(results: dict, metric: str) -> list[dict]:
@@ -168,22 +178,28 @@ def _scorer(metric: str, model: ModelNode):
     return score
 
 
-def _cross_validate(model: ModelNode, pipeline, x, y, seed: int) -> dict[str, dict[str, float]]:
+def _cross_validate(model: ModelNode, pipeline, x, y, seed: int, n_jobs: int) -> dict[str, dict[str, float]]:
+    """Every metric's mean and deviation over the folds; the folds run on `n_jobs` joblib workers, in fold order."""
     import numpy as np
-    from sklearn.base import clone
+    from joblib import Parallel, delayed
     from sklearn.model_selection import KFold, StratifiedKFold
 
     folds = (StratifiedKFold if model.task == "classification" else KFold)(model.cv_folds, shuffle=True,
                                                                            random_state=seed)
-    per_metric: dict[str, list[float]] = {m: [] for m in model.metrics}
-    for train_idx, test_idx in folds.split(x, y):
-        fitted = clone(pipeline).fit(x.iloc[train_idx], y.iloc[train_idx])
-        predicted, proba = scoring.predict(fitted, x.iloc[test_idx], model.task, model.decision_threshold)
-        values = scoring.compute(model.metrics, model.task, y.iloc[test_idx], predicted, proba,
-                                 getattr(fitted, "classes_", None))
-        for name, value in values.items():
-            per_metric[name].append(value)
+    per_fold = Parallel(n_jobs=n_jobs)(
+        delayed(_fold)(model, pipeline, x.iloc[train_idx], y.iloc[train_idx], x.iloc[test_idx], y.iloc[test_idx])
+        for train_idx, test_idx in folds.split(x, y))
+    per_metric = {m: [values[m] for values in per_fold] for m in model.metrics}
     return {name: {"mean": float(np.mean(v)), "std": float(np.std(v))} for name, v in per_metric.items()}
+
+
+def _fold(model: ModelNode, pipeline, x_train, y_train, x_test, y_test) -> dict[str, float]:
+    """One fold's metrics (a module-level function, so a Dask worker can run it)."""
+    from sklearn.base import clone
+
+    fitted = clone(pipeline).fit(x_train, y_train)
+    predicted, proba = scoring.predict(fitted, x_test, model.task, model.decision_threshold)
+    return scoring.compute(model.metrics, model.task, y_test, predicted, proba, getattr(fitted, "classes_", None))
 
 
 def _slices(model: ModelNode, test, predicted, proba, classes) -> dict[str, dict[str, dict]]:
@@ -226,14 +242,17 @@ def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
                             hint="use a stratified split, or more data")
     pipeline = build_pipeline(model, manifest)
     x_train, y_train = train_part[columns], train_part[model.label]
-    search = None
+    search = cv = best_params = None
     try:
-        if model.search is not None:
-            pipeline, search = _search(model, pipeline, x_train, y_train, seed)
-        else:
-            pipeline.fit(x_train, y_train)
-        cv = _cross_validate(model, build_pipeline(model, manifest), x_train, y_train, seed) \
-            if model.cv_folds else None
+        if model.search is not None or model.cv_folds:
+            with cluster.parallel(model) as n_jobs:  # a Dask cluster's, when the model's compute names one
+                if model.search is not None:
+                    best_params, search = _search(model, pipeline, x_train, y_train, seed, n_jobs)
+                if model.cv_folds:
+                    cv = _cross_validate(model, build_pipeline(model, manifest), x_train, y_train, seed, n_jobs)
+        # the final fit, always here
+        pipeline = pipeline.fit(x_train, y_train) if best_params is None \
+            else _refit(pipeline, best_params, x_train, y_train)
     except ValueError as exc:
         raise TrainingError(f"model '{model.name}': fitting failed: {str(exc).splitlines()[0]}",
                             hint="missing values need impute: on the feature, unless the estimator is "

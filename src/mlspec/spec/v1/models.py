@@ -15,6 +15,7 @@ from pydantic import Field, WithJsonSchema
 from mlspec.lang.estimators import ESTIMATORS
 from mlspec.lang.metrics import POSITIVE_CLASS
 from mlspec.spec.v1.base import Description, MetricName, Scalar, Strict, Tags
+from mlspec.spec.v1.compute import Compute
 from mlspec.spec.v1.features import Feature
 from mlspec.spec.v1.monitors import Monitor
 from mlspec.spec.v1.project import Project
@@ -103,6 +104,10 @@ class Model(Strict):
     runner: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                                description="GitHub Actions runner label for this model's jobs.")
     timeout_minutes: int | None = Field(None, ge=1, le=360, description="Time limit of this model's CI jobs.")
+    compute: Compute | None = Field(None, description=(
+        "Where this model's search and cross-validation run: {backend: dask, address: ...} for a Dask cluster "
+        "(see README, Training on a Dask cluster). Replaces project.compute as a whole; left out, the project's "
+        "applies (by default: local)."), examples=[{"backend": "dask", "address": "${env:DASK_SCHEDULER_ADDRESS}"}])
     description: Description
     tags: Tags
 

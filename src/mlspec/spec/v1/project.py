@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from mlspec import installs
 from mlspec.spec.v1.argo import Argo
 from mlspec.spec.v1.base import Description, Strict
+from mlspec.spec.v1.compute import Compute
 from mlspec.spec.v1.images import IMAGE_HINT, pinned_image
 
 SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
@@ -175,6 +176,11 @@ class Project(Strict):
         "\".[extras]\"). Jobs that train, gate, promote or monitor add the runtime extra and the extras the spec "
         "needs (postgres, objectstore); all jobs but the lock file's install with -c generated/constraints.txt."),
         examples=[f"{installs.DIST}==0.1.0", "requirements/mlspec.txt", "."])
+    compute: Compute | None = Field(None, description=(
+        "Where every model's search and cross-validation run unless the model says otherwise (its own compute "
+        "wins as a whole): {backend: dask, address: ${env:DASK_SCHEDULER_ADDRESS}} for a Dask cluster, needing "
+        "mlspec-gitops[dask] (see README, Training on a Dask cluster). Left out: local."),
+        examples=[{"backend": "dask", "address": "${env:DASK_SCHEDULER_ADDRESS}"}])
     seed: int = Field(42, ge=0, le=2**32 - 1, description=(
         "Random seed injected into splits and estimators, so identical inputs give identical models."))
     serve: Serve | None = Field(None, description=(
