@@ -203,7 +203,7 @@ def _model(entry: Entry, spec: SpecSet, settings: ProjectSettings) -> ModelNode:
         cv_folds=model.cv.folds if model.cv else None, search=search, metrics=list(model.metrics),
         primary_metric=model.metrics[0], slices=list(model.slices), decision_threshold=model.decision_threshold,
         runner=model.runner or settings.runner, timeout_minutes=model.timeout_minutes or settings.timeout_minutes,
-        compute=_compute(model, spec.project.spec))
+        compute=_compute(model, spec.project_entry.spec))
 
 
 def _compute(model: Model, project) -> ComputeSettings | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mlspec.manifest import Manifest, ModelNode
+from mlspec.manifest import Manifest, ModelNode, SearchSpec
 from mlspec.runtime import artifacts, cluster, scoring
 from mlspec.runtime.errors import TrainingError
 from mlspec.runtime.features import build_pipeline, raw_columns
@@ -101,12 +101,11 @@ def _check_binary_only(model: ModelNode, label) -> None:
                              "list the label's values in its contract so `mlspec validate` catches this")
 
 
-def _search(model: ModelNode, pipeline, x, y, seed: int, n_jobs: int):
+def _search(model: ModelNode, spec: SearchSpec, pipeline, x, y, seed: int, n_jobs: int):
     """Search the model's space on `n_jobs` joblib workers (1 here, -1 on a Dask cluster): the best parameters (as
     the pipeline names them) and what the search found. `_refit` fits them, outside the cluster."""
     from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
 
-    spec = model.search
     folds = (StratifiedKFold if model.task == "classification" else KFold)(spec.folds, shuffle=True,
                                                                            random_state=seed)
     scorer = _scorer(spec.metric, model)
@@ -247,7 +246,7 @@ def train(model: ModelNode, manifest: Manifest, frame) -> Candidate:
         if model.search is not None or model.cv_folds:
             with cluster.parallel(model) as n_jobs:  # a Dask cluster's, when the model's compute names one
                 if model.search is not None:
-                    best_params, search = _search(model, pipeline, x_train, y_train, seed, n_jobs)
+                    best_params, search = _search(model, model.search, pipeline, x_train, y_train, seed, n_jobs)
                 if model.cv_folds:
                     cv = _cross_validate(model, build_pipeline(model, manifest), x_train, y_train, seed, n_jobs)
         # the final fit, always here
