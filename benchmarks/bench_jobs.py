@@ -23,23 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from bench_run import SOURCE, write_events
 
 HEAD = '''apiVersion: mlspec/v1
 project: {name: bench-jobs, python: "3.11", seed: 42}
-sources:
-  events:
-    format: csv
-    path: data/events.csv
-    schema:
-      amount: {type: float, min: 0}
-      age: {type: int, min: 18, max: 100}
-      visits: {type: int, min: 0}
-      tenure: {type: float, min: 0}
-      segment: {type: category, values: [a, b, c, d, e]}
-      label: {type: int, values: [0, 1]}
-    checks: {min_rows: 1000}
-features:
+''' + SOURCE + '''features:
   amount: {source: events, column: amount}
   age: {source: events, column: age}
   visits: {source: events, column: visits}
@@ -61,23 +49,11 @@ MODEL = '''  m{index:02d}:
 
 
 def make_project(root: Path, models: int, rows: int) -> None:
-    """The spec of `models` models and a deterministic CSV with a learnable signal."""
-    rng = np.random.default_rng(7)
-    amount = rng.lognormal(3, 1, rows).round(2)
-    age = rng.integers(18, 90, rows)
-    visits = rng.poisson(4, rows)
-    tenure = rng.exponential(300, rows).round(1)
-    segment = rng.choice(list("abcde"), rows)
-    logit = -3 + 0.8 * np.log1p(amount) / 3 - 0.02 * (age - 50) + 0.2 * visits + (segment == "e") * 1.2
-    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    """The spec of `models` models and `bench_run`'s deterministic CSV."""
     (root / "specs").mkdir(parents=True)
-    (root / "data").mkdir()
     spec = HEAD + "".join(MODEL.format(index=i, rate=round(0.05 + 0.01 * i, 2)) for i in range(models))
     (root / "specs" / "models.yaml").write_text(spec, encoding="utf-8")
-    lines = ["amount,age,visits,tenure,segment,label"]
-    lines += [f"{a},{g},{v},{t},{s},{y}" for a, g, v, t, s, y in zip(amount, age, visits, tenure, segment, label,
-                                                                     strict=True)]
-    (root / "data" / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_events(root, rows)
 
 
 def timed(command: list[str], cwd: Path) -> float:

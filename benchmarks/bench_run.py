@@ -59,9 +59,7 @@ data = sio.dumps(pipeline)
 open(sys.argv[2], "wb").write(data)
 '''
 
-SPEC = '''apiVersion: mlspec/v1
-project: {name: bench, python: "3.11", seed: 42}
-sources:
+SOURCE = '''sources:
   events:
     format: csv
     path: data/events.csv
@@ -73,7 +71,11 @@ sources:
       segment: {type: category, values: [a, b, c, d, e]}
       label: {type: int, values: [0, 1]}
     checks: {min_rows: 1000}
-features:
+'''
+
+SPEC = '''apiVersion: mlspec/v1
+project: {name: bench, python: "3.11", seed: 42}
+''' + SOURCE + '''features:
   amount: {source: events, column: amount, transform: standardize}
   age: {source: events, column: age, transform: standardize}
   visits: {source: events, column: visits, transform: standardize}
@@ -93,7 +95,16 @@ models:
 
 
 def make_project(root: Path, rows: int) -> Path:
-    """Write the spec and a deterministic CSV with a learnable signal."""
+    """Write the spec, a deterministic CSV with a learnable signal and the hand-written script."""
+    (root / "specs").mkdir(parents=True)
+    (root / "specs" / "bench.yaml").write_text(SPEC, encoding="utf-8")
+    write_events(root, rows)
+    (root / "hand.py").write_text(HAND_WRITTEN, encoding="utf-8")
+    return root
+
+
+def write_events(root: Path, rows: int) -> None:
+    """`data/events.csv`: `rows` deterministic rows whose label the other columns predict in part."""
     rng = np.random.default_rng(7)
     amount = rng.lognormal(3, 1, rows).round(2)
     age = rng.integers(18, 90, rows)
@@ -102,15 +113,11 @@ def make_project(root: Path, rows: int) -> Path:
     segment = rng.choice(list("abcde"), rows)
     logit = -3 + 0.8 * np.log1p(amount) / 3 - 0.02 * (age - 50) + 0.2 * visits + (segment == "e") * 1.2
     label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
-    (root / "specs").mkdir(parents=True)
     (root / "data").mkdir()
-    (root / "specs" / "bench.yaml").write_text(SPEC, encoding="utf-8")
     lines = ["amount,age,visits,tenure,segment,label"]
     lines += [f"{a},{g},{v},{t},{s},{y}" for a, g, v, t, s, y in zip(amount, age, visits, tenure, segment, label,
                                                                      strict=True)]
     (root / "data" / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (root / "hand.py").write_text(HAND_WRITTEN, encoding="utf-8")
-    return root
 
 
 def timed(command: list[str], cwd: Path, src: str | None) -> float:
