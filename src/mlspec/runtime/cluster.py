@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 
 from mlspec.manifest import ModelNode
+from mlspec.runtime import machine
 from mlspec.runtime.errors import TrainingError
 
 _ENV_REFERENCE = re.compile(r"\$\{env:(?P<name>[A-Z_][A-Z0-9_]{0,63})\}")
@@ -61,10 +62,7 @@ def scheduler_address(model: ModelNode) -> str | None:
 
 def local_workers() -> int:
     """Worker processes of a local cluster: one per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return machine.usable_cores()
 
 
 @contextlib.contextmanager

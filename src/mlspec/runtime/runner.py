@@ -8,7 +8,6 @@ nodes. The runner never prints: it reports progress through a callback and retur
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.manifest import GateNode, Manifest, ModelNode, SourceNode
-from mlspec.runtime import steps
+from mlspec.runtime import machine, steps
 from mlspec.runtime.cache import Cache, key
 from mlspec.runtime.errors import GateError, RunError
 from mlspec.runtime.jsonio import dumps
@@ -40,8 +39,10 @@ class RunOptions:
 
 
 def default_jobs() -> int:
-    """Models trained at once when `-j` is not given: two where there are two cores."""
-    return min(2, os.cpu_count() or 1)
+    """Models trained at once when `-j` is not given: two where this process may use two cores or more (each
+    training then gets half of them as threads), else one. Not more by default: every worker holds its own
+    copy of the training data."""
+    return min(2, machine.usable_cores())
 
 
 def training_threads(jobs: int) -> int:
@@ -51,7 +52,7 @@ def training_threads(jobs: int) -> int:
     does), so it must not depend on how many models happen to train at once: the same data, specs
     and `-j` then give the same artifact bytes, in a worker process or in this one.
     """
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+    return max(1, machine.usable_cores() // max(1, jobs))
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlspec.manifest import SourceNode
+from mlspec.runtime import machine
 from mlspec.runtime.duck.sql import BOOL, NUM, TEXT, TIME, quote
 from mlspec.runtime.errors import DataError
 
@@ -42,48 +43,7 @@ def memory_limit() -> str:
     chosen = os.environ.get("MLSPEC_DUCKDB_MEMORY", "").strip()
     if chosen:
         return chosen
-    return f"{max(available_memory() * 2 // 5, 128 << 20) >> 20}MB"
-
-
-def available_memory() -> int:
-    """The bytes of memory this process may use: the machine's, a cgroup's limit (v2 or v1) or RLIMIT_AS."""
-    import resource
-
-    limits = []
-    try:
-        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        limits.append(4 << 30)
-    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        limits.append(soft)
-    limits += _cgroup_limits()
-    return min(limits)
-
-
-def _cgroup_limits() -> list[int]:
-    """The memory limits of this process's cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`), where readable."""
-    found: list[int] = []
-    try:
-        lines = Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return found
-    for line in lines:
-        _id, controllers, path = line.split(":", 2)
-        if controllers == "":
-            candidates = [Path("/sys/fs/cgroup") / path.lstrip("/") / "memory.max"]
-        elif "memory" in controllers.split(","):
-            candidates = [Path("/sys/fs/cgroup/memory") / path.lstrip("/") / "memory.limit_in_bytes"]
-        else:
-            continue
-        for candidate in candidates:
-            try:
-                text = candidate.read_text(encoding="utf-8").strip()
-            except OSError:
-                continue
-            if text.isdigit() and int(text) < (1 << 60):
-                found.append(int(text))
-    return found
+    return f"{max(machine.available_memory() * 2 // 5, 128 << 20) >> 20}MB"
 
 
 @dataclass(frozen=True)
@@ -118,7 +78,7 @@ class Scan:
         self.spill = root / ".mlspec" / "spill" / f"duckdb-{os.getpid()}-{id(self)}"
         self.spill.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {"memory_limit": memory_limit(), "temp_directory": str(self.spill),
-                  "threads": max(1, os.cpu_count() or 1), "autoinstall_known_extensions": False,
+                  "threads": machine.usable_cores(), "autoinstall_known_extensions": False,
                   "autoload_known_extensions": False}
         self.con = duckdb.connect(config=config)
         self.fs: Any = None  # obstore's fsspec filesystem, registered for a source on object storage

@@ -7,7 +7,6 @@ shadow, and the report shows how often the two agree and, with labels, both mode
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from mlspec.lang.metrics import METRICS
 from mlspec.manifest import DriftSettings, Manifest, MonitorNode
-from mlspec.runtime import batch, contract, data, duck, scoring
+from mlspec.runtime import batch, contract, data, duck, machine, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
 from mlspec.runtime.monitoring import drift, predictions
@@ -69,7 +68,7 @@ def _drift(settings: DriftSettings, frame, profile: dict, predictions, training_
     if measured is not None:
         columns = [asdict(c) for c in measured]
     else:  # columns are independent and numpy's sorts release the GIL: use every core; map keeps the order
-        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(names), machine.usable_cores()) or 1) as pool:
             columns = list(pool.map(one, names))
     decided = [c for c in columns if c["verdict"] != "insufficient_data"]
     drifted = [c["column"] for c in columns if c["verdict"] == "drift"]
