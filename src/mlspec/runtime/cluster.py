@@ -101,14 +101,16 @@ def parallel(model: ModelNode) -> Iterator[int]:
 
 @contextlib.contextmanager
 def _connect(client_class, address: str, model: ModelNode):
-    """A client of the scheduler at `address`, or a `TrainingError` saying which address could not be reached."""
+    """A client of the scheduler at `address`, or a `TrainingError` saying which address could not be reached: as the
+    spec wrote it, so an address read from a secret is named by its variable, never shown."""
+    shown = model.compute.address if model.compute is not None and model.compute.address else address
     try:
         client = client_class(address, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__).replace(address, shown)
         raise TrainingError(
-            f"model '{model.name}': cannot reach the Dask scheduler at {address} ({reason})", where=model.file,
-            hint="start one there (`dask scheduler`, then `dask worker " + address + "` on the workers), check that "
+            f"model '{model.name}': cannot reach the Dask scheduler at {shown} ({reason})", where=model.file,
+            hint="start one there (`dask scheduler`, then `dask worker ADDRESS` on the workers), check that "
                  "the network (firewall, VPN, a GitHub-hosted runner's outbound access) reaches its port, and that "
                  "the address (or the secret holding it) is right; DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT sets how "
                  "long to try") from None
