@@ -21,6 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from mlspec.manifest import ModelNode
 from mlspec.runtime import machine
@@ -61,8 +62,13 @@ def scheduler_address(model: ModelNode) -> str | None:
 
 
 def local_workers() -> int:
-    """Worker processes of a local cluster: one per core this process may use."""
-    return machine.usable_cores()
+    """Worker processes of a local cluster: the threads this training may use (the budget `-j` gives it, which
+    the run sets with threadpoolctl), at most the cores this process may use. Two trainings at once (`-j 2`)
+    then start one worker each, not one per core each."""
+    from threadpoolctl import threadpool_info
+
+    budgets = [library["num_threads"] for library in threadpool_info() if library["user_api"] == "openmp"]
+    return max(1, min([machine.usable_cores(), *budgets]))
 
 
 @contextlib.contextmanager
@@ -70,12 +76,15 @@ def parallel(model: ModelNode) -> Iterator[int]:
     """Run the joblib work inside on the model's compute; yields the `n_jobs` to give scikit-learn.
 
     Locally that is 1 (one process, as always). On a cluster it is -1 (every worker) under Dask's joblib
-    backend, with a client for the scheduler (or a local cluster started here) closed on the way out.
+    backend, with a client for the scheduler (or a local cluster started here) closed on the way out. What
+    goes wrong on the cluster (it cannot start, has no worker, a worker dies, the connection drops) ends the
+    training with a `TrainingError`; a fit's own error comes out as the fit raised it.
     """
     if model.compute is None:
         yield 1
         return
     address = scheduler_address(model)
+    shown = model.compute.address or "a local cluster"  # as the spec wrote it: a secret's value is never shown
     try:
         from dask.distributed import Client, LocalCluster
         from joblib import parallel_config
@@ -83,24 +92,54 @@ def parallel(model: ModelNode) -> Iterator[int]:
         raise TrainingError(f"model '{model.name}' runs its search on a Dask cluster, but {exc.name} is not "
                             "installed here", where=model.file, hint=_DASK_EXTRA) from None
     with contextlib.ExitStack() as stack:
-        if address is None:
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=local_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=":0", silence_logs=logging.ERROR))  # its status page on a free port
-            client = stack.enter_context(Client(cluster, set_as_default=False))
-        else:
-            client = stack.enter_context(_connect(Client, address, model))
+        try:
+            if address is None:
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=local_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR))  # every port on the loopback
+                client = stack.enter_context(Client(cluster, set_as_default=False))
+            else:
+                client = stack.enter_context(_connect(Client, address, model))
+        except TrainingError:
+            raise
+        except Exception as exc:  # Dask's own: TLS settings missing for tls://, a cluster that cannot start
+            raise _cluster_error(model, f"cannot start the Dask client for {shown}", exc, address, shown) from None
         with parallel_config(backend="dask", client=client):
             try:
                 yield -1
-            except ImportError as exc:  # raised on a worker that lacks a module the fits need
-                raise TrainingError(f"model '{model.name}': a Dask worker cannot import {exc.name}",
-                                    where=model.file, hint="install the same mlspec-gitops[runtime] version (and "
-                                    "Python, scikit-learn) on the workers as where mlspec runs") from None
+            except ImportError as exc:  # here, or raised on a worker that lacks a module the fits need
+                raise TrainingError(f"model '{model.name}': cannot import {exc.name or exc} (here or on a Dask "
+                                    "worker)", where=model.file, hint="install the same mlspec-gitops[runtime] "
+                                    "version (and Python, scikit-learn) on the workers as where mlspec runs") from None
+            except Exception as exc:
+                if not _from_the_cluster(exc):
+                    raise
+                raise _cluster_error(model, f"the Dask cluster at {shown} failed during the search", exc,
+                                     address, shown) from None
+
+
+def _from_the_cluster(exc: Exception) -> bool:
+    """Whether an error is the cluster's (a dead worker, a dropped connection, no worker to run on), not a fit's."""
+    import concurrent.futures
+
+    module = type(exc).__module__ or ""
+    return (isinstance(exc, OSError | TimeoutError | concurrent.futures.CancelledError)
+            or module.split(".")[0] in ("distributed", "dask", "tornado"))
+
+
+def _cluster_error(model: ModelNode, what: str, exc: Exception, address: str | None, shown: str) -> TrainingError:
+    """A `TrainingError` for a cluster's failure, its reason with the address replaced by how the spec names it."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if address:
+        reason = reason.replace(address, shown)
+    return TrainingError(f"model '{model.name}': {what} ({type(exc).__name__}: {reason})", where=model.file,
+                         hint="check the cluster has workers with mlspec-gitops[runtime] installed, that they stay "
+                              "up and reachable; tls:// needs Dask's TLS settings (DASK_DISTRIBUTED__COMM__TLS__*); "
+                              "or remove compute to search in this process")
 
 
 @contextlib.contextmanager
-def _connect(client_class, address: str, model: ModelNode):
+def _connect(client_class: type, address: str, model: ModelNode) -> Iterator[Any]:
     """A client of the scheduler at `address`, or a `TrainingError` saying which address could not be reached: as the
     spec wrote it, so an address read from a secret is named by its variable, never shown."""
     shown = model.compute.address if model.compute is not None and model.compute.address else address
