@@ -23,15 +23,19 @@ def _v2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) 
     monkeypatch.setattr(machine, "_CGROUP_ROOT", tmp_path / "sys")
 
 
-def _v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quota: str, period: str, memory: str) -> None:
+def _v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quota: str, period: str, memory: str, *,
+        in_container: bool = False) -> None:
+    """cgroup v1 as a host sees it (the files under the cgroup's path), or as a Docker container does: its own
+    cgroup mounted at the hierarchy's root while /proc/self/cgroup still says /docker/c1."""
     (tmp_path / "proc").write_text("4:memory:/docker/c1\n2:cpu,cpuacct:/docker/c1\n1:name=systemd:/\n",
                                    encoding="utf-8")
-    cpu = tmp_path / "sys" / "cpu,cpuacct" / "docker" / "c1"
-    cpu.mkdir(parents=True)
+    below = Path() if in_container else Path("docker") / "c1"
+    cpu = tmp_path / "sys" / "cpu,cpuacct" / below
+    cpu.mkdir(parents=True, exist_ok=True)
     (cpu / "cpu.cfs_quota_us").write_text(quota + "\n", encoding="utf-8")
     (cpu / "cpu.cfs_period_us").write_text(period + "\n", encoding="utf-8")
-    mem = tmp_path / "sys" / "memory" / "docker" / "c1"
-    mem.mkdir(parents=True)
+    mem = tmp_path / "sys" / "memory" / below
+    mem.mkdir(parents=True, exist_ok=True)
     (mem / "memory.limit_in_bytes").write_text(memory + "\n", encoding="utf-8")
     monkeypatch.setattr(machine, "_PROC_CGROUP", tmp_path / "proc")
     monkeypatch.setattr(machine, "_CGROUP_ROOT", tmp_path / "sys")
@@ -49,11 +53,18 @@ def test_a_v2_cpu_quota_caps_the_cores(tmp_path: Path, monkeypatch: pytest.Monke
     assert machine.usable_cores() == min(expected, AFFINITY)
 
 
+@pytest.mark.parametrize("in_container", [False, True])
 @pytest.mark.parametrize(("quota", "expected"), [("100000", 1), ("-1", AFFINITY)])
 def test_a_v1_cpu_quota_caps_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quota: str,
-                                       expected: int) -> None:
-    _v1(tmp_path, monkeypatch, quota, "100000", "9223372036854771712")
+                                       expected: int, in_container: bool) -> None:
+    _v1(tmp_path, monkeypatch, quota, "100000", "9223372036854771712", in_container=in_container)
     assert machine.usable_cores() == min(expected, AFFINITY)
+
+
+def test_a_containers_memory_limit_is_found_at_its_mount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _v1(tmp_path, monkeypatch, "50000", "100000", str(256 << 20), in_container=True)
+    assert machine.available_memory() == 256 << 20
+    assert machine.usable_cores() == 1
 
 
 def test_memory_limits_of_either_hierarchy_cap_the_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,7 +62,10 @@ def _cgroup_cpu_quotas() -> list[float]:
 
 def _cgroup_values(v2: str | None = None, v1: tuple[str, str] | None = None) -> list[str]:
     """The stripped text of a control file of this process's cgroups: `v2` in the unified hierarchy, `v1` (its
-    controller, its file) in the legacy one; none where there is no such file or it cannot be read."""
+    controller, its file) in the legacy one; none where there is no such file or it cannot be read.
+
+    The file is looked for under the cgroup's path, then at the hierarchy's mount point: a container usually has
+    its own cgroup mounted there while /proc/self/cgroup still names it by the host's path (`/docker/ID`)."""
     try:
         lines = _PROC_CGROUP.read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -71,13 +74,15 @@ def _cgroup_values(v2: str | None = None, v1: tuple[str, str] | None = None) -> 
     for line in lines:
         _id, controllers, path = line.split(":", 2)
         if controllers == "" and v2 is not None:
-            candidate = _CGROUP_ROOT / path.lstrip("/") / v2
+            mount, name = _CGROUP_ROOT, v2
         elif v1 is not None and v1[0] in controllers.split(","):
-            candidate = _CGROUP_ROOT / controllers / path.lstrip("/") / v1[1]
+            mount, name = _CGROUP_ROOT / controllers, v1[1]
         else:
             continue
-        try:
-            found.append(candidate.read_text(encoding="utf-8").strip())
-        except OSError:
-            continue
+        for candidate in (mount / path.lstrip("/") / name, mount / name):
+            try:
+                found.append(candidate.read_text(encoding="utf-8").strip())
+                break
+            except OSError:
+                continue
     return found
