@@ -173,7 +173,8 @@ def _from_importlib(name: str) -> Installed | None:
     except metadata.PackageNotFoundError:
         return None
     return _parse_metadata(dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "") or Installed(
-        dist.version, list(dist.requires or []), {"Requires-Python": dist.metadata.get("Requires-Python") or ""})  # type: ignore[attr-defined]
+        dist.version, list(dist.requires or []),
+        {"Requires-Python": str(dist.metadata.json.get("requires_python", ""))})
 
 
 class _Closure:

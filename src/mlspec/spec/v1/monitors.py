@@ -11,6 +11,7 @@ from mlspec.spec.v1.base import Description, MetricName, Strict
 
 DriftMethod = Literal["psi", "ks", "chi_square", "jensen_shannon", "wasserstein"]
 CategoricalDriftMethod = Literal["psi", "chi_square", "jensen_shannon"]
+AlertAction = Literal["open_issue", "retrain"]
 
 
 class FeatureDrift(Strict):
@@ -119,7 +120,7 @@ class Monitor(Strict):
     drift: Drift | None = Field(None, description="Drift settings.")
     quality: Quality | None = Field(None, description="Quality settings.")
     performance: Performance | None = Field(None, description="Performance settings.")
-    on_alert: list[Literal["open_issue", "retrain"]] = Field(default_factory=lambda: ["open_issue"], max_length=2,  # type: ignore[arg-type]
+    on_alert: list[AlertAction] = Field(default_factory=lambda: list[AlertAction](["open_issue"]), max_length=2,
                                                              description="Actions when the monitor alerts.")
     description: Description
 
