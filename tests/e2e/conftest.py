@@ -95,7 +95,7 @@ def mlflow_server(s3_server, tmp_path_factory: pytest.TempPathFactory):
 
 
 # ------------------------------------------------------------------------------------------------
-# act runs of generated workflows: act, the wheel of this checkout on a local package index
+# act runs of generated workflows: act, the wheel of this checkout and its requirements on a local index
 # ------------------------------------------------------------------------------------------------
 
 
@@ -122,12 +122,22 @@ def mlspec_wheel(tmp_path_factory: pytest.TempPathFactory):
     return build_wheel(tmp_path_factory.mktemp("mlspec-wheel"))
 
 
+@pytest.fixture(scope="session")
+def act_wheelhouse(tmp_path_factory: pytest.TempPathFactory, mlspec_wheel):
+    """Every other wheel an act job may install (mlspec-gitops's requirements with all its extras, at the pinned
+    versions), downloaded once per session from the machine's package sources."""
+    from tests.e2e.act_harness import download_wheelhouse
+
+    return download_wheelhouse(tmp_path_factory.mktemp("act-wheelhouse"), mlspec_wheel)
+
+
 @pytest.fixture(scope="package")
-def package_index(tmp_path_factory: pytest.TempPathFactory, mlspec_wheel):
-    """A package index on 127.0.0.1 serving the wheel of this checkout (PEP 503 and a find-links page)."""
+def package_index(tmp_path_factory: pytest.TempPathFactory, mlspec_wheel, act_wheelhouse):
+    """A package index on 127.0.0.1 serving the wheel of this checkout and the wheelhouse (PEP 503 and a
+    find-links page): the only index of an act job's pip."""
     from tests.e2e.act_harness import PackageIndex
 
-    index = PackageIndex(tmp_path_factory.mktemp("package-index"), [mlspec_wheel]).start()
+    index = PackageIndex(tmp_path_factory.mktemp("package-index"), [mlspec_wheel, *act_wheelhouse]).start()
     try:
         yield index
     finally:
@@ -136,7 +146,7 @@ def package_index(tmp_path_factory: pytest.TempPathFactory, mlspec_wheel):
 
 @pytest.fixture(scope="package")
 def act(act_binary, package_index):
-    """Runs act with every job's pip pointed at `package_index` and the machine's package sources."""
+    """Runs act with every job's pip pointed at `package_index` alone."""
     from tests.e2e.act_harness import Act
 
     return Act(act_binary, package_index.pip_env())

@@ -5,9 +5,10 @@ The repository is made here, in a temporary folder, the way a user's looks: spec
 Its workflows run for real with act in host mode (tests/e2e/act_harness.py): each job starts from a
 new, empty Python environment (the setup-python stub), and its own "Install mlspec" step installs
 mlspec from the wheel of this checkout, published as `mlspec-gitops` on a package index served on
-127.0.0.1, with the dependencies pinned by generated/constraints.txt and fetched from the machine's
-usual package sources. The registry, the artifacts and the monitored batch live in a bucket of a local
-S3 server (moto), reached through repository secrets, as a team's would be.
+127.0.0.1, with the dependencies pinned by generated/constraints.txt, from that index too (wheels the
+session downloads once from the machine's usual package sources). The registry, the artifacts and the
+monitored batch live in a bucket of a local S3 server (moto), reached through repository secrets, as a
+team's would be.
 
 The story, one act run per step, all against the same bucket:
 1. the first push to main trains, gates and (after the approval job) makes v1 the champion;
