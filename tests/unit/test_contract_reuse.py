@@ -25,7 +25,9 @@ def reuse_chains(draw) -> tuple[dict, list[dict], dict]:
         kept = [n for n in names if n not in drop]
         override = {n: draw(st.sampled_from(TYPES)) for n in draw(st.lists(st.sampled_from(kept), unique=True))}
         free = [n for n in NAMES if n not in kept]
-        add = {n: draw(st.sampled_from(TYPES)) for n in draw(st.lists(st.sampled_from(free), max_size=3, unique=True))}
+        # every name may be in use already: then there is nothing left to add
+        adding = draw(st.lists(st.sampled_from(free), max_size=3, unique=True)) if free else []
+        add = {n: draw(st.sampled_from(TYPES)) for n in adding}
         steps.append({"drop": drop, "override": override, "add": add})
         current = {n: override.get(n, current[n]) for n in kept} | add
     return base, steps, current
