@@ -61,10 +61,10 @@ def _model_outputs(manifest: Manifest, name: str) -> dict[str, str]:
 
 
 def _monitor_outputs(manifest: Manifest, name: str, schedule: str) -> dict[str, str]:
-    from mlspec.emit.ondemand import monitor_schedules, monitors_file
+    from mlspec.emit.ondemand import canonical_schedule, monitor_schedules, monitors_file
 
     schedules = monitor_schedules(manifest)
-    here = schedules.get(" ".join(schedule.split()))
+    here = schedules.get(canonical_schedule(schedule))
     if here is None:
         raise MlspecError(f"no monitor runs on the schedule {_shown(schedule)}",
                           hint="run `mlspec compile` and commit the result (the workflows are older than the specs)")

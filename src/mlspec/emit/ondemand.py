@@ -144,11 +144,20 @@ def schedule_slug(cron: str) -> str:
     return "_".join(fields).replace("*", "x").replace("/", ".").replace(",", "+")
 
 
+def canonical_schedule(cron: str) -> str:
+    """One spelling per schedule: fields separated by single spaces, month and weekday names in capitals.
+
+    Cron reads names in any case, so `0 7 * * mon` and `0 7 * * MON` are one schedule; spelt apart they
+    would make two workflows whose file names differ only in case, which are one file on a case-insensitive
+    file system (macOS, Windows). The only letters a validated schedule holds are those names."""
+    return " ".join(cron.split()).upper()
+
+
 def monitor_schedules(manifest: Manifest) -> dict[str, list[MonitorNode]]:
-    """The monitors by schedule (its fields separated by single spaces), schedules and monitors sorted."""
+    """The monitors by schedule (`canonical_schedule`), schedules and monitors sorted."""
     by_schedule: dict[str, list[MonitorNode]] = {}
     for node in manifest.of_kind("monitor"):
-        by_schedule.setdefault(" ".join(node.schedule.split()), []).append(node)
+        by_schedule.setdefault(canonical_schedule(node.schedule), []).append(node)
     return dict(sorted(by_schedule.items()))
 
 

@@ -1,0 +1,51 @@
+"""Specs at the edges of what validate accepts still compile to workflows that work where they run.
+
+Each test starts from the golden fraud project's specs, changes one thing a user may well write, and
+checks what `mlspec compile` writes (or refuses).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO, run_cli
+
+FRAUD = REPO / "tests" / "golden" / "fraud" / "specs"
+
+
+def _project(tmp_path: Path, extra: str = "", replace: tuple[str, str] | None = None) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(FRAUD, root / "specs")
+    fraud = root / "specs" / "fraud.yaml"
+    text = fraud.read_text(encoding="utf-8")
+    if replace is not None:
+        assert replace[0] in text
+        text = text.replace(*replace)
+    fraud.write_text(text + extra, encoding="utf-8")
+    return root
+
+
+def _monitor(name: str, schedule: str) -> str:
+    return (f"  {name}:\n    model: fraud_gbm\n    data: transactions_live\n    schedule: \"{schedule}\"\n"
+            "    drift: {method: psi}\n")
+
+
+def test_schedules_differing_only_in_letter_case_share_one_workflow(tmp_path: Path) -> None:
+    """`mon` and `MON` are one schedule. Two workflows `...x_mon.yml` and `...x_MON.yml` would be one file on
+    a case-insensitive file system (macOS, Windows): a checkout there keeps only one of them."""
+    root = _project(tmp_path, _monitor("weekly_lower", "0 7 * * mon") + _monitor("weekly_upper", "0 7 * * MON")
+                    + _monitor("monthly", "0 7 1 jan-mar *"))
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 0, result.stderr
+    files = sorted(p.name for p in (root / ".github" / "workflows").iterdir())
+    assert len({name.lower() for name in files}) == len(files), files
+    assert "mlspec-monitors-0_7_x_x_MON.yml" in files and "mlspec-monitors-0_7_1_JAN-MAR_x.yml" in files
+    weekly = yaml.safe_load((root / ".github" / "workflows" / "mlspec-monitors-0_7_x_x_MON.yml").read_text())
+    assert weekly["on"]["schedule"] == [{"cron": "0 7 * * MON"}]
+    assert weekly["on"]["workflow_dispatch"]["inputs"]["monitor"]["options"] == ["weekly_lower", "weekly_upper"]
+    # the workflow's check step passes its own schedule; either spelling names the same workflow
+    for spelling in ("0 7 * * MON", "0 7 * * mon"):
+        assert run_cli("-C", str(root), "check-input", "monitor", "weekly_lower", "--schedule", spelling).code == 0
