@@ -93,7 +93,7 @@ CODES: dict[str, tuple[str, str]] = {
     "MLS206": ("estimator does not do this task", "The estimator has no variant for the model's task."),
     "MLS207": ("invalid schedule",
                "Schedules are GitHub's cron: five fields (minute hour day-of-month month day-of-week) in UTC, "
-               "at most every 5 minutes. Quote the value."),
+               "at most every 5 minutes, on a day that exists (not '0 0 31 2 *'). Quote the value."),
     "MLS208": ("credentials in a URL", "Passwords in URLs must be written as ${env:VAR}; the value is read from "
                "the environment (a GitHub secret in CI), never stored in the spec."),
     "MLS209": ("source mismatch", "All of a model's features come from its training source; sql sources only "

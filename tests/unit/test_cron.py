@@ -32,6 +32,9 @@ VALID = [
     "  0 0 * * *\n",
     "0 */6 * Jan-Mar,oct *",
     "0 0 * * MON/2",  # MON WED FRI
+    "0 0 29 2 *",  # every leap year
+    "0 0 30 1-2 *",  # January has a 30th
+    "0 0 31 2 MON",  # a restricted day-of-week fires on its own (either field may match)
 ]
 
 
@@ -61,6 +64,7 @@ def test_schedules_faster_than_five_minutes_are_rejected(expr, interval):
     assert error.hint == "GitHub runs scheduled workflows at most every 5 minutes"
 
 
+_NO_DAY = "February has 29 days (in leap years), April, June, September and November 30"
 # (expr, field_index, message, hint); hint None means "not checked".
 INVALID = [
     ("61 * * * *", 0, "minute field '61' is out of range 0-59", None),
@@ -113,6 +117,12 @@ INVALID = [
     ("1.5 * * * *", 0, "minute field '1.5' is not a valid value", None),
     ("0 0 * * 1-2-3", 4, "day-of-week field '2-3' in '1-2-3' is not a valid value", None),
     ("0 0 * * *" + " " * 200, None, "cron expression is longer than 200 characters", None),
+    # valid fields whose days never meet: GitHub accepts them, and the workflow never runs
+    ("0 0 31 2 *", 2, "day-of-month field '31' names no day of month '2', so the schedule never runs", _NO_DAY),
+    ("0 0 30,31 FEB *", 2, "day-of-month field '30,31' names no day of month 'FEB', so the schedule never runs",
+     _NO_DAY),
+    ("0 0 31 4,6,9,11 *", 2,
+     "day-of-month field '31' names no day of month '4,6,9,11', so the schedule never runs", _NO_DAY),
 ]
 
 

@@ -165,10 +165,27 @@ def _min_interval(fields: list[str], values: list[frozenset[int]]) -> int:
     return min(wrap_around, *(later - earlier for earlier, later in itertools.pairwise(firings)))
 
 
+# The most days each month has (February's 29th in leap years).
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _check_some_day(fields: list[str], values: list[frozenset[int]]) -> None:
+    """Refuse days of the month that no chosen month has (`0 0 31 2 *`): GitHub accepts such a schedule, and
+    its workflow never runs. Only with day-of-week `*`: once both day fields are restricted, either one
+    matching fires the schedule, so the weekdays still fire."""
+    _, _, days, months, _ = values
+    if fields[_DAY_OF_WEEK] != "*" or any(day <= _DAYS_IN_MONTH[month - 1] for day in days for month in months):
+        return
+    raise CronError(f"day-of-month field '{fields[_DAY_OF_MONTH]}' names no day of month '{fields[3]}', so the "
+                    "schedule never runs", _DAY_OF_MONTH,
+                    "February has 29 days (in leap years), April, June, September and November 30")
+
+
 def check_cron(expr: str) -> None:
-    """Raise CronError unless `expr` is a five-field cron expression that GitHub Actions accepts and
-    that fires at most every five minutes."""
+    """Raise CronError unless `expr` is a five-field cron expression that GitHub Actions accepts, that
+    fires at all, and at most every five minutes."""
     fields, values = _parse(expr)
+    _check_some_day(fields, values)
     interval = _min_interval(fields, values)
     if interval < MIN_GITHUB_INTERVAL_MINUTES:
         unit = "minute" if interval == 1 else "minutes"
