@@ -85,6 +85,9 @@ VALID_EXPRESSIONS = [
     ("(a < b) == c", op("eq", op("lt", col("a"), col("b")), col("c"))),
     ("round(x)", call("round", col("x"))),
     ("round(x, 2)", call("round", col("x"), num(2))),
+    ("round(x, -3)", call("round", col("x"), op("neg", num(3)))),
+    ("round(x, 15)", call("round", col("x"), num(15))),
+    ("round(x, 1e1)", call("round", col("x"), num(10.0))),
     ("min(a, max(b, 0))", call("min", col("a"), call("max", col("b"), num(0)))),
     ("log(x)", call("log", col("x"))),
     ("log", col("log")),  # a column may share a function's name
@@ -107,6 +110,7 @@ def test_integers_stay_integers_and_floats_stay_floats():
 
 
 # (text, offset, length, message, hint); hint None means "not checked".
+_DIGITS_HINT = "write the digits as a number, e.g. round(x, 2), or round(x, -3) for thousands"
 EXPRESSION_ERRORS = [
     ("", 0, 1, "expression is empty", None),
     ("   ", 0, 1, "expression is empty", None),
@@ -140,6 +144,13 @@ EXPRESSION_ERRORS = [
     ("where(a, b)", 0, 5, "where() takes 3 arguments, got 2", None),
     ("x + abs(a, b)", 4, 3, "abs() takes 1 argument, got 2", None),
     ("round()", 0, 5, "round() takes 1 to 2 arguments, got 0", None),
+    # round's digits are one whole number for every row (a column would be read from its first row only)
+    ("round(x, y)", 9, 1, "round()'s digits must be a whole number from -15 to 15, not 'y'", _DIGITS_HINT),
+    ("round(x, 2.5)", 9, 3, "round()'s digits must be a whole number from -15 to 15, not '2.5'", None),
+    ("round(x, 1e18)", 9, 4, "round()'s digits must be a whole number from -15 to 15, not '1e18'", None),
+    ("round(x, -16 )", 9, 3, "round()'s digits must be a whole number from -15 to 15, not '-16'", None),
+    ("round(x, 1 + 1)", 9, 5, "round()'s digits must be a whole number from -15 to 15, not '1 + 1'", None),
+    ("round(x, true)", 9, 4, "round()'s digits must be a whole number from -15 to 15, not 'true'", None),
     ("abs(a,)", 6, 1, "expected a value after ',', found ')'", None),
     ("abs(a b)", 6, 1, "expected ',' or ')', found 'b'", None),
     ("(a", 0, 1, "'(' is never closed", "add a matching ')'"),
@@ -454,15 +465,22 @@ leaves = st.one_of(
 BINARY_OPS = ["add", "sub", "mul", "div", "mod", "lt", "le", "gt", "ge", "eq", "ne", "and", "or"]
 
 
+# round()'s digits are a whole number within bounds: the parser refuses anything else there
+ROUND_DIGITS = st.integers(min_value=-15, max_value=15).map(lambda d: num(d) if d >= 0 else op("neg", num(-d)))
+
+
+def _calls(fn, children):
+    if fn == "round":
+        return st.one_of(children.map(lambda x: call(fn, x)),
+                         st.tuples(children, ROUND_DIGITS).map(lambda a: call(fn, *a)))
+    return st.lists(children, min_size=FUNCTIONS[fn][0], max_size=FUNCTIONS[fn][1]).map(lambda args: call(fn, *args))
+
+
 def extend(children):
     return st.one_of(
         st.tuples(st.sampled_from(BINARY_OPS), children, children).map(lambda t: op(t[0], t[1], t[2])),
         st.tuples(st.sampled_from(["neg", "not"]), children).map(lambda t: op(t[0], t[1])),
-        st.sampled_from(sorted(FUNCTIONS)).flatmap(
-            lambda fn: st.lists(children, min_size=FUNCTIONS[fn][0], max_size=FUNCTIONS[fn][1]).map(
-                lambda args: call(fn, *args)
-            )
-        ),
+        st.sampled_from(sorted(FUNCTIONS)).flatmap(lambda fn: _calls(fn, children)),
     )
 
 

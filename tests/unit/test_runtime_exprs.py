@@ -229,6 +229,23 @@ def test_round() -> None:
     same(ev("round(a)", a=[0.5, 1.5, 2.5]), [0.0, 2.0, 2.0])  # half to even, like Python's round
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("round(a, -2)", [1200.0, -3500.0]), ("round(a, -1e0)", [1230.0, -3460.0]), ("round(a, 1)", [1234.6, -3456.4]),
+])
+def test_round_digits_are_the_same_with_either_engine(text: str, expected: list) -> None:
+    """Negative digits round to tens, hundreds...; the DuckDB engine compiles the same digits as numpy reads."""
+    duckdb = pytest.importorskip("duckdb")
+    from mlspec.runtime.duck.sql import Compiler
+
+    a = [1234.56, -3456.44]
+    same(ev(text, a=a), expected)
+    compiler = Compiler({"a": ('"a"', "num")})
+    sql = compiler.number(parse_expression(text))
+    rows = duckdb.execute(f'SELECT {sql} FROM (SELECT unnest($a) AS "a")'.replace("$a", f"${len(compiler.params) + 1}"),
+                          [*compiler.params, a]).fetchall()
+    same([row[0] for row in rows], expected)
+
+
 def test_nested_functions() -> None:
     same(ev("sqrt(abs(a)) + log1p(max(b, 0))", a=[-4.0, 9.0], b=[-1.0, math.e - 1]), [2.0, 4.0])
 

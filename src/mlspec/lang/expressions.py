@@ -39,6 +39,7 @@ MAX_DEPTH = 32
 MAX_NAME_CHARS = 64
 MAX_NUMBER_CHARS = 32
 MAX_STRING_CHARS = 256
+MAX_ROUND_DIGITS = 15  # a float64 holds 15 significant decimal digits for sure
 
 FUNCTIONS: dict[str, tuple[int, int]] = {
     "abs": (1, 1), "clip": (3, 3), "exp": (1, 1), "is_null": (1, 1), "log": (1, 1), "log1p": (1, 1),
@@ -346,9 +347,11 @@ class _Parser:
             raise ExprError(f"unknown function '{name.text}'", name.offset, name.length, hint)
         opening = self.advance()
         self.enter(name)
+        starts = [] if self.at(")") else [self.current.offset]
         args = [] if self.at(")") else [self.parse_or()]
         while args and self.at(","):
             self.advance()
+            starts.append(self.current.offset)
             args.append(self.parse_or())
         self.expect_close(opening, "expected ',' or ')'")
         self.depth -= 1
@@ -357,6 +360,12 @@ class _Parser:
             wanted = str(low) if low == high else f"{low} to {high}"
             plural = "" if high == 1 else "s"
             raise ExprError(f"{name.text}() takes {wanted} argument{plural}, got {len(args)}", name.offset, name.length)
+        if name.text == "round" and len(args) == 2 and round_digits(args[1]) is None:
+            end = self.tokens[self.pos - 1].offset  # the closing ')'
+            written = self.text[starts[1] : end].rstrip()
+            raise ExprError(f"round()'s digits must be a whole number from -{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS}, "
+                            f"not '{written}'", starts[1], len(written),
+                            "write the digits as a number, e.g. round(x, 2), or round(x, -3) for thousands")
         return {"op": "call", "fn": name.text, "args": args}
 
     def expect_close(self, opening: _Token, expected: str) -> None:
@@ -374,6 +383,22 @@ class _Parser:
         if self.at(")"):
             raise ExprError("unmatched ')'", self.current.offset, 1, "remove it or add a matching '('")
         raise self.unexpected(expected)
+
+
+def round_digits(node: dict) -> int | None:
+    """round()'s digits when `node` is a whole number within bounds (`2`, `-3`, `1e1`), else None.
+
+    The runtime rounds every row to one number of digits: a column there would be read from its first row
+    only (the DuckDB engine refused it), a fraction was cut silently, and a huge number overflowed numpy."""
+    sign = 1
+    if node.get("op") == "neg" and len(node["args"]) == 1:
+        sign, node = -1, node["args"][0]
+    value = node.get("num")
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ROUND_DIGITS:
+        value = int(value)
+    if isinstance(value, int) and abs(value) <= MAX_ROUND_DIGITS:
+        return sign * value
+    return None
 
 
 def parse_expression(text: str) -> dict:

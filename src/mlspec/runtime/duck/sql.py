@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mlspec.lang.expressions import round_digits
 from mlspec.runtime.exprs import ExpressionRuntimeError
 
 NUM, BOOL, TEXT, TIME = "num", "bool", "text", "time"
@@ -157,10 +158,12 @@ class Compiler:
 
     @staticmethod
     def _digits(tree: Mapping) -> int:
-        """round's digits: a number in the tree, written into the SQL as an integer (never text)."""
-        if "num" not in tree:
-            raise ExpressionRuntimeError("round's digits must be a number")
-        return int(float(tree["num"]))
+        """round's digits: a whole number in the tree (`2`, or `-3` for thousands, which parses as a negation),
+        written into the SQL as an integer (never text)."""
+        digits = round_digits(dict(tree))
+        if digits is None:
+            raise ExpressionRuntimeError("round's digits must be a whole number")
+        return digits
 
 
 def _missing_nan(sql: str) -> str:
