@@ -49,3 +49,25 @@ def test_schedules_differing_only_in_letter_case_share_one_workflow(tmp_path: Pa
     # the workflow's check step passes its own schedule; either spelling names the same workflow
     for spelling in ("0 7 * * MON", "0 7 * * mon"):
         assert run_cli("-C", str(root), "check-input", "monitor", "weekly_lower", "--schedule", spelling).code == 0
+
+
+def test_every_run_step_says_it_is_bash_so_a_windows_runner_runs_it_as_written(tmp_path: Path) -> None:
+    """The steps are bash (`"$MLSPEC_PACKAGE"`, `"$GITHUB_OUTPUT"`, `> /dev/null`). A Windows runner's default
+    shell is PowerShell, where `"$MLSPEC_PACKAGE"` is an unset PowerShell variable, an empty string: pip
+    installed nothing and the plan wrote no outputs. Validate accepts Windows labels (and compile pins for
+    them), so each step must name its shell; a self-hosted Windows runner's label cannot be recognised."""
+    root = _project(tmp_path, replace=("    tags: [fraud, baseline]\n", "    tags: [fraud, baseline]\n"
+                                       "    runner: windows-latest\n"))
+    result = run_cli("-C", str(root), "compile")
+    assert result.code == 0, result.stderr
+    steps = 0
+    for path in sorted((root / ".github" / "workflows").glob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for job_id, job in document["jobs"].items():
+            for step in job.get("steps", []):
+                if "run" in step:
+                    steps += 1
+                    shell = (step.get("shell") or job.get("defaults", {}).get("run", {}).get("shell")
+                             or document.get("defaults", {}).get("run", {}).get("shell"))
+                    assert shell == "bash", f"{path.name}: {job_id} runs {step['run']!r} in the runner's default shell"
+    assert steps > 20

@@ -245,6 +245,17 @@ def secrets_note(document: dict) -> str:
     return "\n".join(lines)
 
 
+def _in_bash(document: dict) -> dict:
+    """`document` with bash as its steps' shell, placed before its jobs.
+
+    Every `run:` is bash (quoted "$VARIABLES", `> /dev/null`). Without a shell named, a Windows runner
+    (`runner: windows-latest`, or a self-hosted one whose label says nothing) runs it in PowerShell, where
+    "$NAME" is an unset PowerShell variable: an empty string, so pip installs nothing. GitHub's Windows and
+    macOS runners have bash."""
+    out = {key: value for key, value in document.items() if key != "jobs"}
+    return {**out, "defaults": {"run": {"shell": "bash"}}, "jobs": document["jobs"]}
+
+
 def all_workflows(manifest: Manifest) -> dict[str, tuple[dict, list[str]]]:
     """Every workflow: file name -> (document, spec files it comes from)."""
     every_file = sorted({n.file for n in manifest.nodes.values()})
@@ -252,4 +263,4 @@ def all_workflows(manifest: Manifest) -> dict[str, tuple[dict, list[str]]]:
            "mlspec-pr-comment.yml": (pr_comment(manifest), every_file),
            "mlspec-main.yml": (main(manifest), every_file)}
     out.update(ondemand.workflows(manifest))
-    return out
+    return {name: (_in_bash(document), files) for name, (document, files) in out.items()}
