@@ -71,3 +71,38 @@ def test_every_run_step_says_it_is_bash_so_a_windows_runner_runs_it_as_written(t
                              or document.get("defaults", {}).get("run", {}).get("shell"))
                     assert shell == "bash", f"{path.name}: {job_id} runs {step['run']!r} in the runner's default shell"
     assert steps > 20
+
+
+def _factory_project(tmp_path: Path, models: int) -> Path:
+    from tests.spec_factory import generate_project
+
+    root = tmp_path / f"project_{models}"
+    for path, text in generate_project(3, models).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_a_workflow_over_githubs_size_limit_is_named(tmp_path: Path, monkeypatch) -> None:
+    """GitHub starts no run of a workflow file over 500 KB, and main's workflow holds jobs per model and gate
+    (about 3.3 KB a model): compile still writes it (runs elsewhere need no workflow), and says so, on the
+    full path, from the cache, and under --check; a project far below the limit hears nothing."""
+    from mlspec.emit.workflows import WORKFLOW_LIMIT
+
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    small = _factory_project(tmp_path, 10)
+    done = run_cli("-C", str(small), "compile")
+    assert done.code == 0, done.stderr
+    assert "GitHub starts no run" not in done.stderr
+
+    big = _factory_project(tmp_path, 180)
+    sizes = {}
+    for attempt in ("compile", "compile", "compile --check"):
+        done = run_cli("-C", str(big), *attempt.split())
+        assert done.code == 0, (attempt, done.stderr)
+        sizes = {p.name: p.stat().st_size for p in (big / ".github" / "workflows").glob("*.yml")}
+        warned = {name for name in sizes if f".github/workflows/{name} is " in done.stderr}
+        assert warned == {name for name, size in sizes.items() if size > WORKFLOW_LIMIT}, (attempt, done.stderr)
+        assert "mlspec-main.yml" in warned, (attempt, sizes)
+        assert "GitHub starts no run of a workflow file over 500 KB" in done.stderr
+    assert (big / "generated" / "manifest.json").is_file()  # written all the same

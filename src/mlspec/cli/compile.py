@@ -103,7 +103,7 @@ def _compile_cached(ctx: click.Context, key: str, check: bool, upgrade_pins: boo
     if changes.stale:
         return False
     _warn([*(pins.warnings if pins is not None else ()), *api.install_notes_for(root, settings),
-           *_argo_sizes({path: root / path for path in entry.files})],
+           *_size_notes({path: root / path for path in entry.files})],
           entry.lint_missing)
     if check:
         click.echo(f"Generated files are up to date ({len(changes.unchanged)} files).")
@@ -126,7 +126,7 @@ def _compile_fully(ctx: click.Context, check: bool, upgrade_pins: bool, specs: d
     pins = api.pins(project, upgrade=upgrade_pins)
     files = emit(project.manifest, keep, pins.text if pins is not None else None)
     missing = api.lint_missing(project.root, project.manifest, keep)
-    _warn([*(pins.warnings if pins is not None else ()), *api.install_notes(project), *_argo_sizes(files)], missing)
+    _warn([*(pins.warnings if pins is not None else ()), *api.install_notes(project), *_size_notes(files)], missing)
     if key is not None and specs is not None and project.validated.texts.keys() == specs.keys():
         cache.store(key, cache.entry_for(files, project.manifest.project.model_dump(mode="json"), missing))
     changes = compare(project.root, files, diffs=SHOWN_DIFFS if check else 0)  # plain compile shows none
@@ -184,19 +184,23 @@ def _load(ctx: click.Context, specs: dict[str, bytes] | None):
     return project
 
 
-def _argo_sizes(files: dict) -> list[str]:
-    """Argo documents among `files` ({path: bytes, or the file holding them}) too large for Kubernetes to store."""
-    from mlspec.emit.argo import ARGO_DIR, too_large
+def _size_notes(files: dict) -> list[str]:
+    """Files among `files` ({path: bytes, or the file holding them}) too large for where they run: a workflow
+    GitHub would not start, an Argo document Kubernetes would not store."""
+    from mlspec.emit import WORKFLOW_DIR, argo, workflows
 
+    checks = {WORKFLOW_DIR + "/": workflows.too_large, argo.ARGO_DIR + "/": argo.too_large}
     notes = []
     for path, data in sorted(files.items()):
-        if path.startswith(ARGO_DIR + "/"):
-            try:
-                note = too_large(path, data if isinstance(data, bytes) else data.read_bytes())
-            except OSError:  # a file that cannot be read is compile's to report, not this warning's
-                continue
-            if note:
-                notes.append(note)
+        check = next((check for folder, check in checks.items() if path.startswith(folder)), None)
+        if check is None:
+            continue
+        try:
+            note = check(path, data if isinstance(data, bytes) else data.read_bytes())
+        except OSError:  # a file that cannot be read is compile's to report, not this warning's
+            continue
+        if note:
+            notes.append(note)
     return notes
 
 

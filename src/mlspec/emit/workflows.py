@@ -223,6 +223,22 @@ def main(manifest: Manifest) -> dict:
     }
 
 
+WORKFLOW_LIMIT = 500_000  # bytes: GitHub starts no run of a workflow file over 500 KB (Actions limits)
+
+
+def too_large(path: str, text: bytes) -> str | None:
+    """What to say when the workflow `text` (the file at `path`) is over GitHub's size limit, else None.
+
+    The pull request's and main's workflows hold jobs per model and gate (about 2 and 3 KB a model), so a
+    project of some 150 models passes the limit there; the retrain and monitors workflows do not grow so."""
+    if len(text) <= WORKFLOW_LIMIT:
+        return None
+    return (f"{path} is {len(text) / 1000:,.0f} KB; GitHub starts no run of a workflow file over "
+            f"{WORKFLOW_LIMIT // 1000} KB, so this workflow will not run. It holds jobs for each model and gate: split "
+            "the models between projects (repositories), or run the lifecycle elsewhere (`mlspec run`, or "
+            "`project.argo` for Argo Workflows)")
+
+
 _SECRET_REF = re.compile(r"^\$\{\{ secrets\['([A-Z_][A-Z0-9_]*)'\] \}\}$")
 
 
