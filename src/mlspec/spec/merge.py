@@ -73,6 +73,8 @@ def merge(files: list[tuple[str, SpecFile]], damage: Damage | None = None) -> tu
     diags: list[Diagnostic] = []
     sections: dict[str, dict[str, Entry]] = {s: {} for s in SECTIONS}
     projects: list[Entry[Project]] = []
+    damage = damage if damage is not None else Damage()
+    twice: set[tuple[str, str]] = set()
     for file, spec in files:
         if spec.project is not None:
             projects.append(Entry(spec.project.name, file, spec.project))
@@ -92,10 +94,16 @@ def merge(files: list[tuple[str, SpecFile]], damage: Damage | None = None) -> tu
                         "MLS200", f"{kind} '{name}' is defined twice", Pointer(file, (section, name), "key"),
                         f"{kind} names are unique across all spec files; rename or remove one",
                         related=(Related(Pointer(first.file, (section, name), "key"), "first defined here"),)))
+                    # which copy the user means is unknown: checking the rest against the first (the file name
+                    # that sorts first) would report whatever the copies disagree on, so neither is kept
+                    damage.names[section].add(name)
+                    twice.add((section, name))
                     continue
                 table[name] = Entry(name, file, obj)
                 diags.extend(_inner_names(section, name, file, obj))
-    if not projects and damage is not None and damage.project:
+    for section, name in twice:
+        del sections[section][name]
+    if not projects and damage.project:
         return SpecSet(project=None, **{s: Section(sorted(sections[s].items()), s, damage) for s in SECTIONS}), diags
     if not projects:
         first_file = files[0][0] if files else "specs"
