@@ -265,6 +265,9 @@ def _syntax_hint(problem: str, found: str) -> str:
         return "quote values that start with a special character (@ ` % ! & * | > { } [ ] ,)"
     if "mapping values are not allowed" in problem:
         return "a value containing ': ' must be quoted"
+    if "escape" in problem or "hexdecimal" in problem:
+        return ('in double quotes a backslash starts an escape (\\n, \\t, \\uXXXX for a character, not half of a '
+                "surrogate pair); write \\\\ for a backslash, or use single quotes, where a backslash is plain text")
     if "quoted scalar" in problem or "end of stream" in problem:
         return "close the quote (a value that starts with a quote must end with the same quote)"
     if "flow sequence" in problem or "flow mapping" in problem or "',' or ']'" in problem or "',' or '}'" in problem:
