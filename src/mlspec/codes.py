@@ -50,6 +50,10 @@ CODES: dict[str, tuple[str, str]] = {
     "MLS015": ("too many values", "A file may hold at most 2,000,000 values and a value at most 65,536 "
                "characters."),
     "MLS016": ("not a mapping", "A spec file is a mapping whose first key is apiVersion: mlspec/v1."),
+    "MLS017": ("file under specs/ not read (a warning)",
+               "mlspec reads the files under specs/ whose names end in .yaml or .yml, in lower case, on every "
+               "system alike. A name ending in .YAML, .Yaml or .YML looks like a spec but is not read; rename it "
+               "(git mv specs/A.YAML specs/a.yaml) if it is one."),
     "MLS100": ("missing or unsupported apiVersion",
                "Every spec file starts with 'apiVersion: mlspec/v1'. A future spec language version will have a "
                "new apiVersion, so old specs keep working."),

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Span, has_errors, sort_key
+from mlspec.diagnostics import Diagnostic, KeyPath, Pointer, Severity, Span, has_errors, sort_key
 from mlspec.spec import loader
 from mlspec.spec.damage import Damage, from_loader, from_schema_error, strip
 from mlspec.spec.merge import SpecSet, merge
@@ -76,9 +76,13 @@ def discover(root: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
     found: list[tuple[str, Path]] = []
     diags: list[Diagnostic] = []
     for path in spec_dir.rglob("*"):
-        if path.suffix not in SPEC_SUFFIXES:
-            continue
         display = path.relative_to(root).as_posix()
+        if path.suffix not in SPEC_SUFFIXES:
+            if path.suffix.lower() in SPEC_SUFFIXES and path.is_file():
+                diags.append(Diagnostic("MLS017", "not read: spec file names end in .yaml or .yml, in "
+                                        "lower case", Span(display, 1, 1), "rename it if it is a spec",
+                                        severity=Severity.WARNING))
+            continue
         if path.is_symlink() or any(p.is_symlink() for p in path.relative_to(root).parents if str(p) != "."):
             diags.append(Diagnostic("MLS001", f"spec file {display} is a symbolic link", Span(display, 1, 1),
                                     "specs must be regular files inside specs/; copy the file instead"))
@@ -86,7 +90,7 @@ def discover(root: Path) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
         if path.is_file():
             found.append((display, path))
     found.sort(key=lambda item: item[0])
-    if not found and not diags:
+    if not found and not has_errors(diags):
         diags.append(Diagnostic("MLS001", f"no spec files (*.yaml, *.yml) under {SPEC_DIR}/", None,
                                 "run 'mlspec init' to create a starter spec"))
     return found, diags
