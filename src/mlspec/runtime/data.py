@@ -403,6 +403,32 @@ def convert(series, kind: str):
     return _convert(series, kind)
 
 
+# a time zone after a time of day (`Z`, `+02:00`, `-0500`, `+02`): a date's own `-01` is none
+_ZONED = re.compile(r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+ZONES = "a time zone on every value or on none"
+
+
+def _zoned(series, present):
+    """A datetime column whose values carry different time zones, or a time zone on some values only.
+
+    Values that all name their offset (a local time across a daylight-saving change: +01:00, then
+    +02:00) are exact instants: they become UTC. A value without one among values with one is
+    ambiguous (local time? UTC?): the contract fails on the less common kind, rather than guessing.
+    """
+    import pandas as pd
+
+    parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
+    bad = present & parsed.isna()
+    if bad.any():
+        return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))
+    zoned = present & series.astype("string").str.strip().str.contains(_ZONED, na=False).astype(bool)
+    naive = present & ~zoned
+    if zoned.any() and naive.any():
+        odd = zoned if zoned.sum() < naive.sum() else naive
+        return parsed, (ZONES, int(odd.sum()), _samples(series, odd))
+    return parsed, None
+
+
 def _convert(series, kind: str):
     """Convert one column; return (values, None) or (values, (check, count, samples))."""
     import numpy as np
@@ -432,7 +458,10 @@ def _convert(series, kind: str):
             return converted, ("not true/false", int(bad.sum()), _samples(series, bad))
         return converted.astype("boolean"), None
     if kind == "datetime":
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        try:
+            parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        except ValueError:  # time zones that differ within the column, which pandas refuses to mix
+            return _zoned(series, present)
         bad = present & parsed.isna()
         if bad.any():
             return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))
