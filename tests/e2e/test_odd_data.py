@@ -6,8 +6,12 @@ change within a column, ...). Each test writes generated data and specs to tmp_p
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pandas as pd
+
+from tests.conftest import run_cli
 from tests.e2e.test_contracts import (
     assert_stopped_before_training,
     good_frame,
@@ -46,3 +50,24 @@ def test_dates_with_and_without_a_time_zone_are_a_contract_finding(tmp_path: Pat
     assert failure["samples"] == ["2024-01-01T03:00:00+02:00", "2024-01-01T07:00:00Z", "2024-01-01T09:00:00-0500"]
     assert failure["where"] == spec_line(text, "when")
 
+
+# ------------------------------------------------------------------------------------------------
+# score --file gives back the columns the model does not read as they were written
+# ------------------------------------------------------------------------------------------------
+
+
+def test_scoring_gives_back_ids_and_codes_as_written(tmp_path: Path) -> None:
+    # pandas guessed the type of a column the contract does not declare: a code lost its leading zeros,
+    # and an id column with one gap became floats ("20003.0"), rounding ids above 2**53
+    write_project(tmp_path, good_frame())
+    assert run(tmp_path).code == 0
+    batch = good_frame(6, seed=3).drop(columns=["label"])
+    batch["id"] = ["9007199254740993", "", "20003", "99999999999999999999999", "7", "-0"]
+    batch["postcode"] = ["01234", "00000", "", "1e5", "12.50", "NA"]
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    result = run_cli("-C", str(tmp_path), "score", "m", "--file", str(tmp_path / "batch.csv"), "-o", "-")
+    assert result.code == 0, result.stderr
+    scored = pd.read_csv(io.StringIO(result.stdout), dtype=str, keep_default_na=False)
+    assert scored["id"].tolist() == batch["id"].tolist()
+    assert scored["postcode"].tolist() == batch["postcode"].tolist()
+    assert scored["when"].tolist() == batch["when"].tolist()

@@ -138,7 +138,8 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
                             "reads one",
                             where=node.file, hint="name one file, or use Parquet parts for a dataset in pieces")
         if node.format == "csv":
-            raw = _FrameColumns(_read_csv(node, io.BytesIO(parts[0]), empty=not parts[0].strip()))
+            raw = _FrameColumns(_read_csv(node, io.BytesIO(parts[0]), empty=not parts[0].strip(),
+                                          undeclared_as_text=keep_undeclared))
             header = _csv_header(node, io.BytesIO(parts[0])) if _renamed(node, raw.names) else None
         else:
             raw = _read_parquet(node, [io.BytesIO(part) for part in parts])
@@ -150,7 +151,8 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
             before = _stat(path)
             digest = pool.submit(file_fingerprint, path)
             if node.format == "csv":
-                raw = _FrameColumns(_read_csv(node, path, empty=before[0] == 0 or _blank(path)))
+                raw = _FrameColumns(_read_csv(node, path, empty=before[0] == 0 or _blank(path),
+                                              undeclared_as_text=keep_undeclared))
                 header = _csv_header(node, path) if _renamed(node, raw.names) else None
             else:
                 raw = _read_parquet(node, [path])
@@ -324,8 +326,10 @@ def _csv_header(node: SourceNode, source) -> list[str]:
     return [str(v) for v in first.iloc[0].tolist()]
 
 
-def _read_csv(node: SourceNode, source, *, empty: bool):
-    """Parse a CSV file (a path or a binary stream)."""
+def _read_csv(node: SourceNode, source, *, empty: bool, undeclared_as_text: bool = False):
+    """Parse a CSV file (a path or a binary stream). With `undeclared_as_text`, columns the contract does not
+    declare are read as the text written (scoring gives them back: pandas' guess of a type would turn a code
+    `01234` into 1234, and an id column with a gap into floats, `20003.0`, rounded beyond 2**53)."""
     import pandas as pd
 
     text_columns = {n: "string" for n, c in node.columns.items() if c.type in ("category", "string", "datetime")}
@@ -333,6 +337,11 @@ def _read_csv(node: SourceNode, source, *, empty: bool):
         raise DataError(f"source '{node.name}': file {node.data_path} is empty (not even a header line)",
                         where=node.file, hint="the file needs a header line and rows")
     try:
+        if undeclared_as_text:
+            names = pd.read_csv(source, sep=node.delimiter or ",", nrows=0, encoding="utf-8").columns
+            if hasattr(source, "seek"):
+                source.seek(0)
+            text_columns |= {str(n): "string" for n in names if str(n) not in node.columns}
         # only an empty field is missing: pandas' own NA words (NA, N/A, NULL, nan...) would silently turn
         # a category "NA" or a broken number "N/A" into a missing value, hiding both from the contract
         return pd.read_csv(source, sep=node.delimiter or ",", dtype=text_columns,
