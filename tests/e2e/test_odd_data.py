@@ -71,3 +71,32 @@ def test_scoring_gives_back_ids_and_codes_as_written(tmp_path: Path) -> None:
     assert scored["id"].tolist() == batch["id"].tolist()
     assert scored["postcode"].tolist() == batch["postcode"].tolist()
     assert scored["when"].tolist() == batch["when"].tolist()
+
+
+# ------------------------------------------------------------------------------------------------
+# a data path that is not a file of the project
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_data_path_linking_outside_the_project_says_what_to_do(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    write_project(root, None)
+    good_frame().to_csv(tmp_path / "elsewhere.csv", index=False)
+    (root / "data" / "rows.csv").symlink_to(tmp_path / "elsewhere.csv")
+    result = run(root)
+    assert_stopped_before_training(root, result)
+    assert "source 'rows' path data/rows.csv resolves outside the project" in result.stderr
+    assert "    spec: specs/p.yaml" in result.stderr.splitlines(), result.stderr
+    assert ("help: keep the data inside the project folder, and remove any symbolic link on the way"
+            in result.stderr), result.stderr
+
+
+def test_a_data_path_that_is_a_folder_is_not_reported_missing(tmp_path: Path) -> None:
+    write_project(tmp_path, None)
+    (tmp_path / "data" / "rows.csv").mkdir()
+    result = run(tmp_path)
+    assert_stopped_before_training(tmp_path, result)
+    assert "source 'rows': data/rows.csv is a folder, not a file" in result.stderr
+    assert "not found" not in result.stderr
+    assert "help: point the source's path at a file (a folder of Parquet parts is read with engine: duckdb and a " \
+           "pattern such as data/rows.csv/*.parquet)" in result.stderr

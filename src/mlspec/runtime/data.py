@@ -107,7 +107,12 @@ def source_path(node: SourceNode, root: Path) -> Path:
     """The file a csv/parquet source reads, checked to stay inside the project."""
     path = (root / node.data_path).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise DataError(f"source '{node.name}' path {node.data_path} resolves outside the project")
+        raise DataError(f"source '{node.name}' path {node.data_path} resolves outside the project", where=node.file,
+                        hint="keep the data inside the project folder, and remove any symbolic link on the way")
+    if path.is_dir():  # "not found" would send the user looking for a file that is there, as a folder
+        raise DataError(f"source '{node.name}': {node.data_path} is a folder, not a file", where=node.file,
+                        hint="point the source's path at a file (a folder of Parquet parts is read with engine: "
+                             f"duckdb and a pattern such as {node.data_path.rstrip('/')}/*.parquet)")
     if not path.is_file():
         raise DataError(f"source '{node.name}': file {node.data_path} not found", where=node.file,
                         hint="check the path (relative to the project root) or create the file")
