@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.conftest import run_cli
 from tests.e2e.test_contracts import (
@@ -18,6 +19,7 @@ from tests.e2e.test_contracts import (
     run,
     spec_line,
     the_failure,
+    typed_frame,
     write_project,
 )
 
@@ -100,3 +102,24 @@ def test_a_data_path_that_is_a_folder_is_not_reported_missing(tmp_path: Path) ->
     assert "not found" not in result.stderr
     assert "help: point the source's path at a file (a folder of Parquet parts is read with engine: duckdb and a " \
            "pattern such as data/rows.csv/*.parquet)" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# a Parquet file that cannot be read
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncated", "csv", "empty"])
+def test_an_unreadable_parquet_file_says_what_to_do(tmp_path: Path, damage: str) -> None:
+    write_project(tmp_path, None, source="    format: parquet\n    path: data/rows.parquet")
+    path = tmp_path / "data" / "rows.parquet"
+    typed_frame().to_parquet(path, index=False)
+    whole = path.read_bytes()
+    path.write_bytes({"truncated": whole[: len(whole) // 2], "csv": good_frame().to_csv(index=False).encode(),
+                      "empty": b""}[damage])
+    result = run(tmp_path)
+    assert_stopped_before_training(tmp_path, result)
+    assert "source 'rows': cannot read parquet file data/rows.parquet: " in result.stderr
+    assert "    spec: specs/p.yaml" in result.stderr.splitlines(), result.stderr
+    assert ("help: the file must be a complete Parquet file: check that it was copied or written in full"
+            in result.stderr), result.stderr

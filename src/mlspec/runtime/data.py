@@ -353,7 +353,7 @@ def _read_csv(node: SourceNode, source, *, empty: bool, undeclared_as_text: bool
                            keep_default_na=False, na_values=[""], encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"source '{node.name}': cannot parse {node.data_path}: {str(exc).splitlines()[0]}",
-                        hint="the file must be UTF-8 CSV with a header line") from exc
+                        where=node.file, hint="the file must be UTF-8 CSV with a header line") from exc
 
 
 def _read_parquet(node: SourceNode, sources: list) -> _ArrowColumns:
@@ -373,7 +373,9 @@ def _read_parquet(node: SourceNode, sources: list) -> _ArrowColumns:
         names = [n for n in schema.names if n not in index]
         rows = sum(f.metadata.num_rows for f in files)
     except Exception as exc:
-        raise DataError(f"source '{node.name}': cannot read parquet file {node.data_path}: {exc}") from exc
+        raise DataError(f"source '{node.name}': cannot read parquet file {node.data_path}: {exc}", where=node.file,
+                        hint="the file must be a complete Parquet file: check that it was copied or written "
+                             "in full") from exc
     return _ArrowColumns(files, names, rows)
 
 
