@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.e2e.test_contracts import (
+    CSV_SOURCE,
     assert_stopped_before_training,
     good_frame,
     run,
@@ -123,3 +124,30 @@ def test_an_unreadable_parquet_file_says_what_to_do(tmp_path: Path, damage: str)
     assert "    spec: specs/p.yaml" in result.stderr.splitlines(), result.stderr
     assert ("help: the file must be a complete Parquet file: check that it was copied or written in full"
             in result.stderr), result.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# whole numbers too large to be held exactly
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_whole_numbers_beyond_64_bits_break_the_contract(tmp_path: Path, engine: str) -> None:
+    # pandas held them as floats: two ids became one (1e+23), found as a repeat if at all
+    frame = good_frame()
+    frame.loc[[4, 5], "id"] = ["99999999999999999999999", "-99999999999999999999998"]
+    text = write_project(tmp_path, frame, source=f"{CSV_SOURCE}\n    engine: {engine}")
+    result = run(tmp_path)
+    assert_stopped_before_training(tmp_path, result)
+    failure = the_failure(result.stderr, "id", "within 64 bits (below 2**63 in size)")
+    assert failure["count"] == 2
+    assert failure["samples"] == ["99999999999999999999999", "-99999999999999999999998"]
+    assert failure["where"] == spec_line(text, "id")
+
+
+def test_large_whole_numbers_within_64_bits_pass(tmp_path: Path) -> None:
+    frame = good_frame()
+    frame["id"] = [str(2**62 + i) for i in range(len(frame))]  # int64 holds them exactly
+    write_project(tmp_path, frame)
+    result = run(tmp_path)
+    assert result.code == 0, result.stderr

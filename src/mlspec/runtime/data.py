@@ -28,6 +28,7 @@ _MANGLED = re.compile(r"^(?P<name>.+)\.(?P<n>[1-9][0-9]*)$")  # how pandas renam
 
 MISSING_COLUMN = "column missing from the data"
 DUPLICATE_COLUMN = "one column of this name"
+BEYOND_64_BITS = "within 64 bits (below 2**63 in size)"
 
 
 @dataclass
@@ -462,6 +463,11 @@ def _convert(series, kind: str):
             frac = numbers.notna() & (np.mod(numbers.astype(float), 1) != 0)
             if frac.any():
                 return numbers, ("not a whole number", int(frac.sum()), _samples(series, frac))
+            # beyond 64 bits pandas holds a column as floats, which skip whole numbers there: two ids
+            # 99999999999999999999998 and ...99 would both silently become 1e+23 (the DuckDB engine agrees)
+            beyond = numbers.abs() >= 2**63
+            if beyond.any():
+                return numbers, (BEYOND_64_BITS, int(beyond.sum()), _samples(series, beyond))
         return numbers, None
     if kind == "bool":
         if pd.api.types.is_bool_dtype(series):
