@@ -76,6 +76,17 @@ def test_scoring_gives_back_ids_and_codes_as_written(tmp_path: Path) -> None:
     assert scored["when"].tolist() == batch["when"].tolist()
 
 
+
+@pytest.mark.parametrize("kind", ["bool", "uint64"])
+def test_an_int_column_stored_as_bool_or_unsigned_in_parquet_is_checked_not_crashed(tmp_path: Path, kind: str) -> None:
+    write_project(tmp_path, None, source="    format: parquet\n    path: data/rows.parquet")
+    frame = typed_frame()
+    frame["count"] = (frame["count"] > 4) if kind == "bool" else frame["count"].astype("uint64")
+    frame.to_parquet(tmp_path / "data" / "rows.parquet", index=False)
+    result = run(tmp_path)
+    assert result.code == 0, result.stderr
+    assert "400 rows, contract passed" in result.stderr
+
 # ------------------------------------------------------------------------------------------------
 # a data path that is not a file of the project
 # ------------------------------------------------------------------------------------------------

@@ -465,7 +465,7 @@ def _convert(series, kind: str):
                 return numbers, ("not a whole number", int(frac.sum()), _samples(series, frac))
             # beyond 64 bits pandas holds a column as floats, which skip whole numbers there: two ids
             # 99999999999999999999998 and ...99 would both silently become 1e+23 (the DuckDB engine agrees)
-            beyond = numbers.abs() >= 2**63
+            beyond = numbers.astype(float).abs() >= 2.0**63  # in floats: a bool or uint64 column compares too
             if beyond.any():
                 return numbers, (BEYOND_64_BITS, int(beyond.sum()), _samples(series, beyond))
         return numbers, None
