@@ -28,6 +28,7 @@ _MANGLED = re.compile(r"^(?P<name>.+)\.(?P<n>[1-9][0-9]*)$")  # how pandas renam
 
 MISSING_COLUMN = "column missing from the data"
 DUPLICATE_COLUMN = "one column of this name"
+BEYOND_64_BITS = "within 64 bits (below 2**63 in size)"
 
 
 @dataclass
@@ -107,7 +108,12 @@ def source_path(node: SourceNode, root: Path) -> Path:
     """The file a csv/parquet source reads, checked to stay inside the project."""
     path = (root / node.data_path).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise DataError(f"source '{node.name}' path {node.data_path} resolves outside the project")
+        raise DataError(f"source '{node.name}' path {node.data_path} resolves outside the project", where=node.file,
+                        hint="keep the data inside the project folder, and remove any symbolic link on the way")
+    if path.is_dir():  # "not found" would send the user looking for a file that is there, as a folder
+        raise DataError(f"source '{node.name}': {node.data_path} is a folder, not a file", where=node.file,
+                        hint="point the source's path at a file (a folder of Parquet parts is read with engine: "
+                             f"duckdb and a pattern such as {node.data_path.rstrip('/')}/*.parquet)")
     if not path.is_file():
         raise DataError(f"source '{node.name}': file {node.data_path} not found", where=node.file,
                         hint="check the path (relative to the project root) or create the file")
@@ -138,7 +144,8 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
                             "reads one",
                             where=node.file, hint="name one file, or use Parquet parts for a dataset in pieces")
         if node.format == "csv":
-            raw = _FrameColumns(_read_csv(node, io.BytesIO(parts[0]), empty=not parts[0].strip()))
+            raw = _FrameColumns(_read_csv(node, io.BytesIO(parts[0]), empty=not parts[0].strip(),
+                                          undeclared_as_text=keep_undeclared))
             header = _csv_header(node, io.BytesIO(parts[0])) if _renamed(node, raw.names) else None
         else:
             raw = _read_parquet(node, [io.BytesIO(part) for part in parts])
@@ -150,7 +157,8 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
             before = _stat(path)
             digest = pool.submit(file_fingerprint, path)
             if node.format == "csv":
-                raw = _FrameColumns(_read_csv(node, path, empty=before[0] == 0 or _blank(path)))
+                raw = _FrameColumns(_read_csv(node, path, empty=before[0] == 0 or _blank(path),
+                                              undeclared_as_text=keep_undeclared))
                 header = _csv_header(node, path) if _renamed(node, raw.names) else None
             else:
                 raw = _read_parquet(node, [path])
@@ -324,8 +332,10 @@ def _csv_header(node: SourceNode, source) -> list[str]:
     return [str(v) for v in first.iloc[0].tolist()]
 
 
-def _read_csv(node: SourceNode, source, *, empty: bool):
-    """Parse a CSV file (a path or a binary stream)."""
+def _read_csv(node: SourceNode, source, *, empty: bool, undeclared_as_text: bool = False):
+    """Parse a CSV file (a path or a binary stream). With `undeclared_as_text`, columns the contract does not
+    declare are read as the text written (scoring gives them back: pandas' guess of a type would turn a code
+    `01234` into 1234, and an id column with a gap into floats, `20003.0`, rounded beyond 2**53)."""
     import pandas as pd
 
     text_columns = {n: "string" for n, c in node.columns.items() if c.type in ("category", "string", "datetime")}
@@ -333,13 +343,18 @@ def _read_csv(node: SourceNode, source, *, empty: bool):
         raise DataError(f"source '{node.name}': file {node.data_path} is empty (not even a header line)",
                         where=node.file, hint="the file needs a header line and rows")
     try:
+        if undeclared_as_text:
+            names = pd.read_csv(source, sep=node.delimiter or ",", nrows=0, encoding="utf-8").columns
+            if hasattr(source, "seek"):
+                source.seek(0)
+            text_columns |= {str(n): "string" for n in names if str(n) not in node.columns}
         # only an empty field is missing: pandas' own NA words (NA, N/A, NULL, nan...) would silently turn
         # a category "NA" or a broken number "N/A" into a missing value, hiding both from the contract
         return pd.read_csv(source, sep=node.delimiter or ",", dtype=text_columns,
                            keep_default_na=False, na_values=[""], encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"source '{node.name}': cannot parse {node.data_path}: {str(exc).splitlines()[0]}",
-                        hint="the file must be UTF-8 CSV with a header line") from exc
+                        where=node.file, hint="the file must be UTF-8 CSV with a header line") from exc
 
 
 def _read_parquet(node: SourceNode, sources: list) -> _ArrowColumns:
@@ -359,7 +374,9 @@ def _read_parquet(node: SourceNode, sources: list) -> _ArrowColumns:
         names = [n for n in schema.names if n not in index]
         rows = sum(f.metadata.num_rows for f in files)
     except Exception as exc:
-        raise DataError(f"source '{node.name}': cannot read parquet file {node.data_path}: {exc}") from exc
+        raise DataError(f"source '{node.name}': cannot read parquet file {node.data_path}: {exc}", where=node.file,
+                        hint="the file must be a complete Parquet file: check that it was copied or written "
+                             "in full") from exc
     return _ArrowColumns(files, names, rows)
 
 
@@ -403,6 +420,32 @@ def convert(series, kind: str):
     return _convert(series, kind)
 
 
+# a time zone after a time of day (`Z`, `+02:00`, `-0500`, `+02`): a date's own `-01` is none
+_ZONED = re.compile(r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+ZONES = "a time zone on every value or on none"
+
+
+def _zoned(series, present):
+    """A datetime column whose values carry different time zones, or a time zone on some values only.
+
+    Values that all name their offset (a local time across a daylight-saving change: +01:00, then
+    +02:00) are exact instants: they become UTC. A value without one among values with one is
+    ambiguous (local time? UTC?): the contract fails on the less common kind, rather than guessing.
+    """
+    import pandas as pd
+
+    parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
+    bad = present & parsed.isna()
+    if bad.any():
+        return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))
+    zoned = present & series.astype("string").str.strip().str.contains(_ZONED, na=False).astype(bool)
+    naive = present & ~zoned
+    if zoned.any() and naive.any():
+        odd = zoned if zoned.sum() < naive.sum() else naive
+        return parsed, (ZONES, int(odd.sum()), _samples(series, odd))
+    return parsed, None
+
+
 def _convert(series, kind: str):
     """Convert one column; return (values, None) or (values, (check, count, samples))."""
     import numpy as np
@@ -420,6 +463,11 @@ def _convert(series, kind: str):
             frac = numbers.notna() & (np.mod(numbers.astype(float), 1) != 0)
             if frac.any():
                 return numbers, ("not a whole number", int(frac.sum()), _samples(series, frac))
+            # beyond 64 bits pandas holds a column as floats, which skip whole numbers there: two ids
+            # 99999999999999999999998 and ...99 would both silently become 1e+23 (the DuckDB engine agrees)
+            beyond = numbers.astype(float).abs() >= 2.0**63  # in floats: a bool or uint64 column compares too
+            if beyond.any():
+                return numbers, (BEYOND_64_BITS, int(beyond.sum()), _samples(series, beyond))
         return numbers, None
     if kind == "bool":
         if pd.api.types.is_bool_dtype(series):
@@ -432,7 +480,10 @@ def _convert(series, kind: str):
             return converted, ("not true/false", int(bad.sum()), _samples(series, bad))
         return converted.astype("boolean"), None
     if kind == "datetime":
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        try:
+            parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        except ValueError:  # time zones that differ within the column, which pandas refuses to mix
+            return _zoned(series, present)
         bad = present & parsed.isna()
         if bad.any():
             return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))

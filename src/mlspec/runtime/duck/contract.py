@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from mlspec.lang.expressions import columns_of
 from mlspec.manifest import FeatureNode, SourceNode
 from mlspec.runtime.contract import empty_failures, place
-from mlspec.runtime.data import MISSING_COLUMN, Failure, repeated_failure
+from mlspec.runtime.data import BEYOND_64_BITS, MISSING_COLUMN, Failure, repeated_failure
 from mlspec.runtime.duck.scan import Column, Scan
 from mlspec.runtime.duck.sql import BOOL, NUM, TEXT, TIME, Compiler
 from mlspec.runtime.exprs import ExpressionRuntimeError
@@ -49,7 +49,9 @@ def check(node: SourceNode, scan: Scan, features: Sequence[FeatureNode] = ()) ->
 def _conversions(scan: Scan, failures: list[Failure]) -> list[Column]:
     """Record the columns whose raw values do not convert; return the others (the ones checked further)."""
     tests = [(c, c.bad, c.bad_check) for c in scan.columns if c.bad and c.bad_check] + \
-            [(c, c.whole_bad, "not a whole number") for c in scan.columns if c.whole_bad]
+            [(c, c.whole_bad, "not a whole number") for c in scan.columns if c.whole_bad] + \
+            [(c, f"({c.typed} IS NOT NULL AND abs({c.typed}) >= 9223372036854775808.0)", BEYOND_64_BITS)
+             for c in scan.columns if c.whole_bad]  # an int column (see runtime.data._convert)
     counts = _counts(scan, [f"count_if({test})" for _, test, _ in tests], typed=False)
     failed: dict[str, Failure] = {}
     for (column, test, label), count in zip(tests, counts, strict=True):

@@ -213,7 +213,8 @@ def local_files(node: SourceNode, root: Path) -> list[str]:
                         where=node.file, hint="write the path relative to the project root") from exc
     for path in paths:
         if not Path(path).resolve().is_relative_to(inside):
-            raise DataError(f"source '{node.name}': {path} resolves outside the project", where=node.file)
+            raise DataError(f"source '{node.name}': {path} resolves outside the project", where=node.file,
+                            hint="keep the data inside the project folder, and remove any symbolic link on the way")
     if not paths:
         raise DataError(f"source '{node.name}': no file matches {node.data_path}", where=node.file,
                         hint="check the pattern (relative to the project root)")
