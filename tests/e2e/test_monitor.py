@@ -249,6 +249,24 @@ def test_shuffled_labels_give_a_performance_alert_naming_roc_auc(project: Path) 
 
 
 @pytest.mark.slow
+def test_labels_of_one_class_say_the_metric_is_not_measurable_not_that_it_dropped(project: Path) -> None:
+    """roc_auc has no value on labels of one class: the monitor still alerts (a check that cannot decide must
+    not pass), and says why instead of reporting a drop that was never measured."""
+    frame = live_frame()
+    frame["is_fraud"] = 0
+    add_source(project, "live_one_class", frame)
+    result = mlspec(project, "monitor", "--data", "live_one_class")
+    assert result.code == 1, result.stderr
+    report = report_of(project)
+    (roc,) = report["performance"]["metrics"]
+    assert roc["metric"] == "roc_auc" and roc["alert"] is True and roc["drop"] is None
+    reasons = [r for r in report["reasons"] if r.startswith("performance")]
+    assert reasons == ["performance not measurable: roc_auc (cannot be computed on these labelled rows, e.g. all "
+                       "of one class)"]
+    assert "performance dropped" not in result.stderr
+
+
+@pytest.mark.slow
 def test_a_challenger_is_scored_in_shadow(project: Path, tmp_path: Path) -> None:
     # a different model as fraud_gbm's challenger: the baseline's artifact, registered as fraud_gbm v2
     registry = open_registry(project)

@@ -271,8 +271,16 @@ def _verdict(report: MonitorReport, missing: list[str]) -> None:
         if broken:
             alerts.append(f"data contract: {len(broken)} failed check(s)")
     if report.performance and report.performance["verdict"] == "alert":
-        worse = [m["metric"] for m in report.performance["metrics"] if m["alert"]]
-        alerts.append("performance dropped: " + _names(worse))
+        flagged = [m for m in report.performance["metrics"] if m["alert"]]
+        dropped = [m["metric"] for m in flagged if m["drop"] is not None]
+        # no drop: the metric could not be computed (one class among the labels, a metric the training run
+        # did not record); an alert all the same, since a check that cannot decide must not pass
+        unmeasured = [m["metric"] for m in flagged if m["drop"] is None]
+        if dropped:
+            alerts.append("performance dropped: " + _names(dropped))
+        if unmeasured:
+            alerts.append("performance not measurable: " + _names(unmeasured) + " (cannot be computed on these "
+                          "labelled rows, e.g. all of one class)")
     report.reasons = alerts
     if alerts:
         report.verdict = "alert"
