@@ -229,6 +229,20 @@ def test_a_missing_model_input_column_is_a_schema_change_alert(project: Path) ->
     assert report["quality"]["schema_changes"] == ["customer_age"]
 
 
+def test_a_repeated_model_input_column_is_named_as_repeated_not_missing(project: Path) -> None:
+    """A batch with `amount` twice: the contract sets both aside, and the alert says what the file shows."""
+    frame = live_frame()
+    add_source(project, "live_amount_twice", frame)
+    path = project / "data" / "live_amount_twice.csv"
+    lines = path.read_text("utf-8").splitlines()
+    at = lines[0].split(",").index("amount")
+    path.write_text("\n".join(",".join([*row.split(","), row.split(",")[at]]) for row in lines) + "\n", "utf-8")
+    result = mlspec(project, "monitor", "--data", "live_amount_twice")
+    assert result.code == 1, result.stderr
+    reasons = [r for r in report_of(project)["reasons"] if r.startswith("schema change")]
+    assert reasons == ["schema change: the live data has more than one column named amount"]
+
+
 @pytest.mark.slow
 def test_shuffled_labels_give_a_performance_alert_naming_roc_auc(project: Path) -> None:
     frame = live_frame()

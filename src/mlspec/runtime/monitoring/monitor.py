@@ -258,8 +258,13 @@ def _names(items: list[str], limit: int = 10) -> str:
 def _verdict(report: MonitorReport, missing: list[str]) -> None:
     parts = {"drift": report.drift, "quality": report.quality, "performance": report.performance}
     alerts = []
-    if missing:
-        alerts.append(f"schema change: the live data lacks {_names(missing)}")
+    # a column written twice is set aside by the contract, so it is missing from the frame, but not from the file
+    repeated = {c["column"] for c in (report.contract or {}).get("checks", []) if c["check"] == data.DUPLICATE_COLUMN}
+    lacking = [c for c in missing if c not in repeated]
+    if lacking:
+        alerts.append(f"schema change: the live data lacks {_names(lacking)}")
+    if repeated:
+        alerts.append(f"schema change: the live data has more than one column named {_names(sorted(repeated))}")
     if report.drift and report.drift["verdict"] == "drift":
         alerts.append(f"drift in {_names(report.drift['drifted']) or 'the predictions'}")
     if report.quality and report.quality["verdict"] == "alert":
