@@ -137,6 +137,20 @@ def test_an_unreadable_parquet_file_says_what_to_do(tmp_path: Path, damage: str)
             in result.stderr), result.stderr
 
 
+def test_a_compressed_csv_file_says_it_is_compressed(tmp_path: Path) -> None:
+    """A gzipped export saved as rows.csv reads as bad UTF-8; the hint names what the bytes are."""
+    import gzip
+
+    write_project(tmp_path, good_frame())
+    path = tmp_path / "data" / "rows.csv"
+    path.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
+    result = run(tmp_path)
+    assert_stopped_before_training(tmp_path, result)
+    assert "source 'rows': cannot parse data/rows.csv: " in result.stderr, result.stderr
+    assert ("help: the file is gzip-compressed: decompress it first (gunzip), the source reads plain UTF-8 CSV"
+            in result.stderr), result.stderr
+
+
 # ------------------------------------------------------------------------------------------------
 # whole numbers too large to be held exactly
 # ------------------------------------------------------------------------------------------------

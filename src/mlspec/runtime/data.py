@@ -354,7 +354,25 @@ def _read_csv(node: SourceNode, source, *, empty: bool, undeclared_as_text: bool
                            keep_default_na=False, na_values=[""], encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"source '{node.name}': cannot parse {node.data_path}: {str(exc).splitlines()[0]}",
-                        where=node.file, hint="the file must be UTF-8 CSV with a header line") from exc
+                        where=node.file, hint=_csv_hint(source)) from exc
+
+
+def _csv_hint(source) -> str:
+    """What to do about a CSV file that does not parse; a compressed one says so (its bytes read as bad UTF-8)."""
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+            start = source.read(4)
+        else:
+            with Path(source).open("rb") as handle:
+                start = handle.read(4)
+    except OSError:
+        start = b""
+    for magic, kind, tool in ((b"\x1f\x8b", "gzip", "gunzip"), (b"PK\x03\x04", "zip", "unzip"),
+                              (b"(\xb5/\xfd", "zstd", "unzstd"), (b"BZh", "bzip2", "bunzip2")):
+        if start.startswith(magic):
+            return f"the file is {kind}-compressed: decompress it first ({tool}), the source reads plain UTF-8 CSV"
+    return "the file must be UTF-8 CSV with a header line"
 
 
 def _read_parquet(node: SourceNode, sources: list) -> _ArrowColumns:
