@@ -374,6 +374,18 @@ def test_an_unknown_or_unreadable_source_exits_1(project: Path) -> None:
     assert result.code == 1 and "not found" in result.stderr
 
 
+def test_score_refuses_to_write_its_predictions_over_the_batch(project: Path) -> None:
+    """`-o` naming the file being scored (a source's or --file's, however spelt) would replace the data."""
+    data = project / "data" / "transactions_live.csv"
+    before = data.read_bytes()
+    for args in (("--source", "transactions_live", "-o", "data/transactions_live.csv"),
+                 ("--file", "data/transactions_live.csv", "-o", "./data/../data/transactions_live.csv")):
+        result = run_cli("score", "fraud_gbm", *args, cwd=project)
+        assert result.code == 2, (args, result.stderr)
+        assert "is the file being scored" in result.stderr
+    assert data.read_bytes() == before
+
+
 @pytest.mark.slow
 def test_score_writes_predictions_with_the_model_version_and_lineage(project: Path) -> None:
     result = run_cli("score", "fraud_gbm", "--source", "transactions_live", "-o", "out.csv", cwd=project)

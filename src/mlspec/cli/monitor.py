@@ -63,6 +63,22 @@ def monitor_command(ctx: click.Context, names: tuple[str, ...], retrain: bool, s
     ctx.exit(0 if results.ok else EXIT_FINDINGS)
 
 
+def _refuse_overwriting_the_input(project, target: Path, source_name: str | None, data_file: str | None) -> None:
+    """A usage error when `target` is the file being scored: writing the predictions there would replace the
+    batch (and a source's data) with them."""
+    if data_file is not None:
+        scored = Path(data_file)
+    else:
+        node = project.manifest.nodes.get(f"source.{source_name}")
+        path = getattr(node, "path", None)
+        if not path or "://" in path:
+            return
+        scored = project.root / path
+    if target.resolve() == scored.resolve():
+        raise click.UsageError(f"-o {target} is the file being scored: the predictions would replace it; write them "
+                               "elsewhere")
+
+
 @cli.command("score")
 @click.argument("model")
 @click.option("--source", "source_name", default=None, help="The source to score (its contract is checked).")
@@ -85,6 +101,8 @@ def score_command(ctx: click.Context, model: str, source_name: str | None, data_
     if data_file:  # said before anything loads
         file_format(data_file)
     project = load_or_exit(ctx)
+    if output and output != "-":
+        _refuse_overwriting_the_input(project, Path(output), source_name, data_file)
     scored = score(project.manifest, project.root, model, source_name, data_file)
     lineage = scored.lineage
     if output == "-":  # the predictions are the data: standard output; what happened goes to standard error
