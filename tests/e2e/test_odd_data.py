@@ -77,6 +77,23 @@ def test_scoring_gives_back_ids_and_codes_as_written(tmp_path: Path) -> None:
 
 
 
+def test_a_declared_int_column_with_a_gap_is_scored_back_as_whole_numbers(tmp_path: Path) -> None:
+    # a gap makes pandas hold the column as floats: the ids came back as "2.0", "3.0"
+    text = write_project(tmp_path, good_frame())
+    assert run(tmp_path).code == 0
+    spec = tmp_path / "specs" / "p.yaml"
+    spec.write_text(text.replace("id: {type: int, unique: true}", "id: {type: int, unique: true, nullable: true}"),
+                    encoding="utf-8")
+    frame = good_frame()
+    frame.loc[0, "id"] = ""
+    frame.to_csv(tmp_path / "data" / "rows.csv", index=False)
+    result = run_cli("-C", str(tmp_path), "score", "m", "--source", "rows", "-o", "-")
+    assert result.code == 0, result.stderr
+    scored = pd.read_csv(io.StringIO(result.stdout), dtype=str, keep_default_na=False)
+    assert scored["id"].tolist() == frame["id"].tolist()
+    assert scored["count"].tolist() == frame["count"].tolist()
+
+
 @pytest.mark.parametrize("kind", ["bool", "uint64"])
 def test_an_int_column_stored_as_bool_or_unsigned_in_parquet_is_checked_not_crashed(tmp_path: Path, kind: str) -> None:
     write_project(tmp_path, None, source="    format: parquet\n    path: data/rows.parquet")

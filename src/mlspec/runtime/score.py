@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlspec.manifest import Manifest
+from mlspec.manifest import Manifest, SourceNode
 from mlspec.runtime import batch, contract, data, duck, scoring
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.features import raw_columns
@@ -96,7 +96,15 @@ def score(manifest: Manifest, root: Path, model_name: str, source_name: str | No
         added, agreed = _predictions(frame, columns, model, pipeline, shadow, champion.version)
     lineage = _lineage(model_name, champion, challenger, source_name if file is None else None, file,
                        dataset.fingerprint, dataset.rows, agreed)
-    return Scored(frame.assign(**added).to_csv(index=False).encode(), lineage)
+    return Scored(_as_written(frame, source).assign(**added).to_csv(index=False).encode(), lineage)
+
+
+def _as_written(frame, source: SourceNode):
+    """`frame` with its declared int columns as whole numbers again: a gap makes pandas hold such a column as
+    floats, which would come back as `40.0` (the contract passed, so every value is whole and within 64 bits)."""
+    floats = [name for name, column in source.columns.items()
+              if column.type == "int" and name in frame.columns and frame[name].dtype.kind == "f"]
+    return frame.astype(dict.fromkeys(floats, "Int64")) if floats else frame
 
 
 def _lacking(columns: list[str], present, model_name: str, source_name: str | None) -> None:
