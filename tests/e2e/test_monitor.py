@@ -298,6 +298,9 @@ def test_retrain_locally_closes_the_loop_through_the_gate(project: Path) -> None
     lines = run_lines(result.stderr)
     assert lines["model.fraud_gbm"][:2] == ("OK", "train")
     assert lines["gate.fraud_gbm_release"][2] == "passed; already registered as v1"
+    # the steps are numbered in graph order, as `mlspec run` numbers them: the gate after its model
+    steps = dict(re.findall(r" (\d+) of 3 \S+\s+\w+ (\S+) \.", result.stderr))
+    assert steps == {"1": "source.transactions", "2": "model.fraud_gbm", "3": "gate.fraud_gbm_release"}, steps
     assert result.stderr.index("monitor monitor.fraud_gbm_drift") < result.stderr.index("train model.fraud_gbm")
     log = [json.loads(line) for line in (project / ".mlspec" / "alerts.log").read_text("utf-8").splitlines()]
     assert len(log) == 1 and log[0]["monitor"] == MONITOR and log[0]["reasons"][0].startswith("drift in ")
