@@ -133,10 +133,11 @@ def test_the_clean_live_batch_is_ok(project: Path) -> None:
 def test_the_drifted_batch_alerts_and_names_exactly_the_shifted_columns(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
     summary.write_text("# earlier step\n", "utf-8")
-    result = mlspec(project, "monitor", MONITOR, "--data", "transactions_drifted", "--summary", str(summary))
+    result = run_cli("-C", project.name, "monitor", MONITOR, "--data", "transactions_drifted", "--summary",
+                     str(summary), cwd=project.parent)
     assert result.code == 1, result.stderr
     assert monitor_words(result.stderr) == {f"monitor.{MONITOR}": "ALERT"}
-    assert f"report: {REPORTS.as_posix()}/report.html" in result.stderr
+    assert f"report: {project.name}/{REPORTS.as_posix()}/report.html\n" in result.stderr  # from where it started
 
     report = report_of(project)
     assert report["verdict"] == "alert" and report["source"] == "transactions_drifted"

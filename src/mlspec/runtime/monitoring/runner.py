@@ -91,7 +91,12 @@ class MonitorRunner:
         from mlspec.runtime.artifacts import append_whole
         from mlspec.runtime.monitoring.report import markdown
 
-        self.on_note(f"report: {folder}/report.html", False)
+        page = str(self.root / folder / "report.html")
+        try:  # from the working directory, where `mlspec -C DIR monitor` was started
+            shown = os.path.relpath(page)
+        except ValueError:  # another drive (Windows)
+            shown = page
+        self.on_note(f"report: {page if shown.startswith('..') else shown}", False)
         if self.options.summary is not None:
             append_whole(self.options.summary, markdown(report).encode())
         if report["verdict"] != "alert":
