@@ -32,6 +32,14 @@ def test_init_creates_a_project_that_validates(tmp_path: Path) -> None:
     assert check.stdout.startswith("OK: 1 spec file(s), 2 sources, 4 features, 1 model, 1 gate, 1 monitor")
 
 
+def test_init_in_the_working_directory_says_what_to_run_next_without_a_cd(tmp_path: Path) -> None:
+    result = run_cli("init", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "Next: mlspec validate && mlspec run && mlspec monitor " in result.stdout
+    elsewhere = run_cli("init", "new", cwd=tmp_path)
+    assert "Next: cd new && mlspec validate && " in elsewhere.stdout
+
+
 def test_init_never_overwrites(tmp_path: Path) -> None:
     assert run_cli("init", str(tmp_path)).code == 0
     (tmp_path / "specs" / "project.yaml").write_text("mine", encoding="utf-8")

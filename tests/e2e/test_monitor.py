@@ -133,10 +133,11 @@ def test_the_clean_live_batch_is_ok(project: Path) -> None:
 def test_the_drifted_batch_alerts_and_names_exactly_the_shifted_columns(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
     summary.write_text("# earlier step\n", "utf-8")
-    result = mlspec(project, "monitor", MONITOR, "--data", "transactions_drifted", "--summary", str(summary))
+    result = run_cli("-C", project.name, "monitor", MONITOR, "--data", "transactions_drifted", "--summary",
+                     str(summary), cwd=project.parent)
     assert result.code == 1, result.stderr
     assert monitor_words(result.stderr) == {f"monitor.{MONITOR}": "ALERT"}
-    assert f"report: {REPORTS.as_posix()}/report.html" in result.stderr
+    assert f"report: {project.name}/{REPORTS.as_posix()}/report.html\n" in result.stderr  # from where it started
 
     report = report_of(project)
     assert report["verdict"] == "alert" and report["source"] == "transactions_drifted"
@@ -330,6 +331,9 @@ def test_retrain_locally_closes_the_loop_through_the_gate(project: Path) -> None
     lines = run_lines(result.stderr)
     assert lines["model.fraud_gbm"][:2] == ("OK", "train")
     assert lines["gate.fraud_gbm_release"][2] == "passed; already registered as v1"
+    # the steps are numbered in graph order, as `mlspec run` numbers them: the gate after its model
+    steps = dict(re.findall(r" (\d+) of 3 \S+\s+\w+ (\S+) \.", result.stderr))
+    assert steps == {"1": "source.transactions", "2": "model.fraud_gbm", "3": "gate.fraud_gbm_release"}, steps
     assert result.stderr.index("monitor monitor.fraud_gbm_drift") < result.stderr.index("train model.fraud_gbm")
     log = [json.loads(line) for line in (project / ".mlspec" / "alerts.log").read_text("utf-8").splitlines()]
     assert len(log) == 1 and log[0]["monitor"] == MONITOR and log[0]["reasons"][0].startswith("drift in ")

@@ -249,6 +249,16 @@ def test_skipped_source_shows_the_data_sha256(tmp_path: Path) -> None:
     assert messages(again.stderr)["source.events"] == f"unchanged (data sha256 {sha[:12]})"
 
 
+def test_the_summary_names_the_results_from_where_mlspec_was_started(tmp_path: Path) -> None:
+    # `mlspec -C examples/diabetes run` (README): the paths open from the working directory, not the project's
+    make_project(tmp_path / "proj")
+    result = run_cli("-C", "proj", "run", "-j", "1", "-s", "source.events", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "Run results: proj/.mlspec/run_results.json   reports: proj/.mlspec/reports/\n" in result.stderr
+    again = run_cli("run", "-j", "1", "-s", "source.events", cwd=tmp_path / "proj")
+    assert "Run results: .mlspec/run_results.json   reports: .mlspec/reports/\n" in again.stderr
+
+
 @pytest.mark.slow
 def test_changing_one_models_hyperparameter_retrains_only_that_model(tmp_path: Path) -> None:
     doc = spec_doc()

@@ -9,6 +9,7 @@ error is said by the one handler, `cli.common.report`.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -190,7 +191,8 @@ def init(directory: str) -> None:
         raise MlspecError(f"{exc}; nothing was written", exit_code=EXIT_USAGE) from None
     for path in written:
         click.echo(f"created {path}" if not path.endswith(".gitignore") else f"ignored .mlspec/ in {path}")
-    click.echo(f"Next: cd {directory} && mlspec validate && mlspec run && mlspec monitor (on the sample data in "
+    cd = "" if Path(directory).resolve() == Path.cwd().resolve() else f"cd {shlex.quote(directory)} && "
+    click.echo(f"Next: {cd}mlspec validate && mlspec run && mlspec monitor (on the sample data in "
                "data/; put yours there and describe it in specs/). Before `mlspec compile`, choose where CI keeps "
                "its models: the commented registry lines in specs/project.yaml.")
 

@@ -78,7 +78,7 @@ def record_run_command(ctx: click.Context, commit: str) -> None:
 @cli.command("plan")
 @click.option("--base", default=None, help=(
     "Git ref to compare with (its specs are read from git). Default: the merge-base of HEAD with the default "
-    "branch (origin/HEAD, origin/<default_branch> or <default_branch>), else HEAD; the plan says which."))
+    "branch (origin/<default_branch>, else origin/HEAD, else <default_branch>), else HEAD; the plan says which."))
 @click.option("--state", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A manifest.json from an earlier compile to compare with.")
 @click.option("--last-run", is_flag=True, help=(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from mlspec.cli.common import EXIT_FINDINGS, explain, load_or_exit, progress, project_root, selected_nodes
+from mlspec.cli.environment import shown
 from mlspec.cli.main import cli
 
 
@@ -39,24 +39,16 @@ def run(ctx: click.Context, select, exclude, force: bool, approve: bool, jobs: i
         for r in problems:
             click.echo(f"  {r.node_id}: {r.message}", err=True)
             explain(r)
-    root, folder = project.root, runner.paths.state
+    folder = runner.paths.state
     click.echo(f"\nDone. PASS={results.count('success')} SKIP={results.count('skipped')} "
                f"FAIL={results.count('fail')} ERROR={results.count('error')} TOTAL={len(results.results)} "
                f"in {results.elapsed:.2f}s", err=True)
-    click.echo(f"Run results: {_rel(folder / 'run_results.json', root)}   reports: {_rel(folder / 'reports', root)}/",
-               err=True)
+    click.echo(f"Run results: {shown(folder / 'run_results.json')}   reports: {shown(folder / 'reports')}/", err=True)
     if any(r.action == "gate" for r in results.results):
         click.echo(f"Registry: {project.manifest.project.registry_uri}   artifacts: "
-                   f"{_rel(runner.paths.artifacts, root)}/   (see: mlspec registry ls)", err=True)
+                   f"{shown(runner.paths.artifacts)}/   (see: mlspec registry ls)", err=True)
     if problems:
         ctx.exit(EXIT_FINDINGS)
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 @cli.group()

@@ -91,7 +91,12 @@ class MonitorRunner:
         from mlspec.runtime.artifacts import append_whole
         from mlspec.runtime.monitoring.report import markdown
 
-        self.on_note(f"report: {folder}/report.html", False)
+        page = str(self.root / folder / "report.html")
+        try:  # from the working directory, where `mlspec -C DIR monitor` was started
+            shown = os.path.relpath(page)
+        except ValueError:  # another drive (Windows)
+            shown = page
+        self.on_note(f"report: {page if shown.startswith('..') else shown}", False)
         if self.options.summary is not None:
             append_whole(self.options.summary, markdown(report).encode())
         if report["verdict"] != "alert":
@@ -136,9 +141,10 @@ class MonitorRunner:
 
         os.environ["MLSPEC_REASON"] = reason
         self.on_note(f"retraining {model} through its gates ({reason})", False)
-        plan = [n for n in self.manifest.nodes if n == f"model.{model}"
-                or (n.startswith("gate.") and self.manifest.node(n, GateNode).model == model)]
+        gates = sorted(n for n in self.manifest.nodes
+                       if n.startswith("gate.") and self.manifest.node(n, GateNode).model == model)
         source = f"source.{self.manifest.model(model).source}"
-        # the same training settings as `mlspec run`, so an unchanged model retrains to the same bytes
+        # the same training settings as `mlspec run`, so an unchanged model retrains to the same bytes; in graph
+        # order (source, model, gates), which the step numbers follow
         Runner(self.manifest, self.root, RunOptions(force=True, jobs=default_jobs()), self.on_event).run(
-            [source, *sorted(plan)])
+            [source, f"model.{model}", *gates])
