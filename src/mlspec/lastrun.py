@@ -121,6 +121,21 @@ def _changed_paths(root: Path, commit: str) -> list[str] | None:
     return [line for line in result.stdout.splitlines() if line]
 
 
+def full_commit(root: Path, commit: str) -> str | None:
+    """`commit` (a sha, possibly short, or a name such as HEAD) as the full sha of a commit of the repository at
+    `root`, or None when git cannot tell. A record must hold the sha itself: "HEAD" would mean the checkout of
+    whichever push plans against it next, which then sees no change at all."""
+    if not commit or commit.startswith("-"):
+        return None
+    try:
+        result = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet",  # noqa: S607
+                                 f"{commit}^{{commit}}"], capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = result.stdout.strip()
+    return sha if result.returncode == 0 and sha else None
+
+
 def superseded(root: Path, last: dict | None, commit: str) -> bool:
     """Whether `last` records a run of a later commit than `commit` (a later push finished first), so
     recording this run would move the record backwards. When git cannot tell, it is not."""

@@ -102,7 +102,15 @@ def test_a_change_of_what_jobs_install_trains_everything(repo: Path, tmp_path: P
 
 
 def test_a_record_from_outside_this_history_trains_everything(repo: Path, tmp_path: Path) -> None:
-    assert mlspec(repo, "record-run", "--commit", "0" * 40).code == 0
+    # recorded on a branch whose commit is gone since (a force-push rewrote the history it was on)
+    _git(repo, "checkout", "-q", "-b", "gone")
+    (repo / "notes.txt").write_text("gone\n", encoding="utf-8")
+    gone = _commit(repo, "gone")
+    assert mlspec(repo, "record-run", "--commit", gone).code == 0
+    _git(repo, "checkout", "-q", "main")
+    _git(repo, "branch", "-q", "-D", "gone")
+    _git(repo, "reflog", "expire", "--expire=now", "--all")
+    _git(repo, "gc", "-q", "--prune=now")
     outputs, text = _outputs(repo, tmp_path)
     assert set(outputs.values()) == {"true"}
     assert "not in this checkout's history" in text
@@ -125,3 +133,20 @@ def test_an_older_run_finishing_last_does_not_move_the_record_back(repo: Path, t
 def test_plan_flags_go_together(repo: Path) -> None:
     assert mlspec(repo, "plan", "--event", "push").code == 2  # --event goes with --last-run
     assert mlspec(repo, "plan", "--last-run", "--base", "HEAD").code == 2
+
+
+def test_record_run_stores_the_sha_of_a_named_commit_and_refuses_what_is_none(repo: Path, tmp_path: Path) -> None:
+    """`--commit HEAD` recorded the word HEAD, which every later checkout resolves to itself: no change ever."""
+    head = _git(repo, "rev-parse", "HEAD")
+    done = mlspec(repo, "record-run", "--commit", "HEAD")
+    assert done.code == 0, done.stderr
+    assert f"recorded commit {head[:12]}" in done.stdout
+    for bad in ("0" * 40, "no-such-ref", "--help"):
+        refused = mlspec(repo, "record-run", "--commit", bad)
+        assert refused.code == 2 and "is not a commit of the repository" in refused.stderr, (bad, refused.stderr)
+    doc = _doc()
+    doc["models"]["risk_lr"]["params"]["C"] = 0.5
+    write_spec(repo, doc)
+    _commit(repo, "tune risk_lr")
+    outputs, _ = _outputs(repo, tmp_path)
+    assert outputs == {"train_risk_gbm": "false", "train_risk_lr": "true"}

@@ -62,6 +62,11 @@ def record_run_command(ctx: click.Context, commit: str) -> None:
     from mlspec import lastrun
 
     project = load_or_exit(ctx)
+    sha = lastrun.full_commit(project.root, commit)
+    if sha is None:
+        raise click.UsageError(f"--commit {commit!r} is not a commit of the repository at {project.root} (or git "
+                               "cannot read it); give the sha the run checked out ($GITHUB_SHA in Actions)")
+    commit = sha
     branch = project.manifest.project.default_branch
     registry = _open_registry(project)
     try:
