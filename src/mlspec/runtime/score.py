@@ -167,7 +167,7 @@ def _streamed(manifest: Manifest, root: Path, model, source, pipeline, shadow, c
             try:
                 for frame in frames.batches(scan):
                     added, agree = _predictions(frame, columns, model, pipeline, shadow, champion.version)
-                    frame.assign(**added).to_csv(handle, index=False, header=rows == 0)
+                    _as_written(frame, source).assign(**added).to_csv(handle, index=False, header=rows == 0)
                     rows, agreed = rows + len(frame), agreed + agree
             except BaseException:
                 Path(handle.name).unlink(missing_ok=True)
