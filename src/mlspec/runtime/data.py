@@ -1,9 +1,10 @@
 """Load a source (CSV, Parquet, SQL) into a typed table, with a fingerprint of exactly what was read.
 
-Columns are converted to the types their contract declares, and every value that does not convert
-(`N/A` in a numeric column, `2024-13-45` in a datetime column) is recorded as a contract failure
-instead of silently becoming text or NaN. The fingerprint is the sha256 of the bytes parsed (files)
-or of a canonical serialisation of the rows (SQL), so lineage names the data that trained a model.
+Columns are converted to the types their contract declares (`mlspec.runtime.conversion`), and every
+value that does not convert (`N/A` in a numeric column, `2024-13-45` in a datetime column) is recorded
+as a contract failure instead of silently becoming text or NaN. The fingerprint is the sha256 of the
+bytes parsed (files) or of a canonical serialisation of the rows (SQL), so lineage names the data that
+trained a model.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.manifest import SourceNode
+from mlspec.runtime.conversion import convert
 from mlspec.runtime.errors import DataError
 
 if TYPE_CHECKING:
@@ -28,7 +30,6 @@ _MANGLED = re.compile(r"^(?P<name>.+)\.(?P<n>[1-9][0-9]*)$")  # how pandas renam
 
 MISSING_COLUMN = "column missing from the data"
 DUPLICATE_COLUMN = "one column of this name"
-BEYOND_64_BITS = "within 64 bits (below 2**63 in size)"
 
 
 @dataclass
@@ -186,7 +187,7 @@ def load(node: SourceNode, root: Path, *, file: Path | None = None, keep_undecla
             continue
         if name in missing or name in repeated:
             continue
-        values, failure = _convert(raw.take(name), node.columns[name].type)
+        values, failure = convert(raw.take(name), node.columns[name].type)
         typed[name] = values
         if failure is not None:
             failures.append(Failure(name, failure[0], failure[1], failure[2]))
@@ -344,10 +345,10 @@ def _read_csv(node: SourceNode, source, *, empty: bool, undeclared_as_text: bool
                         where=node.file, hint="the file needs a header line and rows")
     try:
         if undeclared_as_text:
-            names = pd.read_csv(source, sep=node.delimiter or ",", nrows=0, encoding="utf-8").columns
+            names = _csv_header(node, source)
             if hasattr(source, "seek"):
                 source.seek(0)
-            text_columns |= {str(n): "string" for n in names if str(n) not in node.columns}
+            text_columns |= {name: "string" for name in names if name not in node.columns}
         # only an empty field is missing: pandas' own NA words (NA, N/A, NULL, nan...) would silently turn
         # a category "NA" or a broken number "N/A" into a missing value, hiding both from the contract
         return pd.read_csv(source, sep=node.delimiter or ",", dtype=text_columns,
@@ -426,93 +427,3 @@ def _read_sql(node: SourceNode, root: Path):
                         hint="a SQL source only reads: write a SELECT (it runs in a read-only transaction)") from exc
     finally:
         engine.dispose()
-
-
-def _samples(values, mask) -> list[str]:
-    return [str(v) for v in values[mask].head(5).tolist()]
-
-
-def convert(series, kind: str):
-    """Convert one column to a contract type as `load` does; return (values, None) or (values, (check, count,
-    samples)). Served requests and the prediction log go through it, so they score exactly as a file would."""
-    return _convert(series, kind)
-
-
-# a time zone after a time of day (`Z`, `+02:00`, `-0500`, `+02`): a date's own `-01` is none
-_ZONED = re.compile(r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
-ZONES = "a time zone on every value or on none"
-
-
-def _zoned(series, present):
-    """A datetime column whose values carry different time zones, or a time zone on some values only.
-
-    Values that all name their offset (a local time across a daylight-saving change: +01:00, then
-    +02:00) are exact instants: they become UTC. A value without one among values with one is
-    ambiguous (local time? UTC?): the contract fails on the less common kind, rather than guessing.
-    """
-    import pandas as pd
-
-    parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
-    bad = present & parsed.isna()
-    if bad.any():
-        return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))
-    zoned = present & series.astype("string").str.strip().str.contains(_ZONED, na=False).astype(bool)
-    naive = present & ~zoned
-    if zoned.any() and naive.any():
-        odd = zoned if zoned.sum() < naive.sum() else naive
-        return parsed, (ZONES, int(odd.sum()), _samples(series, odd))
-    return parsed, None
-
-
-def _convert(series, kind: str):
-    """Convert one column; return (values, None) or (values, (check, count, samples))."""
-    import numpy as np
-    import pandas as pd
-
-    present = series.notna()
-    if kind in ("int", "float"):
-        numbers = pd.to_numeric(series, errors="coerce") if not pd.api.types.is_numeric_dtype(series) \
-            or pd.api.types.is_bool_dtype(series) else series
-        numbers = numbers.astype(float) if kind == "float" or numbers.isna().any() else numbers
-        bad = present & numbers.isna()
-        if bad.any():
-            return numbers, ("not a number", int(bad.sum()), _samples(series, bad))
-        if kind == "int":
-            frac = numbers.notna() & (np.mod(numbers.astype(float), 1) != 0)
-            if frac.any():
-                return numbers, ("not a whole number", int(frac.sum()), _samples(series, frac))
-            # beyond 64 bits pandas holds a column as floats, which skip whole numbers there: two ids
-            # 99999999999999999999998 and ...99 would both silently become 1e+23 (the DuckDB engine agrees)
-            beyond = numbers.astype(float).abs() >= 2.0**63  # in floats: a bool or uint64 column compares too
-            if beyond.any():
-                return numbers, (BEYOND_64_BITS, int(beyond.sum()), _samples(series, beyond))
-        return numbers, None
-    if kind == "bool":
-        if pd.api.types.is_bool_dtype(series):
-            return series, None
-        mapping = {"true": True, "false": False, "1": True, "0": False}
-        text = series.astype("string").str.strip().str.lower()
-        converted = text.map(mapping)
-        bad = present & converted.isna()
-        if bad.any():
-            return converted, ("not true/false", int(bad.sum()), _samples(series, bad))
-        return converted.astype("boolean"), None
-    if kind == "datetime":
-        try:
-            parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
-        except ValueError:  # time zones that differ within the column, which pandas refuses to mix
-            return _zoned(series, present)
-        bad = present & parsed.isna()
-        if bad.any():
-            return parsed, ("not an ISO-8601 date/time", int(bad.sum()), _samples(series, bad))
-        return parsed, None
-    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "string":
-        # Python strings already (shared where equal): astype would make a new string object per row
-        return pd.Series(np.where(present.to_numpy(), series.to_numpy(), None), index=series.index,
-                         name=series.name, dtype=object, copy=False), None
-    # one string object per distinct text (a CSV's parser makes one per row): categories repeat
-    codes, uniques = pd.factorize(series.astype("string"), use_na_sentinel=True)
-    texts = np.empty(len(uniques) + 1, dtype=object)
-    texts[:-1] = uniques.astype(object)
-    texts[-1] = None  # where the code is -1: missing
-    return pd.Series(texts[codes], index=series.index, name=series.name, dtype=object, copy=False), None

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from mlspec.lang.expressions import columns_of
 from mlspec.manifest import FeatureNode, SourceNode
 from mlspec.runtime.contract import empty_failures, place
-from mlspec.runtime.data import BEYOND_64_BITS, MISSING_COLUMN, Failure, repeated_failure
+from mlspec.runtime.conversion import BEYOND_64_BITS
+from mlspec.runtime.data import MISSING_COLUMN, Failure, repeated_failure
 from mlspec.runtime.duck.scan import Column, Scan
 from mlspec.runtime.duck.sql import BOOL, NUM, TEXT, TIME, Compiler
 from mlspec.runtime.exprs import ExpressionRuntimeError
@@ -51,7 +52,7 @@ def _conversions(scan: Scan, failures: list[Failure]) -> list[Column]:
     tests = [(c, c.bad, c.bad_check) for c in scan.columns if c.bad and c.bad_check] + \
             [(c, c.whole_bad, "not a whole number") for c in scan.columns if c.whole_bad] + \
             [(c, f"({c.typed} IS NOT NULL AND abs({c.typed}) >= 9223372036854775808.0)", BEYOND_64_BITS)
-             for c in scan.columns if c.whole_bad]  # an int column (see runtime.data._convert)
+             for c in scan.columns if c.whole_bad]  # an int column (see runtime.conversion)
     counts = _counts(scan, [f"count_if({test})" for _, test, _ in tests], typed=False)
     failed: dict[str, Failure] = {}
     for (column, test, label), count in zip(tests, counts, strict=True):

@@ -60,7 +60,8 @@ def batches(scan: Scan, rows: int | None = None) -> Iterator:
     import pandas as pd
     import pyarrow as pa
 
-    from mlspec.runtime.data import _convert, arrow_to_pandas
+    from mlspec.runtime.conversion import convert
+    from mlspec.runtime.data import arrow_to_pandas
     from mlspec.runtime.duck.sql import quote
 
     ints = [c for c in scan.columns if c.contract_type == "int"]
@@ -82,7 +83,7 @@ def batches(scan: Scan, rows: int | None = None) -> Iterator:
         for (name, column), array in zip(kept, batch.columns, strict=True):
             values = arrow_to_pandas(pa.chunked_array([array]), name)
             if column is not None:
-                values, _ = _convert(values, column.contract_type)
+                values, _ = convert(values, column.contract_type)
                 values = values if column.name in with_gaps else _whole(values, column)
             typed[name] = values
         yield pd.DataFrame(typed, index=pd.RangeIndex(batch.num_rows), copy=False)
@@ -121,12 +122,13 @@ def _typed_frame(scan: Scan, arrays: list, rows: int):
     import pandas as pd
     import pyarrow as pa
 
-    from mlspec.runtime.data import _convert, arrow_to_pandas
+    from mlspec.runtime.conversion import convert
+    from mlspec.runtime.data import arrow_to_pandas
 
     typed = {}
     for column, array in zip(scan.columns, arrays, strict=True):
         chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
-        values, _ = _convert(arrow_to_pandas(chunked, column.name), column.contract_type)
+        values, _ = convert(arrow_to_pandas(chunked, column.name), column.contract_type)
         typed[column.name] = _whole(values, column)
     return pd.DataFrame(typed, index=pd.RangeIndex(rows), copy=False)
 

@@ -222,7 +222,7 @@ def local_files(node: SourceNode, root: Path) -> list[str]:
 
 
 def _typed(name: str, alias: str, contract_type: str, raw: str, duck_type: str) -> Column:
-    """How one column is converted to its contract type, by the rules `runtime.data._convert` applies."""
+    """How one column is converted to its contract type, by the rules `runtime.conversion.convert` applies."""
     kind = _KIND[contract_type]
     text = duck_type == "VARCHAR"
     numeric = duck_type.startswith(_NUMERIC_TYPES)

@@ -22,7 +22,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from mlspec.manifest import Manifest, SourceNode
-from mlspec.runtime.data import Dataset, convert
+from mlspec.runtime.conversion import convert
+from mlspec.runtime.data import Dataset
 from mlspec.runtime.errors import DataError
 
 PREFIX = "predictions"
