@@ -1,8 +1,23 @@
 """The one family of errors a user can act on: every module's errors derive from `MlspecError`, which
-`cli.common.report` says and exits with. It imports nothing, so any layer may raise its errors.
+`cli.common.report` says and exits with; and `shown`, how every message shows a path. It imports nothing
+of mlspec, so any layer may raise its errors.
 """
 
 from __future__ import annotations
+
+import os
+
+
+def shown(path: str | os.PathLike | None) -> str:
+    """A path as messages show it: relative to the working directory when inside it."""
+    if path is None:
+        return "a file"
+    text = os.fsdecode(path)
+    try:
+        relative = os.path.relpath(text)
+    except ValueError:  # another drive (Windows)
+        return text
+    return relative if not relative.startswith("..") else text
 
 
 class MlspecError(Exception):

@@ -36,6 +36,14 @@ def _commit(root: Path, message: str) -> str:
     return _git(root, "rev-parse", "HEAD")
 
 
+def _tune_risk_lr(root: Path) -> None:
+    """Commit a change to one model's parameters: the plan against the recorded run trains that model only."""
+    doc = _doc()
+    doc["models"]["risk_lr"]["params"]["C"] = 0.5
+    write_spec(root, doc)
+    _commit(root, "tune risk_lr")
+
+
 def _outputs(root: Path, tmp_path: Path, *extra: str) -> tuple[dict[str, str], str]:
     out = tmp_path / "github_output"
     out.unlink(missing_ok=True)
@@ -66,10 +74,7 @@ def test_first_run_trains_everything_then_only_what_changed(repo: Path, tmp_path
     assert "0 of 2 models train" in text
 
     # a spec change to one model trains that model only
-    doc = _doc()
-    doc["models"]["risk_lr"]["params"]["C"] = 0.5
-    write_spec(repo, doc)
-    _commit(repo, "tune risk_lr")
+    _tune_risk_lr(repo)
     outputs, _ = _outputs(repo, tmp_path)
     assert outputs == {"train_risk_gbm": "false", "train_risk_lr": "true"}
 
@@ -144,9 +149,6 @@ def test_record_run_stores_the_sha_of_a_named_commit_and_refuses_what_is_none(re
     for bad in ("0" * 40, "no-such-ref", "--help"):
         refused = mlspec(repo, "record-run", "--commit", bad)
         assert refused.code == 2 and "is not a commit of the repository" in refused.stderr, (bad, refused.stderr)
-    doc = _doc()
-    doc["models"]["risk_lr"]["params"]["C"] = 0.5
-    write_spec(repo, doc)
-    _commit(repo, "tune risk_lr")
+    _tune_risk_lr(repo)
     outputs, _ = _outputs(repo, tmp_path)
     assert outputs == {"train_risk_gbm": "false", "train_risk_lr": "true"}

@@ -11,17 +11,7 @@ import errno
 import os
 from pathlib import Path
 
-
-def shown(path: str | os.PathLike | None) -> str:
-    """A path as messages show it: relative to the working directory when inside it."""
-    if path is None:
-        return "a file"
-    text = os.fsdecode(path)
-    try:
-        relative = os.path.relpath(text)
-    except ValueError:  # another drive (Windows)
-        return text
-    return relative if not relative.startswith("..") else text
+from mlspec.errors import shown
 
 
 def describe(exc: OSError) -> tuple[str, str]:

@@ -69,9 +69,10 @@ def _refuse_overwriting_the_input(project, target: Path, source_name: str | None
     if data_file is not None:
         scored = Path(data_file)
     else:
-        node = project.manifest.nodes.get(f"source.{source_name}")
-        path = getattr(node, "path", None)
-        if not path or "://" in path:
+        if f"source.{source_name}" not in project.manifest.nodes:
+            return  # scoring says it is unknown
+        path = project.manifest.source(source_name).path  # None: a SQL source, no file
+        if path is None or "://" in path:
             return
         scored = project.root / path
     if target.resolve() == scored.resolve():

@@ -7,8 +7,8 @@ import json
 import click
 
 from mlspec.cli.common import EXIT_FINDINGS, explain, load_or_exit, progress, project_root, selected_nodes
-from mlspec.cli.environment import shown
 from mlspec.cli.main import cli
+from mlspec.errors import shown
 
 
 @cli.command()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlspec.errors import shown
 from mlspec.manifest import GateNode, Manifest, MonitorNode
 from mlspec.runtime.errors import RunError
 from mlspec.runtime.runner import Event, NodeResult, RunResults
@@ -91,12 +92,7 @@ class MonitorRunner:
         from mlspec.runtime.artifacts import append_whole
         from mlspec.runtime.monitoring.report import markdown
 
-        page = str(self.root / folder / "report.html")
-        try:  # from the working directory, where `mlspec -C DIR monitor` was started
-            shown = os.path.relpath(page)
-        except ValueError:  # another drive (Windows)
-            shown = page
-        self.on_note(f"report: {page if shown.startswith('..') else shown}", False)
+        self.on_note(f"report: {shown(self.root / folder / 'report.html')}", False)  # from where mlspec started
         if self.options.summary is not None:
             append_whole(self.options.summary, markdown(report).encode())
         if report["verdict"] != "alert":
